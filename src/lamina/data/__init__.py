@@ -1,0 +1,1 @@
+"""Data: GLUE-format folders, text files and the embedded BBC News corpus."""

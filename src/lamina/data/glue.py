@@ -1,0 +1,88 @@
+"""Readers for GLUE-format TSV folders (``SST-2/train.tsv`` ...).
+
+The files are read as plain tab-split lines: GLUE text contains ``"`` characters, and
+CSV quoting would merge rows. MRPC starts with a UTF-8 BOM (read as ``utf-8-sig``), CoLA
+has no header. ``--data-dir`` may point at the folder holding ``SST-2/`` or at its parent
+holding ``glue/SST-2/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.data.paths import data_dir as resolve_data_dir
+from lamina.errors import LaminaError
+
+
+@dataclass(frozen=True)
+class GlueFormat:
+    folder: str
+    text_columns: tuple[str | int, ...]
+    label_column: str | int | None
+    header: bool = True
+    dev_file: str = "dev.tsv"
+
+
+GLUE_FORMATS: dict[str, GlueFormat] = {
+    "cola": GlueFormat("CoLA", (3,), 1, header=False),
+    "sst2": GlueFormat("SST-2", ("sentence",), "label"),
+    "mrpc": GlueFormat("MRPC", ("#1 String", "#2 String"), "Quality"),
+    "qqp": GlueFormat("QQP", ("question1", "question2"), "is_duplicate"),
+    "stsb": GlueFormat("STS-B", ("sentence1", "sentence2"), "score"),
+    "mnli": GlueFormat("MNLI", ("sentence1", "sentence2"), "gold_label", dev_file="dev_matched.tsv"),
+    "qnli": GlueFormat("QNLI", ("question", "sentence"), "label"),
+    "rte": GlueFormat("RTE", ("sentence1", "sentence2"), "label"),
+    "wnli": GlueFormat("WNLI", ("sentence1", "sentence2"), "label"),
+}
+
+
+def glue_folder(task: str, data_dir: str | Path | None = None) -> Path:
+    fmt = GLUE_FORMATS[task]
+    root = resolve_data_dir(data_dir)
+    for candidate in (root / fmt.folder, root / "glue" / fmt.folder):
+        if candidate.is_dir():
+            return candidate
+    raise LaminaError(f"no {fmt.folder}/ folder for task '{task}' under {root} (nor under {root / 'glue'})")
+
+
+def read_tsv_rows(path: Path, *, header: bool = True) -> tuple[list[str] | None, list[list[str]]]:
+    """Plain tab-split rows (no CSV quoting), header separated when there is one."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LaminaError(f"file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    rows = [line.split("\t") for line in lines]
+    if not header:
+        return None, rows
+    if not rows:
+        raise LaminaError(f"{path} is empty")
+    return rows[0], rows[1:]
+
+
+def read_glue_texts(task: str, split: str = "train", data_dir: str | Path | None = None) -> list[tuple[str, ...]]:
+    """The text fields (one or two per example) of a GLUE split."""
+    if task not in GLUE_FORMATS:
+        raise LaminaError(f"unknown GLUE task '{task}'; known: {', '.join(sorted(GLUE_FORMATS))}")
+    fmt = GLUE_FORMATS[task]
+    folder = glue_folder(task, data_dir)
+    path = folder / (fmt.dev_file if split == "dev" else f"{split}.tsv")
+    header, rows = read_tsv_rows(path, header=fmt.header)
+    idx = []
+    for col in fmt.text_columns:
+        if isinstance(col, int):
+            idx.append(col)
+        elif header is not None and col in header:
+            idx.append(header.index(col))
+        else:
+            raise LaminaError(f"{path}: no column '{col}' in header {header}")
+    width = max(idx) + 1
+    bad = next((n for n, row in enumerate(rows, start=2 if header else 1) if len(row) < width), None)
+    if bad is not None:
+        raise LaminaError(f"{path}: line {bad} has fewer than {width} tab-separated fields")
+    return [tuple(row[i] for i in idx) for row in rows]

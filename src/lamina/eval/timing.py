@@ -1,0 +1,79 @@
+"""The single timing helper: every lamina command that reports speed calls this.
+
+Inputs are random token ids of a fixed shape (no padding), the model is in eval mode
+under ``torch.inference_mode``, a few warm-up passes are discarded and the median of
+the timed repeats is reported. ``threads`` pins ``torch.set_num_threads`` for the
+measurement and restores it after, so numbers from one process are comparable.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+@contextmanager
+def _threads(n: int | None):
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def weights_size_bytes(folder: str | Path) -> int:
+    """Bytes of the weight files in a saved model folder."""
+    folder = Path(folder)
+    patterns = ("*.safetensors", "*.bin", "*.gguf")
+    return sum(f.stat().st_size for pattern in patterns for f in folder.glob(pattern))
+
+
+@torch.inference_mode()
+def measure_throughput(
+    model: nn.Module,
+    *,
+    batch_size: int = 32,
+    seq_len: int = 128,
+    warmup: int = 2,
+    repeats: int = 5,
+    threads: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Median seconds per batch and samples/second of ``model`` on random token ids."""
+    vocab = int(getattr(model.config, "vocab_size", 1000))
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(5, max(vocab, 6), (batch_size, seq_len), generator=generator)
+    batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    was_training = model.training
+    model.eval()
+    times = []
+    try:
+        with _threads(threads):
+            for i in range(warmup + repeats):
+                start = time.perf_counter()
+                model(**batch)
+                if i >= warmup:
+                    times.append(time.perf_counter() - start)
+    finally:
+        model.train(was_training)
+    median = statistics.median(times)
+    return {
+        "batch_size": batch_size,
+        "seq_len": seq_len,
+        "threads": threads or torch.get_num_threads(),
+        "repeats": repeats,
+        "seconds_per_batch": median,
+        "samples_per_second": batch_size / median,
+        "all_seconds": times,
+    }

@@ -1,0 +1,97 @@
+"""Architecture adapters: where a model keeps its stack of transformer blocks.
+
+One registry entry per ``config.model_type``. An adapter knows
+
+* ``layers_path``: the dotted path of the ``nn.ModuleList`` of blocks, relative to the
+  model's *base* model (``model.base_model``), so the same entry serves ``AutoModel``,
+  ``...ForSequenceClassification``, ``...ForMaskedLM`` and ``...ForCausalLM``;
+* ``num_layers_field``: the config field that counts the blocks;
+* ``per_layer_fields``: config lists with one entry per block (sliced on pruning);
+* ``causal``: whether the model reads left to right (decides the token used for
+  angular distances, see :mod:`lamina.analysis.layer_stats`).
+
+Adding an architecture is one :func:`register_adapter` call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from lamina.errors import LaminaError
+
+
+@dataclass(frozen=True)
+class ArchitectureAdapter:
+    model_type: str
+    layers_path: str
+    num_layers_field: str = "num_hidden_layers"
+    per_layer_fields: tuple[str, ...] = ("layer_types",)
+    causal: bool = False
+    extra_model_types: tuple[str, ...] = field(default=())
+
+    def base(self, model: nn.Module) -> nn.Module:
+        """The base model (``model.bert``, ``model.model``, ...), or the model itself."""
+        return getattr(model, "base_model", model)
+
+    def layers(self, model: nn.Module) -> nn.ModuleList:
+        obj = self.base(model)
+        for part in self.layers_path.split("."):
+            if not hasattr(obj, part):
+                raise LaminaError(
+                    f"{type(model).__name__}: expected the transformer blocks at "
+                    f"'{self.layers_path}' for model_type '{self.model_type}', found no '{part}'"
+                )
+            obj = getattr(obj, part)
+        if not isinstance(obj, nn.ModuleList):
+            raise LaminaError(f"{type(model).__name__}.{self.layers_path} is not a ModuleList")
+        return obj
+
+    def set_layers(self, model: nn.Module, layers: nn.ModuleList) -> None:
+        parent_path, _, name = self.layers_path.rpartition(".")
+        parent = self.base(model)
+        for part in filter(None, parent_path.split(".")):
+            parent = getattr(parent, part)
+        setattr(parent, name, layers)
+
+    def num_layers(self, config) -> int:
+        return int(getattr(config, self.num_layers_field))
+
+
+_REGISTRY: dict[str, ArchitectureAdapter] = {}
+
+
+def register_adapter(adapter: ArchitectureAdapter) -> ArchitectureAdapter:
+    for model_type in (adapter.model_type, *adapter.extra_model_types):
+        _REGISTRY[model_type] = adapter
+    return adapter
+
+
+def supported_architectures() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_adapter(model_or_config) -> ArchitectureAdapter:
+    config = getattr(model_or_config, "config", model_or_config)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in _REGISTRY:
+        raise LaminaError(
+            f"unsupported architecture '{model_type}'; supported: {', '.join(supported_architectures())}"
+        )
+    return _REGISTRY[model_type]
+
+
+# Encoders: BERT-style `encoder.layer`.
+register_adapter(ArchitectureAdapter("bert", "encoder.layer"))
+register_adapter(ArchitectureAdapter("roberta", "encoder.layer", extra_model_types=("xlm-roberta", "camembert")))
+register_adapter(ArchitectureAdapter("electra", "encoder.layer"))
+register_adapter(ArchitectureAdapter("mpnet", "encoder.layer"))
+register_adapter(ArchitectureAdapter("distilbert", "transformer.layer", num_layers_field="n_layers"))
+# Decoders.
+register_adapter(ArchitectureAdapter("gpt2", "h", num_layers_field="n_layer", causal=True))
+register_adapter(
+    ArchitectureAdapter(
+        "llama", "layers", causal=True, extra_model_types=("qwen2", "qwen3", "mistral")
+    )
+)

@@ -1,0 +1,69 @@
+"""Load a model from a local folder, a bundled alias or a Hugging Face hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import transformers
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from lamina.errors import LaminaError
+from lamina.models.adapters import get_adapter
+from lamina.models.bundled import BUNDLED, bundled_path
+
+
+def resolve_model(spec: str) -> str:
+    """A local folder path, or a hub id (returned unchanged)."""
+    if spec in BUNDLED:
+        return str(bundled_path(spec))
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise LaminaError(f"{path} has no config.json: not a Hugging Face model folder")
+        return str(path)
+    if path.exists():
+        raise LaminaError(f"{path} is a file, not a model folder")
+    looks_local = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
+    if looks_local:
+        raise LaminaError(f"model not found: {spec} (no such folder)")
+    return spec  # a hub id such as "bert-base-uncased" or "org/name"
+
+
+def _model_class(config):
+    for name in getattr(config, "architectures", None) or []:
+        cls = getattr(transformers, name, None)
+        if cls is not None:
+            return cls
+    return AutoModel
+
+
+def load_config(spec: str):
+    source = resolve_model(spec)
+    try:
+        return AutoConfig.from_pretrained(source), source
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LaminaError(
+            f"could not load model '{spec}': not a local folder, not a bundled alias "
+            f"({', '.join(BUNDLED)}), and the hub said: {first}"
+        ) from None
+
+
+def load_model(spec: str, *, with_tokenizer: bool = True):
+    """Return ``(model, tokenizer_or_None, source)``; the model class is the one saved in the
+    config (``architectures``), so a classifier stays a classifier."""
+    config, source = load_config(spec)
+    get_adapter(config)  # refuse unsupported architectures before reading any weights
+    try:
+        model = _model_class(config).from_pretrained(source)
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LaminaError(f"could not load the weights of '{spec}': {first}") from None
+    tokenizer = None
+    if with_tokenizer:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+        except (OSError, ValueError, TypeError):
+            tokenizer = None
+    model.eval()
+    return model, tokenizer, source

@@ -1,0 +1,150 @@
+"""The prune and inspect workflows behind ``lamina prune`` and ``lamina inspect``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import transformers
+
+from lamina import __version__
+from lamina.analysis.layer_stats import LayerStats, compute_layer_stats, layer_table
+from lamina.data.calibration import load_calibration_texts, tokenize_batches
+from lamina.eval.timing import measure_throughput, parameter_count, weights_size_bytes
+from lamina.io import atomic_output_dir, check_output_dir, write_json
+from lamina.models.adapters import get_adapter
+from lamina.models.card import write_prune_card
+from lamina.models.loading import load_model
+from lamina.models.surgery import drop_layers
+from lamina.strategies import get_strategy, select_layers
+
+
+@dataclass
+class Calibration:
+    source: str | None = None
+    data_dir: str | None = None
+    samples: int = 256
+    max_length: int = 128
+    batch_size: int = 16
+
+    def stats(self, model, tokenizer) -> tuple[LayerStats, dict]:
+        texts = load_calibration_texts(self.source, data_dir=self.data_dir, samples=self.samples)
+        max_length = min(self.max_length, int(getattr(model.config, "max_position_embeddings", self.max_length)))
+        batches = tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=self.batch_size)
+        stats = compute_layer_stats(model, batches)
+        info = {
+            "source": self.source or "bbc-news",
+            "samples": len(texts),
+            "tokens": stats.num_tokens,
+            "max_length": max_length,
+            "token": stats.token,
+        }
+        return stats, info
+
+
+@dataclass
+class PruneRequest:
+    model: str
+    output: str
+    strategy: str = "top"
+    drop: int | None = None
+    keep: int | None = None
+    layers: list[int] | None = None
+    strategy_options: dict = field(default_factory=dict)
+    calibration: Calibration = field(default_factory=Calibration)
+    measure_speed: bool = True
+    speed_batch_size: int = 8
+    speed_seq_len: int = 128
+    overwrite: bool = False
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["lamina", *sys.argv[1:]])
+
+
+def run_prune(req: PruneRequest) -> dict:
+    started = time.time()
+    check_output_dir(req.output, overwrite=req.overwrite)  # fail before any heavy work
+    options = dict(req.strategy_options)
+    if req.layers is not None:
+        options["layers"] = req.layers
+    strategy = get_strategy(req.strategy, **options)
+    model, tokenizer, source = load_model(req.model)
+    adapter = get_adapter(model)
+    n = adapter.num_layers(model.config)
+    stats, cal_info = (None, None)
+    if strategy.needs_calibration:
+        stats, cal_info = req.calibration.stats(model, tokenizer)
+    keep = select_layers(strategy, n, drop=req.drop, keep=req.keep, stats=stats)
+    pruned = drop_layers(model, keep)
+    info = {
+        "kind": "prune",
+        "command": command_line(),
+        "source_model": req.model,
+        "source_path": source,
+        "architecture": type(model).__name__,
+        "model_type": model.config.model_type,
+        "strategy": strategy.name,
+        "strategy_options": {k: v for k, v in options.items() if k != "layers"},
+        "layers_before": n,
+        "kept_layers": keep,
+        "dropped_layers": [i for i in range(n) if i not in keep],
+        "parameters_before": parameter_count(model),
+        "parameters_after": parameter_count(pruned),
+        "calibration": cal_info,
+        "layer_scores": None
+        if stats is None
+        else {
+            "contribution_cosine": [round(float(x), 6) for x in stats.contribution()],
+            "angular_distance": [round(float(x), 6) for x in stats.block_angular(1)],
+        },
+        "lamina_version": __version__,
+        "transformers_version": transformers.__version__,
+    }
+    if req.measure_speed:
+        kw = {"batch_size": req.speed_batch_size, "seq_len": min(req.speed_seq_len, _max_positions(model))}
+        before = measure_throughput(model, **kw)
+        after = measure_throughput(pruned, **kw)
+        info["speed"] = {
+            "batch_size": kw["batch_size"],
+            "seq_len": kw["seq_len"],
+            "threads": before["threads"],
+            "repeats": before["repeats"],
+            "before_samples_per_second": before["samples_per_second"],
+            "after_samples_per_second": after["samples_per_second"],
+            "speedup": after["samples_per_second"] / before["samples_per_second"],
+        }
+    with atomic_output_dir(req.output, overwrite=req.overwrite) as tmp:
+        pruned.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        info["size_bytes_before"] = weights_size_bytes(source) if Path(source).is_dir() else None
+        info["size_bytes_after"] = weights_size_bytes(tmp)
+        info["wall_seconds"] = round(time.time() - started, 2)
+        write_prune_card(tmp, info, name=Path(req.output).name)
+        write_json(Path(tmp) / "lamina_results.json", info)
+    return info
+
+
+def _max_positions(model) -> int:
+    return int(getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 512))
+
+
+def run_inspect(model_spec: str, calibration: Calibration) -> dict:
+    model, tokenizer, source = load_model(model_spec)
+    stats, cal_info = calibration.stats(model, tokenizer)
+    table = layer_table(model, stats)
+    table.update(
+        {
+            "kind": "inspect",
+            "command": command_line(),
+            "model": model_spec,
+            "architecture": type(model).__name__,
+            "calibration": cal_info,
+            "lamina_version": __version__,
+        }
+    )
+    return table

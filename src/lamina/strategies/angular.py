@@ -1,0 +1,15 @@
+import numpy as np
+
+from lamina.strategies.base import Strategy, register_strategy
+
+
+@register_strategy("angular")
+class Angular(Strategy):
+    """Drop the contiguous block of K layers whose input and output are closest in angle
+    (Gromov et al. 2024, "The Unreasonable Ineffectiveness of the Deeper Layers")."""
+
+    needs_calibration = True
+
+    def layers_to_drop(self, num_layers, k, stats=None):
+        start = int(np.argmin(stats.block_angular(k)))
+        return list(range(start, start + k))

@@ -1,0 +1,110 @@
+"""The layer-selection strategy registry.
+
+A strategy decides *which* ``k`` of ``n`` layers to drop. Adding one is one small file:
+
+.. code-block:: python
+
+    from lamina.strategies.base import Strategy, register_strategy
+
+    @register_strategy("every-third")
+    class EveryThird(Strategy):
+        \"\"\"Drop every third layer from the top.\"\"\"
+
+        def layers_to_drop(self, num_layers, k, stats=None):
+            return list(range(num_layers - 1, -1, -3))[:k]
+
+and an import in :mod:`lamina.strategies` (or in your own code before calling lamina).
+Strategies that need calibration data set ``needs_calibration = True`` and read the
+:class:`~lamina.analysis.LayerStats` they are given.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from lamina.errors import LaminaError
+
+if TYPE_CHECKING:
+    from lamina.analysis.layer_stats import LayerStats
+
+
+class Strategy:
+    name: ClassVar[str] = ""
+    needs_calibration: ClassVar[bool] = False
+
+    def layers_to_drop(self, num_layers: int, k: int, stats: LayerStats | None = None) -> list[int]:
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+_STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register_strategy(name: str):
+    def decorator(cls: type[Strategy]) -> type[Strategy]:
+        if name in _STRATEGIES:
+            raise ValueError(f"strategy '{name}' is registered twice")
+        cls.name = name
+        _STRATEGIES[name] = cls
+        return cls
+
+    return decorator
+
+
+def available_strategies() -> list[str]:
+    return sorted(_STRATEGIES)
+
+
+def get_strategy(name: str, **options) -> Strategy:
+    if name not in _STRATEGIES:
+        raise LaminaError(f"unknown strategy '{name}'; available: {', '.join(available_strategies())}")
+    try:
+        return _STRATEGIES[name](**options)
+    except TypeError as exc:
+        raise LaminaError(f"strategy '{name}': {exc}") from None
+
+
+def resolve_drop_count(num_layers: int, drop: int | None = None, keep: int | None = None) -> int:
+    """Turn ``--drop K`` or ``--keep N`` into K, checking it is possible."""
+    if (drop is None) == (keep is None):
+        raise LaminaError("give exactly one of drop (layers to remove) or keep (layers to leave)")
+    if keep is not None:
+        if not 1 <= keep <= num_layers:
+            raise LaminaError(f"cannot keep {keep} layers: the model has {num_layers}; keep 1..{num_layers}")
+        return num_layers - keep
+    if drop < 0:
+        raise LaminaError(f"cannot drop {drop} layers: the count must be 0 or more")
+    if drop >= num_layers:
+        raise LaminaError(
+            f"cannot drop {drop} layers: the model has {num_layers} and at least one must stay "
+            f"(drop 0..{num_layers - 1})"
+        )
+    return drop
+
+
+def select_layers(
+    strategy: Strategy,
+    num_layers: int,
+    *,
+    drop: int | None = None,
+    keep: int | None = None,
+    stats: LayerStats | None = None,
+) -> list[int]:
+    """Indices of the layers to keep, sorted."""
+    explicit_keep = getattr(strategy, "keep_layers", None)
+    if explicit_keep is not None:
+        k = num_layers - len(explicit_keep)
+    else:
+        k = resolve_drop_count(num_layers, drop, keep)
+    if strategy.needs_calibration:
+        if stats is None:
+            raise LaminaError(f"strategy '{strategy.name}' needs calibration data (--calib-data)")
+        if stats.num_layers != num_layers:
+            raise LaminaError(f"calibration stats cover {stats.num_layers} layers, the model has {num_layers}")
+    dropped = [] if k == 0 and explicit_keep is None else strategy.layers_to_drop(num_layers, k, stats)
+    if len(set(dropped)) != k or any(not 0 <= i < num_layers for i in dropped):
+        raise LaminaError(f"strategy '{strategy.name}' chose invalid layers {dropped} to drop ({k} of {num_layers})")
+    return [i for i in range(num_layers) if i not in set(dropped)]

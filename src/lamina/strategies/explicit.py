@@ -1,0 +1,18 @@
+from lamina.errors import LaminaError
+from lamina.strategies.base import Strategy, register_strategy
+
+
+@register_strategy("explicit")
+class Explicit(Strategy):
+    """Keep exactly the listed layer indices (``--layers 0,2,4``)."""
+
+    def __init__(self, layers=None):
+        if layers is None:
+            raise LaminaError("strategy 'explicit' needs the indices of the layers to keep (--layers 0,2,4)")
+        self.keep_layers = [int(i) for i in layers]
+
+    def layers_to_drop(self, num_layers, k, stats=None):
+        from lamina.models.surgery import validate_keep
+
+        keep = set(validate_keep(self.keep_layers, num_layers))
+        return [i for i in range(num_layers) if i not in keep]

@@ -1,0 +1,98 @@
+"""Shared fixtures: tiny random-initialised models of every supported architecture."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+
+torch.manual_seed(0)
+
+# (name, config class, config kwargs, model class, vanilla Auto class used to reload)
+_COMMON_ENC = dict(vocab_size=120, hidden_size=32, num_attention_heads=4, intermediate_size=64, num_hidden_layers=4)
+_COMMON_DEC = dict(
+    vocab_size=120, hidden_size=32, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64, num_hidden_layers=4
+)
+TINY = {
+    "bert": ("BertConfig", _COMMON_ENC, "BertForSequenceClassification", "AutoModelForSequenceClassification"),
+    "roberta": ("RobertaConfig", dict(_COMMON_ENC, max_position_embeddings=80), "RobertaForMaskedLM", "AutoModelForMaskedLM"),
+    "electra": ("ElectraConfig", dict(_COMMON_ENC, embedding_size=16), "ElectraForSequenceClassification", "AutoModelForSequenceClassification"),
+    "mpnet": ("MPNetConfig", _COMMON_ENC, "MPNetForSequenceClassification", "AutoModelForSequenceClassification"),
+    "distilbert": ("DistilBertConfig", dict(vocab_size=120, dim=32, n_heads=4, hidden_dim=64, n_layers=4), "DistilBertModel", "AutoModel"),
+    "gpt2": ("GPT2Config", dict(vocab_size=120, n_embd=32, n_head=4, n_layer=4, n_positions=64), "GPT2LMHeadModel", "AutoModelForCausalLM"),
+    "llama": ("LlamaConfig", _COMMON_DEC, "LlamaForCausalLM", "AutoModelForCausalLM"),
+    "qwen2": (
+        "Qwen2Config",
+        dict(_COMMON_DEC, use_sliding_window=True, sliding_window=8, max_window_layers=2),
+        "Qwen2ForCausalLM",
+        "AutoModelForCausalLM",
+    ),
+    "mistral": ("MistralConfig", _COMMON_DEC, "MistralModel", "AutoModel"),
+}
+
+
+def make_tiny(name: str, seed: int = 0):
+    config_cls, kwargs, model_cls, _ = TINY[name]
+    torch.manual_seed(seed)
+    config = getattr(transformers, config_cls)(**kwargs)
+    if hasattr(config, "pad_token_id") and config.pad_token_id is None:
+        config.pad_token_id = 0
+    model = getattr(transformers, model_cls)(config)
+    return model.eval()
+
+
+def auto_class(name: str):
+    return getattr(transformers, TINY[name][3])
+
+
+def random_batches(vocab: int = 120, n: int = 3, batch: int = 4, seq: int = 12, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n):
+        ids = torch.randint(3, vocab, (batch, seq), generator=g)
+        mask = torch.ones_like(ids)
+        mask[0, seq // 2 :] = 0  # one padded row, so masks matter
+        out.append({"input_ids": ids, "attention_mask": mask})
+    return out
+
+
+@pytest.fixture(params=sorted(TINY))
+def arch(request):
+    return request.param
+
+
+def _data_dir() -> Path | None:
+    value = os.environ.get("LAMINA_DATA_DIR")
+    return Path(value) if value else None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    path = _data_dir()
+    if path is None or not path.is_dir():
+        pytest.skip("set LAMINA_DATA_DIR to the shared data folder (../shared/data) to run this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    from lamina.models.bundled import bundled_path
+
+    return bundled_path("minilm-l6")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_with_tokenizer(tmp_path_factory, minilm_path) -> Path:
+    """A 4-layer tiny BERT classifier with the real MiniLM tokenizer, saved as an HF folder."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tok = transformers.AutoTokenizer.from_pretrained(minilm_path)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=tok.vocab_size, hidden_size=32, num_attention_heads=4, intermediate_size=64, num_hidden_layers=4
+    )
+    transformers.BertForSequenceClassification(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
