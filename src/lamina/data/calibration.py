@@ -129,4 +129,6 @@ def tokenize_batches(tokenizer, texts: list[tuple[str, ...]], *, max_length: int
             padding=True,
             return_tensors="pt",
         )
+        if enc["input_ids"].shape[-1] == 0:
+            raise LaminaError("the tokenizer turned the calibration text into no tokens at all")
         yield {k: v for k, v in enc.items() if isinstance(v, torch.Tensor)}

@@ -117,7 +117,14 @@ def _smollm2() -> Path:
 
             kwargs = {"gguf_file": gguf_path.name}
             tok = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, dtype=torch.float32, **kwargs)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, dtype=torch.float32, **kwargs)
+            # the GGUF loader dequantizes to fp32 but marks the model as quantized, which blocks saving:
+            # rebuild a plain model from the config and move the dequantized weights over
+            config = loaded.config
+            if hasattr(config, "quantization_config"):
+                del config.quantization_config
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            model.load_state_dict(loaded.state_dict())
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
 

@@ -49,6 +49,15 @@ def load_config(spec: str):
         ) from None
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+
+
+def _may_have_tokenizer(source: str) -> bool:
+    """A local folder without tokenizer files has none (transformers would build an empty one)."""
+    path = Path(source)
+    return not path.is_dir() or any((path / name).is_file() for name in TOKENIZER_FILES)
+
+
 def load_model(spec: str, *, with_tokenizer: bool = True):
     """Return ``(model, tokenizer_or_None, source)``; the model class is the one saved in the
     config (``architectures``), so a classifier stays a classifier."""
@@ -60,7 +69,7 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LaminaError(f"could not load the weights of '{spec}': {first}") from None
     tokenizer = None
-    if with_tokenizer:
+    if with_tokenizer and _may_have_tokenizer(source):
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError, TypeError):
