@@ -99,3 +99,19 @@ def test_gpt2_position_dependent_scaling_is_refused():
     with pytest.raises(LaminaError, match="scale_attn_by_inverse_layer_idx"):
         drop_layers(model, [1, 3])
     assert len(drop_layers(model, [0, 1]).transformer.h) == 2  # a prefix is still fine
+
+
+def test_a_head_missing_from_the_checkpoint_is_not_invented(tmp_path):
+    """Config says ...ForMaskedLM but only encoder weights were saved: load the base model."""
+    from lamina.models.loading import load_model
+
+    model = make_tiny("mpnet")
+    model.mpnet.save_pretrained(tmp_path)
+    config = transformers.AutoConfig.from_pretrained(tmp_path)
+    config.architectures = ["MPNetForMaskedLM"]
+    config.save_pretrained(tmp_path)
+    loaded, _, _ = load_model(str(tmp_path), with_tokenizer=False)
+    assert type(loaded).__name__ == "MPNetModel"
+    # and a complete checkpoint keeps its head
+    model.save_pretrained(tmp_path / "full")
+    assert type(load_model(str(tmp_path / "full"), with_tokenizer=False)[0]).__name__ == "MPNetForSequenceClassification"

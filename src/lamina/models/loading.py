@@ -58,16 +58,28 @@ def _may_have_tokenizer(source: str) -> bool:
     return not path.is_dir() or any((path / name).is_file() for name in TOKENIZER_FILES)
 
 
+def _without_untrained_head(model, missing_keys):
+    """A checkpoint whose config names a head class it has no weights for (all-mpnet-base-v2
+    says MPNetForMaskedLM but ships only the encoder) would get a random head: keep the base."""
+    base = getattr(model, "base_model", model)
+    if base is model:
+        return model
+    prefix = f"{model.base_model_prefix}."
+    head_missing = [k for k in missing_keys if not k.startswith(prefix)]
+    return base if head_missing else model
+
+
 def load_model(spec: str, *, with_tokenizer: bool = True):
     """Return ``(model, tokenizer_or_None, source)``; the model class is the one saved in the
     config (``architectures``), so a classifier stays a classifier."""
     config, source = load_config(spec)
     get_adapter(config)  # refuse unsupported architectures before reading any weights
     try:
-        model = _model_class(config).from_pretrained(source)
+        model, loading_info = _model_class(config).from_pretrained(source, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LaminaError(f"could not load the weights of '{spec}': {first}") from None
+    model = _without_untrained_head(model, loading_info.get("missing_keys", []))
     tokenizer = None
     if with_tokenizer and _may_have_tokenizer(source):
         try:
