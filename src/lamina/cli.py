@@ -179,21 +179,10 @@ def strategies():
 @command(models_app, name="list")
 def models_list():
     """List the bundled model aliases and whether each is ready."""
-    from lamina.models.bundled import BUNDLED
+    from lamina.models.bundled import BUNDLED, status
 
     for alias, spec in BUNDLED.items():
-        try:
-            where = str(spec.locate()) if alias == "minilm-l6" else _ready(alias)
-        except LaminaError as exc:
-            where = f"not ready: {exc}"
-        typer.echo(f"{alias:14s} {spec.description}\n{'':14s} {where}")
-
-
-def _ready(alias: str) -> str:
-    from lamina.models.bundled import cache_dir
-
-    target = cache_dir() / "models" / alias
-    return str(target) if target.exists() else f"not prepared yet: `lamina models install {alias}`"
+        typer.echo(f"{alias:14s} {spec.description}\n{'':14s} {status(alias)}")
 
 
 @command(models_app, name="install")

@@ -160,3 +160,33 @@ def test_strategies_command_lists_all():
     assert result.exit_code == 0
     for name in ("top", "bottom", "alternate", "symmetric", "explicit", "contribution", "angular"):
         assert name in result.stdout
+
+
+def test_models_list_says_what_is_ready(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMINA_CACHE", str(tmp_path))
+    result = run("models", "list")
+    assert result.exit_code == 0
+    assert "minilm-l6" in result.stdout and "ready:" in result.stdout
+    assert "mpnet-base" in result.stdout and "smollm2-135m" in result.stdout
+
+
+def test_missing_bundled_package_names_the_install_command(monkeypatch):
+    import importlib.metadata
+
+    from lamina.models import bundled
+
+    def not_found(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(bundled.importlib.metadata, "distribution", not_found)
+    monkeypatch.setenv("LAMINA_CACHE", "/nonexistent-lamina-cache")
+    assert "lamina models install mpnet-base" in bundled.status("mpnet-base")
+    assert_one_line_error(run("inspect", "mpnet-base"), "lamina models install mpnet-base")
+
+
+def test_unreachable_hub_id_is_one_line(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import time
+    assert_one_line_error(run("inspect", "no-such-org/no-such-model"), "could not load model 'no-such-org/no-such-model'")

