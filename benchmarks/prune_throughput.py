@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 from pathlib import Path
 
 import torch
 import transformers
 
-from lamina.eval.timing import measure_throughput, parameter_count
+from lamina.eval.timing import compare_throughput, parameter_count
 from lamina.models import drop_layers, get_adapter
 from lamina.models.loading import load_model
 
@@ -46,25 +45,20 @@ def main() -> None:
     for k in (int(x) for x in args.layers.split(",")):
         variants[k] = drop_layers(model, list(range(k)))  # the speed of k layers does not depend on which k
 
-    per_round: dict[int, list[float]] = {k: [] for k in variants}
-    for r in range(args.rounds):
-        for k, m in variants.items():
-            res = measure_throughput(
-                m, batch_size=args.batch_size, seq_len=args.seq_len, repeats=args.repeats, threads=args.threads
-            )
-            per_round[k].append(res["seconds_per_batch"])
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k}L {per_round[k][-1]:.3f}s" for k in variants), flush=True)
-
-    base = statistics.median(per_round[n])
+    timed = compare_throughput(
+        variants, rounds=args.rounds, batch_size=args.batch_size, seq_len=args.seq_len,
+        repeats=args.repeats, threads=args.threads,
+    )
+    base = timed[n]["seconds_per_batch"]
     rows = []
     for k, m in variants.items():
-        sec = statistics.median(per_round[k])
+        sec = timed[k]["seconds_per_batch"]
         rows.append(
             {
                 "layers": k,
                 "parameters": parameter_count(m),
                 "seconds_per_batch_median": round(sec, 4),
-                "seconds_per_batch_rounds": [round(s, 4) for s in per_round[k]],
+                "seconds_per_batch_rounds": [round(s, 4) for s in timed[k]["seconds_per_round"]],
                 "samples_per_second": round(args.batch_size / sec, 2),
                 "speedup_vs_full": round(base / sec, 3),
             }

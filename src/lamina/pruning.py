@@ -13,7 +13,7 @@ import transformers
 from lamina import __version__
 from lamina.analysis.layer_stats import LayerStats, compute_layer_stats, layer_table
 from lamina.data.calibration import load_calibration_texts, tokenize_batches
-from lamina.eval.timing import measure_throughput, parameter_count, weights_size_bytes
+from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
 from lamina.io import atomic_output_dir, check_output_dir, write_json
 from lamina.models.adapters import get_adapter
 from lamina.models.card import write_prune_card
@@ -106,13 +106,13 @@ def run_prune(req: PruneRequest) -> dict:
     }
     if req.measure_speed:
         kw = {"batch_size": req.speed_batch_size, "seq_len": min(req.speed_seq_len, _max_positions(model))}
-        before = measure_throughput(model, **kw)
-        after = measure_throughput(pruned, **kw)
+        timed = compare_throughput({"before": model, "after": pruned}, rounds=3, repeats=3, **kw)
+        before, after = timed["before"], timed["after"]
         info["speed"] = {
             "batch_size": kw["batch_size"],
             "seq_len": kw["seq_len"],
             "threads": before["threads"],
-            "repeats": before["repeats"],
+            "repeats": f"{before['rounds']} interleaved rounds x {before['repeats']} passes",
             "before_samples_per_second": before["samples_per_second"],
             "after_samples_per_second": after["samples_per_second"],
             "speedup": after["samples_per_second"] / before["samples_per_second"],

@@ -50,3 +50,16 @@ def test_table_has_a_row_per_layer_and_totals():
 def test_empty_calibration_is_an_error():
     with pytest.raises(LaminaError, match="empty"):
         compute_layer_stats(make_tiny("bert"), [])
+
+
+def test_compare_throughput_interleaves_and_reports_each_model():
+    from lamina.eval import compare_throughput
+    from lamina.models import drop_layers
+
+    model = make_tiny("bert")
+    small = drop_layers(model, [0])
+    timed = compare_throughput({"full": model, "small": small}, rounds=2, repeats=2, warmup=1, batch_size=2, seq_len=8)
+    assert set(timed) == {"full", "small"}
+    for r in timed.values():
+        assert len(r["seconds_per_round"]) == 2 and r["seconds_per_batch"] > 0
+        assert r["samples_per_second"] == pytest.approx(2 / r["seconds_per_batch"])

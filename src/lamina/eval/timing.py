@@ -77,3 +77,26 @@ def measure_throughput(
         "samples_per_second": batch_size / median,
         "all_seconds": times,
     }
+
+
+def compare_throughput(models: dict, *, rounds: int = 3, **kwargs) -> dict:
+    """Time several models in interleaved rounds (A, B, A, B, ...) so that a noisy machine's
+    drifts hit all of them alike. Returns, per name, the median over rounds of
+    :func:`measure_throughput`'s per-round median, plus the per-round figures."""
+    per_round: dict = {name: [] for name in models}
+    last: dict = {}
+    for _ in range(rounds):
+        for name, model in models.items():
+            last[name] = measure_throughput(model, **kwargs)
+            per_round[name].append(last[name]["seconds_per_batch"])
+    out = {}
+    for name, seconds in per_round.items():
+        median = statistics.median(seconds)
+        out[name] = {
+            **{k: v for k, v in last[name].items() if k not in ("seconds_per_batch", "samples_per_second", "all_seconds")},
+            "rounds": rounds,
+            "seconds_per_batch": median,
+            "samples_per_second": last[name]["batch_size"] / median,
+            "seconds_per_round": seconds,
+        }
+    return out
