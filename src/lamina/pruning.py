@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import transformers
-
-from lamina import __version__
 from lamina.analysis.layer_stats import LayerStats, compute_layer_stats, layer_table
 from lamina.data.calibration import load_calibration_texts, tokenize_batches
 from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
@@ -19,6 +13,7 @@ from lamina.models.adapters import get_adapter
 from lamina.models.card import write_prune_card
 from lamina.models.loading import load_model
 from lamina.models.surgery import drop_layers
+from lamina.results import RESULTS_FILE, command_line, finish_record, new_record, versions
 from lamina.strategies import get_strategy, select_layers
 
 
@@ -61,17 +56,17 @@ class PruneRequest:
     overwrite: bool = False
 
 
-def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in ["lamina", *sys.argv[1:]])
-
-
 def run_prune(req: PruneRequest) -> dict:
-    started = time.time()
     check_output_dir(req.output, overwrite=req.overwrite)  # fail before any heavy work
     options = dict(req.strategy_options)
     if req.layers is not None:
         options["layers"] = req.layers
     strategy = get_strategy(req.strategy, **options)
+    record = new_record(
+        "prune",
+        model=req.model,
+        config={"strategy": strategy.name, "drop": req.drop, "keep": req.keep, **options},
+    )
     model, tokenizer, source = load_model(req.model)
     adapter = get_adapter(model)
     n = adapter.num_layers(model.config)
@@ -80,20 +75,19 @@ def run_prune(req: PruneRequest) -> dict:
         stats, cal_info = req.calibration.stats(model, tokenizer)
     keep = select_layers(strategy, n, drop=req.drop, keep=req.keep, stats=stats)
     pruned = drop_layers(model, keep)
-    info = {
-        "kind": "prune",
-        "command": command_line(),
-        "source_model": req.model,
+    record["sizes"] = {
+        "layers_before": n,
+        "layers": len(keep),
+        "parameters_before": parameter_count(model),
+        "parameters": parameter_count(pruned),
+        "bytes_before": weights_size_bytes(source) if Path(source).is_dir() else None,
+    }
+    record["prune"] = {
         "source_path": source,
         "architecture": type(model).__name__,
         "model_type": model.config.model_type,
-        "strategy": strategy.name,
-        "strategy_options": {k: v for k, v in options.items() if k != "layers"},
-        "layers_before": n,
         "kept_layers": keep,
         "dropped_layers": [i for i in range(n) if i not in keep],
-        "parameters_before": parameter_count(model),
-        "parameters_after": parameter_count(pruned),
         "calibration": cal_info,
         "layer_scores": None
         if stats is None
@@ -101,32 +95,29 @@ def run_prune(req: PruneRequest) -> dict:
             "contribution_cosine": [round(float(x), 6) for x in stats.contribution()],
             "angular_distance": [round(float(x), 6) for x in stats.block_angular(1)],
         },
-        "lamina_version": __version__,
-        "transformers_version": transformers.__version__,
     }
     if req.measure_speed:
         kw = {"batch_size": req.speed_batch_size, "seq_len": min(req.speed_seq_len, _max_positions(model))}
         timed = compare_throughput({"before": model, "after": pruned}, rounds=3, repeats=3, **kw)
         before, after = timed["before"], timed["after"]
-        info["speed"] = {
+        record["speeds"] = {
             "batch_size": kw["batch_size"],
             "seq_len": kw["seq_len"],
             "threads": before["threads"],
             "repeats": f"{before['rounds']} interleaved rounds x {before['repeats']} passes",
             "before_samples_per_second": before["samples_per_second"],
-            "after_samples_per_second": after["samples_per_second"],
+            "samples_per_second": after["samples_per_second"],
             "speedup": after["samples_per_second"] / before["samples_per_second"],
         }
     with atomic_output_dir(req.output, overwrite=req.overwrite) as tmp:
         pruned.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        info["size_bytes_before"] = weights_size_bytes(source) if Path(source).is_dir() else None
-        info["size_bytes_after"] = weights_size_bytes(tmp)
-        info["wall_seconds"] = round(time.time() - started, 2)
-        write_prune_card(tmp, info, name=Path(req.output).name)
-        write_json(Path(tmp) / "lamina_results.json", info)
-    return info
+        record["sizes"]["bytes"] = weights_size_bytes(tmp)
+        finish_record(record)
+        write_prune_card(tmp, record, name=Path(req.output).name)
+        write_json(Path(tmp) / RESULTS_FILE, record)
+    return record
 
 
 def _max_positions(model) -> int:
@@ -144,7 +135,7 @@ def run_inspect(model_spec: str, calibration: Calibration) -> dict:
             "model": model_spec,
             "architecture": type(model).__name__,
             "calibration": cal_info,
-            "lamina_version": __version__,
+            "versions": versions(),
         }
     )
     return table

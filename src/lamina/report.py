@@ -42,25 +42,26 @@ def print_inspect_table(table: dict) -> None:
     console.print("high cosine / low angular distance = the layer changes its input little (a drop candidate)")
 
 
-def print_prune_summary(info: dict, output: str) -> None:
-    t = Table(title=f"{info['source_model']} → {output}  (strategy: {info['strategy']})")
+def print_prune_summary(record: dict, output: str) -> None:
+    sizes, p = record["sizes"], record["prune"]
+    t = Table(title=f"{record['model']} → {output}  (strategy: {record['config']['strategy']})")
     t.add_column("")
     t.add_column("before", justify="right")
     t.add_column("after", justify="right")
     t.add_column("ratio", justify="right")
-    t.add_row("layers", str(info["layers_before"]), str(len(info["kept_layers"])), "")
-    pb, pa = info["parameters_before"], info["parameters_after"]
+    t.add_row("layers", str(sizes["layers_before"]), str(sizes["layers"]), "")
+    pb, pa = sizes["parameters_before"], sizes["parameters"]
     t.add_row("parameters", f"{pb:,}", f"{pa:,}", f"{pa / pb:.2f}x")
-    sb, sa = info.get("size_bytes_before"), info.get("size_bytes_after")
+    sb, sa = sizes.get("bytes_before"), sizes.get("bytes")
     t.add_row("weights on disk", _mb(sb), _mb(sa), f"{sa / sb:.2f}x" if sb else "")
-    if info.get("speed"):
-        s = info["speed"]
+    if record.get("speeds"):
+        s = record["speeds"]
         t.add_row(
             f"samples/s (CPU, {s['batch_size']}×{s['seq_len']})",
             f"{s['before_samples_per_second']:.1f}",
-            f"{s['after_samples_per_second']:.1f}",
+            f"{s['samples_per_second']:.1f}",
             f"{s['speedup']:.2f}x",
         )
     console.print(t)
-    console.print(f"kept layers {info['kept_layers']}, dropped {info['dropped_layers']}")
+    console.print(f"kept layers {p['kept_layers']}, dropped {p['dropped_layers']}")
     console.print(f"saved to {output} (model card: {output}/README.md)")

@@ -46,15 +46,15 @@ def test_contribution_prune_of_minilm_on_sst2(data_dir, tmp_path):
     assert result.exit_code == 0, result.output
     info = json.loads((out / "lamina_results.json").read_text())
     highest = sorted(sorted(range(6), key=lambda i: -cos[i])[:2])
-    assert info["dropped_layers"] == highest
-    assert info["layer_scores"]["contribution_cosine"] == pytest.approx(cos, abs=1e-6)
+    assert info["prune"]["dropped_layers"] == highest
+    assert info["prune"]["layer_scores"]["contribution_cosine"] == pytest.approx(cos, abs=1e-6)
 
     # vanilla reload gives the same output as the in-memory pruned model
     from lamina.models import drop_layers
     from lamina.models.bundled import bundled_path
 
     original = transformers.AutoModel.from_pretrained(bundled_path("minilm-l6")).eval()
-    pruned = drop_layers(original, info["kept_layers"])
+    pruned = drop_layers(original, info["prune"]["kept_layers"])
     reloaded = transformers.AutoModel.from_pretrained(out).eval()
     tok = transformers.AutoTokenizer.from_pretrained(out)
     texts = [t[0] for t in load_calibration_texts("sst2", data_dir=str(data_dir), samples=8)]

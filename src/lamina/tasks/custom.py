@@ -1,0 +1,113 @@
+"""custom: your own CSV / TSV / JSONL files.
+
+``--train-file`` and ``--validation-file``, one or two ``--text-column`` and a
+``--label-column``. Class labels are inferred from the training file (sorted) and kept in
+the saved model's ``id2label``; a validation label never seen in training is an error.
+``--regression`` makes the label a float.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lamina.data.glue import read_tsv_rows
+from lamina.errors import LaminaError
+from lamina.tasks.base import Examples, Task, float_labels, label_ids
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """Rows of a .csv/.tsv (header) or .jsonl file as dicts; errors name the file and line."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise LaminaError(f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise LaminaError(f"{path} is empty")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".tsv":
+            header, rows = read_tsv_rows(path)
+            bad = next((n for n, r in enumerate(rows, 2) if len(r) != len(header)), None)
+            if bad:
+                raise LaminaError(f"{path}: line {bad} does not have {len(header)} tab-separated fields")
+            return [dict(zip(header, r)) for r in rows]
+        if suffix == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                return list(csv.DictReader(f))
+        if suffix in (".jsonl", ".json"):
+            out = []
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise LaminaError(f"{path}: line {n} is not valid JSON") from None
+                    if not isinstance(record, dict):
+                        raise LaminaError(f"{path}: line {n} is not a JSON object")
+                    out.append(record)
+            return out
+    except UnicodeDecodeError as exc:
+        raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+    raise LaminaError(f"{path}: unknown file type '{suffix}' (use .csv, .tsv or .jsonl)")
+
+
+def _columns(records: list[dict], path, text_columns, label_column) -> tuple[list[tuple[str, ...]], list]:
+    if not records:
+        raise LaminaError(f"{path} holds no examples")
+    missing = [c for c in (*text_columns, label_column) if c not in records[0]]
+    if missing:
+        raise LaminaError(f"{path}: missing column(s) {missing}; it has {sorted(records[0])}")
+    texts = [tuple("" if r.get(c) is None else str(r[c]) for c in text_columns) for r in records]
+    return texts, [r.get(label_column) for r in records]
+
+
+@dataclass
+class CustomTask(Task):
+    train_file: str = ""
+    validation_file: str = ""
+    text_columns: tuple[str, ...] = ("text",)
+    label_column: str = "label"
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_options(
+        cls, train_file=None, validation_file=None, text_columns=("text",), label_column="label", regression=False, **_
+    ):
+        if not train_file or not validation_file:
+            raise LaminaError("task 'custom' needs --train-file and --validation-file")
+        text_columns = tuple(text_columns or ("text",))
+        if not 1 <= len(text_columns) <= 2:
+            raise LaminaError(f"give one or two --text-column, not {len(text_columns)}")
+        train_texts, train_raw = _columns(read_records(train_file), train_file, text_columns, label_column)
+        if regression:
+            labels, metrics = None, ("pearson", "spearman")
+        else:
+            labels = tuple(sorted({str(v).strip() for v in train_raw}))
+            if len(labels) < 2:
+                raise LaminaError(f"{train_file}: column '{label_column}' has fewer than two distinct labels")
+            metrics = ("accuracy", "macro_f1")
+        task = cls(
+            "custom", metrics, labels, f"custom files {Path(train_file).name} / {Path(validation_file).name}",
+            train_file=str(train_file), validation_file=str(validation_file),
+            text_columns=text_columns, label_column=label_column,
+        )
+        task._cache["train"] = (train_texts, train_raw)
+        return task
+
+    def _split(self, split: str):
+        path = self.train_file if split == "train" else self.validation_file
+        if split not in self._cache:
+            self._cache[split] = _columns(read_records(path), path, self.text_columns, self.label_column)
+        texts, raw = self._cache[split]
+        if self.is_regression:
+            labels = float_labels(raw, path)
+        else:
+            labels = label_ids(raw, {name: i for i, name in enumerate(self.labels)}, path)
+        return Examples(texts, labels, path).to_dataset()
+
+    def load(self, data_dir: str | None = None):
+        import datasets
+
+        return datasets.DatasetDict({"train": self._split("train"), "dev": self._split("dev")})
