@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -163,6 +164,150 @@ def inspect(
     if json_path:
         write_json(json_path, table)
         typer.echo(f"wrote {json_path}")
+
+
+TaskArg = Annotated[str, typer.Option("--task", "-t", help="Task: a GLUE name (sst2, mrpc, ...), bbc-news, or custom.")]
+TrainFile = Annotated[Optional[str], typer.Option("--train-file", help="custom task: training CSV/TSV/JSONL.")]
+ValidationFile = Annotated[Optional[str], typer.Option("--validation-file", help="custom task: validation file.")]
+TextColumn = Annotated[
+    Optional[list[str]], typer.Option("--text-column", help="custom task: text column (give twice for pairs).")
+]
+LabelColumn = Annotated[str, typer.Option("--label-column", help="custom task: label column.")]
+Regression = Annotated[bool, typer.Option("--regression", help="custom task: the label is a number.")]
+
+
+def _task_options(train_file, validation_file, text_column, label_column, regression) -> dict:
+    return {
+        "train_file": train_file,
+        "validation_file": validation_file,
+        "text_columns": text_column or ["text"],
+        "label_column": label_column,
+        "regression": regression,
+    }
+
+
+@command(name="data")
+def data(
+    task: Annotated[str, typer.Argument(help="Task name (sst2, mrpc, rte, cola, stsb, qnli, bbc-news, custom, ...).")],
+    data_dir: DataDir = None,
+    model: Annotated[str, typer.Option("--model", help="Tokenizer used for the length percentiles.")] = DEFAULT_MODEL,
+    train_file: TrainFile = None,
+    validation_file: ValidationFile = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = "label",
+    regression: Regression = False,
+):
+    """Split sizes, label distribution, token-length percentiles and three examples of a task."""
+    from lamina.report import print_data_summary
+    from lamina.tasks.summary import summarize_task
+
+    opts = _task_options(train_file, validation_file, text_column, label_column, regression)
+    print_data_summary(summarize_task(task, data_dir=data_dir, tokenizer_model=model, task_options=opts))
+
+
+@command(name="finetune")
+def finetune(
+    model: ModelArg = DEFAULT_MODEL,
+    task: TaskArg = "bbc-news",
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder (a plain Hugging Face model folder).")] = "",
+    data_dir: DataDir = None,
+    epochs: Annotated[float, typer.Option("--epochs")] = 3.0,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (linear decay, 10% warm-up).")] = 5e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per example (truncation).")] = 128,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    max_train_samples: Annotated[Optional[int], typer.Option("--max-train-samples", help="Train on a seeded subset.")] = None,
+    max_eval_samples: Annotated[Optional[int], typer.Option("--max-eval-samples")] = None,
+    eval_steps: Annotated[
+        Optional[int], typer.Option("--eval-steps", help="Evaluate and checkpoint every N steps (default: each epoch).")
+    ] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Stop after N steps (overrides --epochs).")] = -1,
+    bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 mixed precision (GPU).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
+    keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep OUT.work/ checkpoints.")] = False,
+    train_file: TrainFile = None,
+    validation_file: ValidationFile = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = "label",
+    regression: Regression = False,
+):
+    """Fine-tune MODEL on a task with HF Trainer; writes the best checkpoint, a model card and metrics JSON."""
+    from pydantic import ValidationError
+
+    from lamina.training.finetune import FinetuneConfig, run_finetune
+
+    if not output:
+        raise LaminaError("give an output folder with -o/--output")
+    try:
+        cfg = FinetuneConfig(
+            model=model, task=task, output=output, data_dir=data_dir, epochs=epochs, lr=lr, batch_size=batch_size,
+            max_length=max_length, seed=seed, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples,
+            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, resume=resume, overwrite=overwrite,
+            keep_checkpoints=keep_checkpoints,
+            **_task_options(train_file, validation_file, text_column, label_column, regression),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise LaminaError(f"--{'-'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}") from None
+    record = run_finetune(cfg)
+    scores = ", ".join(f"{k} {100 * v:.2f}" for k, v in record["metrics"].items())
+    typer.echo(f"{record['task']} dev: {scores}  ({record['wall_seconds']:.0f} s)")
+    typer.echo(f"saved to {output} (model card: {output}/README.md, metrics: {output}/lamina_results.json)")
+
+
+@command(name="eval")
+def evaluate(
+    model: ModelArg,
+    task: TaskArg = "bbc-news",
+    split: Annotated[str, typer.Option("--split", help="dev or train.")] = "dev",
+    data_dir: DataDir = None,
+    max_length: Annotated[int, typer.Option("--max-length")] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size for scoring.")] = 64,
+    max_samples: Annotated[Optional[int], typer.Option("--max-samples", help="Score only the first N examples.")] = None,
+    speed: Annotated[bool, typer.Option("--speed/--no-speed", help="Measure CPU latency/throughput.")] = True,
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Write the results JSON here.")] = None,
+    train_file: TrainFile = None,
+    validation_file: ValidationFile = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = "label",
+    regression: Regression = False,
+):
+    """Task metrics plus parameters, size on disk and CPU latency/throughput at batch 1, 8 and 32."""
+    from lamina.eval.evaluate import run_eval
+    from lamina.io import write_json
+    from lamina.report import print_eval
+
+    record = run_eval(
+        model, task, split=split, data_dir=data_dir, max_length=max_length, batch_size=batch_size,
+        max_samples=max_samples, speed=speed,
+        task_options=_task_options(train_file, validation_file, text_column, label_column, regression),
+    )
+    print_eval(record)
+    if json_path:
+        write_json(json_path, record)
+        typer.echo(f"wrote {json_path}")
+
+
+@command(name="report")
+def report(
+    paths: Annotated[list[str], typer.Argument(help="Folders (searched recursively) or JSON files of lamina runs.")],
+    output: Annotated[
+        Optional[str], typer.Option("-o", "--output", help="Write report.md and report.csv into this folder.")
+    ] = None,
+):
+    """Gather results JSON files into one Markdown table (printed) and a CSV."""
+    from lamina.results import find_results, report_rows, to_csv, to_markdown
+
+    columns, rows = report_rows(find_results(paths))
+    md = to_markdown(columns, rows)
+    typer.echo(md, nl=False)
+    if output:
+        out = Path(output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text(f"# lamina report\n\n{md}", encoding="utf-8")
+        (out / "report.csv").write_text(to_csv(columns, rows), encoding="utf-8")
+        typer.echo(f"wrote {out / 'report.md'} and {out / 'report.csv'}")
 
 
 @command(name="strategies")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -65,3 +66,43 @@ def print_prune_summary(record: dict, output: str) -> None:
     console.print(t)
     console.print(f"kept layers {p['kept_layers']}, dropped {p['dropped_layers']}")
     console.print(f"saved to {output} (model card: {output}/README.md)")
+
+
+def print_eval(record: dict) -> None:
+    t = Table(title=f"{record['model']} on {record['task']} ({record['config']['split']})")
+    t.add_column("")
+    t.add_column("value", justify="right")
+    for k, v in record["metrics"].items():
+        t.add_row(k, f"{100 * v:.2f}" if abs(v) <= 1 else f"{v:.4f}")
+    sizes = record["sizes"]
+    t.add_section()
+    t.add_row("layers", str(sizes["layers"]))
+    t.add_row("parameters", f"{sizes['parameters']:,}")
+    t.add_row("weights on disk", _mb(sizes.get("bytes")))
+    speeds = record.get("speeds") or {}
+    if speeds:
+        t.add_section()
+        if speeds.get("latency_ms_batch1") is not None:
+            t.add_row(f"latency, batch 1 × {speeds['seq_len']} (ms)", f"{speeds['latency_ms_batch1']:.1f}")
+        for bs, r in speeds["per_batch_size"].items():
+            t.add_row(f"samples/s, batch {bs} × {speeds['seq_len']}", f"{r['samples_per_second']:.1f}")
+    console.print(t)
+
+
+def print_data_summary(summary: dict) -> None:
+    console.print(f"[bold]{summary['task']}[/bold]: {summary['description']}  (source: {summary['source']})")
+    t = Table()
+    for col in ("split", "examples", "labels", "tokens p50", "p90", "p95", "p99", "max", "truncated@128"):
+        t.add_column(col, justify="right" if col != "labels" else "left")
+    for name, s in summary["splits"].items():
+        lens = s["token_lengths"]
+        labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items()) if s["labels"] else s.get("label_range", "")
+        t.add_row(
+            name, f"{s['examples']:,}", labels, *(str(lens[p]) for p in ("p50", "p90", "p95", "p99", "max")),
+            f"{100 * s['truncated_at_128']:.1f}%",
+        )
+    console.print(t)
+    for i, ex in enumerate(summary["examples"], 1):
+        text = " ".join(ex["text"].split())[:200]
+        pair = "  ||  " + " ".join(ex["text_pair"].split())[:200] if ex.get("text_pair") is not None else ""
+        console.print(escape(f"{i}. [{ex['label']}] {text}{pair}"))

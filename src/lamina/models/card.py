@@ -86,3 +86,45 @@ def _write(folder, lines) -> Path:
     path = Path(folder) / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _scores(record: dict) -> list[str]:
+    metrics = record.get("metrics") or {}
+    if not metrics:
+        return ["No scores recorded.", ""]
+    split = "dev"
+    lines = [f"| metric ({split}) | value |", "|---|---:|"]
+    lines += [f"| {k} | {100 * v:.2f} |" if abs(v) <= 1 else f"| {k} | {v:.4f} |" for k, v in metrics.items()]
+    return [*lines, ""]
+
+
+def write_finetune_card(folder: str | Path, record: dict, task, name: str | None = None) -> Path:
+    """README.md for a fine-tuned model: source, task, training settings and dev scores."""
+    name = name or Path(folder).name
+    cfg, tr, sizes = record["config"], record["training"], record["sizes"]
+    lines = [
+        *_front_matter(["lamina", "text-classification", f"task:{task.name}"]),
+        f"# {name}",
+        "",
+        f"`{record['model']}` fine-tuned on **{task.name}** ({task.description}) with lamina (`lamina finetune`).",
+        "",
+        "## How it was made",
+        "",
+        f"- **Source model:** `{record['model']}` ({sizes['layers']} layers, {_fmt_params(sizes['parameters'])} parameters)",
+        f"- **Task:** `{task.name}`; labels: {list(task.labels) if task.labels else 'regression (one score)'}",
+        f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+        f"- **Evaluation examples:** {tr['eval_examples']}",
+        f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+        f"{cfg['max_length']}, warm-up {cfg['warmup_ratio']}, weight decay {cfg['weight_decay']}, seed {cfg['seed']}",
+        f"- **Steps:** {tr['global_steps']}; best checkpoint: {tr['best_checkpoint']} (by {task.main_metric})",
+        f"- **Training loss:** first logged {tr['train_loss_first']:.4f}, last logged {tr['train_loss_last']:.4f}"
+        if tr.get("train_loss_first") is not None
+        else "- **Training loss:** not logged",
+        f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+        *_provenance(record),
+        "## Scores",
+        "",
+        *_scores(record),
+        *_usage(name, "AutoModelForSequenceClassification"),
+    ]
+    return _write(folder, lines)

@@ -88,3 +88,40 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
             tokenizer = None
     model.eval()
     return model, tokenizer, source
+
+
+def load_for_classification(spec: str, task, *, train: bool):
+    """A sequence classifier for ``task``: a new head when training from an encoder (or from a
+    model fine-tuned on other labels), the trained head as-is for evaluation."""
+    from transformers import AutoModelForSequenceClassification
+
+    config, source = load_config(spec)
+    get_adapter(config)
+    kwargs = {"num_labels": task.num_labels}
+    if task.is_regression:
+        kwargs["problem_type"] = "regression"
+    else:
+        kwargs["problem_type"] = "single_label_classification"
+        kwargs["id2label"] = task.id2label()
+        kwargs["label2id"] = {v: k for k, v in task.id2label().items()}
+    try:
+        if train:
+            model = AutoModelForSequenceClassification.from_pretrained(source, ignore_mismatched_sizes=True, **kwargs)
+        else:
+            model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
+            head = [k for k in info.get("missing_keys", []) if not k.startswith(f"{model.base_model_prefix}.")]
+            if head:
+                raise LaminaError(f"'{spec}' has no trained classification head (fine-tune it first)")
+            if model.config.num_labels != task.num_labels:
+                raise LaminaError(
+                    f"'{spec}' predicts {model.config.num_labels} labels but task '{task.name}' has {task.num_labels}"
+                )
+    except (OSError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LaminaError(f"could not load '{spec}' as a classifier: {first}") from None
+    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    if tokenizer is not None and tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None and tokenizer is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id  # decoders classify at the last non-pad token
+    return model, tokenizer, source

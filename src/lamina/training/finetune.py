@@ -1,0 +1,189 @@
+"""``lamina finetune``: sequence classification / regression on HF Trainer.
+
+Dynamic padding (``DataCollatorWithPadding``), evaluation and checkpoints every
+``eval_steps`` (or every epoch), the best checkpoint by the task's main metric restored
+at the end, Trainer progress bars and TensorBoard logs. Works from any supported model:
+a pretrained encoder, a pruned folder (fine-tune after dropping) or a model that was
+already fine-tuned (drop-from-fine-tuned, then fine-tune again, as in Sajjad et al.).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lamina.errors import LaminaError
+from lamina.io import atomic_output_dir, write_json
+from lamina.results import RESULTS_FILE, finish_record, new_record
+
+
+class FinetuneConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "minilm-l6"
+    task: str
+    output: str
+    data_dir: Optional[str] = None
+    # custom task files
+    train_file: Optional[str] = None
+    validation_file: Optional[str] = None
+    text_columns: list[str] = Field(default_factory=lambda: ["text"])
+    label_column: str = "label"
+    regression: bool = False
+    # training
+    epochs: float = Field(3.0, gt=0)
+    lr: float = Field(5e-5, gt=0)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    max_length: int = Field(128, ge=2)
+    seed: int = 42
+    max_train_samples: Optional[int] = Field(None, ge=1)
+    max_eval_samples: Optional[int] = Field(None, ge=1)
+    eval_steps: Optional[int] = Field(None, ge=1)
+    logging_steps: int = Field(50, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_steps: int = -1
+    bf16: bool = False
+    progress: bool = True
+    resume: bool = False
+    overwrite: bool = False
+    keep_checkpoints: bool = False
+
+    def task_options(self) -> dict:
+        return {
+            "train_file": self.train_file,
+            "validation_file": self.validation_file,
+            "text_columns": self.text_columns,
+            "label_column": self.label_column,
+            "regression": self.regression,
+        }
+
+
+def subset(ds, n: int | None, seed: int, *, shuffle: bool):
+    if n is None or n >= len(ds):
+        return ds
+    return (ds.shuffle(seed=seed) if shuffle else ds).select(range(n))
+
+
+def tensorboard_available() -> bool:
+    return any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
+
+
+def training_arguments(cfg: FinetuneConfig, work: Path, *, main_metric: str, greater_is_better: bool, steps_per_epoch: int):
+    import torch
+    from transformers import TrainingArguments
+
+    strategy = "steps" if cfg.eval_steps else "epoch"
+    total = cfg.max_steps if cfg.max_steps > 0 else int(steps_per_epoch * cfg.epochs + 0.999)
+    return TrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.lr,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        weight_decay=cfg.weight_decay,
+        warmup_steps=int(cfg.warmup_ratio * total),
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=cfg.eval_steps,
+        save_steps=cfg.eval_steps,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        load_best_model_at_end=True,
+        metric_for_best_model=main_metric,
+        greater_is_better=greater_is_better,
+        save_total_limit=2,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cfg.bf16,
+        report_to=["tensorboard"] if tensorboard_available() else [],
+        disable_tqdm=not cfg.progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
+
+    from lamina.data.encode import check_max_length, encode
+    from lamina.eval.metrics import trainer_metrics
+    from lamina.eval.timing import parameter_count
+    from lamina.models.adapters import get_adapter
+    from lamina.models.card import write_finetune_card
+    from lamina.models.loading import load_for_classification
+    from lamina.tasks import get_task
+    from lamina.training.workdir import prepare_work_dir
+
+    task = get_task(cfg.task, **cfg.task_options())
+    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    record = new_record("finetune", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
+    data = task.load(cfg.data_dir)
+    set_seed(cfg.seed)  # the new classification head is initialised from this seed
+    model, tokenizer, source = load_for_classification(cfg.model, task, train=True)
+    check_max_length(cfg.max_length, model.config, tokenizer)
+    train = subset(data["train"], cfg.max_train_samples, cfg.seed, shuffle=True)
+    evals = {s: subset(data[s], cfg.max_eval_samples, cfg.seed, shuffle=False) for s in task.eval_splits}
+    train_enc = encode(train, tokenizer, cfg.max_length)
+    eval_enc = {s: encode(d, tokenizer, cfg.max_length) for s, d in evals.items()}
+
+    main = task.main_metric
+    steps_per_epoch = max(1, -(-len(train_enc) // cfg.batch_size))
+    args = training_arguments(cfg, work, main_metric=main, greater_is_better=True, steps_per_epoch=steps_per_epoch)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_enc,
+        eval_dataset=eval_enc["dev"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=trainer_metrics(task),
+        callbacks=callbacks,
+    )
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    metrics = _strip(trainer.evaluate(), "eval_")
+    if "dev_mismatched" in eval_enc:
+        mm = _strip(trainer.evaluate(eval_dataset=eval_enc["dev_mismatched"]), "eval_")
+        metrics["mismatched_accuracy"] = mm["accuracy"]
+
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
+    record["training"] = {
+        "dev_loss": metrics.get("loss"),
+        "train_examples": len(train_enc),
+        "eval_examples": {s: len(d) for s, d in eval_enc.items()},
+        "global_steps": trainer.state.global_step,
+        "epochs_done": trainer.state.epoch,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_loss_mean": train_output.training_loss,
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "source_path": source,
+    }
+    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
+    with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+        trainer.save_model(str(tmp))
+        (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the JSON record holds the settings
+        runs = work / "runs"
+        if runs.is_dir():
+            shutil.copytree(runs, tmp / "logs")
+        finish_record(record)
+        write_finetune_card(tmp, record, task, name=Path(cfg.output).name)
+        write_json(tmp / RESULTS_FILE, record)
+    if not cfg.keep_checkpoints:
+        shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+def _strip(metrics: dict, prefix: str) -> dict:
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in metrics.items()}
+
+
+__all__ = ["FinetuneConfig", "LaminaError", "run_finetune"]
