@@ -223,6 +223,9 @@ def finetune(
     ] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", help="Stop after N steps (overrides --epochs).")] = -1,
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 mixed precision (GPU).")] = False,
+    group_by_length: Annotated[
+        bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length.")
+    ] = True,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep OUT.work/ checkpoints.")] = False,
@@ -243,7 +246,7 @@ def finetune(
         cfg = FinetuneConfig(
             model=model, task=task, output=output, data_dir=data_dir, epochs=epochs, lr=lr, batch_size=batch_size,
             max_length=max_length, seed=seed, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples,
-            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, resume=resume, overwrite=overwrite,
+            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, group_by_length=group_by_length, resume=resume, overwrite=overwrite,
             keep_checkpoints=keep_checkpoints,
             **_task_options(train_file, validation_file, text_column, label_column, regression),
         )

@@ -49,6 +49,7 @@ class FinetuneConfig(BaseModel):
     weight_decay: float = Field(0.01, ge=0)
     max_steps: int = -1
     bf16: bool = False
+    group_by_length: bool = True  # batches of similar lengths: less padding with dynamic padding
     progress: bool = True
     resume: bool = False
     overwrite: bool = False
@@ -104,6 +105,7 @@ def training_arguments(cfg: FinetuneConfig, work: Path, *, main_metric: str, gre
         bf16=cfg.bf16,
         report_to=["tensorboard"] if tensorboard_available() else [],
         disable_tqdm=not cfg.progress,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
