@@ -133,3 +133,30 @@ def test_cli_bad_input_one_line(tiny_bert_with_tokenizer, sst_like, tmp_path):
         runner.invoke(app, ["eval", str(tiny_bert_with_tokenizer), "--task", "bbc-news", "--no-speed"]),
         "predicts 2 labels but task 'bbc-news' has 5",
     )
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2_with_tokenizer(tmp_path_factory, minilm_path):
+    """A tiny GPT-2 LM (no classification head yet) with the MiniLM tokenizer."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    tok = transformers.AutoTokenizer.from_pretrained(minilm_path)
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=tok.vocab_size, n_embd=32, n_head=4, n_layer=3, n_positions=64)
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_finetune_a_pruned_model_and_a_decoder(tiny_bert_with_tokenizer, tiny_gpt2_with_tokenizer, sst_like, tmp_path):
+    pruned = tmp_path / "pruned"
+    result = runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(pruned), "--drop", "2", "--no-speed"])
+    assert result.exit_code == 0, result.output
+    for name, source in (("bert2", pruned), ("gpt2", tiny_gpt2_with_tokenizer)):
+        out = tmp_path / name
+        record = run_finetune(config(source, sst_like, out, max_steps=3, eval_steps=3))
+        assert record["training"]["global_steps"] == 3
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
+        assert model.config.num_labels == 2 and model.config.pad_token_id is not None
+    assert transformers.AutoConfig.from_pretrained(tmp_path / "bert2").num_hidden_layers == 2
