@@ -1,0 +1,138 @@
+"""The distillation loss registry and the context a loss reads from.
+
+A loss is a small class registered by name. It says what it needs
+(:meth:`DistillLoss.needs`) so the trainer computes, and the cache stores, only those
+teacher and student outputs; ``__call__`` reads a :class:`LossContext` and returns a
+scalar. The math lives in the pure functions of :mod:`lamina.losses.functional`.
+
+Hidden-state indices follow Hugging Face: ``0`` is the embedding output, ``j`` the output
+of layer ``j`` (1-based). A layer map is a list of ``(student_index, teacher_index)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from lamina.errors import LaminaError
+
+
+@dataclass
+class Needs:
+    """What a set of losses reads. Teacher indices are per teacher (each has its own map)."""
+
+    student_hidden: bool = False
+    student_attentions: bool = False
+    teacher_logits: bool = False
+    teacher_cls: set[int] = field(default_factory=set)  # first-token vectors of these hidden states
+    teacher_tokens: set[int] = field(default_factory=set)  # full token states of these hidden states
+    teacher_attentions: set[int] = field(default_factory=set)  # attention maps of these layers (1-based)
+
+    def merge(self, other: Needs) -> Needs:
+        return Needs(
+            self.student_hidden or other.student_hidden,
+            self.student_attentions or other.student_attentions,
+            self.teacher_logits or other.teacher_logits,
+            self.teacher_cls | other.teacher_cls,
+            self.teacher_tokens | other.teacher_tokens,
+            self.teacher_attentions | other.teacher_attentions,
+        )
+
+    @property
+    def any_teacher(self) -> bool:
+        return bool(self.teacher_logits or self.teacher_cls or self.teacher_tokens or self.teacher_attentions)
+
+
+@dataclass
+class TeacherView:
+    """One teacher's outputs for a batch (from the model or from the cache)."""
+
+    logits: torch.Tensor | None = None
+    cls: dict[int, torch.Tensor] = field(default_factory=dict)  # index -> (B, H)
+    tokens: dict[int, torch.Tensor] = field(default_factory=dict)  # index -> (B, T, H)
+    attentions: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (B, A, T, T)
+    layer_map: list[tuple[int, int]] = field(default_factory=list)
+    num_layers: int = 0
+    weight: float = 1.0
+    projection: nn.Module | None = None  # student width -> this teacher's width
+
+
+@dataclass
+class LossContext:
+    student_logits: torch.Tensor
+    labels: torch.Tensor | None
+    attention_mask: torch.Tensor
+    teachers: list[TeacherView]
+    student_hidden: tuple | None = None
+    student_attentions: tuple | None = None
+    student_num_layers: int = 0
+    temperature: float = 1.0
+
+    def weighted(self, per_teacher) -> torch.Tensor:
+        """Weighted mean over teachers of ``per_teacher(view)``."""
+        total = sum(t.weight for t in self.teachers)
+        return sum(t.weight * per_teacher(t) for t in self.teachers) / total
+
+    def project(self, view: TeacherView, state: torch.Tensor) -> torch.Tensor:
+        return view.projection(state) if view.projection is not None else state
+
+
+class DistillLoss:
+    name: ClassVar[str] = ""
+    uses_teacher: ClassVar[bool] = True
+
+    def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int) -> Needs:
+        return Needs()
+
+    def __call__(self, ctx: LossContext) -> torch.Tensor:
+        raise NotImplementedError
+
+
+_LOSSES: dict[str, type[DistillLoss]] = {}
+
+
+def register_loss(name: str):
+    def decorator(cls):
+        if name in _LOSSES:
+            raise ValueError(f"loss '{name}' is registered twice")
+        cls.name = name
+        _LOSSES[name] = cls
+        return cls
+
+    return decorator
+
+
+def available_losses() -> list[str]:
+    return sorted(_LOSSES)
+
+
+def get_loss(name: str) -> DistillLoss:
+    if name not in _LOSSES:
+        raise LaminaError(f"unknown loss '{name}'; available: {', '.join(available_losses())}")
+    return _LOSSES[name]()
+
+
+def parse_loss_spec(spec: str | dict) -> dict[str, float]:
+    """``"kd=1,pkd=100"`` (or a mapping) → ``{"kd": 1.0, "pkd": 100.0}``; a bare name weighs 1."""
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    else:
+        items = []
+        for part in filter(None, (p.strip() for p in str(spec).split(","))):
+            name, _, weight = part.partition("=")
+            items.append((name.strip(), weight.strip() or "1"))
+    out: dict[str, float] = {}
+    for name, weight in items:
+        get_loss(name)  # unknown names fail here
+        try:
+            out[name] = float(weight)
+        except ValueError:
+            raise LaminaError(f"loss weight for '{name}' must be a number, not '{weight}'") from None
+        if out[name] < 0:
+            raise LaminaError(f"loss weight for '{name}' must be 0 or more")
+    if not out:
+        raise LaminaError("no loss given: use e.g. --loss kd=1 or --loss kd=1,pkd=100")
+    return out

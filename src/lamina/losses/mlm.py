@@ -1,0 +1,12 @@
+from lamina.losses.base import DistillLoss, register_loss
+from lamina.losses.functional import masked_lm
+
+
+@register_loss("mlm")
+class MaskedLM(DistillLoss):
+    """Masked-LM cross-entropy of an MLM student (labels -100 where nothing is masked)."""
+
+    uses_teacher = False
+
+    def __call__(self, ctx):
+        return masked_lm(ctx.student_logits, ctx.labels)

@@ -1,0 +1,107 @@
+"""Golden values for every distillation loss, computed by hand on small tensors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lamina.errors import LaminaError
+from lamina.losses import LossContext, TeacherView, available_losses, get_loss, parse_loss_spec
+from lamina.losses import functional as F
+
+LN3 = math.log(3.0)
+T = torch.tensor
+
+
+def test_cross_entropy():
+    # softmax([0, ln3]) = [1/4, 3/4]: -ln(3/4) = 0.287682, -ln(1/4) = 1.386294, mean 0.836988
+    assert F.cross_entropy(T([[0.0, LN3], [0.0, LN3]]), T([1, 0])).item() == pytest.approx(0.836988, abs=1e-6)
+    # one column = regression: MSE((2-1)², (0-1)²) = 1
+    assert F.cross_entropy(T([[2.0], [0.0]]), T([1.0, 1.0])).item() == pytest.approx(1.0)
+
+
+def test_soft_target_kd():
+    # T=1: KL([.25,.75] || [.5,.5]) = .25 ln .5 + .75 ln 1.5 = 0.130812
+    assert F.soft_target_kd(T([[0.0, 0.0]]), T([[0.0, LN3]]), 1.0).item() == pytest.approx(0.130812, abs=1e-6)
+    # T=2: p_t = [1, √3]/(1+√3) = [.366025, .633975]; KL = 0.036341; × T² = 0.145363
+    assert F.soft_target_kd(T([[0.0, 0.0]]), T([[0.0, LN3]]), 2.0).item() == pytest.approx(0.145363, abs=1e-6)
+    # identical logits: zero at any temperature
+    assert F.soft_target_kd(T([[1.0, -2.0]]), T([[1.0, -2.0]]), 3.0).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_patient_kd():
+    # [3,4]/5 = [.6,.8] vs [1,0]: (.4)² + (.8)² = 0.8; second pair identical: 0; mean 0.4
+    s = [T([[3.0, 4.0]]), T([[1.0, 1.0]])]
+    t = [T([[1.0, 0.0]]), T([[2.0, 2.0]])]
+    assert F.patient_kd(s, t).item() == pytest.approx(0.4)
+
+
+def test_hidden_mse_uses_real_tokens_only():
+    s = T([[[1.0, 2.0], [5.0, 5.0]]])
+    t = torch.zeros(1, 2, 2)
+    # first token only: (1 + 4) / 2 = 2.5
+    assert F.masked_mse(s, t, T([[1, 0]])).item() == pytest.approx(2.5)
+    # both tokens: (1 + 4 + 25 + 25) / 4 = 13.75
+    assert F.hidden_mse([s], [t], T([[1, 1]])).item() == pytest.approx(13.75)
+
+
+def test_attention_mse():
+    s = T([[[[0.5, 0.5], [0.5, 0.5]]]])
+    t = T([[[[1.0, 0.0], [0.5, 0.5]]]])
+    # squared errors .25 .25 0 0 over 4 pairs = .125; with the second token masked only (0,0): .25
+    assert F.attention_mse([s], [t], T([[1, 1]])).item() == pytest.approx(0.125)
+    assert F.attention_mse([s], [t], T([[1, 0]])).item() == pytest.approx(0.25)
+
+
+def test_cosine_embedding():
+    s = T([[[1.0, 0.0], [1.0, 1.0]]])
+    t = T([[[0.0, 1.0], [2.0, 2.0]]])
+    # cos = 0 and 1: mean(1 - cos) = 0.5; second token only: 0
+    assert F.cosine_embedding(s, t, T([[1, 1]])).item() == pytest.approx(0.5)
+    assert F.cosine_embedding(s, t, T([[0, 1]])).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_masked_lm_ignores_unmasked_positions():
+    logits = T([[[0.0, LN3], [0.0, 0.0]]])
+    assert F.masked_lm(logits, T([[1, -100]])).item() == pytest.approx(0.287682, abs=1e-6)
+
+
+def ctx_with(teachers, **kw):
+    base = dict(student_logits=T([[0.0, 0.0]]), labels=T([1]), attention_mask=T([[1]]), teachers=teachers)
+    return LossContext(**{**base, **kw})
+
+
+def test_kd_averages_teachers_by_weight():
+    # [0, ln3] and [ln3, 0] averaged equally = uniform = the student's: no loss
+    views = [TeacherView(logits=T([[0.0, LN3]])), TeacherView(logits=T([[LN3, 0.0]]))]
+    assert get_loss("kd")(ctx_with(views)).item() == pytest.approx(0.0, abs=1e-7)
+    views[1].weight = 0.0  # only the first counts: 0.130812 at T=1
+    assert get_loss("kd")(ctx_with(views)).item() == pytest.approx(0.130812, abs=1e-6)
+
+
+def test_kd_refuses_regression():
+    with pytest.raises(LaminaError, match="regression"):
+        get_loss("kd")(ctx_with([TeacherView(logits=T([[0.5]]))], student_logits=T([[0.1]])))
+
+
+def test_pkd_through_the_registry_reads_the_mapped_layers():
+    hidden = (torch.zeros(1, 1, 2), T([[[3.0, 4.0]]]), T([[[1.0, 1.0]]]))  # embeddings, layer 1, layer 2
+    view = TeacherView(cls={2: T([[1.0, 0.0]]), 4: T([[2.0, 2.0]])}, layer_map=[(1, 2), (2, 4)])
+    assert get_loss("pkd")(ctx_with([view], student_hidden=hidden)).item() == pytest.approx(0.4)
+
+
+def test_loss_spec_parsing():
+    assert parse_loss_spec("kd=1,pkd=100") == {"kd": 1.0, "pkd": 100.0}
+    assert parse_loss_spec("kd, ce=0.5") == {"kd": 1.0, "ce": 0.5}
+    with pytest.raises(LaminaError, match="unknown loss 'kl'; available: attention_mse, ce, cosine"):
+        parse_loss_spec("kl=1")
+    with pytest.raises(LaminaError, match="must be a number"):
+        parse_loss_spec("kd=x")
+    with pytest.raises(LaminaError, match="no loss given"):
+        parse_loss_spec("")
+
+
+def test_every_registered_loss_is_covered_here():
+    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "mlm", "pkd"]
