@@ -96,3 +96,20 @@ def tiny_bert_with_tokenizer(tmp_path_factory, minilm_path) -> Path:
     transformers.BertForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+POS = ["a wonderful film", "great acting and a fine story", "i loved it", "warm , funny and smart", "superb"]
+NEG = ["a dull mess", "boring and far too long", "i hated it", "flat , lifeless and stupid", "awful"]
+
+
+@pytest.fixture(scope="session")
+def sst_like(tmp_path_factory) -> str:
+    """A GLUE-format folder with a 64-example SST-2-style train set (easy, synthetic) and a
+    dev set of its first rows; returns the folder to pass as data_dir."""
+    folder = tmp_path_factory.mktemp("glue") / "SST-2"
+    folder.mkdir()
+    rows = [(POS[i % 5] + f" {i}", 1) if i % 2 else (NEG[i % 5] + f" {i}", 0) for i in range(64)]
+    body = "".join(f"{t}\t{y}\n" for t, y in rows)
+    (folder / "train.tsv").write_text("sentence\tlabel\n" + body)
+    (folder / "dev.tsv").write_text("sentence\tlabel\n" + body[: body.index("\n", 600) + 1])
+    return str(folder.parent)

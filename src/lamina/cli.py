@@ -251,12 +251,122 @@ def finetune(
             **_task_options(train_file, validation_file, text_column, label_column, regression),
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise LaminaError(f"--{'-'.join(map(str, err['loc'])).replace('_', '-')}: {err['msg']}") from None
+        raise _validation_error(exc) from None
     record = run_finetune(cfg)
     scores = ", ".join(f"{k} {100 * v:.2f}" for k, v in record["metrics"].items())
     typer.echo(f"{record['task']} dev: {scores}  ({record['wall_seconds']:.0f} s)")
     typer.echo(f"saved to {output} (model card: {output}/README.md, metrics: {output}/lamina_results.json)")
+
+
+def _validation_error(exc) -> LaminaError:
+    err = exc.errors()[0]
+    where = "-".join(map(str, err["loc"])).replace("_", "-")
+    return LaminaError(f"--{where}: {err['msg']}" if where else err["msg"])
+
+
+def _load_yaml(path: str) -> dict:
+    import yaml
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise LaminaError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LaminaError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise LaminaError(f"{p} must hold a mapping of settings")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def _given_on_command_line(ctx: typer.Context, values: dict) -> dict:
+    # compared by name: typer ships its own copy of click, with its own ParameterSource enum
+    return {k: v for k, v in values.items() if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+
+
+@command(name="distill")
+def distill(
+    ctx: typer.Context,
+    config: Annotated[Optional[str], typer.Option("--config", help="YAML file with the same fields; flags override it.")] = None,
+    teacher: Annotated[Optional[list[str]], typer.Option("--teacher", help="Fine-tuned teacher (repeat for several).")] = None,
+    teacher_weights: Annotated[Optional[str], typer.Option("--teacher-weights", help="e.g. 0.7,0.3")] = None,
+    task: TaskArg = "bbc-news",
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder for the student.")] = "",
+    data_dir: DataDir = None,
+    student: Annotated[Optional[str], typer.Option("--student", help="Student model (path or alias).")] = None,
+    student_from_teacher: Annotated[
+        Optional[str], typer.Option("--student-from-teacher", help="Copy teacher layers chosen by this strategy.")
+    ] = None,
+    keep: Annotated[Optional[int], typer.Option("--keep", help="Student layers (with --student-from-teacher).")] = None,
+    student_config: Annotated[
+        Optional[str], typer.Option("--student-config", help="Random init from a config (folder, JSON file or text).")
+    ] = None,
+    student_first_n: Annotated[
+        Optional[int], typer.Option("--student-first-n", help="First N layers of --student (default minilm-l6).")
+    ] = None,
+    loss: Annotated[str, typer.Option("--loss", help="Weighted losses, e.g. kd=1,pkd=100.")] = "kd=1",
+    temperature: Annotated[float, typer.Option("--temperature", "-T")] = 2.0,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="Set kd=alpha, ce=1-alpha.")] = None,
+    layer_map: Annotated[str, typer.Option("--layer-map", help="skip, last, first, or pairs 1:2,2:4,...")] = "skip",
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Teacher-output cache on disk.")] = True,
+    cache_dtype: Annotated[str, typer.Option("--cache-dtype", help="float16 or float32.")] = "float16",
+    cache_dir: Annotated[Optional[str], typer.Option("--cache-dir")] = None,
+    noise: Annotated[float, typer.Option("--noise", help="Replace input tokens with this probability.")] = 0.0,
+    noise_side: Annotated[str, typer.Option("--noise-side", help="student, or both (turns the cache off).")] = "student",
+    prefinetune_epochs: Annotated[float, typer.Option("--prefinetune-epochs", help="Hard-label epochs first.")] = 0.0,
+    epochs: Annotated[float, typer.Option("--epochs")] = 3.0,
+    lr: Annotated[float, typer.Option("--lr")] = 5e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    max_length: Annotated[int, typer.Option("--max-length")] = 128,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    max_train_samples: Annotated[Optional[int], typer.Option("--max-train-samples")] = None,
+    max_eval_samples: Annotated[Optional[int], typer.Option("--max-eval-samples")] = None,
+    eval_steps: Annotated[Optional[int], typer.Option("--eval-steps")] = None,
+    logging_steps: Annotated[int, typer.Option("--logging-steps")] = 50,
+    max_steps: Annotated[int, typer.Option("--max-steps")] = -1,
+    bf16: Annotated[bool, typer.Option("--bf16")] = False,
+    group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length")] = True,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+    keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints")] = False,
+    train_file: TrainFile = None,
+    validation_file: ValidationFile = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = "label",
+    regression: Regression = False,
+):
+    """Distill one or more fine-tuned teachers into a smaller student (KD, PKD, TinyBERT, DistilBERT losses)."""
+    from pydantic import ValidationError
+
+    from lamina.distill.run import DistillConfig, run_distill
+
+    def normalized(params: dict) -> dict:
+        out = {k: v for k, v in params.items() if k not in ("config", "text_column")}
+        if "text_column" in params:
+            out["text_columns"] = params["text_column"] or None
+        if out.get("teacher_weights") is not None:
+            try:
+                out["teacher_weights"] = [float(x) for x in str(out["teacher_weights"]).split(",")]
+            except ValueError:
+                raise LaminaError(f"--teacher-weights takes numbers like 0.7,0.3, not '{teacher_weights}'") from None
+        return out
+
+    values = normalized(dict(ctx.params))
+    if config:  # the file is the base; only flags typed on the command line override it
+        values = {**_load_yaml(config), **normalized(_given_on_command_line(ctx, dict(ctx.params)))}
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values.get("output"):
+        raise LaminaError("give an output folder with -o/--output (or output: in the config)")
+    if not values.get("teacher"):
+        raise LaminaError("give at least one --teacher (a fine-tuned model folder)")
+    try:
+        cfg = DistillConfig(**values)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    record = run_distill(cfg, log=lambda msg: typer.echo(msg))
+    scores = ", ".join(f"{k} {100 * v:.2f}" for k, v in record["metrics"].items())
+    typer.echo(f"{record['task']} dev: {scores}  ({record['wall_seconds']:.0f} s)")
+    typer.echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
 
 
 @command(name="eval")

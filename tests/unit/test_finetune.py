@@ -14,21 +14,6 @@ from lamina.errors import LaminaError
 from lamina.training.finetune import FinetuneConfig, run_finetune
 
 runner = CliRunner()
-POS = ["a wonderful film", "great acting and a fine story", "i loved it", "warm , funny and smart", "superb"]
-NEG = ["a dull mess", "boring and far too long", "i hated it", "flat , lifeless and stupid", "awful"]
-
-
-@pytest.fixture(scope="module")
-def sst_like(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("glue") / "SST-2"
-    folder.mkdir()
-    rows = [(POS[i % 5] + f" {i}", 1) if i % 2 else (NEG[i % 5] + f" {i}", 0) for i in range(64)]
-    body = "".join(f"{t}\t{y}\n" for t, y in rows)
-    (folder / "train.tsv").write_text("sentence\tlabel\n" + body)
-    (folder / "dev.tsv").write_text("sentence\tlabel\n" + body[: body.index("\n", 600) + 1])
-    return str(folder.parent)
-
-
 def config(model, data_dir, out, **kw):
     base = dict(
         model=str(model), task="sst2", output=str(out), data_dir=data_dir, epochs=4, lr=2e-3, batch_size=16,

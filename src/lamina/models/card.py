@@ -128,3 +128,38 @@ def write_finetune_card(folder: str | Path, record: dict, task, name: str | None
         *_usage(name, "AutoModelForSequenceClassification"),
     ]
     return _write(folder, lines)
+
+
+def write_distill_card(folder: str | Path, record: dict, task, name: str | None = None) -> Path:
+    """README.md for a distilled student: teachers, initialisation, losses and scores."""
+    name = name or Path(folder).name
+    cfg, d, tr, sizes = record["config"], record["distill"], record["training"], record["sizes"]
+    teachers = ", ".join(f"`{t['name']}` ({t['layers']} layers, weight {t['weight']})" for t in d["teachers"])
+    maps = "; ".join(f"{t['name']}: {t['layer_map']}" for t in d["teachers"])
+    losses = " + ".join(f"{w:g}·{n}" for n, w in d["losses"].items())
+    lines = [
+        *_front_matter(["lamina", "knowledge-distillation", f"task:{task.name}"]),
+        f"# {name}",
+        "",
+        f"A {sizes['layers']}-layer student distilled on **{task.name}** ({task.description}) with lamina "
+        "(`lamina distill`).",
+        "",
+        "## How it was made",
+        "",
+        f"- **Teacher(s):** {teachers}",
+        f"- **Student initialisation:** {d['student_init']} ({sizes['layers']} layers, "
+        f"{_fmt_params(sizes['parameters'])} parameters)",
+        f"- **Loss:** {losses}; temperature {d['temperature']}; layer map ({cfg['layer_map']}) {maps}",
+        f"- **Teacher-output cache:** {d['cache']}",
+        f"- **Token noise:** {d['noise'] or 'none'}; student pre-fine-tuning: {d['prefinetune_epochs']} epochs",
+        f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+        f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+        f"{cfg['max_length']}, seed {cfg['seed']}; {tr['global_steps']} steps, best checkpoint {tr['best_checkpoint']}",
+        f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+        *_provenance(record),
+        "## Scores",
+        "",
+        *_scores(record),
+        *_usage(name, "AutoModelForSequenceClassification"),
+    ]
+    return _write(folder, lines)

@@ -10,23 +10,23 @@ already fine-tuned (drop-from-fine-tuned, then fine-tune again, as in Sajjad et 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lamina.errors import LaminaError
 from lamina.io import atomic_output_dir, write_json
 from lamina.results import RESULTS_FILE, finish_record, new_record
 
 
-class FinetuneConfig(BaseModel):
+class TaskSettings(BaseModel):
+    """Which data a training run reads."""
+
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "minilm-l6"
     task: str
-    output: str
     data_dir: Optional[str] = None
     # custom task files
     train_file: Optional[str] = None
@@ -34,7 +34,23 @@ class FinetuneConfig(BaseModel):
     text_columns: list[str] = Field(default_factory=lambda: ["text"])
     label_column: str = "label"
     regression: bool = False
-    # training
+
+    def task_options(self) -> dict:
+        return {
+            "train_file": self.train_file,
+            "validation_file": self.validation_file,
+            "text_columns": self.text_columns,
+            "label_column": self.label_column,
+            "regression": self.regression,
+        }
+
+
+class TrainSettings(BaseModel):
+    """How a training run trains (shared by finetune and distill)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output: str
     epochs: float = Field(3.0, gt=0)
     lr: float = Field(5e-5, gt=0)
     batch_size: int = Field(32, ge=1)
@@ -55,14 +71,9 @@ class FinetuneConfig(BaseModel):
     overwrite: bool = False
     keep_checkpoints: bool = False
 
-    def task_options(self) -> dict:
-        return {
-            "train_file": self.train_file,
-            "validation_file": self.validation_file,
-            "text_columns": self.text_columns,
-            "label_column": self.label_column,
-            "regression": self.regression,
-        }
+
+class FinetuneConfig(TaskSettings, TrainSettings):
+    model: str = "minilm-l6"
 
 
 def subset(ds, n: int | None, seed: int, *, shuffle: bool):
@@ -75,13 +86,13 @@ def tensorboard_available() -> bool:
     return any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
 
 
-def training_arguments(cfg: FinetuneConfig, work: Path, *, main_metric: str, greater_is_better: bool, steps_per_epoch: int):
+def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, steps_per_epoch: int, **overrides):
     import torch
     from transformers import TrainingArguments
 
     strategy = "steps" if cfg.eval_steps else "epoch"
     total = cfg.max_steps if cfg.max_steps > 0 else int(steps_per_epoch * cfg.epochs + 0.999)
-    return TrainingArguments(
+    kwargs = dict(
         output_dir=str(work),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -98,7 +109,7 @@ def training_arguments(cfg: FinetuneConfig, work: Path, *, main_metric: str, gre
         logging_first_step=True,
         load_best_model_at_end=True,
         metric_for_best_model=main_metric,
-        greater_is_better=greater_is_better,
+        greater_is_better=True,
         save_total_limit=2,
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -108,7 +119,10 @@ def training_arguments(cfg: FinetuneConfig, work: Path, *, main_metric: str, gre
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # under torchrun on CPU-only machines, DDP talks over gloo
+        ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() else None,
     )
+    return TrainingArguments(**{**kwargs, **overrides})
 
 
 def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
@@ -137,7 +151,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     main = task.main_metric
     steps_per_epoch = max(1, -(-len(train_enc) // cfg.batch_size))
-    args = training_arguments(cfg, work, main_metric=main, greater_is_better=True, steps_per_epoch=steps_per_epoch)
+    args = training_arguments(cfg, work, main_metric=main, steps_per_epoch=steps_per_epoch)
     trainer = Trainer(
         model=model,
         args=args,
@@ -154,38 +168,55 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         mm = _strip(trainer.evaluate(eval_dataset=eval_enc["dev_mismatched"]), "eval_")
         metrics["mismatched_accuracy"] = mm["accuracy"]
 
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["training"] = {
-        "dev_loss": metrics.get("loss"),
+        **training_summary(trainer, train_output, metrics, checkpoint),
         "train_examples": len(train_enc),
         "eval_examples": {s: len(d) for s, d in eval_enc.items()},
+        "source_path": source,
+    }
+    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
+    finish_run(
+        cfg, work, record,
+        save=lambda tmp: trainer.save_model(str(tmp)),
+        card=lambda tmp: write_finetune_card(tmp, record, task, name=Path(cfg.output).name),
+    )
+    return record
+
+
+def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    best = trainer.state.best_model_checkpoint
+    return {
+        "dev_loss": metrics.get("loss"),
         "global_steps": trainer.state.global_step,
         "epochs_done": trainer.state.epoch,
         "train_loss_first": losses[0] if losses else None,
         "train_loss_last": losses[-1] if losses else None,
         "train_loss_mean": train_output.training_loss,
-        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "best_checkpoint": Path(best).name if best else None,
         "resumed_from": checkpoint.name if checkpoint else None,
-        "source_path": source,
     }
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
+
+
+def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card) -> None:
+    """Write the finished model, logs, card and results record into ``cfg.output`` in one
+    rename, then drop the work folder (unless checkpoints are to be kept)."""
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
-        trainer.save_model(str(tmp))
+        save(tmp)
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the JSON record holds the settings
         runs = work / "runs"
         if runs.is_dir():
             shutil.copytree(runs, tmp / "logs")
         finish_record(record)
-        write_finetune_card(tmp, record, task, name=Path(cfg.output).name)
+        card(tmp)
         write_json(tmp / RESULTS_FILE, record)
     if not cfg.keep_checkpoints:
         shutil.rmtree(work, ignore_errors=True)
-    return record
 
 
 def _strip(metrics: dict, prefix: str) -> dict:
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in metrics.items()}
 
 
-__all__ = ["FinetuneConfig", "LaminaError", "run_finetune"]
+__all__ = ["FinetuneConfig", "TaskSettings", "TrainSettings", "run_finetune"]

@@ -1,0 +1,107 @@
+"""Build a student: a given model, layers copied from the teacher, a fresh smaller config,
+or the first N layers of a pretrained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lamina.errors import LaminaError
+
+
+def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_name: str) -> None:
+    """Logit and token-level losses assume one tokenizer: refuse different vocabularies."""
+    if teacher_tok is None or student_tok is None:
+        return
+    if teacher_tok.get_vocab() != student_tok.get_vocab():
+        raise LaminaError(
+            f"teacher '{teacher_name}' and student '{student_name}' have different vocabularies "
+            f"({len(teacher_tok)} vs {len(student_tok)} tokens); distillation needs the same tokenizer"
+        )
+
+
+def _config_from(spec: str):
+    from transformers import AutoConfig
+
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return AutoConfig.from_pretrained(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else json.loads(spec)
+    except json.JSONDecodeError:
+        raise LaminaError(f"--student-config '{spec}' is neither a folder, a JSON file nor JSON text") from None
+    if "model_type" not in data:
+        raise LaminaError("--student-config needs a model_type (e.g. \"bert\")")
+    return AutoConfig.for_model(**data)
+
+
+def build_student(
+    *,
+    task,
+    teacher,
+    teacher_tokenizer,
+    teacher_name: str,
+    student: str | None = None,
+    from_teacher: str | None = None,
+    keep: int | None = None,
+    student_config: str | None = None,
+    first_n: int | None = None,
+    calibration=None,
+    seed: int = 42,
+):
+    """Return ``(student_model, tokenizer, description)``; exactly one way must be chosen."""
+    from transformers import AutoModelForSequenceClassification, set_seed
+
+    from lamina.models.adapters import get_adapter
+    from lamina.models.loading import load_for_classification
+    from lamina.models.surgery import drop_layers
+    from lamina.strategies import get_strategy, select_layers
+
+    modes = {
+        "--student": student is not None and first_n is None,
+        "--student-from-teacher": from_teacher is not None,
+        "--student-config": student_config is not None,
+        "--student-first-n": first_n is not None,
+    }
+    if sum(modes.values()) != 1:
+        given = [k for k, v in modes.items() if v]
+        raise LaminaError(
+            "choose one student: --student PATH, --student-from-teacher STRATEGY --keep N, "
+            "--student-config CONFIG, or --student-first-n N [--student PRETRAINED]"
+            + (f" (got {', '.join(given)})" if given else "")
+        )
+    set_seed(seed)
+    if from_teacher is not None:
+        if keep is None:
+            raise LaminaError("--student-from-teacher needs --keep N (the student's layer count)")
+        strategy = get_strategy(from_teacher)
+        n = get_adapter(teacher).num_layers(teacher.config)
+        stats = calibration(teacher, teacher_tokenizer) if strategy.needs_calibration else None
+        kept = select_layers(strategy, n, keep=keep, stats=stats)
+        model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
+        return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
+    if student_config is not None:
+        config = _config_from(student_config)
+        get_adapter(config)
+        config.num_labels = task.num_labels
+        config.problem_type = "regression" if task.is_regression else "single_label_classification"
+        if not task.is_regression:
+            config.id2label = task.id2label()
+            config.label2id = {v: k for k, v in task.id2label().items()}
+        model = AutoModelForSequenceClassification.from_config(config)
+        if getattr(config, "vocab_size", None) != teacher.config.vocab_size:
+            raise LaminaError(
+                f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "
+                f"{teacher.config.vocab_size}: the student must share the teacher's tokenizer"
+            )
+        return model, teacher_tokenizer, {"init": "random (from --student-config)"}
+    source = student or "minilm-l6"
+    model, tokenizer, _ = load_for_classification(source, task, train=True)
+    check_same_vocabulary(teacher_tokenizer, tokenizer, teacher_name, source)
+    if first_n is not None:
+        n = get_adapter(model).num_layers(model.config)
+        if not 1 <= first_n <= n:
+            raise LaminaError(f"--student-first-n {first_n}: '{source}' has {n} layers")
+        model = drop_layers(model, list(range(first_n)), inplace=True)
+        return model, tokenizer or teacher_tokenizer, {"init": f"first {first_n} layers of {source}"}
+    return model, tokenizer or teacher_tokenizer, {"init": f"{source}"}

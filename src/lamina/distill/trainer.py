@@ -1,0 +1,178 @@
+"""DistillationTrainer: HF Trainer whose loss is a weighted sum of registered losses.
+
+The trained module is :class:`StudentWithProjections` (the student plus any learned
+width projections), so checkpoints and ``--resume`` carry the projections, while the
+exported model is ``module.student`` alone. Teachers sit beside the module, frozen, in
+eval mode; their outputs come from the teacher-output cache when one is given.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from lamina.errors import LaminaError
+from lamina.losses import LossContext, Needs, TeacherView, get_loss
+from lamina.losses.functional import cross_entropy
+
+HIDDEN_LOSSES = ("pkd", "hidden_mse", "cosine")
+
+
+class StudentWithProjections(nn.Module):
+    def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None):
+        super().__init__()
+        self.student = student
+        self.projections = nn.ModuleDict({str(k): v for k, v in (projections or {}).items()})
+        self.config = student.config  # the Trainer reads a few fields (e.g. for logging)
+
+    def forward(self, **inputs):
+        return self.student(**inputs)
+
+    def projection(self, teacher_index: int):
+        key = str(teacher_index)
+        return self.projections[key] if key in self.projections else None
+
+
+@dataclass
+class TeacherSpec:
+    model: nn.Module
+    name: str
+    weight: float
+    layer_map: list[tuple[int, int]]
+    num_layers: int
+    needs: Needs = field(default_factory=Needs)
+    cache: object | None = None  # a TeacherCache, or None for online outputs
+
+
+@dataclass
+class Noise:
+    p: float = 0.0
+    side: str = "student"  # "student" or "both"
+    vocab_size: int = 0
+    special_ids: list[int] = field(default_factory=list)
+    seed: int = 0
+
+
+class DistillationTrainer(Trainer):
+    def __init__(self, *args, teachers: list[TeacherSpec], loss_weights: dict[str, float], temperature: float = 1.0,
+                 noise: Noise | None = None, student_num_layers: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.teachers = teachers
+        self.loss_weights = {k: v for k, v in loss_weights.items() if v > 0}
+        self.loss_fns = {name: get_loss(name) for name in self.loss_weights}
+        self.temperature = temperature
+        self.noise = noise or Noise()
+        self.student_num_layers = student_num_layers
+        self.needs_student_hidden = any(t.needs.student_hidden for t in teachers)
+        self.needs_student_attn = any(t.needs.student_attentions for t in teachers)
+        self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
+        self._parts: dict[str, list[float]] = defaultdict(list)
+        for t in teachers:
+            t.model.to(self.args.device)
+            t.model.eval()
+            t.model.requires_grad_(False)
+
+    # ---------------------------------------------------------------- loss
+
+    def _noised(self, inputs):
+        from lamina.distill.noise import replace_tokens
+
+        noisy = dict(inputs)
+        noisy["input_ids"] = replace_tokens(
+            inputs["input_ids"], inputs["attention_mask"], self.noise.p, vocab_size=self.noise.vocab_size,
+            special_ids=self.noise.special_ids, generator=self._noise_gen,
+        )
+        return noisy
+
+    def _teacher_view(self, i: int, spec: TeacherSpec, idx, inputs, module) -> TeacherView:
+        needs = spec.needs
+        if spec.cache is not None:
+            view = spec.cache.view(idx, inputs["input_ids"].shape[1], inputs["input_ids"].device)
+        else:
+            view = TeacherView()
+        online_needed = spec.cache is None or needs.teacher_attentions
+        if online_needed:
+            with torch.no_grad():
+                out = spec.model(
+                    **inputs,
+                    output_hidden_states=bool(needs.teacher_cls or needs.teacher_tokens),
+                    output_attentions=bool(needs.teacher_attentions),
+                )
+            if spec.cache is None:
+                view.logits = out.logits if needs.teacher_logits else None
+                view.cls = {j: out.hidden_states[j][:, 0] for j in needs.teacher_cls}
+                view.tokens = {j: out.hidden_states[j] for j in needs.teacher_tokens}
+            view.attentions = {j: out.attentions[j - 1] for j in needs.teacher_attentions}
+        view.layer_map, view.num_layers, view.weight = spec.layer_map, spec.num_layers, spec.weight
+        view.projection = module.projection(i)
+        return view
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        idx = inputs.pop("idx", None)
+        labels = inputs.pop("labels", None)
+        module = model.module if hasattr(model, "module") else model  # unwrap DDP
+        noisy = self._noised(inputs) if self.noise.p > 0 and model.training else inputs
+        out = model(**noisy, output_hidden_states=self.needs_student_hidden, output_attentions=self.needs_student_attn)
+        teacher_inputs = noisy if self.noise.side == "both" else inputs
+        views = (
+            [self._teacher_view(i, t, idx, teacher_inputs, module) for i, t in enumerate(self.teachers)]
+            if any(t.needs.any_teacher for t in self.teachers)
+            else []
+        )
+        ctx = LossContext(
+            student_logits=out.logits, labels=labels, attention_mask=inputs["attention_mask"], teachers=views,
+            student_hidden=out.hidden_states, student_attentions=out.attentions,
+            student_num_layers=self.student_num_layers, temperature=self.temperature,
+        )
+        parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
+        loss = sum(self.loss_weights[name] * value for name, value in parts.items())
+        if model.training:
+            for name, value in parts.items():
+                self._parts[name].append(float(value.detach()))
+        return (loss, out) if return_outputs else loss
+
+    def log(self, logs, *args, **kwargs):
+        if self._parts and "loss" in logs:
+            for name, values in self._parts.items():
+                logs[f"loss_{name}"] = round(sum(values) / len(values), 6)
+            self._parts.clear()
+        super().log(logs, *args, **kwargs)
+
+    # ---------------------------------------------------------------- evaluation: the student alone
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(dict(inputs))
+        inputs.pop("idx", None)
+        labels = inputs.pop("labels", None)
+        with torch.no_grad():
+            logits = model(**inputs).logits
+        loss = cross_entropy(logits, labels) if labels is not None else None
+        if prediction_loss_only:
+            return loss, None, None
+        return loss, logits, labels
+
+
+def check_attention_heads(student, teacher, name: str) -> None:
+    s = getattr(student.config, "num_attention_heads", None)
+    t = getattr(teacher.config, "num_attention_heads", None)
+    if s != t:
+        raise LaminaError(f"attention_mse needs the same number of heads: student {s}, teacher '{name}' {t}")
+
+
+def make_projections(student, teachers: list[TeacherSpec], loss_weights: dict[str, float]) -> dict[int, nn.Module]:
+    """A linear map student width → teacher width for each teacher whose width differs,
+    when a hidden-state loss is used (TinyBERT's W_h). Trained, never exported."""
+    if not any(loss_weights.get(name, 0) > 0 for name in HIDDEN_LOSSES):
+        return {}
+    hs = student.config.hidden_size
+    out = {}
+    for i, t in enumerate(teachers):
+        ht = t.model.config.hidden_size
+        if ht != hs:
+            out[i] = nn.Linear(hs, ht)
+    return out
