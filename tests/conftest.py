@@ -113,3 +113,20 @@ def sst_like(tmp_path_factory) -> str:
     (folder / "train.tsv").write_text("sentence\tlabel\n" + body)
     (folder / "dev.tsv").write_text("sentence\tlabel\n" + body[: body.index("\n", 600) + 1])
     return str(folder.parent)
+
+
+STUDENT_CONFIG = (
+    '{"model_type": "bert", "vocab_size": 30522, "hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32, '
+    '"num_hidden_layers": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}'
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
+    """The tiny 4-layer BERT fine-tuned on the synthetic SST-2 slice."""
+    from lamina.training.finetune import FinetuneConfig, run_finetune
+
+    out = tmp_path_factory.mktemp("teacher") / "t"
+    run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,
+                                epochs=10, lr=3e-3, batch_size=16, max_length=32, logging_steps=4, progress=False))
+    return out

@@ -11,6 +11,7 @@ import transformers
 from safetensors import safe_open
 from typer.testing import CliRunner
 
+from conftest import STUDENT_CONFIG
 from lamina.cli import app
 from lamina.distill.cache import TeacherCache
 from lamina.distill.layer_map import build_layer_map
@@ -19,22 +20,8 @@ from lamina.distill.student import build_student
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
 from lamina.tasks import get_task
-from lamina.training.finetune import FinetuneConfig, run_finetune
 
 runner = CliRunner()
-STUDENT_CONFIG = json.dumps(
-    {"model_type": "bert", "vocab_size": 30522, "hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 32,
-     "num_hidden_layers": 2, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-)
-
-
-@pytest.fixture(scope="session")
-def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
-    """The tiny 4-layer BERT fine-tuned on the synthetic SST-2 slice."""
-    out = tmp_path_factory.mktemp("teacher") / "t"
-    run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,
-                                epochs=10, lr=3e-3, batch_size=16, max_length=32, logging_steps=4, progress=False))
-    return out
 
 
 def dcfg(teacher, data_dir, out, **kw):

@@ -153,7 +153,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         needs = Needs()
         for loss_name, lw in weights.items():
             if lw > 0:
-                needs = needs.merge(get_loss(loss_name).needs(lmap, n))
+                needs = needs.merge(get_loss(loss_name).needs(lmap, n, s_layers))
         if needs.teacher_attentions:
             check_attention_heads(student, model, name)
         specs.append(TeacherSpec(model=model, name=name, weight=w, layer_map=lmap, num_layers=n, needs=needs))
@@ -229,6 +229,6 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         module.student.save_pretrained(tmp)  # the student alone: projections stay behind
         tokenizer.save_pretrained(tmp)
 
-    finish_run(cfg, work, record, save=save,
+    finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name))
     return record

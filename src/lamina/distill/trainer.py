@@ -23,18 +23,30 @@ HIDDEN_LOSSES = ("pkd", "hidden_mse", "cosine")
 
 
 class StudentWithProjections(nn.Module):
+    # compute_loss returns a per-batch mean itself: the Trainer must not rescale it by
+    # token counts or by the number of processes (it would, seeing forward(**inputs))
+    accepts_loss_kwargs = False
+
     def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None):
         super().__init__()
         self.student = student
         self.projections = nn.ModuleDict({str(k): v for k, v in (projections or {}).items()})
         self.config = student.config  # the Trainer reads a few fields (e.g. for logging)
 
-    def forward(self, **inputs):
-        return self.student(**inputs)
-
-    def projection(self, teacher_index: int):
-        key = str(teacher_index)
-        return self.projections[key] if key in self.projections else None
+    def forward(self, project: dict[int, set[int]] | None = None, **inputs):
+        """The student's outputs; with ``project`` ({teacher index: student hidden indices})
+        also those hidden states mapped to each teacher's width. The projections run here,
+        inside forward, so DDP sees and synchronises their gradients."""
+        out = self.student(**inputs)
+        if project is None:
+            return out
+        projected = {
+            (t, j): self.projections[str(t)](out.hidden_states[j])
+            for t, indices in project.items()
+            if str(t) in self.projections
+            for j in indices
+        }
+        return out, projected
 
 
 @dataclass
@@ -69,6 +81,7 @@ class DistillationTrainer(Trainer):
         self.student_num_layers = student_num_layers
         self.needs_student_hidden = any(t.needs.student_hidden for t in teachers)
         self.needs_student_attn = any(t.needs.student_attentions for t in teachers)
+        self.project = {i: t.needs.student_states for i, t in enumerate(teachers)}
         self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
         self._parts: dict[str, list[float]] = defaultdict(list)
         for t in teachers:
@@ -88,7 +101,7 @@ class DistillationTrainer(Trainer):
         )
         return noisy
 
-    def _teacher_view(self, i: int, spec: TeacherSpec, idx, inputs, module) -> TeacherView:
+    def _teacher_view(self, i: int, spec: TeacherSpec, idx, inputs) -> TeacherView:
         needs = spec.needs
         if spec.cache is not None:
             view = spec.cache.view(idx, inputs["input_ids"].shape[1], inputs["input_ids"].device)
@@ -107,27 +120,28 @@ class DistillationTrainer(Trainer):
                 view.cls = {j: out.hidden_states[j][:, 0] for j in needs.teacher_cls}
                 view.tokens = {j: out.hidden_states[j] for j in needs.teacher_tokens}
             view.attentions = {j: out.attentions[j - 1] for j in needs.teacher_attentions}
-        view.layer_map, view.num_layers, view.weight = spec.layer_map, spec.num_layers, spec.weight
-        view.projection = module.projection(i)
+        view.layer_map, view.num_layers, view.weight, view.index = spec.layer_map, spec.num_layers, spec.weight, i
         return view
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
         idx = inputs.pop("idx", None)
         labels = inputs.pop("labels", None)
-        module = model.module if hasattr(model, "module") else model  # unwrap DDP
         noisy = self._noised(inputs) if self.noise.p > 0 and model.training else inputs
-        out = model(**noisy, output_hidden_states=self.needs_student_hidden, output_attentions=self.needs_student_attn)
+        out, projected = model(
+            **noisy, project=self.project, output_hidden_states=self.needs_student_hidden,
+            output_attentions=self.needs_student_attn,
+        )
         teacher_inputs = noisy if self.noise.side == "both" else inputs
         views = (
-            [self._teacher_view(i, t, idx, teacher_inputs, module) for i, t in enumerate(self.teachers)]
+            [self._teacher_view(i, t, idx, teacher_inputs) for i, t in enumerate(self.teachers)]
             if any(t.needs.any_teacher for t in self.teachers)
             else []
         )
         ctx = LossContext(
             student_logits=out.logits, labels=labels, attention_mask=inputs["attention_mask"], teachers=views,
             student_hidden=out.hidden_states, student_attentions=out.attentions,
-            student_num_layers=self.student_num_layers, temperature=self.temperature,
+            student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
         )
         parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
         loss = sum(self.loss_weights[name] * value for name, value in parts.items())

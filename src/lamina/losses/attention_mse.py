@@ -6,7 +6,7 @@ from lamina.losses.functional import attention_mse
 class AttentionMSE(DistillLoss):
     """TinyBERT attention-probability MSE over mapped layers (head counts must match)."""
 
-    def needs(self, layer_map, teacher_layers):
+    def needs(self, layer_map, teacher_layers, student_layers):
         return Needs(student_attentions=True, teacher_attentions={t for s, t in layer_map if s > 0 and t > 0})
 
     def __call__(self, ctx):

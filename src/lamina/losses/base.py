@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
-from torch import nn
-
 from lamina.errors import LaminaError
 
 
 @dataclass
 class Needs:
-    """What a set of losses reads. Teacher indices are per teacher (each has its own map)."""
+    """What a set of losses reads. Teacher indices are per teacher (each has its own map);
+    ``student_states`` are the student hidden-state indices compared with that teacher
+    (projected to its width when the widths differ)."""
 
     student_hidden: bool = False
     student_attentions: bool = False
@@ -30,6 +30,7 @@ class Needs:
     teacher_cls: set[int] = field(default_factory=set)  # first-token vectors of these hidden states
     teacher_tokens: set[int] = field(default_factory=set)  # full token states of these hidden states
     teacher_attentions: set[int] = field(default_factory=set)  # attention maps of these layers (1-based)
+    student_states: set[int] = field(default_factory=set)
 
     def merge(self, other: Needs) -> Needs:
         return Needs(
@@ -39,6 +40,7 @@ class Needs:
             self.teacher_cls | other.teacher_cls,
             self.teacher_tokens | other.teacher_tokens,
             self.teacher_attentions | other.teacher_attentions,
+            self.student_states | other.student_states,
         )
 
     @property
@@ -57,7 +59,7 @@ class TeacherView:
     layer_map: list[tuple[int, int]] = field(default_factory=list)
     num_layers: int = 0
     weight: float = 1.0
-    projection: nn.Module | None = None  # student width -> this teacher's width
+    index: int = 0  # position among the teachers (keys the projected student states)
 
 
 @dataclass
@@ -70,21 +72,23 @@ class LossContext:
     student_attentions: tuple | None = None
     student_num_layers: int = 0
     temperature: float = 1.0
+    projected: dict = field(default_factory=dict)  # (teacher index, student index) -> projected state
 
     def weighted(self, per_teacher) -> torch.Tensor:
         """Weighted mean over teachers of ``per_teacher(view)``."""
         total = sum(t.weight for t in self.teachers)
         return sum(t.weight * per_teacher(t) for t in self.teachers) / total
 
-    def project(self, view: TeacherView, state: torch.Tensor) -> torch.Tensor:
-        return view.projection(state) if view.projection is not None else state
+    def student_state(self, view: TeacherView, j: int) -> torch.Tensor:
+        """Student hidden state ``j`` in this teacher's width (projected when they differ)."""
+        return self.projected.get((view.index, j), self.student_hidden[j])
 
 
 class DistillLoss:
     name: ClassVar[str] = ""
     uses_teacher: ClassVar[bool] = True
 
-    def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int) -> Needs:
+    def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int, student_layers: int) -> Needs:
         return Needs()
 
     def __call__(self, ctx: LossContext) -> torch.Tensor:

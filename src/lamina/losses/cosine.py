@@ -6,12 +6,12 @@ from lamina.losses.functional import cosine_embedding
 class Cosine(DistillLoss):
     """DistilBERT's cosine loss between the last hidden states of student and teacher."""
 
-    def needs(self, layer_map, teacher_layers):
-        return Needs(student_hidden=True, teacher_tokens={teacher_layers})
+    def needs(self, layer_map, teacher_layers, student_layers):
+        return Needs(student_hidden=True, teacher_tokens={teacher_layers}, student_states={student_layers})
 
     def __call__(self, ctx):
         def one(view):
-            student = ctx.project(view, ctx.student_hidden[ctx.student_num_layers])
+            student = ctx.student_state(view, ctx.student_num_layers)
             return cosine_embedding(student, view.tokens[view.num_layers], ctx.attention_mask)
 
         return ctx.weighted(one)

@@ -7,7 +7,7 @@ from lamina.losses.functional import soft_target_kd
 class SoftTargets(DistillLoss):
     """Hinton soft targets at temperature T, scaled by T²; several teachers' logits are averaged."""
 
-    def needs(self, layer_map, teacher_layers):
+    def needs(self, layer_map, teacher_layers, student_layers):
         return Needs(teacher_logits=True)
 
     def __call__(self, ctx):

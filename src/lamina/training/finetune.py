@@ -10,7 +10,6 @@ already fine-tuned (drop-from-fine-tuned, then fine-tune again, as in Sajjad et 
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -64,6 +63,7 @@ class TrainSettings(BaseModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     max_steps: int = -1
+    optim: str = "adamw_torch"  # any TrainingArguments.optim value (sgd, adafactor, ...)
     bf16: bool = False
     group_by_length: bool = True  # batches of similar lengths: less padding with dynamic padding
     progress: bool = True
@@ -97,6 +97,7 @@ def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, step
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
         learning_rate=cfg.lr,
+        optim=cfg.optim,
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.eval_batch_size,
         weight_decay=cfg.weight_decay,
@@ -119,8 +120,9 @@ def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, step
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
-        # under torchrun on CPU-only machines, DDP talks over gloo
-        ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() else None,
+        # on a CPU-only machine say so: accelerate then runs DDP over gloo under torchrun
+        # (without it each torchrun process trains alone, with no gradient all-reduce)
+        use_cpu=not torch.cuda.is_available(),
     )
     return TrainingArguments(**{**kwargs, **overrides})
 
@@ -180,6 +182,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         cfg, work, record,
         save=lambda tmp: trainer.save_model(str(tmp)),
         card=lambda tmp: write_finetune_card(tmp, record, task, name=Path(cfg.output).name),
+        main_process=trainer.is_world_process_zero(),
     )
     return record
 
@@ -199,9 +202,13 @@ def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
     }
 
 
-def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card) -> None:
+def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card, main_process: bool = True) -> None:
     """Write the finished model, logs, card and results record into ``cfg.output`` in one
-    rename, then drop the work folder (unless checkpoints are to be kept)."""
+    rename, then drop the work folder (unless checkpoints are to be kept). Under torchrun
+    only the main process writes."""
+    if not main_process:
+        finish_record(record)
+        return
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         save(tmp)
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the JSON record holds the settings
