@@ -427,10 +427,10 @@ def report(
 @command(name="strategies")
 def strategies():
     """List the layer-selection strategies."""
-    from lamina.strategies.base import _STRATEGIES
+    from lamina.strategies.base import STRATEGIES
 
-    for name in sorted(_STRATEGIES):
-        cls = _STRATEGIES[name]
+    for name in STRATEGIES.names():
+        cls = STRATEGIES.get(name)
         flag = " [uses calibration data]" if cls.needs_calibration else ""
         typer.echo(f"{name:13s} {cls.describe()}{flag}")
 

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import torch
 from lamina.errors import LaminaError
+from lamina.registry import Registry
 
 
 @dataclass
@@ -95,28 +96,16 @@ class DistillLoss:
         raise NotImplementedError
 
 
-_LOSSES: dict[str, type[DistillLoss]] = {}
-
-
-def register_loss(name: str):
-    def decorator(cls):
-        if name in _LOSSES:
-            raise ValueError(f"loss '{name}' is registered twice")
-        cls.name = name
-        _LOSSES[name] = cls
-        return cls
-
-    return decorator
+LOSSES = Registry("loss")
+register_loss = LOSSES.register
 
 
 def available_losses() -> list[str]:
-    return sorted(_LOSSES)
+    return LOSSES.names()
 
 
 def get_loss(name: str) -> DistillLoss:
-    if name not in _LOSSES:
-        raise LaminaError(f"unknown loss '{name}'; available: {', '.join(available_losses())}")
-    return _LOSSES[name]()
+    return LOSSES.get(name)()
 
 
 def parse_loss_spec(spec: str | dict) -> dict[str, float]:

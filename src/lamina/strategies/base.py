@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from lamina.errors import LaminaError
+from lamina.registry import Registry
 
 if TYPE_CHECKING:
     from lamina.analysis.layer_stats import LayerStats
@@ -40,29 +41,18 @@ class Strategy:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
-_STRATEGIES: dict[str, type[Strategy]] = {}
-
-
-def register_strategy(name: str):
-    def decorator(cls: type[Strategy]) -> type[Strategy]:
-        if name in _STRATEGIES:
-            raise ValueError(f"strategy '{name}' is registered twice")
-        cls.name = name
-        _STRATEGIES[name] = cls
-        return cls
-
-    return decorator
+STRATEGIES = Registry("strategy")
+register_strategy = STRATEGIES.register
 
 
 def available_strategies() -> list[str]:
-    return sorted(_STRATEGIES)
+    return STRATEGIES.names()
 
 
 def get_strategy(name: str, **options) -> Strategy:
-    if name not in _STRATEGIES:
-        raise LaminaError(f"unknown strategy '{name}'; available: {', '.join(available_strategies())}")
+    cls = STRATEGIES.get(name)
     try:
-        return _STRATEGIES[name](**options)
+        return cls(**options)
     except TypeError as exc:
         raise LaminaError(f"strategy '{name}': {exc}") from None
 
