@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# P3 (issue 4): SST-2 dev accuracy of 3-layer students of the fine-tuned MiniLM-L6 teacher
+# (runs/teachers/sst2-s42, made by benchmarks/finetune_teachers.sh), 3 seeds each:
+#   drop-top + fine-tune, alternate + fine-tune, KD, PKD-skip, PKD-last, KD + hidden_mse.
+# CPU form: a seeded training subset ($TRAIN examples, default 20000) and $EPOCHS epochs.
+#   LAMINA_DATA_DIR=../shared/data bash benchmarks/distill_quality.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}"
+TEACHER=${TEACHER:-runs/teachers/sst2-s42}
+TRAIN=${TRAIN:-20000}
+EPOCHS=${EPOCHS:-2}
+RUNS=${RUNS:-runs/p3}
+RESULTS=benchmarks/results/distill_quality
+[ -d "$TEACHER" ] || { echo "error: teacher $TEACHER missing: run benchmarks/finetune_teachers.sh" >&2; exit 2; }
+mkdir -p "$RUNS" "$RESULTS"
+common=(--task sst2 --data-dir "$LAMINA_DATA_DIR" --max-train-samples "$TRAIN" --epochs "$EPOCHS" --lr 1e-4)
+
+keep() { [ -f "$RUNS/$1/lamina_results.json" ] && cp "$RUNS/$1/lamina_results.json" "$RESULTS/$1.json"; }
+for seed in 42 43 44; do
+  for strategy in top alternate; do
+    name=$strategy-ft-s$seed
+    [ -d "$RUNS/$strategy-3" ] || lamina prune minilm-l6 -o "$RUNS/$strategy-3" --strategy "$strategy" --keep 3 --no-speed
+    [ -f "$RUNS/$name/lamina_results.json" ] || lamina finetune "$RUNS/$strategy-3" -o "$RUNS/$name" "${common[@]}" --seed "$seed"
+    keep "$name"
+  done
+  for spec in "kd:kd=1:skip" "pkd-skip:kd=1,pkd=100:skip" "pkd-last:kd=1,pkd=100:last" "kd-hidden:kd=1,hidden_mse=1:skip"; do
+    IFS=: read -r label loss map <<<"$spec"
+    name=$label-s$seed
+    [ -f "$RUNS/$name/lamina_results.json" ] || lamina distill --teacher "$TEACHER" -o "$RUNS/$name" "${common[@]}" \
+      --student-from-teacher top --keep 3 --loss "$loss" --alpha 0.5 --temperature 2 --layer-map "$map" --seed "$seed"
+    keep "$name"
+  done
+done
+lamina report "$RESULTS" -o "$RESULTS"
