@@ -226,6 +226,7 @@ def finetune(
     group_by_length: Annotated[
         bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length.")
     ] = True,
+    pad_to_max_length: Annotated[bool, typer.Option("--pad-to-max-length", help="Fixed-shape batches.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep OUT.work/ checkpoints.")] = False,
@@ -246,7 +247,7 @@ def finetune(
         cfg = FinetuneConfig(
             model=model, task=task, output=output, data_dir=data_dir, epochs=epochs, lr=lr, batch_size=batch_size,
             max_length=max_length, seed=seed, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples,
-            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, group_by_length=group_by_length, resume=resume, overwrite=overwrite,
+            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, group_by_length=group_by_length, pad_to_max_length=pad_to_max_length, resume=resume, overwrite=overwrite,
             keep_checkpoints=keep_checkpoints,
             **_task_options(train_file, validation_file, text_column, label_column, regression),
         )
@@ -327,6 +328,7 @@ def distill(
     optim: Annotated[str, typer.Option("--optim", help="Optimizer (TrainingArguments.optim).")] = "adamw_torch",
     bf16: Annotated[bool, typer.Option("--bf16")] = False,
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length")] = True,
+    pad_to_max_length: Annotated[bool, typer.Option("--pad-to-max-length", help="Fixed-shape batches.")] = False,
     resume: Annotated[bool, typer.Option("--resume")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints")] = False,

@@ -187,3 +187,13 @@ def test_yaml_config_with_a_command_line_override(tiny_teacher, sst_like, tmp_pa
     bad = tmp_path / "bad.yaml"
     bad.write_text("teacher: [x]\ntask: sst2\noutput: o\ntemprature: 3\n")
     _one_line_error(runner.invoke(app, ["distill", "--config", str(bad)]), "temprature")
+
+
+def test_fixed_shape_padding(tiny_teacher):
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
+    features = [dict(tok("short"), label=0, idx=0), dict(tok("a somewhat longer sentence here"), label=1, idx=1)]
+    fixed = DistillCollator(tok, DistillConfig(teacher=["t"], task="sst2", output="o", max_length=24, pad_to_max_length=True))
+    dynamic = DistillCollator(tok, DistillConfig(teacher=["t"], task="sst2", output="o", max_length=24))
+    assert fixed(features)["input_ids"].shape == (2, 24)
+    assert dynamic(features)["input_ids"].shape == (2, len(features[1]["input_ids"]))
+    assert fixed(features)["idx"].tolist() == [0, 1]

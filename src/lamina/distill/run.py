@@ -52,12 +52,15 @@ class DistillConfig(TaskSettings, TrainSettings):
 
 
 class DistillCollator:
-    """Dynamic padding that carries each example's dataset index (for the cache)."""
+    """Padding (dynamic, or fixed with ``pad_to_max_length``) that carries each example's
+    dataset index (for the cache)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, cfg=None):
         from transformers import DataCollatorWithPadding
 
-        self.pad = DataCollatorWithPadding(tokenizer)
+        from lamina.training.finetune import padding_collator
+
+        self.pad = padding_collator(tokenizer, cfg) if cfg is not None else DataCollatorWithPadding(tokenizer)
 
     def __call__(self, features):
         idx = [f["idx"] for f in features] if "idx" in features[0] else None
@@ -165,7 +168,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     train_enc = train_enc.add_column("idx", list(range(len(train_enc))))
     eval_enc = {s: encode(subset(data[s], cfg.max_eval_samples, cfg.seed, shuffle=False), tokenizer, cfg.max_length)
                 for s in task.eval_splits}
-    collator = DistillCollator(tokenizer)
+    collator = DistillCollator(tokenizer, cfg)
     steps_per_epoch = max(1, -(-len(train_enc) // cfg.batch_size))
     args = training_arguments(cfg, work, main_metric=task.main_metric, steps_per_epoch=steps_per_epoch,
                               remove_unused_columns=False, label_names=["labels"])

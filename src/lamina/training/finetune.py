@@ -66,6 +66,7 @@ class TrainSettings(BaseModel):
     optim: str = "adamw_torch"  # any TrainingArguments.optim value (sgd, adafactor, ...)
     bf16: bool = False
     group_by_length: bool = True  # batches of similar lengths: less padding with dynamic padding
+    pad_to_max_length: bool = False  # fixed-shape batches (benchmarks, some accelerators)
     progress: bool = True
     resume: bool = False
     overwrite: bool = False
@@ -80,6 +81,15 @@ def subset(ds, n: int | None, seed: int, *, shuffle: bool):
     if n is None or n >= len(ds):
         return ds
     return (ds.shuffle(seed=seed) if shuffle else ds).select(range(n))
+
+
+def padding_collator(tokenizer, cfg: TrainSettings):
+    """Dynamic padding (each batch to its longest example), or fixed ``max_length``."""
+    from transformers import DataCollatorWithPadding
+
+    if cfg.pad_to_max_length:
+        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=cfg.max_length)
+    return DataCollatorWithPadding(tokenizer)
 
 
 def tensorboard_available() -> bool:
@@ -128,7 +138,7 @@ def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, step
 
 
 def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
-    from transformers import DataCollatorWithPadding, Trainer, set_seed
+    from transformers import Trainer, set_seed
 
     from lamina.data.encode import check_max_length, encode
     from lamina.eval.metrics import trainer_metrics
@@ -160,7 +170,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         train_dataset=train_enc,
         eval_dataset=eval_enc["dev"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=padding_collator(tokenizer, cfg),
         compute_metrics=trainer_metrics(task),
         callbacks=callbacks,
     )
