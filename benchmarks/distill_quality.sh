@@ -9,18 +9,19 @@ cd "$(dirname "$0")/.."
 : "${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}"
 TEACHER=${TEACHER:-runs/teachers/sst2-s42}
 TRAIN=${TRAIN:-20000}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-1}
 RUNS=${RUNS:-runs/p3}
 RESULTS=benchmarks/results/distill_quality
 [ -d "$TEACHER" ] || { echo "error: teacher $TEACHER missing: run benchmarks/finetune_teachers.sh" >&2; exit 2; }
 mkdir -p "$RUNS" "$RESULTS"
-common=(--task sst2 --data-dir "$LAMINA_DATA_DIR" --max-train-samples "$TRAIN" --epochs "$EPOCHS" --lr 1e-4)
+# --overwrite: a run without results (interrupted) starts again from scratch
+common=(--task sst2 --data-dir "$LAMINA_DATA_DIR" --max-train-samples "$TRAIN" --epochs "$EPOCHS" --lr 1e-4 --overwrite)
 
 keep() { [ -f "$RUNS/$1/lamina_results.json" ] && cp "$RUNS/$1/lamina_results.json" "$RESULTS/$1.json"; }
 for seed in 42 43 44; do
   for strategy in top alternate; do
     name=$strategy-ft-s$seed
-    [ -d "$RUNS/$strategy-3" ] || lamina prune minilm-l6 -o "$RUNS/$strategy-3" --strategy "$strategy" --keep 3 --no-speed
+    [ -f "$RUNS/$strategy-3/lamina_results.json" ] || lamina prune minilm-l6 -o "$RUNS/$strategy-3" --strategy "$strategy" --keep 3 --no-speed --overwrite
     [ -f "$RUNS/$name/lamina_results.json" ] || lamina finetune "$RUNS/$strategy-3" -o "$RUNS/$name" "${common[@]}" --seed "$seed"
     keep "$name"
   done
