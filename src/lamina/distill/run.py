@@ -125,6 +125,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     if task.is_regression and weights.get("kd", 0) > 0:
         raise LaminaError(f"task '{task.name}' is a regression task: 'kd' needs class probabilities (use ce, hidden_mse, ...)")
     work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    record = new_record("distill", model=cfg.student or "", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     data = task.load(cfg.data_dir)
 
     teachers = []
@@ -201,8 +202,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     module = StudentWithProjections(student, make_projections(student, specs, weights))
     noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=student.config.vocab_size,
                   special_ids=list(tokenizer.all_special_ids), seed=cfg.seed)
-    record = new_record("distill", model=cfg.student or init["init"], task=task.name, config=cfg.model_dump(),
-                        seed=cfg.seed)
+    record["model"] = cfg.student or init["init"]
     trainer = DistillationTrainer(
         model=module, args=args, train_dataset=train_enc, eval_dataset=eval_enc["dev"], processing_class=tokenizer,
         data_collator=collator, compute_metrics=trainer_metrics(task), callbacks=callbacks,
