@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import torch
 
-from lamina.data.glue import GLUE_FORMATS, read_glue_texts, read_tsv_rows
+from lamina.data.glue import GLUE_FORMATS, read_glue_texts
+from lamina.data.records import RECORD_SUFFIXES, read_records
 from lamina.errors import LaminaError
 
 TEXT_COLUMNS = ("text", "sentence", "sentence1", "question", "#1 String", "content", "document")
@@ -16,52 +16,26 @@ PAIR_COLUMNS = {"sentence1": "sentence2", "question": "sentence", "#1 String": "
 DEFAULT_CALIBRATION = "bbc-news"
 
 
-def _pick_columns(header: list[str], path: Path) -> list[int]:
-    for name in TEXT_COLUMNS:
-        if name in header:
-            cols = [header.index(name)]
-            pair = PAIR_COLUMNS.get(name)
-            if pair in header:
-                cols.append(header.index(pair))
-            return cols
-    raise LaminaError(f"{path}: no text column (looked for {', '.join(TEXT_COLUMNS)}) in header {header}")
+def _texts_of(record: dict, path: Path, n: int) -> tuple[str, ...] | None:
+    key = next((k for k in TEXT_COLUMNS if k in record), None)
+    if key is None:
+        raise LaminaError(f"{path}: example {n} has no text column (looked for {', '.join(TEXT_COLUMNS)})")
+    if record[key] is None:  # a short CSV row
+        return None
+    pair = PAIR_COLUMNS.get(key)
+    if record.get(pair) is not None:
+        return (str(record[key]), str(record[pair]))
+    return (str(record[key]),)
 
 
 def _read_file(path: Path) -> list[tuple[str, ...]]:
-    suffix = path.suffix.lower()
-    if suffix in (".tsv", ".csv"):
-        if suffix == ".csv":
-            import csv
-
-            try:
-                with path.open(encoding="utf-8-sig", newline="") as f:
-                    rows = list(csv.reader(f))
-            except UnicodeDecodeError as exc:
-                raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
-            header, rows = (rows[0], rows[1:]) if rows else ([], [])
-        else:
-            header, rows = read_tsv_rows(path)
-        cols = _pick_columns(header, path)
-        return [tuple(row[c] for c in cols) for row in rows if len(row) > max(cols)]
+    if path.suffix.lower() in RECORD_SUFFIXES:
+        texts = (_texts_of(r, path, n) for n, r in enumerate(read_records(path), 1))
+        return [t for t in texts if t is not None]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
-    if suffix in (".jsonl", ".json"):
-        out = []
-        for n, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise LaminaError(f"{path}: line {n} is not JSON") from None
-            key = next((k for k in TEXT_COLUMNS if k in record), None)
-            if key is None:
-                raise LaminaError(f"{path}: line {n} has no text field ({', '.join(TEXT_COLUMNS)})")
-            pair = PAIR_COLUMNS.get(key)
-            out.append((record[key], record[pair]) if pair in record else (record[key],))
-        return out
     return [(line,) for line in lines if line.strip()]
 
 

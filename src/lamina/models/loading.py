@@ -29,6 +29,11 @@ def resolve_model(spec: str) -> str:
     return spec  # a hub id such as "bert-base-uncased" or "org/name"
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _model_class(config):
     for name in getattr(config, "architectures", None) or []:
         cls = getattr(transformers, name, None)
@@ -42,10 +47,9 @@ def load_config(spec: str):
     try:
         return AutoConfig.from_pretrained(source), source
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LaminaError(
             f"could not load model '{spec}': not a local folder, not a bundled alias "
-            f"({', '.join(BUNDLED)}), and the hub said: {first}"
+            f"({', '.join(BUNDLED)}), and the hub said: {_first_line(exc)}"
         ) from None
 
 
@@ -77,8 +81,7 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
     try:
         model, loading_info = _model_class(config).from_pretrained(source, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LaminaError(f"could not load the weights of '{spec}': {first}") from None
+        raise LaminaError(f"could not load the weights of '{spec}': {_first_line(exc)}") from None
     model = _without_untrained_head(model, loading_info.get("missing_keys", []))
     tokenizer = None
     if with_tokenizer and _may_have_tokenizer(source):
@@ -117,8 +120,7 @@ def load_for_classification(spec: str, task, *, train: bool):
                     f"'{spec}' predicts {model.config.num_labels} labels but task '{task.name}' has {task.num_labels}"
                 )
     except (OSError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LaminaError(f"could not load '{spec}' as a classifier: {first}") from None
+        raise LaminaError(f"could not load '{spec}' as a classifier: {_first_line(exc)}") from None
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
