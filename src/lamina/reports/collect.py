@@ -1,0 +1,237 @@
+"""From results JSON to report rows: main score, lineage (which pruning a model came
+from, its speed-up), learning curves from the Trainer's TensorBoard logs, groups over seeds."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lamina.results import RESULTS_FILE
+
+# TensorBoard scalars kept as learning curves (eval/* also kept, minus timing figures)
+CURVE_TRAIN_TAGS = ("train/loss",)
+CURVE_SKIP = ("runtime", "per_second")
+
+
+def main_metric(record: dict) -> tuple[str | None, float | None]:
+    """The task's main metric (the one that picks the best checkpoint) and its value."""
+    metrics = record.get("metrics") or {}
+    if not metrics:
+        return None, None
+    name = None
+    try:
+        from lamina.tasks import get_task
+
+        name = get_task(record.get("task") or "").main_metric
+    except Exception:  # custom or unknown task: the first metric recorded
+        name = None
+    if name not in metrics:
+        name = next(iter(metrics))
+    return name, metrics[name]
+
+
+# ---------------------------------------------------------------- lineage
+
+
+def _parent(record: dict) -> str | None:
+    cfg = record.get("config") or {}
+    if record.get("kind") == "distill":
+        if cfg.get("student_from_teacher") and cfg.get("teacher"):
+            return cfg["teacher"][0]
+        return cfg.get("student")
+    return record.get("model")
+
+
+def _summary(record: dict, path: str | None) -> dict:
+    cfg, sizes = record.get("config") or {}, record.get("sizes") or {}
+    out = {"kind": record.get("kind"), "path": path, "layers": sizes.get("layers")}
+    if record.get("kind") == "prune":
+        out.update(strategy=cfg.get("strategy"), layers_before=sizes.get("layers_before"),
+                   kept_layers=(record.get("prune") or {}).get("kept_layers"),
+                   speedup=(record.get("speeds") or {}).get("speedup"))
+    elif record.get("kind") == "distill":
+        teachers = (record.get("distill") or {}).get("teachers") or [{}]
+        out.update(strategy=cfg.get("student_from_teacher"), layers_before=teachers[0].get("layers"))
+    return out
+
+
+def lineage(record: dict, *, max_depth: int = 12) -> list[dict]:
+    """The record itself, then the runs its model came from (followed through output folders
+    that hold a lamina_results.json), nearest first."""
+    chain = [_summary(record, (record.get("recipe") or {}).get("output"))]
+    seen: set[str] = set()
+    current = record
+    for _ in range(max_depth):
+        parent = _parent(current)
+        if not parent or parent in seen:
+            break
+        seen.add(parent)
+        path = Path(parent) / RESULTS_FILE
+        if not path.is_file():
+            break
+        try:
+            current = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            break
+        chain.append(_summary(current, parent))
+    return chain
+
+
+# ---------------------------------------------------------------- learning curves
+
+
+def _read_tfevents(path: Path):
+    """(step, tag, value) of the scalars in one TensorBoard event file (TFRecord framing)."""
+    from tensorboardX.proto import event_pb2
+
+    data = path.read_bytes()
+    i = 0
+    while i + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[i : i + 8])
+        body = data[i + 12 : i + 12 + length]
+        i += 12 + length + 4
+        if len(body) < length:
+            break  # a truncated last record
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(body)
+        except Exception:
+            break
+        for v in event.summary.value:
+            if v.HasField("simple_value"):
+                yield event.step, v.tag, v.simple_value
+
+
+def learning_curve(folder: str | Path) -> dict[str, list[list[float]]]:
+    """{tag: [[step, value], ...]} for the training loss and the eval metrics logged by the
+    Trainer (TensorBoard files the workflows copy to OUT/logs)."""
+    logs = Path(folder) / "logs"
+    curve: dict[str, dict[int, float]] = {}
+    if not logs.is_dir():
+        return {}
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        return {}
+    for f in sorted(logs.rglob("events.out.tfevents.*")):
+        for step, tag, value in _read_tfevents(f):
+            keep = tag in CURVE_TRAIN_TAGS or (tag.startswith("eval/") and not any(s in tag for s in CURVE_SKIP))
+            if keep:
+                curve.setdefault(tag, {})[int(step)] = float(value)
+    return {tag: [[s, v] for s, v in sorted(points.items())] for tag, points in curve.items()}
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass
+class Row:
+    run: str
+    step: str
+    kind: str
+    label: str
+    task: str
+    seed: object
+    metric: str | None
+    score: float | None
+    metrics: dict
+    layers: int | None
+    full_layers: int | None
+    parameters: int | None
+    strategy: str | None
+    speedup: float | None
+    curve: dict = field(default_factory=dict)
+    record: dict = field(default_factory=dict)
+
+
+def _strip_seed(name: str, seed) -> str:
+    return re.sub(rf"-s{seed}$", "", name) if seed is not None else name
+
+
+def make_row(path: Path, record: dict) -> Row:
+    recipe = record.get("recipe") or {}
+    run = recipe.get("run") or (path.parent.name if path.name == RESULTS_FILE else path.stem)
+    chain = record.get("lineage") or lineage(record)
+    prune = next((c for c in chain if c.get("kind") == "prune"), None)
+    first = chain[0]
+    strategy = (prune or {}).get("strategy") or first.get("strategy")
+    sizes = record.get("sizes") or {}
+    layers = sizes.get("layers", sizes.get("layers_after"))
+    full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
+    speedup = (prune or {}).get("speedup")
+    if speedup is None and layers is not None and layers == full:
+        speedup = 1.0
+    metric, score = main_metric(record)
+    seed = record.get("seed")
+    curve = record.get("curve")
+    if curve is None and recipe.get("output") is None and path.name == RESULTS_FILE:
+        curve = learning_curve(path.parent)
+    return Row(
+        run=run, step=recipe.get("step") or record.get("kind"), kind=record.get("kind"),
+        label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
+        metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
+        parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
+    )
+
+
+def fill_speedups(rows: list[Row]) -> None:
+    """A row without its own measured speed-up (a distilled student) takes the one measured
+    for the same (full layers → layers) pruning elsewhere in the report."""
+    measured: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r.speedup is not None and r.layers != r.full_layers:
+            measured.setdefault((r.full_layers, r.layers), []).append(r.speedup)
+    for r in rows:
+        if r.speedup is None and (r.full_layers, r.layers) in measured:
+            r.speedup = statistics.median(measured[(r.full_layers, r.layers)])
+
+
+def load_rows(found) -> list[Row]:
+    rows = [make_row(p, r) for p, r in found]
+    fill_speedups(rows)
+    return rows
+
+
+# ---------------------------------------------------------------- groups over seeds
+
+
+@dataclass
+class Group:
+    key: tuple
+    rows: list[Row]
+
+    @property
+    def first(self) -> Row:
+        return self.rows[0]
+
+    @property
+    def scores(self) -> list[float]:
+        return [r.score for r in self.rows if r.score is not None]
+
+    @property
+    def mean(self) -> float | None:
+        s = self.scores
+        return statistics.fmean(s) if s else None
+
+    @property
+    def std(self) -> float | None:
+        s = self.scores
+        return statistics.stdev(s) if len(s) > 1 else None
+
+    @property
+    def speedup(self) -> float | None:
+        s = [r.speedup for r in self.rows if r.speedup is not None]
+        return statistics.median(s) if s else None
+
+
+def group(rows: list[Row], key) -> list[Group]:
+    """Rows grouped by ``key(row)``, in order of first appearance (seeds fold together)."""
+    out: dict[tuple, Group] = {}
+    for r in rows:
+        k = key(r)
+        out.setdefault(k, Group(k, [])).rows.append(r)
+    return list(out.values())

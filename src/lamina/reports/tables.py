@@ -1,0 +1,85 @@
+"""Markdown tables in the seeds' shapes: configurations × tasks (the blog's table) and
+strategies × layers kept (Poor Man's BERT's figures), mean ± std over seeds."""
+
+from __future__ import annotations
+
+from lamina.reports.collect import Group, Row, group
+from lamina.results import to_markdown
+
+
+def score_text(g: Group | None) -> str:
+    if g is None or g.mean is None:
+        return "–"
+    scale = 100 if all(abs(s) <= 1 for s in g.scores) else 1
+    text = f"{scale * g.mean:.2f}"
+    if g.std is not None:
+        text += f" ± {scale * g.std:.2f}"
+    return text + (f" ({len(g.scores)})" if len(g.scores) > 1 else "")
+
+
+def _speed(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f}x"
+
+
+def tasks_of(rows: list[Row]) -> list[str]:
+    return list(dict.fromkeys(r.task for r in rows if r.task))
+
+
+def configs_table(rows: list[Row]) -> str:
+    """One row per label, one column per task (main metric, mean ± std (seeds))."""
+    tasks = tasks_of(rows)
+    metric_of = {t: next((r.metric for r in rows if r.task == t and r.metric), "") for t in tasks}
+    cells = {(g.key[0], g.key[1]): g for g in group(rows, lambda r: (r.label, r.task))}
+    columns = ["configuration", "layers", "parameters", "speed-up"] + [f"{t} ({metric_of[t]})" for t in tasks]
+    table = []
+    for g in group(rows, lambda r: (r.label,)):
+        first = g.first
+        row = {"configuration": first.label, "layers": first.layers if first.layers is not None else "–",
+               "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
+               "speed-up": _speed(g.speedup)}
+        for t in tasks:
+            row[f"{t} ({metric_of[t]})"] = score_text(cells.get((first.label, t)))
+        table.append(row)
+    return to_markdown(columns, table)
+
+
+def layers_table(rows: list[Row], baseline: list[Row], task: str) -> str:
+    """Rows = label (strategy), columns = layers kept (most first); the baseline first."""
+    rows = [r for r in rows if r.task == task and r.layers is not None]
+    base = [r for r in baseline if r.task == task]
+    counts = sorted({r.layers for r in rows + base if r.layers is not None}, reverse=True)
+    columns = ["strategy"] + [f"{n} layers" for n in counts]
+    table = []
+    for g in group(base, lambda r: (r.label,)):
+        table.append({"strategy": f"{g.first.label} (no dropping)",
+                      **{f"{n} layers": score_text(g) if n == g.first.layers else "" for n in counts}})
+    cells = {g.key: g for g in group(rows, lambda r: (r.label, r.layers))}
+    for label in dict.fromkeys(r.label for r in rows):
+        table.append({"strategy": label, **{f"{n} layers": score_text(cells.get((label, n))) for n in counts}})
+    return to_markdown(columns, table)
+
+
+def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The points no other point beats on both speed-up and score, by increasing speed-up."""
+    front = []
+    for p in sorted(points, key=lambda p: (-p[0], -p[1])):  # fastest first
+        if not front or p[1] > front[-1][1]:
+            front.append(p)
+    return sorted(front)
+
+
+def pareto_points(rows: list[Row], task: str) -> list[tuple[float, float, str]]:
+    pts = []
+    for g in group([r for r in rows if r.task == task], lambda r: (r.label,)):
+        if g.mean is not None and g.speedup is not None:
+            pts.append((g.speedup, g.mean, g.first.label))
+    return pts
+
+
+def pareto_table(rows: list[Row], task: str) -> str:
+    front = pareto_front(pareto_points(rows, task))
+    if not front:
+        return ""
+    table = [{"configuration": label, "speed-up": _speed(s), "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}"}
+             for s, m, label in front]
+    return to_markdown(["configuration", "speed-up", "score"], table)
