@@ -17,7 +17,7 @@ from pathlib import Path
 from lamina.errors import LaminaError
 from lamina.recipes.interpolate import Ref, refs_in, substitute
 from lamina.recipes.kinds import STEP_KINDS, StepKind
-from lamina.recipes.schema import Recipe, Step
+from lamina.recipes.schema import Recipe, Step, matches
 
 # short name parts for common grid variables: seed 42 → s42, drop 3 → k3
 NAME_PREFIX = {"seed": "s", "drop": "k", "keep": "n"}
@@ -122,11 +122,14 @@ def plan(recipe: Recipe, output_dir: str | Path, *, data_dir: str | None = None)
                 raise LaminaError(f"{where}: '${{{ref.text}}}' names no earlier step (earlier steps: {earlier})")
         joined = list(dict.fromkeys(r.step for r in refs if r.step is not None and not r.best))
         best_steps = list(dict.fromkeys(r.step for r in refs if r.best))
+        exclude = _resolve_vars(step.exclude or [], recipe.vars, where)
+        if not isinstance(exclude, list) or not all(isinstance(e, dict) for e in exclude):
+            raise LaminaError(f"{where}: exclude must be a list of variable → value mappings")
         step_runs = []
         for own in expand_grid(step.grid, recipe.vars, where):
             for chosen in itertools.product(*(by_step[s] for s in joined)):
                 merged = _join(own, list(chosen))
-                if merged is None:
+                if merged is None or any(matches(e, merged) for e in exclude):
                     continue
                 run = _make_run(recipe, step, kind, merged, dict(zip(joined, chosen)), by_step, best_steps, output_dir)
                 step_runs.append(run)

@@ -18,6 +18,7 @@ steps:
   - name: teacher
     kind: finetune                    # finetune | prune | distill | pretrain | eval | report
     grid: {task: ${tasks}, seed: [42, 43]}   # or a list of such grids (their union)
+    exclude: [{task: rte, seed: 43}]  # combinations left out (a list value = any of)
     label: "teacher"                  # how the report names its runs (may use ${vars})
     args: {model: minilm-l6, task: ${task}, seed: ${seed}}
   - name: drop
@@ -44,6 +45,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def matches(when: dict, run_vars: dict) -> bool:
+    """All keys of ``when`` are run variables with the given value (a list = any of)."""
+    for key, want in when.items():
+        wanted = want if isinstance(want, list) else [want]
+        if key not in run_vars or run_vars[key] not in wanted:
+            return False
+    return True
+
+
 class Override(_Strict):
     when: dict[str, Any] = Field(default_factory=dict)  # run variables that must match (a list = any of)
     kinds: Optional[list[str]] = None  # step kinds it applies to (default: all)
@@ -55,11 +65,7 @@ class Override(_Strict):
             return False
         if self.steps is not None and step.name not in self.steps:
             return False
-        for key, want in self.when.items():
-            wanted = want if isinstance(want, list) else [want]
-            if key not in run_vars or run_vars[key] not in wanted:
-                return False
-        return True
+        return matches(self.when, run_vars)
 
 
 class Form(_Strict):
@@ -75,6 +81,7 @@ class Step(_Strict):
     kind: str
     args: dict[str, Any] = Field(default_factory=dict)
     grid: Optional[GridSpec] = None
+    exclude: Union[list[dict[str, Any]], str, None] = None  # variable combinations to leave out
     label: Optional[str] = None
     description: Optional[str] = None
 

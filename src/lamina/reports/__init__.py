@@ -12,9 +12,10 @@ from lamina.results import find_results, report_rows, to_csv, to_markdown
 
 
 def _select(rows: list[Row], steps: list[str] | None, default) -> list[Row]:
+    """Rows of the named recipe steps (or run kinds); ``default(row)`` decides when None."""
     if steps is None:
         return [r for r in rows if default(r)]
-    return [r for r in rows if r.step in steps]
+    return [r for r in rows if r.step in steps or r.kind in steps]
 
 
 def _slug(text: str) -> str:
@@ -30,8 +31,9 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     found = find_results(paths)
     rows = load_rows(found)
     scored = [r for r in rows if r.score is not None]
+    depth = max((r.full_layers for r in scored if r.full_layers), default=None)
     configs = _select(scored, spec.configs, lambda r: True)
-    baseline = _select(scored, spec.baseline or [], lambda r: False)
+    baseline = _select(scored, spec.baseline, lambda r: r.strategy is None and r.kind == "finetune" and r.layers == depth)
     layered = _select(scored, spec.layers, lambda r: r.strategy is not None)
     curved = _select(rows, spec.curves, lambda r: False)
     written: list[Path] = []

@@ -144,6 +144,7 @@ class Row:
     parameters: int | None
     strategy: str | None
     speedup: float | None
+    series: str = ""  # the line this row belongs to in score-vs-layers views
     curve: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict)
 
@@ -163,8 +164,6 @@ def make_row(path: Path, record: dict) -> Row:
     layers = sizes.get("layers", sizes.get("layers_after"))
     full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
     speedup = (prune or {}).get("speedup")
-    if speedup is None and layers is not None and layers == full:
-        speedup = 1.0
     metric, score = main_metric(record)
     seed = record.get("seed")
     curve = record.get("curve")
@@ -175,19 +174,29 @@ def make_row(path: Path, record: dict) -> Row:
         label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
         parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
+        series=recipe.get("label") or strategy or _strip_seed(run, seed),
     )
 
 
 def fill_speedups(rows: list[Row]) -> None:
-    """A row without its own measured speed-up (a distilled student) takes the one measured
-    for the same (full layers → layers) pruning elsewhere in the report."""
+    """Speed-ups are relative to the deepest model in the report. A row with no pruning in its
+    lineage (a fine-tuned full model, a distilled student built from first-N layers) takes
+    1.0 at full depth, else the median speed-up measured by ``lamina prune`` for the same
+    (full depth → layers) elsewhere in the report (same architecture assumed)."""
+    depths = [r.full_layers for r in rows if r.full_layers is not None]
+    if not depths:
+        return
+    full = max(depths)
     measured: dict[tuple, list[float]] = {}
     for r in rows:
-        if r.speedup is not None and r.layers != r.full_layers:
+        if r.speedup is not None:
             measured.setdefault((r.full_layers, r.layers), []).append(r.speedup)
     for r in rows:
-        if r.speedup is None and (r.full_layers, r.layers) in measured:
-            r.speedup = statistics.median(measured[(r.full_layers, r.layers)])
+        if r.speedup is None and r.layers is not None:
+            if r.layers == full:
+                r.speedup = 1.0
+            elif (full, r.layers) in measured:
+                r.speedup = statistics.median(measured[(full, r.layers)])
 
 
 def load_rows(found) -> list[Row]:

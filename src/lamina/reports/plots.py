@@ -38,8 +38,8 @@ def plot_layers(rows: list[Row], baseline: list[Row], task: str, path: Path, *, 
     plt = _pyplot()
     scale = _scale(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label in dict.fromkeys(r.label for r in rows):
-        groups = sorted(group([r for r in rows if r.label == label], lambda r: (r.layers,)), key=lambda g: g.key)
+    for label in dict.fromkeys(r.series for r in rows):
+        groups = sorted(group([r for r in rows if r.series == label], lambda r: (r.layers,)), key=lambda g: g.key)
         xs = [g.key[0] for g in groups]
         ys = [scale * g.mean for g in groups]
         errs = [scale * (g.std or 0.0) for g in groups]

@@ -18,8 +18,9 @@ class ReportSpec(BaseModel):
     # steps shown as score vs layers kept (one line per label); None = every run with a
     # pruning strategy in its lineage
     layers: Optional[list[str]] = None
-    # steps whose runs give the unpruned score per task (a dashed line in the layers plots)
-    baseline: list[str] = Field(default_factory=list)
+    # steps whose runs give the unpruned score per task (a dashed line in the layers plots);
+    # None = the runs with no pruning in their lineage at the full depth
+    baseline: Optional[list[str]] = None
     pareto: bool = True  # score vs speed-up, one point per label, the Pareto front marked
     curves: list[str] = Field(default_factory=list)  # steps whose learning curves are plotted
     plots: bool = True  # write PNG plots (matplotlib)

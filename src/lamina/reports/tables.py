@@ -53,8 +53,8 @@ def layers_table(rows: list[Row], baseline: list[Row], task: str) -> str:
     for g in group(base, lambda r: (r.label,)):
         table.append({"strategy": f"{g.first.label} (no dropping)",
                       **{f"{n} layers": score_text(g) if n == g.first.layers else "" for n in counts}})
-    cells = {g.key: g for g in group(rows, lambda r: (r.label, r.layers))}
-    for label in dict.fromkeys(r.label for r in rows):
+    cells = {g.key: g for g in group(rows, lambda r: (r.series, r.layers))}
+    for label in dict.fromkeys(r.series for r in rows):
         table.append({"strategy": label, **{f"{n} layers": score_text(cells.get((label, n))) for n in counts}})
     return to_markdown(columns, table)
 

@@ -1,0 +1,103 @@
+"""Reports: tables in the seeds' shapes, speed-ups through lineage, Pareto front, plots,
+learning curves read back from TensorBoard files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.reports import ReportSpec, write_report
+from lamina.reports.collect import learning_curve, load_rows
+from lamina.reports.tables import pareto_front
+
+
+def _write(folder: Path, name: str, record: dict) -> Path:
+    d = folder / name
+    d.mkdir(parents=True)
+    base = {"command": "lamina test", "config": {}, "metrics": {}, "sizes": {}, "speeds": {}, "seed": None}
+    (d / "lamina_results.json").write_text(json.dumps({**base, **record}))
+    return d
+
+
+def _grid(tmp_path: Path) -> Path:
+    """A baseline, two strategies × two depths × two seeds on one task, pruned with speeds."""
+    root = tmp_path / "runs"
+    for seed, acc in ((1, 0.90), (2, 0.92)):
+        _write(root, f"full-s{seed}", {"kind": "finetune", "model": "m", "task": "sst2", "seed": seed,
+                                       "metrics": {"accuracy": acc}, "sizes": {"layers": 6, "parameters": 22_000_000}})
+    for strategy, bonus in (("top", 0.02), ("alternate", 0.0)):
+        for layers, speed in ((4, 1.5), (3, 2.0)):
+            pruned = _write(root, f"{strategy}-{layers}", {
+                "kind": "prune", "model": "m", "config": {"strategy": strategy},
+                "sizes": {"layers": layers, "layers_before": 6}, "speeds": {"speedup": speed}})
+            for seed in (1, 2):
+                _write(root, f"{strategy}-{layers}-ft-s{seed}", {
+                    "kind": "finetune", "model": str(pruned), "task": "sst2", "seed": seed,
+                    "metrics": {"accuracy": 0.80 + bonus + 0.02 * layers + 0.01 * seed},
+                    "sizes": {"layers": layers, "parameters": 17_000_000}})
+    _write(root, "kd-s1", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
+                           "config": {"student_first_n": 3, "student": "m"}, "distill": {"teachers": [{"layers": 6}]},
+                           "metrics": {"accuracy": 0.91}, "sizes": {"layers": 3, "parameters": 17_000_000}})
+    return root
+
+
+def test_rows_follow_lineage_and_fill_speedups(tmp_path):
+    from lamina.results import find_results
+
+    rows = {r.run: r for r in load_rows(find_results([_grid(tmp_path)]))}
+    assert rows["top-3-ft-s1"].strategy == "top" and rows["top-3-ft-s1"].speedup == 2.0
+    assert rows["top-3-ft-s1"].label == "top-3-ft"  # seeds fold together
+    assert rows["full-s1"].speedup == 1.0
+    assert rows["kd-s1"].speedup == 2.0, "a first-N student takes the speed-up measured for 6 → 3 layers"
+
+
+def test_report_tables_and_plots(tmp_path):
+    root = _grid(tmp_path)
+    out = tmp_path / "report"
+    spec = ReportSpec(title="t")
+    written = write_report([root], out, spec)
+    md = written["text"]
+    assert "## Scores" in md and "| top-3-ft | 3 | 17.0M | 2.00x | 89.50 ± 0.71 (2) |" in md
+    # strategies × layers kept, the unpruned baseline first
+    assert "| strategy | 6 layers | 4 layers | 3 layers |" in md
+    assert "| full (no dropping) | 91.00 ± 1.41 (2) |  |  |" in md
+    assert "| top | – | 91.50 ± 0.71 (2) | 89.50 ± 0.71 (2) |" in md
+    assert "| alternate | – | 89.50 ± 0.71 (2) | 87.50 ± 0.71 (2) |" in md
+    assert "Pareto-optimal" in md and "| top-4-ft | 1.50x | 91.50 |\n| kd | 2.00x | 91.00 |" in md
+    assert {p.name for p in written["plots"]} == {"layers-sst2.png", "pareto-sst2.png"}
+    assert all(p.stat().st_size > 1000 for p in written["plots"])
+    assert (out / "report.csv").read_text().startswith("run,kind,model,task")
+
+
+def test_pareto_front_keeps_the_undominated_points():
+    pts = [(1.0, 0.90, "full"), (2.0, 0.85, "a"), (2.0, 0.88, "b"), (1.5, 0.80, "c"), (3.0, 0.70, "d")]
+    assert [p[2] for p in pareto_front(pts)] == ["full", "b", "d"]
+
+
+def test_learning_curve_from_tensorboard_files(tmp_path):
+    from tensorboardX import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "run" / "logs" / "x"))
+    for step, loss in ((1, 0.9), (2, 0.5), (3, 0.4)):
+        writer.add_scalar("train/loss", loss, step)
+    writer.add_scalar("eval/accuracy", 0.75, 3)
+    writer.add_scalar("eval/runtime", 1.2, 3)
+    writer.close()
+    curve = learning_curve(tmp_path / "run")
+    assert [p[0] for p in curve["train/loss"]] == [1, 2, 3]
+    assert abs(curve["train/loss"][1][1] - 0.5) < 1e-6
+    assert curve["eval/accuracy"] == [[3, 0.75]] and "eval/runtime" not in curve
+    assert learning_curve(tmp_path / "nothing") == {}
+
+
+def test_cli_report_prints_markdown_and_writes_plots(tmp_path):
+    root = _grid(tmp_path)
+    result = CliRunner().invoke(app, ["report", str(root), "-o", str(tmp_path / "r"), "--title", "Mine"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# Mine") and "plots" in result.output
+    assert (tmp_path / "r" / "layers-sst2.png").is_file()
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "not found" in result.stderr
