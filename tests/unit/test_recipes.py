@@ -232,3 +232,24 @@ def test_changed_args_rerun_that_run_and_what_was_made_from_it(tmp_path, tiny_be
     assert status["teacher-s42"] == "done"
     assert status["drop-s42-top"] == status["drop-s42-alternate"] == "args changed: rerun"
     assert status["drop-ft-s42-top"] == "to run"
+
+
+def test_a_pretrain_step_feeds_a_finetune_step(tmp_path, minilm_path):
+    pytest.importorskip("lamina.training.pretrain")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"the cat number {i} sat on the mat and looked at the dog ." for i in range(64)) + "\n")
+    recipe = parse_recipe(_recipe(
+        vars={"corpus": str(corpus)},
+        steps=[
+            {"name": "mlm", "kind": "pretrain",
+             "args": {"corpus": ["${corpus}"], "tokenizer": str(minilm_path), "layers": 2, "hidden": 16, "heads": 2,
+                      "max_length": 16, "max_steps": 2, "batch_size": 8, "logging_steps": 1}},
+            {"name": "ft", "kind": "finetune",
+             "args": {"model": "${mlm.output}", "task": "bbc-news", "max_train_samples": 8, "max_eval_samples": 8,
+                      "max_length": 16, "max_steps": 1, "batch_size": 8}},
+        ],
+    ))
+    outcome = run_recipe(recipe, output_dir=str(tmp_path / "out"))
+    assert outcome.ran == ["mlm", "ft"]
+    ft = json.loads((tmp_path / "out" / "results" / "ft.json").read_text())
+    assert ft["lineage"][1]["kind"] == "pretrain" and ft["sizes"]["layers"] == 2

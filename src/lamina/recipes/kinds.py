@@ -107,7 +107,7 @@ class PretrainKind(_TrainingKind):
     def run(self, cfg, ctx):
         from lamina.training.pretrain import run_pretrain
 
-        return run_pretrain(cfg)
+        return run_pretrain(cfg, callbacks=ctx.callbacks)
 
 
 class _Args(BaseModel):
