@@ -253,3 +253,47 @@ def test_a_pretrain_step_feeds_a_finetune_step(tmp_path, minilm_path):
     assert outcome.ran == ["mlm", "ft"]
     ft = json.loads((tmp_path / "out" / "results" / "ft.json").read_text())
     assert ft["lineage"][1]["kind"] == "pretrain" and ft["sizes"]["layers"] == 2
+
+
+def _one_finetune(model, **args) -> dict:
+    return _recipe([{"name": "ft", "kind": "finetune", "args": {
+        "model": str(model), "task": "bbc-news", "max_train_samples": 32, "max_eval_samples": 16, "max_length": 16,
+        "batch_size": 4, **args}}])
+
+
+def test_an_interrupted_training_run_resumes_from_its_checkpoint(tmp_path, tiny_bert_with_tokenizer, monkeypatch):
+    from transformers import TrainerCallback
+
+    import lamina.recipes.runner as runner_mod
+
+    class CrashAt5(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 5:
+                raise RuntimeError("simulated crash")
+
+    recipe = parse_recipe(_one_finetune(tiny_bert_with_tokenizer, max_steps=6, eval_steps=3))
+    real = runner_mod._progress_callback
+    monkeypatch.setattr(runner_mod, "_progress_callback", lambda progress, task: CrashAt5())
+    with pytest.raises(LaminaError, match=r"run ft failed: RuntimeError: simulated crash \(traceback in .*ft.log\)"):
+        run_recipe(recipe, output_dir=str(tmp_path))
+    assert not (tmp_path / "runs" / "ft").exists() and not (tmp_path / "results" / "ft.json").exists()
+    assert "simulated crash" in (tmp_path / "logs" / "ft.log").read_text()
+
+    monkeypatch.setattr(runner_mod, "_progress_callback", real)
+    assert prepare(recipe, output_dir=str(tmp_path)).status["ft"] == "resume"
+    outcome = run_recipe(recipe, output_dir=str(tmp_path))
+    record = json.loads((tmp_path / "results" / "ft.json").read_text())
+    assert outcome.ran == ["ft"] and record["training"]["resumed_from"] == "checkpoint-3"
+    assert record["training"]["global_steps"] == 6
+
+
+def test_a_failing_run_is_one_error_line_naming_its_log(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text(
+        "name: r\nsteps:\n  - name: ft\n    kind: finetune\n    args: {model: " + str(tmp_path / "no-such-model")
+        + ", task: bbc-news}\n")
+    result = runner.invoke(app, ["run", str(bad), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: run ft failed:") and "ft.log" in err[0], result.stderr
+    assert not (tmp_path / "out" / "runs" / "ft").exists()
