@@ -174,7 +174,7 @@ def make_row(path: Path, record: dict) -> Row:
         label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
         parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
-        series=recipe.get("label") or strategy or _strip_seed(run, seed),
+        series=recipe.get("label") or (prune or {}).get("strategy") or _strip_seed(run, seed),
     )
 
 
