@@ -63,7 +63,7 @@ def test_report_tables_and_plots(tmp_path):
     assert "## Scores" in md and "| top-3-ft | 3 | 17.0M | 2.00x | 89.50 ± 0.71 (2) |" in md
     # strategies × layers kept, the unpruned baseline first
     assert "| strategy | 6 layers | 4 layers | 3 layers |" in md
-    assert "| full (no dropping) | 91.00 ± 1.41 (2) |  |  |" in md
+    assert "| full | 91.00 ± 1.41 (2) |  |  |" in md
     assert "| top | – | 91.50 ± 0.71 (2) | 89.50 ± 0.71 (2) |" in md
     assert "| alternate | – | 89.50 ± 0.71 (2) | 87.50 ± 0.71 (2) |" in md
     assert "Pareto-optimal" in md and "| top-4-ft | 1.50x | 91.50 |\n| kd | 2.00x | 91.00 |" in md

@@ -194,8 +194,9 @@ def _check_unique(runs: list[Run]) -> None:
         seen[run.name] = run.step.name
 
 
-def resolve_best(run: Run, pick) -> dict:
-    """The run's args with ``${best:step.x}`` filled in; ``pick(candidates)`` returns the best run."""
+def resolve_best(run: Run, pick, value=None):
+    """``value`` (default: the run's args) with ``${best:step.x}`` filled in; ``pick(candidates)``
+    returns the best run."""
     chosen = {s: pick(cands) for s, cands in run.best.items()}
 
     def lookup(ref: Ref):
@@ -203,7 +204,7 @@ def resolve_best(run: Run, pick) -> dict:
             raise LaminaError(f"unresolved '${{{ref.text}}}' in run {run.name}")
         return run_attr(chosen[ref.step], ref.attr, f"step '{run.step.name}'")
 
-    return substitute(run.args, lookup)
+    return substitute(run.args if value is None else value, lookup)
 
 
 def validate_run(run: Run, data_dir: str | None):

@@ -199,8 +199,11 @@ def execute(outcome: Outcome, *, console=None) -> Outcome:
             if status == DONE and (any(d in outcome.ran for d in run.deps) or _best_changed(run, out)):
                 status = CHANGED  # made from something that was just made again, or from another best run
             if status == DONE:
-                if not _gathered(run, out).is_file():
-                    gather(run, outcome)
+                args = run.args
+                if run.deferred:
+                    args = resolve_best(run, _pick_best)
+                    run.label = resolve_best(run, _pick_best, run.label)
+                gather(run, outcome, args=args)  # refresh labels and lineage; cheap
                 outcome.skipped.append(run.name)
                 console.print(f"[dim]· {run.name}: complete, skipped[/dim]")
                 progress.advance(overall)
@@ -227,6 +230,8 @@ def _run_one(run: Run, outcome: Outcome, progress, meta: dict, *, resume: bool):
     from lamina.recipes.kinds import RunContext
 
     args = resolve_best(run, _pick_best) if run.deferred else run.args
+    if run.deferred:
+        run.label = resolve_best(run, _pick_best, run.label)
     cfg = run.kind.config(args, run.output, outcome.data_dir)
     if run.kind.trains:
         cfg = cfg.model_copy(update={"resume": resume, "overwrite": not resume})

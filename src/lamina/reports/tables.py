@@ -51,7 +51,7 @@ def layers_table(rows: list[Row], baseline: list[Row], task: str) -> str:
     columns = ["strategy"] + [f"{n} layers" for n in counts]
     table = []
     for g in group(base, lambda r: (r.label,)):
-        table.append({"strategy": f"{g.first.label} (no dropping)",
+        table.append({"strategy": g.first.label,
                       **{f"{n} layers": score_text(g) if n == g.first.layers else "" for n in counts}})
     cells = {g.key: g for g in group(rows, lambda r: (r.series, r.layers))}
     for label in dict.fromkeys(r.series for r in rows):
