@@ -62,13 +62,13 @@ def _quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _parse_layers(value: str | None) -> list[int] | None:
+def _parse_layers(value: str | None, flag: str = "--layers") -> list[int] | None:
     if value is None:
         return None
     try:
         return [int(x) for x in value.split(",") if x.strip()]
     except ValueError:
-        raise LaminaError(f"--layers takes comma-separated integers such as 0,2,4, not '{value}'") from None
+        raise LaminaError(f"{flag} takes comma-separated integers such as 0,2,4, not '{value}'") from None
 
 
 ModelArg = Annotated[
@@ -87,6 +87,22 @@ DataDir = Annotated[
     Optional[str], typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
 ]
 MaxLength = Annotated[int, typer.Option("--max-length", help="Tokens per calibration example.")]
+LayerDropOpt = Annotated[
+    str,
+    typer.Option("--layerdrop", help="LayerDrop: skip each layer with this probability while training (e.g. 0.1, "
+                 "or one rate per layer: 0,0.1,0.2,0.3). Off at evaluation; the saved model is plain."),
+]
+Corpus = Annotated[Optional[list[str]], typer.Option("--corpus", help="Plain-text training file (repeat for several).")]
+EvalCorpus = Annotated[
+    Optional[list[str]],
+    typer.Option("--eval-corpus", help="Plain-text evaluation file (default: 5% of the corpus held out)."),
+]
+
+
+def _scores_text(metrics: dict) -> str:
+    """Fractions as percentages (accuracy 0.89 → 89.00); losses and perplexities as they are."""
+    return ", ".join(f"{k} {100 * v:.2f}" if abs(v) <= 1 and k not in ("loss",) else f"{k} {v:.4g}"
+                     for k, v in metrics.items())
 
 
 @command(name="prune")
@@ -227,6 +243,7 @@ def finetune(
         bool, typer.Option("--group-by-length/--no-group-by-length", help="Batch examples of similar length.")
     ] = True,
     pad_to_max_length: Annotated[bool, typer.Option("--pad-to-max-length", help="Fixed-shape batches.")] = False,
+    layerdrop: LayerDropOpt = "0",
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep OUT.work/ checkpoints.")] = False,
@@ -247,14 +264,15 @@ def finetune(
         cfg = FinetuneConfig(
             model=model, task=task, output=output, data_dir=data_dir, epochs=epochs, lr=lr, batch_size=batch_size,
             max_length=max_length, seed=seed, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples,
-            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, group_by_length=group_by_length, pad_to_max_length=pad_to_max_length, resume=resume, overwrite=overwrite,
+            eval_steps=eval_steps, max_steps=max_steps, bf16=bf16, group_by_length=group_by_length,
+            pad_to_max_length=pad_to_max_length, layerdrop=layerdrop, resume=resume, overwrite=overwrite,
             keep_checkpoints=keep_checkpoints,
             **_task_options(train_file, validation_file, text_column, label_column, regression),
         )
     except ValidationError as exc:
         raise _validation_error(exc) from None
     record = run_finetune(cfg)
-    scores = ", ".join(f"{k} {100 * v:.2f}" for k, v in record["metrics"].items())
+    scores = _scores_text(record["metrics"])
     typer.echo(f"{record['task']} dev: {scores}  ({record['wall_seconds']:.0f} s)")
     typer.echo(f"saved to {output} (model card: {output}/README.md, metrics: {output}/lamina_results.json)")
 
@@ -329,6 +347,10 @@ def distill(
     bf16: Annotated[bool, typer.Option("--bf16")] = False,
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length")] = True,
     pad_to_max_length: Annotated[bool, typer.Option("--pad-to-max-length", help="Fixed-shape batches.")] = False,
+    layerdrop: LayerDropOpt = "0",
+    corpus: Corpus = None,
+    eval_corpus: EvalCorpus = None,
+    mlm_probability: Annotated[float, typer.Option("--mlm-probability", help="Masked share (--task mlm).")] = 0.15,
     resume: Annotated[bool, typer.Option("--resume")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints")] = False,
@@ -367,9 +389,61 @@ def distill(
     except ValidationError as exc:
         raise _validation_error(exc) from None
     record = run_distill(cfg, log=lambda msg: typer.echo(msg))
-    scores = ", ".join(f"{k} {100 * v:.2f}" for k, v in record["metrics"].items())
+    scores = _scores_text(record["metrics"])
     typer.echo(f"{record['task']} dev: {scores}  ({record['wall_seconds']:.0f} s)")
     typer.echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
+
+
+@command(name="pretrain")
+def pretrain(
+    corpus: Corpus = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="Output folder (a plain Hugging Face MLM folder).")] = "",
+    eval_corpus: EvalCorpus = None,
+    tokenizer: Annotated[str, typer.Option("--tokenizer", help="Model folder or alias whose tokenizer to use.")] = DEFAULT_MODEL,
+    model_type: Annotated[str, typer.Option("--model-type", help="bert, roberta, electra or mpnet.")] = "bert",
+    layers: Annotated[int, typer.Option("--layers")] = 4,
+    hidden: Annotated[int, typer.Option("--hidden")] = 256,
+    heads: Annotated[int, typer.Option("--heads")] = 4,
+    intermediate: Annotated[Optional[int], typer.Option("--intermediate", help="Default 4 × hidden.")] = None,
+    layerdrop: LayerDropOpt = "0",
+    mlm_probability: Annotated[float, typer.Option("--mlm-probability")] = 0.15,
+    epochs: Annotated[float, typer.Option("--epochs")] = 1.0,
+    lr: Annotated[float, typer.Option("--lr")] = 5e-4,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per block.")] = 128,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    max_train_samples: Annotated[Optional[int], typer.Option("--max-train-samples", help="Train on N blocks.")] = None,
+    max_eval_samples: Annotated[Optional[int], typer.Option("--max-eval-samples", help="Score the first N blocks.")] = None,
+    eval_steps: Annotated[Optional[int], typer.Option("--eval-steps")] = None,
+    logging_steps: Annotated[int, typer.Option("--logging-steps")] = 50,
+    max_steps: Annotated[int, typer.Option("--max-steps")] = -1,
+    bf16: Annotated[bool, typer.Option("--bf16")] = False,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+):
+    """Train a masked language model from scratch on text files (optionally with LayerDrop)."""
+    from pydantic import ValidationError
+
+    from lamina.training.pretrain import PretrainConfig, run_pretrain
+
+    if not corpus:
+        raise LaminaError("give a text corpus with --corpus FILE")
+    if not output:
+        raise LaminaError("give an output folder with -o/--output")
+    try:
+        cfg = PretrainConfig(
+            corpus=corpus, eval_corpus=eval_corpus, output=output, tokenizer=tokenizer, model_type=model_type,
+            layers=layers, hidden=hidden, heads=heads, intermediate=intermediate, layerdrop=layerdrop,
+            mlm_probability=mlm_probability, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+            seed=seed, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples, eval_steps=eval_steps, logging_steps=logging_steps,
+            max_steps=max_steps, bf16=bf16, resume=resume, overwrite=overwrite,
+        )
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    record = run_pretrain(cfg)
+    m = record["metrics"]
+    typer.echo(f"eval MLM loss {m['loss']:.4f}, perplexity {m['perplexity']:.1f}  ({record['wall_seconds']:.0f} s)")
+    typer.echo(f"saved to {output} (model card: {output}/README.md)")
 
 
 @command(name="eval")
@@ -383,21 +457,31 @@ def evaluate(
     max_samples: Annotated[Optional[int], typer.Option("--max-samples", help="Score only the first N examples.")] = None,
     speed: Annotated[bool, typer.Option("--speed/--no-speed", help="Measure CPU latency/throughput.")] = True,
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write the results JSON here.")] = None,
+    depths: Annotated[
+        Optional[str],
+        typer.Option("--depths", help="Also score copies pruned to these layer counts, e.g. 4,3,2, with no "
+                     "retraining (prune-on-demand, as after LayerDrop)."),
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="Which layers --depths keeps.")] = "alternate",
+    corpus: Annotated[
+        Optional[list[str]], typer.Option("--corpus", help="Text file(s) to score a masked LM on (--task mlm).")
+    ] = None,
     train_file: TrainFile = None,
     validation_file: ValidationFile = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = "label",
     regression: Regression = False,
 ):
-    """Task metrics plus parameters, size on disk and CPU latency/throughput at batch 1, 8 and 32."""
+    """Task metrics (or, with --task mlm --corpus FILE, MLM loss and perplexity) plus parameters, size on
+    disk and CPU latency/throughput at batch 1, 8 and 32; with --depths, the same for shallower copies."""
     from lamina.eval.evaluate import run_eval
     from lamina.io import write_json
     from lamina.report import print_eval
 
     record = run_eval(
         model, task, split=split, data_dir=data_dir, max_length=max_length, batch_size=batch_size,
-        max_samples=max_samples, speed=speed,
-        task_options=_task_options(train_file, validation_file, text_column, label_column, regression),
+        max_samples=max_samples, speed=speed, depths=_parse_layers(depths, "--depths"), strategy=strategy,
+        corpus=corpus, task_options=_task_options(train_file, validation_file, text_column, label_column, regression),
     )
     print_eval(record)
     if json_path:

@@ -73,7 +73,7 @@ def print_eval(record: dict) -> None:
     t.add_column("")
     t.add_column("value", justify="right")
     for k, v in record["metrics"].items():
-        t.add_row(k, f"{100 * v:.2f}" if abs(v) <= 1 else f"{v:.4f}")
+        t.add_row(k, _metric(k, v))
     sizes = record["sizes"]
     t.add_section()
     t.add_row("layers", str(sizes["layers"]))
@@ -86,6 +86,27 @@ def print_eval(record: dict) -> None:
             t.add_row(f"latency, batch 1 × {speeds['seq_len']} (ms)", f"{speeds['latency_ms_batch1']:.1f}")
         for bs, r in speeds["per_batch_size"].items():
             t.add_row(f"samples/s, batch {bs} × {speeds['seq_len']}", f"{r['samples_per_second']:.1f}")
+    console.print(t)
+    if record.get("depths"):
+        print_depths(record)
+
+
+def _metric(k: str, v: float) -> str:
+    return f"{100 * v:.2f}" if abs(v) <= 1 and k != "loss" else f"{v:.4f}"
+
+
+def print_depths(record: dict) -> None:
+    rows = record["depths"]
+    names = list(rows[0]["metrics"])
+    t = Table(title=f"pruned without retraining ({record['config']['strategy']})")
+    for col in ["layers", "kept layers", *names, "parameters"] + (["speed-up"] if "speedup" in rows[0] else []):
+        t.add_column(col, justify="right")
+    for r in rows:
+        cells = [str(r["layers"]), ",".join(map(str, r["kept_layers"])), *[_metric(k, r["metrics"][k]) for k in names],
+                 f"{r['parameters']:,}"]
+        if "speedup" in r:
+            cells.append(f"{r['speedup']:.2f}x")
+        t.add_row(*cells)
     console.print(t)
 
 

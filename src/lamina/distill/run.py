@@ -31,6 +31,10 @@ class DistillConfig(TaskSettings, TrainSettings):
     noise: float = Field(0.0, ge=0, lt=1)
     noise_side: Literal["student", "both"] = "student"
     prefinetune_epochs: float = Field(0.0, ge=0)
+    # --task mlm (seed 002's DistilBERT-style MLM distillation): text corpora
+    corpus: Optional[list[str]] = None
+    eval_corpus: Optional[list[str]] = None
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -43,6 +47,8 @@ class DistillConfig(TaskSettings, TrainSettings):
     def _check(self):
         if self.alpha is not None:  # Hinton's mix: alpha·kd + (1 − alpha)·ce
             self.loss = {**self.loss, "kd": self.alpha, "ce": 1.0 - self.alpha}
+        if self.task == "mlm" and not self.corpus:
+            raise ValueError("--task mlm needs a text corpus: --corpus FILE")
         if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
             raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
         return self
@@ -114,23 +120,37 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.models.adapters import get_adapter
     from lamina.models.bundled import cache_dir
     from lamina.models.card import write_distill_card
-    from lamina.models.loading import load_for_classification
+    from lamina.data.corpus import mlm_collator
+    from lamina.models.layerdrop import apply_layerdrop
+    from lamina.models.loading import load_for_classification, load_masked_lm
     from lamina.results import new_record
+    from lamina.tasks.mlm import MLM_TASK_NAME, MaskedLMTask
+    from lamina.training.pretrain import mlm_datasets, mlm_metrics
     from lamina.tasks import get_task
     from lamina.training.finetune import finish_run, subset, training_arguments, training_summary
     from lamina.training.workdir import prepare_work_dir
 
-    task = get_task(cfg.task, **cfg.task_options())
+    mlm = cfg.task == MLM_TASK_NAME
+    task = MaskedLMTask(corpus=tuple(cfg.corpus)) if mlm else get_task(cfg.task, **cfg.task_options())
     weights = cfg.loss_weights()
     if task.is_regression and weights.get("kd", 0) > 0:
         raise LaminaError(f"task '{task.name}' is a regression task: 'kd' needs class probabilities (use ce, hidden_mse, ...)")
+    if weights.get("mlm", 0) > 0 and not mlm:
+        raise LaminaError("loss 'mlm' is for masked-LM distillation: use --task mlm --corpus FILE")
     work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
     record = new_record("distill", model=cfg.student or "", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
-    data = task.load(cfg.data_dir)
+    if mlm:
+        from datasets import Dataset
+
+        from lamina.data.corpus import read_corpus
+
+        data = {"train": Dataset.from_dict({"text": read_corpus(cfg.corpus)})}  # lines, for calibration
+    else:
+        data = task.load(cfg.data_dir)
 
     teachers = []
     for name in cfg.teacher:
-        model, tok, _ = load_for_classification(name, task, train=False)
+        model, tok, _ = load_masked_lm(name) if mlm else load_for_classification(name, task, train=False)
         teachers.append((name, model, tok))
     t_name, t_model, t_tok = teachers[0]
     for name, _, tok in teachers[1:]:
@@ -164,18 +184,29 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     if any(s.needs.student_attentions for s in specs):
         _set_eager_attention(student, *[s.model for s in specs])
 
-    train = subset(data["train"], cfg.max_train_samples, cfg.seed, shuffle=True)
-    train_enc = encode(train, tokenizer, cfg.max_length)
+    if mlm:  # blocks of text, masked afresh every step; a fixed masked evaluation set
+        train_enc, dev, _ = mlm_datasets(
+            tokenizer, cfg.corpus, cfg.eval_corpus, block_size=cfg.max_length, mlm_probability=cfg.mlm_probability,
+            eval_fraction=0.05, seed=cfg.seed, max_train_samples=cfg.max_train_samples,
+            max_eval_samples=cfg.max_eval_samples)
+        eval_enc = {"dev": dev}
+        collator = mlm_collator(tokenizer, cfg.mlm_probability, seed=cfg.seed)
+    else:
+        train = subset(data["train"], cfg.max_train_samples, cfg.seed, shuffle=True)
+        train_enc = encode(train, tokenizer, cfg.max_length)
+        eval_enc = {s: encode(subset(data[s], cfg.max_eval_samples, cfg.seed, shuffle=False), tokenizer, cfg.max_length)
+                    for s in task.eval_splits}
+        collator = DistillCollator(tokenizer, cfg)
     train_enc = train_enc.add_column("idx", list(range(len(train_enc))))
-    eval_enc = {s: encode(subset(data[s], cfg.max_eval_samples, cfg.seed, shuffle=False), tokenizer, cfg.max_length)
-                for s in task.eval_splits}
-    collator = DistillCollator(tokenizer, cfg)
     steps_per_epoch = max(1, -(-len(train_enc) // cfg.batch_size))
     args = training_arguments(cfg, work, main_metric=task.main_metric, steps_per_epoch=steps_per_epoch,
-                              remove_unused_columns=False, label_names=["labels"])
+                              remove_unused_columns=False, label_names=["labels"],
+                              **({"greater_is_better": False, "prediction_loss_only": True} if mlm else {}))
 
     cache_state = "off (--no-cache)"
-    if cfg.cache and cfg.noise > 0 and cfg.noise_side == "both":
+    if cfg.cache and mlm:
+        cache_state = "off: masking changes the inputs every step, so teacher outputs are computed online"
+    elif cfg.cache and cfg.noise > 0 and cfg.noise_side == "both":
         cache_state = "off: noise is applied on the teacher side, so teacher outputs change every step"
         log(f"teacher-output cache {cache_state}")
     elif cfg.cache:
@@ -200,16 +231,20 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
                 processing_class=tokenizer, data_collator=collator).train()
 
     module = StudentWithProjections(student, make_projections(student, specs, weights))
+    layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
     noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=student.config.vocab_size,
                   special_ids=list(tokenizer.all_special_ids), seed=cfg.seed)
     record["model"] = cfg.student or init["init"]
     trainer = DistillationTrainer(
         model=module, args=args, train_dataset=train_enc, eval_dataset=eval_enc["dev"], processing_class=tokenizer,
-        data_collator=collator, compute_metrics=trainer_metrics(task), callbacks=callbacks,
+        data_collator=collator, compute_metrics=None if mlm else trainer_metrics(task), callbacks=callbacks,
         teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise, student_num_layers=s_layers,
     )
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    metrics = {k.removeprefix("eval_"): v for k, v in trainer.evaluate().items()}
+    if layerdrop is not None:
+        layerdrop.remove()
+    evaluated = trainer.evaluate()
+    metrics = mlm_metrics(evaluated) if mlm else {k.removeprefix("eval_"): v for k, v in evaluated.items()}
     if "dev_mismatched" in eval_enc:
         mm = trainer.evaluate(eval_dataset=eval_enc["dev_mismatched"])
         metrics["mismatched_accuracy"] = mm["eval_accuracy"]
@@ -233,5 +268,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         tokenizer.save_pretrained(tmp)
 
     finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name))
+               card=lambda tmp: write_distill_card(
+                   tmp, record, task, name=Path(cfg.output).name,
+                   auto_class="AutoModelForMaskedLM" if mlm else "AutoModelForSequenceClassification"))
     return record

@@ -50,10 +50,11 @@ def build_student(
     seed: int = 42,
 ):
     """Return ``(student_model, tokenizer, description)``; exactly one way must be chosen."""
-    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, set_seed
 
     from lamina.models.adapters import get_adapter
-    from lamina.models.loading import load_for_classification
+    from lamina.models.loading import load_for_classification, load_masked_lm
+    from lamina.tasks.mlm import is_mlm
     from lamina.models.surgery import drop_layers
     from lamina.strategies import get_strategy, select_layers
 
@@ -80,23 +81,29 @@ def build_student(
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
         return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
+    mlm = is_mlm(task)
     if student_config is not None:
         config = _config_from(student_config)
         get_adapter(config)
+        if getattr(config, "vocab_size", None) != teacher.config.vocab_size:
+            raise LaminaError(
+                f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "
+                f"{teacher.config.vocab_size}: the student must share the teacher's tokenizer"
+            )
+        if mlm:
+            return AutoModelForMaskedLM.from_config(config), teacher_tokenizer, {"init": "random (from --student-config)"}
         config.num_labels = task.num_labels
         config.problem_type = "regression" if task.is_regression else "single_label_classification"
         if not task.is_regression:
             config.id2label = task.id2label()
             config.label2id = {v: k for k, v in task.id2label().items()}
         model = AutoModelForSequenceClassification.from_config(config)
-        if getattr(config, "vocab_size", None) != teacher.config.vocab_size:
-            raise LaminaError(
-                f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "
-                f"{teacher.config.vocab_size}: the student must share the teacher's tokenizer"
-            )
         return model, teacher_tokenizer, {"init": "random (from --student-config)"}
     source = student or "minilm-l6"
-    model, tokenizer, _ = load_for_classification(source, task, train=True)
+    if mlm:
+        model, tokenizer, _ = load_masked_lm(source, train=True)
+    else:
+        model, tokenizer, _ = load_for_classification(source, task, train=True)
     check_same_vocabulary(teacher_tokenizer, tokenizer, teacher_name, source)
     if first_n is not None:
         n = get_adapter(model).num_layers(model.config)

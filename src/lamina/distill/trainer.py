@@ -17,7 +17,7 @@ from transformers import Trainer
 
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
-from lamina.losses.functional import cross_entropy
+from lamina.losses.functional import cross_entropy, masked_lm
 
 HIDDEN_LOSSES = ("pkd", "hidden_mse", "cosine")
 
@@ -26,6 +26,7 @@ class StudentWithProjections(nn.Module):
     # compute_loss returns a per-batch mean itself: the Trainer must not rescale it by
     # token counts or by the number of processes (it would, seeing forward(**inputs))
     accepts_loss_kwargs = False
+    _keys_to_ignore_on_save = None  # read by the Trainer after loading the best checkpoint
 
     def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None):
         super().__init__()
@@ -157,6 +158,16 @@ class DistillationTrainer(Trainer):
             self._parts.clear()
         super().log(logs, *args, **kwargs)
 
+    # ---------------------------------------------------------------- checkpoints
+
+    def _save(self, output_dir=None, state_dict=None):
+        # the wrapper is not a PreTrainedModel, so the Trainer writes its state dict with
+        # safetensors, which refuses tied tensors (an MLM head shares the word embeddings):
+        # keep one name per tensor; loading (non-strict) fills the tied twin through the tie
+        if state_dict is None:
+            state_dict = without_shared_tensors(self.model.state_dict())
+        super()._save(output_dir, state_dict=state_dict)
+
     # ---------------------------------------------------------------- evaluation: the student alone
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
@@ -165,10 +176,24 @@ class DistillationTrainer(Trainer):
         labels = inputs.pop("labels", None)
         with torch.no_grad():
             logits = model(**inputs).logits
-        loss = cross_entropy(logits, labels) if labels is not None else None
+        if labels is None:
+            loss = None
+        else:  # token-level logits (masked LM): cross-entropy over the masked positions
+            loss = masked_lm(logits, labels) if logits.dim() == 3 else cross_entropy(logits, labels)
         if prediction_loss_only:
             return loss, None, None
         return loss, logits, labels
+
+
+def without_shared_tensors(state_dict: dict) -> dict:
+    """The state dict with only the first name of tensors that share memory."""
+    seen, out = set(), {}
+    for name, tensor in state_dict.items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key not in seen:
+            seen.add(key)
+            out[name] = tensor
+    return out
 
 
 def check_attention_heads(student, teacher, name: str) -> None:

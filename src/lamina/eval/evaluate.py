@@ -27,6 +27,86 @@ def predict(model, tokenizer, dataset, *, batch_size: int = 64):
     return preds, out.label_ids
 
 
+def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:
+    """MLM loss and perplexity of ``model`` on a masked-once dataset, through HF Trainer
+    (the same number ``lamina pretrain`` and ``lamina distill --task mlm`` report)."""
+    from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+
+    from lamina.training.pretrain import mlm_metrics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        import torch
+
+        args = TrainingArguments(
+            output_dir=tmp, per_device_eval_batch_size=batch_size, report_to=[], disable_tqdm=True,
+            prediction_loss_only=True, dataloader_pin_memory=torch.cuda.is_available(),
+        )
+        trainer = Trainer(model=model, args=args, processing_class=tokenizer, data_collator=default_data_collator)
+        trainer.remove_callback(PrinterCallback)  # no metrics dict printed to the terminal
+        return mlm_metrics(trainer.evaluate(dataset))
+
+
+def _scorer(task, model, tokenizer, *, split, data_dir, max_length, batch_size, max_samples, corpus, mask_seed,
+            record):
+    """A function model → metrics for the chosen data, with the data read and encoded once."""
+    from lamina.data.encode import encode
+    from lamina.errors import LaminaError
+    from lamina.eval.metrics import compute_metrics
+    from lamina.tasks.mlm import is_mlm
+
+    if is_mlm(task):
+        from lamina.data.corpus import corpus_blocks, masked_once, read_corpus
+        from lamina.training.finetune import subset
+
+        blocks = subset(corpus_blocks(read_corpus(corpus), tokenizer, max_length), max_samples, 0, shuffle=False)
+        masked = masked_once(blocks, tokenizer, seed=mask_seed)
+        record["examples"] = {"blocks": len(masked)}
+        return lambda m: mlm_eval_loss(m, tokenizer, masked, batch_size=batch_size)
+
+    splits = {"dev": task.eval_splits, "train": ("train",)}.get(split)
+    if splits is None:
+        raise LaminaError(f"--split must be dev or train, not '{split}'")
+    data = task.load(data_dir)
+    encoded = {}
+    for s in splits:
+        ds = data[s] if max_samples is None else data[s].select(range(min(max_samples, len(data[s]))))
+        encoded[s] = encode(ds, tokenizer, max_length)
+        record.setdefault("examples", {})[s] = len(ds)
+
+    def score(m) -> dict:
+        metrics = {}
+        for s, enc in encoded.items():
+            outputs, labels = predict(m, tokenizer, enc, batch_size=batch_size)
+            values = compute_metrics(task, outputs, labels)
+            if s == "dev_mismatched":
+                metrics["mismatched_accuracy"] = values["accuracy"]
+            else:
+                metrics.update(values)
+        return metrics
+
+    return score
+
+
+def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads) -> dict:
+    from lamina.eval.timing import measure_throughput
+
+    seq = min(speed_seq_len, max_length)
+    per_batch = {}
+    for bs in speed_batch_sizes:
+        r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads)
+        per_batch[str(bs)] = {"seconds_per_batch": r["seconds_per_batch"], "samples_per_second": r["samples_per_second"]}
+    largest = per_batch[str(max(speed_batch_sizes))]
+    return {
+        "seq_len": seq,
+        "threads": r["threads"],
+        "repeats": r["repeats"],
+        "per_batch_size": per_batch,
+        "latency_ms_batch1": 1000 * per_batch["1"]["seconds_per_batch"] if "1" in per_batch else None,
+        "samples_per_second": largest["samples_per_second"],
+        "samples_per_second_batch_size": max(speed_batch_sizes),
+    }
+
+
 def run_eval(
     model_spec: str,
     task_name: str,
@@ -41,57 +121,66 @@ def run_eval(
     speed_seq_len: int = 128,
     threads: int | None = None,
     task_options: dict | None = None,
+    depths: list[int] | None = None,
+    strategy: str = "alternate",
+    corpus: list[str] | None = None,
+    mask_seed: int = 42,
 ) -> dict:
-    from lamina.data.encode import check_max_length, encode
-    from lamina.errors import LaminaError
-    from lamina.eval.metrics import compute_metrics
-    from lamina.eval.timing import measure_throughput, parameter_count, weights_size_bytes
-    from lamina.models.adapters import get_adapter
-    from lamina.models.loading import load_for_classification
-    from lamina.tasks import get_task
+    """Score a model on a task (or, with ``task_name='mlm'``, its MLM loss on ``corpus``).
 
-    task = get_task(task_name, **(task_options or {}))
+    ``depths``: also score copies pruned to each of these layer counts by ``strategy``,
+    without any retraining (prune-on-demand, e.g. of a LayerDrop-trained model)."""
+    from lamina.data.encode import check_max_length
+    from lamina.errors import LaminaError
+    from lamina.eval.timing import parameter_count, weights_size_bytes
+    from lamina.models.adapters import get_adapter
+    from lamina.models.loading import load_for_classification, load_masked_lm
+    from lamina.models.surgery import drop_layers
+    from lamina.strategies import get_strategy, select_layers
+    from lamina.tasks import get_task
+    from lamina.tasks.mlm import MLM_TASK_NAME, MaskedLMTask
+
+    mlm = task_name == MLM_TASK_NAME
+    if mlm and not corpus:
+        raise LaminaError("--task mlm scores a masked LM on text: give --corpus FILE")
+    task = MaskedLMTask(corpus=tuple(corpus)) if mlm else get_task(task_name, **(task_options or {}))
     record = new_record(
         "eval",
         model=model_spec,
         task=task.name,
-        config={"split": split, "max_length": max_length, "batch_size": batch_size, "max_samples": max_samples},
+        config={"split": split, "max_length": max_length, "batch_size": batch_size, "max_samples": max_samples,
+                "depths": depths, "strategy": strategy if depths else None, "corpus": corpus},
     )
-    splits = {"dev": task.eval_splits, "train": ("train",)}.get(split)
-    if splits is None:
-        raise LaminaError(f"--split must be dev or train, not '{split}'")
-    data = task.load(data_dir)
-    model, tokenizer, source = load_for_classification(model_spec, task, train=False)
+    model, tokenizer, source = load_masked_lm(model_spec) if mlm else load_for_classification(model_spec, task, train=False)
     check_max_length(max_length, model.config, tokenizer)
     model.eval()
-    for s in splits:
-        ds = data[s] if max_samples is None else data[s].select(range(min(max_samples, len(data[s]))))
-        outputs, labels = predict(model, tokenizer, encode(ds, tokenizer, max_length), batch_size=batch_size)
-        metrics = compute_metrics(task, outputs, labels)
-        if s == "dev_mismatched":
-            record["metrics"]["mismatched_accuracy"] = metrics["accuracy"]
-        else:
-            record["metrics"].update(metrics)
-        record.setdefault("examples", {})[s] = len(ds)
+    score = _scorer(task, model, tokenizer, split=split, data_dir=data_dir, max_length=max_length,
+                    batch_size=batch_size, max_samples=max_samples, corpus=corpus, mask_seed=mask_seed, record=record)
+    n = get_adapter(model).num_layers(model.config)
+    record["metrics"] = score(model)
     record["sizes"] = {
-        "layers": get_adapter(model).num_layers(model.config),
+        "layers": n,
         "parameters": parameter_count(model),
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
+    speed_opts = dict(max_length=max_length, speed_seq_len=speed_seq_len, speed_batch_sizes=speed_batch_sizes,
+                      threads=threads)
     if speed:
-        seq = min(speed_seq_len, max_length)
-        per_batch = {}
-        for bs in speed_batch_sizes:
-            r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads)
-            per_batch[str(bs)] = {"seconds_per_batch": r["seconds_per_batch"], "samples_per_second": r["samples_per_second"]}
-        largest = per_batch[str(max(speed_batch_sizes))]
-        record["speeds"] = {
-            "seq_len": seq,
-            "threads": r["threads"],
-            "repeats": r["repeats"],
-            "per_batch_size": per_batch,
-            "latency_ms_batch1": 1000 * per_batch["1"]["seconds_per_batch"] if "1" in per_batch else None,
-            "samples_per_second": largest["samples_per_second"],
-            "samples_per_second_batch_size": max(speed_batch_sizes),
-        }
+        record["speeds"] = _speeds(model, **speed_opts)
+    if depths:
+        chosen = get_strategy(strategy)
+        if chosen.needs_calibration:
+            raise LaminaError(f"--depths prunes with a data-free strategy (alternate, top, bottom, symmetric), not '{strategy}'")
+        rows = []
+        for d in depths:
+            if not 1 <= d <= n:
+                raise LaminaError(f"--depths {d}: the model has {n} layers")
+            kept = select_layers(chosen, n, keep=d)
+            pruned = model if d == n else drop_layers(model, kept)
+            row = {"layers": d, "kept_layers": kept, "metrics": score(pruned), "parameters": parameter_count(pruned)}
+            if speed:
+                row["speeds"] = _speeds(pruned, **speed_opts)
+                row["speedup"] = row["speeds"]["samples_per_second"] / record["speeds"]["samples_per_second"]
+            rows.append(row)
+        record["depths"] = rows
     return finish_record(record)

@@ -1,5 +1,5 @@
 from lamina.losses.base import DistillLoss, register_loss
-from lamina.losses.functional import cross_entropy
+from lamina.losses.functional import cross_entropy, masked_lm
 
 
 @register_loss("ce")
@@ -9,4 +9,6 @@ class HardLabel(DistillLoss):
     uses_teacher = False
 
     def __call__(self, ctx):
+        if ctx.student_logits.dim() == 3:  # token-level logits: the masked-LM hard labels
+            return masked_lm(ctx.student_logits, ctx.labels)
         return cross_entropy(ctx.student_logits, ctx.labels)

@@ -15,4 +15,8 @@ class SoftTargets(DistillLoss):
             raise LaminaError("loss 'kd' needs class probabilities; for a regression task use ce or hidden losses")
         total = sum(t.weight for t in ctx.teachers)
         teacher_logits = sum(t.weight * t.logits.float() for t in ctx.teachers) / total
-        return soft_target_kd(ctx.student_logits, teacher_logits, ctx.temperature)
+        student_logits = ctx.student_logits
+        if student_logits.dim() == 3:  # token-level (masked-LM) logits: one distribution per real token
+            real = ctx.attention_mask.bool()
+            student_logits, teacher_logits = student_logits[real], teacher_logits[real]
+        return soft_target_kd(student_logits, teacher_logits, ctx.temperature)

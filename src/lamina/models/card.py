@@ -88,6 +88,16 @@ def _write(folder, lines) -> Path:
     return path
 
 
+def _layerdrop(cfg: dict, who: str = "") -> list[str]:
+    from lamina.models.layerdrop import describe, is_active
+
+    rates = cfg.get("layerdrop")
+    if not is_active(rates):
+        return []
+    return [f"- **LayerDrop{who}:** {describe(rates)} while training (Fan et al. 2019); none at inference. "
+            "Layers can be dropped later (e.g. `lamina prune --strategy alternate`) with less loss."]
+
+
 def _scores(record: dict) -> list[str]:
     metrics = record.get("metrics") or {}
     if not metrics:
@@ -116,6 +126,7 @@ def write_finetune_card(folder: str | Path, record: dict, task, name: str | None
         f"- **Evaluation examples:** {tr['eval_examples']}",
         f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
         f"{cfg['max_length']}, warm-up {cfg['warmup_ratio']}, weight decay {cfg['weight_decay']}, seed {cfg['seed']}",
+        *_layerdrop(cfg),
         f"- **Steps:** {tr['global_steps']}; best checkpoint: {tr['best_checkpoint']} (by {task.main_metric})",
         f"- **Training loss:** first logged {tr['train_loss_first']:.4f}, last logged {tr['train_loss_last']:.4f}"
         if tr.get("train_loss_first") is not None
@@ -130,7 +141,8 @@ def write_finetune_card(folder: str | Path, record: dict, task, name: str | None
     return _write(folder, lines)
 
 
-def write_distill_card(folder: str | Path, record: dict, task, name: str | None = None) -> Path:
+def write_distill_card(folder: str | Path, record: dict, task, name: str | None = None,
+                       auto_class: str = "AutoModelForSequenceClassification") -> Path:
     """README.md for a distilled student: teachers, initialisation, losses and scores."""
     name = name or Path(folder).name
     cfg, d, tr, sizes = record["config"], record["distill"], record["training"], record["sizes"]
@@ -155,11 +167,51 @@ def write_distill_card(folder: str | Path, record: dict, task, name: str | None 
         f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
         f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
         f"{cfg['max_length']}, seed {cfg['seed']}; {tr['global_steps']} steps, best checkpoint {tr['best_checkpoint']}",
+        *_layerdrop(cfg, " (student)"),
         f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
         *_provenance(record),
         "## Scores",
         "",
         *_scores(record),
-        *_usage(name, "AutoModelForSequenceClassification"),
+        *_usage(name, auto_class),
+    ]
+    return _write(folder, lines)
+
+
+def write_pretrain_card(folder: str | Path, record: dict, name: str | None = None) -> Path:
+    """README.md for a masked-LM trained from scratch by ``lamina pretrain``."""
+    name = name or Path(folder).name
+    cfg, tr, sizes, m = record["config"], record["training"], record["sizes"], record["metrics"]
+    p = record["pretrain"]
+    lines = [
+        *_front_matter(["lamina", "fill-mask", "masked-lm"]),
+        f"# {name}",
+        "",
+        f"A {sizes['layers']}-layer {p['model_type']} masked language model trained from scratch with lamina "
+        "(`lamina pretrain`).",
+        "",
+        "## How it was made",
+        "",
+        f"- **Architecture:** {p['model_type']}, {sizes['layers']} layers, hidden {p['hidden']}, {p['heads']} heads, "
+        f"intermediate {p['intermediate']}; {_fmt_params(sizes['parameters'])} parameters",
+        f"- **Tokenizer:** from `{cfg['tokenizer']}` (vocabulary {p['vocab_size']:,})",
+        f"- **Training corpus:** {', '.join(f'`{c}`' for c in cfg['corpus'])}: {p['train_blocks']:,} blocks of "
+        f"{p['block_size']} tokens",
+        f"- **Evaluation:** {p['eval_source']}: {p['eval_blocks']:,} blocks, masked once (seed {p['eval_mask_seed']})",
+        f"- **Objective:** masked LM, {cfg['mlm_probability']:.0%} of tokens (80% [MASK], 10% random, 10% kept)",
+        f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, warm-up "
+        f"{cfg['warmup_ratio']}, seed {cfg['seed']}; {tr['global_steps']} steps",
+        *_layerdrop(cfg),
+        f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+        *_provenance(record),
+        "## Scores",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        f"| training loss (last logged) | {tr['train_loss_last']:.4f} |" if tr.get("train_loss_last") is not None else "",
+        f"| evaluation MLM loss | {m['loss']:.4f} |",
+        f"| evaluation perplexity | {m['perplexity']:.1f} |",
+        "",
+        *_usage(name, "AutoModelForMaskedLM"),
     ]
     return _write(folder, lines)

@@ -127,3 +127,21 @@ def load_for_classification(spec: str, task, *, train: bool):
     if model.config.pad_token_id is None and tokenizer is not None:
         model.config.pad_token_id = tokenizer.pad_token_id  # decoders classify at the last non-pad token
     return model, tokenizer, source
+
+
+def load_masked_lm(spec: str, *, train: bool = False):
+    """A masked-LM model and its tokenizer; refuses a checkpoint without a trained MLM head
+    unless ``train`` (then the head starts fresh)."""
+    from transformers import AutoModelForMaskedLM
+
+    config, source = load_config(spec)
+    get_adapter(config)
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise LaminaError(f"could not load '{spec}' as a masked-LM model: {_first_line(exc)}") from None
+    head = [k for k in info.get("missing_keys", []) if not k.startswith(f"{model.base_model_prefix}.")]
+    if head and not train:
+        raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
+    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    return model, tokenizer, source

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lamina.io import atomic_output_dir, write_json
 from lamina.results import RESULTS_FILE, finish_record, new_record
@@ -65,12 +65,22 @@ class TrainSettings(BaseModel):
     max_steps: int = -1
     optim: str = "adamw_torch"  # any TrainingArguments.optim value (sgd, adafactor, ...)
     bf16: bool = False
+    # LayerDrop (Fan et al.): skip each block with this probability while training; one
+    # rate for all layers or one per layer
+    layerdrop: float | list[float] = 0.0
     group_by_length: bool = True  # batches of similar lengths: less padding with dynamic padding
     pad_to_max_length: bool = False  # fixed-shape batches (benchmarks, some accelerators)
     progress: bool = True
     resume: bool = False
     overwrite: bool = False
     keep_checkpoints: bool = False
+
+    @field_validator("layerdrop", mode="before")
+    @classmethod
+    def _parse_layerdrop(cls, value):
+        from lamina.models.layerdrop import parse_rates
+
+        return parse_rates(0.0 if value is None else value)
 
 
 class FinetuneConfig(TaskSettings, TrainSettings):
@@ -134,6 +144,10 @@ def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, step
         # (without it each torchrun process trains alone, with no gradient all-reduce)
         use_cpu=not torch.cuda.is_available(),
     )
+    from lamina.models.layerdrop import is_active
+
+    if is_active(getattr(cfg, "layerdrop", 0.0)):
+        kwargs["ddp_find_unused_parameters"] = True  # skipped blocks get no gradient that step
     return TrainingArguments(**{**kwargs, **overrides})
 
 
@@ -145,6 +159,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     from lamina.eval.timing import parameter_count
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_finetune_card
+    from lamina.models.layerdrop import apply_layerdrop
     from lamina.models.loading import load_for_classification
     from lamina.tasks import get_task
     from lamina.training.workdir import prepare_work_dir
@@ -156,6 +171,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     set_seed(cfg.seed)  # the new classification head is initialised from this seed
     model, tokenizer, source = load_for_classification(cfg.model, task, train=True)
     check_max_length(cfg.max_length, model.config, tokenizer)
+    layerdrop = apply_layerdrop(model, cfg.layerdrop, seed=cfg.seed)
     train = subset(data["train"], cfg.max_train_samples, cfg.seed, shuffle=True)
     evals = {s: subset(data[s], cfg.max_eval_samples, cfg.seed, shuffle=False) for s in task.eval_splits}
     train_enc = encode(train, tokenizer, cfg.max_length)
@@ -175,6 +191,8 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         callbacks=callbacks,
     )
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if layerdrop is not None:
+        layerdrop.remove()
     metrics = _strip(trainer.evaluate(), "eval_")
     if "dev_mismatched" in eval_enc:
         mm = _strip(trainer.evaluate(eval_dataset=eval_enc["dev_mismatched"]), "eval_")
@@ -198,7 +216,8 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
 
 def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    losses = [h["loss"] for h in logged]
     best = trainer.state.best_model_checkpoint
     return {
         "dev_loss": metrics.get("loss"),
@@ -209,6 +228,7 @@ def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
         "train_loss_mean": train_output.training_loss,
         "best_checkpoint": Path(best).name if best else None,
         "resumed_from": checkpoint.name if checkpoint else None,
+        "loss_curve": [[h["step"], h["loss"]] for h in logged],  # (step, training loss) as logged
     }
 
 

@@ -1,0 +1,120 @@
+"""lamina pretrain (MLM from scratch), MLM distillation (seed 002's loss) and prune-on-demand eval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import transformers
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.losses import LossContext, TeacherView, get_loss
+from lamina.losses.functional import soft_target_kd
+
+runner = CliRunner()
+WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "red", "blue", "house", "tree"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    g = torch.Generator().manual_seed(0)
+    lines = []
+    for i in range(200):  # patterned text: learnable, so the MLM loss can fall
+        k = int(torch.randint(0, 4, (1,), generator=g))
+        lines.append(" ".join(WORDS[(i + j * (k + 1)) % len(WORDS)] for j in range(8)) + " .")
+    path = tmp_path_factory.mktemp("corpus") / "lines.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_mlm(tmp_path_factory, corpus, minilm_path):
+    out = tmp_path_factory.mktemp("pretrain") / "mlm"
+    result = runner.invoke(app, [
+        "pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--layers", "4",
+        "--hidden", "32", "--heads", "2", "--max-length", "32", "--batch-size", "8", "--epochs", "6", "--lr", "3e-3",
+        "--logging-steps", "5", "--layerdrop", "0.1",
+    ])
+    assert result.exit_code == 0, result.output + result.stderr
+    return out
+
+
+def test_tiny_pretrain_lowers_the_loss_and_loads_with_vanilla_transformers(tiny_mlm):
+    record = json.loads((tiny_mlm / "lamina_results.json").read_text())
+    tr = record["training"]
+    assert tr["train_loss_last"] < tr["train_loss_first"] - 1.0, tr
+    assert record["metrics"]["loss"] < 8.0  # uniform over 30,522 tokens would be 10.3
+    assert record["pretrain"]["train_blocks"] > 20 and record["pretrain"]["eval_blocks"] >= 1
+    assert tr["loss_curve"] and tr["loss_curve"][0][0] == 1
+    model = transformers.AutoModelForMaskedLM.from_pretrained(tiny_mlm)
+    assert type(model).__name__ == "BertForMaskedLM" and model.config.num_hidden_layers == 4
+    card = (tiny_mlm / "README.md").read_text()
+    assert "LayerDrop" in card and "perplexity" in card
+
+
+def test_mlm_distillation_with_seed_002_loss_runs_end_to_end(tiny_mlm, corpus, tmp_path):
+    out = tmp_path / "student"
+    result = runner.invoke(app, [
+        "distill", "--task", "mlm", "--corpus", str(corpus), "--teacher", str(tiny_mlm), "-o", str(out),
+        "--student-from-teacher", "alternate", "--keep", "2", "--loss", "kd=5,mlm=2,cosine=1",
+        "--max-length", "32", "--batch-size", "8", "--max-steps", "6", "--lr", "1e-3", "--logging-steps", "2",
+    ])
+    assert result.exit_code == 0, result.output + result.stderr
+    record = json.loads((out / "lamina_results.json").read_text())
+    assert set(record["metrics"]) == {"loss", "perplexity"}
+    assert record["distill"]["cache"].startswith("off: masking")
+    assert record["distill"]["student_init"].startswith("teacher layers [0, 2]")
+    assert record["training"]["global_steps"] == 6
+    model = transformers.AutoModelForMaskedLM.from_pretrained(out)
+    assert model.config.num_hidden_layers == 2
+
+
+def test_eval_depths_scores_every_depth_without_retraining(tiny_mlm, corpus, tmp_path):
+    out = tmp_path / "depths.json"
+    result = runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm", "--corpus", str(corpus), "--max-length", "32",
+                                 "--depths", "4,2", "--no-speed", "--json", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    record = json.loads(out.read_text())
+    rows = record["depths"]
+    assert [r["layers"] for r in rows] == [4, 2]
+    assert rows[1]["kept_layers"] == [0, 2]
+    assert rows[0]["metrics"] == record["metrics"]
+    assert rows[1]["parameters"] < rows[0]["parameters"]
+    assert rows[1]["metrics"]["loss"] != rows[0]["metrics"]["loss"]
+    trained = json.loads((tiny_mlm / "lamina_results.json").read_text())
+    assert record["metrics"]["loss"] == pytest.approx(trained["metrics"]["loss"], rel=0.2)
+
+
+def test_kd_on_token_logits_counts_real_tokens_only():
+    s = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[0.5, 0.5], [9.0, -9.0]]])
+    t = torch.tensor([[[0.0, 1.0], [1.0, 1.0]], [[2.0, 0.0], [-9.0, 9.0]]])
+    mask = torch.tensor([[1, 1], [1, 0]])
+    ctx = LossContext(student_logits=s, labels=None, attention_mask=mask, teachers=[TeacherView(logits=t)],
+                      temperature=2.0)
+    expected = soft_target_kd(s[mask.bool()], t[mask.bool()], 2.0)
+    assert get_loss("kd")(ctx) == pytest.approx(float(expected))
+    t2 = t.clone()
+    t2[1, 1] = torch.tensor([5.0, -5.0])  # the padded position does not count
+    ctx.teachers = [TeacherView(logits=t2)]
+    assert get_loss("kd")(ctx) == pytest.approx(float(expected))
+
+
+def _one_line_error(result, match):
+    assert result.exit_code != 0, result.output
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
+
+
+def test_bad_input(tmp_path, corpus, tiny_mlm):
+    _one_line_error(runner.invoke(app, ["pretrain", "--corpus", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "a")]),
+                    "corpus file not found")
+    _one_line_error(runner.invoke(app, ["pretrain", "--corpus", str(corpus), "-o", str(tmp_path / "b"), "--hidden", "30",
+                                        "--heads", "4"]), "not divisible")
+    _one_line_error(runner.invoke(app, ["distill", "--task", "mlm", "--teacher", str(tiny_mlm), "-o", str(tmp_path / "c"),
+                                        "--student-from-teacher", "alternate", "--keep", "2"]), "--corpus")
+    _one_line_error(runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm"]), "--corpus")
+    _one_line_error(runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm", "--corpus", str(corpus), "--depths", "9",
+                                        "--no-speed"]), "has 4 layers")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
