@@ -2,7 +2,7 @@
 
 Each step covers all 64 training examples (one process × 64, or two ranks × 32), so the
 comparison tests the distributed arithmetic (loss averaging, gradient all-reduce, the
-teacher cache built by rank 0 and read by both, evaluation) independently of how a
+teacher cache built by rank 0 and read by both, evaluation, LayerDrop's draws) independently of how a
 sharded sampler orders examples. Plain SGD keeps the update linear in the gradient: Adam's first
 step is about lr·sign(g), which turns floating-point noise in near-zero gradients into
 full-size differences."""
@@ -26,6 +26,9 @@ def _distill_args(teacher, data_dir, out, batch_size):
         "--student-config", STUDENT_CONFIG, "--loss", "kd=1,ce=1,pkd=1", "--temperature", "2",
         "--batch-size", str(batch_size), "--lr", "0.5", "--optim", "sgd", "--max-steps", "4", "--eval-steps", "4",
         "--max-length", "32", "--no-group-by-length", "--logging-steps", "1", "--cache-dir", str(out) + ".cache", "--seed", "7",
+        # LayerDrop on the student: every rank must draw the same skipped layers, or the
+        # weights (and DDP's unused-parameter bookkeeping) would part ways
+        "--layerdrop", "0.5",
     ]
 
 
