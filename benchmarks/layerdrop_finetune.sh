@@ -5,7 +5,7 @@
 #   LAMINA_DATA_DIR=../shared/data bash benchmarks/layerdrop_finetune.sh
 #   # → runs/layerdrop_ft/ (models), benchmarks/results/layerdrop_ft/ (JSON, table)
 #
-# CPU form: a seeded 20,000-example subset of SST-2 train, 1 epoch, lr 5e-5, batch 32, max length
+# CPU form: a seeded 10,000-example subset of SST-2 train, 1 epoch, lr 5e-5, batch 32, max length
 # 128; LayerDrop p = 0 and 0.2 (Fan et al.'s rate for halving depth); scored on the full dev set
 # at 6 layers and at 3 (alternate: layers 1, 3, 5 kept, 0-based).
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 : "${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}"
 RUNS=${RUNS:-runs/layerdrop_ft}
 RESULTS=benchmarks/results/layerdrop_ft
-TRAIN=${TRAIN:-20000}
+TRAIN=${TRAIN:-10000}
 SEEDS=${SEEDS:-42}
 mkdir -p "$RUNS" "$RESULTS"
 for seed in $SEEDS; do

@@ -10,9 +10,11 @@
 #    the first EVAL_BLOCKS blocks of wiki.test.raw, masked once (seed 42).
 # 2. Each teacher pruned to every other layer (alternate: layers 0 and 2 kept) with no
 #    retraining: `lamina eval --depths 4,2` (the robustness claim).
-# 3. Students: 2 layers initialised from each pruned teacher, distilled from that teacher with
-#    seed 002's loss (alpha_ce 5, alpha_mlm 2, alpha_cos 1 → --loss kd=5,mlm=2,cosine=1), one
-#    epoch; last logged loss, average cumulative loss, eval MLM loss, loss-vs-step plot.
+# 3. Students (as in the seed's table: from the LayerDrop 0 and 0.1 teachers): 2 layers
+#    initialised from the pruned teacher, distilled from that teacher with seed 002's loss
+#    (alpha_ce 5, alpha_mlm 2, alpha_cos 1 → --loss kd=5,mlm=2,cosine=1) on STUDENT_BLOCKS
+#    blocks (default 960: 30 steps; KD over 30,522 classes at every token costs ~20 s a step
+#    here); last logged loss, average cumulative loss, eval MLM loss, loss-vs-step plot.
 # Settings can be changed through the environment (EPOCHS, STUDENT_EPOCHS, RATES, HIDDEN, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,9 @@ RUNS=${RUNS:-runs/layerdrop_mlm}
 RESULTS=benchmarks/results/layerdrop_mlm
 EPOCHS=${EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-1}
+STUDENT_BLOCKS=${STUDENT_BLOCKS:-960}
 RATES=${RATES:-"0 0.1 0.2 0.5"}
+STUDENT_RATES=${STUDENT_RATES:-"0 0.1"}
 HIDDEN=${HIDDEN:-128}
 HEADS=${HEADS:-2}
 EVAL_BLOCKS=${EVAL_BLOCKS:-256}
@@ -38,10 +42,14 @@ for p in $RATES; do
   cp "$t/lamina_results.json" "$RESULTS/teacher-ld$p.json"
   [ -f "$RESULTS/depths-ld$p.json" ] || lamina eval "$t" --task mlm --corpus "$WIKI/wiki.test.raw" \
     --max-samples "$EVAL_BLOCKS" --depths 4,2 --strategy alternate --no-speed --json "$RESULTS/depths-ld$p.json"
+done
+for p in $STUDENT_RATES; do
+  t=$RUNS/teacher-ld$p
   s=$RUNS/student-ld$p
   [ -f "$s/lamina_results.json" ] || lamina distill --task mlm "${data[@]}" --eval-corpus "$WIKI/wiki.test.raw" \
     --max-eval-samples "$EVAL_BLOCKS" --teacher "$t" --student-from-teacher alternate --keep 2 \
-    --loss kd=5,mlm=2,cosine=1 --temperature 2 --epochs "$STUDENT_EPOCHS" --lr "$LR" -o "$s" --overwrite
+    --loss kd=5,mlm=2,cosine=1 --temperature 2 --epochs "$STUDENT_EPOCHS" --max-train-samples "$STUDENT_BLOCKS" \
+    --logging-steps 2 --lr "$LR" -o "$s" --overwrite
   cp "$s/lamina_results.json" "$RESULTS/student-ld$p.json"
 done
 python benchmarks/layerdrop_mlm_table.py "$RESULTS"
