@@ -104,18 +104,27 @@ def test_rates_are_checked():
     assert apply_layerdrop(make_tiny("bert"), 0.0) is None
 
 
-def test_finetune_with_layerdrop_says_so_and_saves_a_plain_model(tiny_bert_with_tokenizer, sst_like, tmp_path):
+def test_finetune_with_layerdrop_is_reproducible_says_so_and_saves_a_plain_model(tiny_bert_with_tokenizer, sst_like,
+                                                                                  tmp_path):
     import transformers
+    from safetensors.torch import load_file
 
     from lamina.training.finetune import FinetuneConfig, run_finetune
 
-    out = tmp_path / "ld"
-    record = run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out),
-                                         data_dir=sst_like, max_steps=3, batch_size=16, max_length=32,
-                                         layerdrop="0.2", progress=False))
-    assert record["config"]["layerdrop"] == 0.2
-    assert "LayerDrop" in (out / "README.md").read_text()
-    transformers.AutoModelForSequenceClassification.from_pretrained(out)
+    def run(name, seed):
+        return run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(tmp_path / name),
+                                           data_dir=sst_like, max_steps=4, batch_size=16, max_length=32, lr=1e-2,
+                                           layerdrop="0.5", seed=seed, progress=False))
+
+    record = run("a", 1)
+    run("b", 1)
+    run("c", 2)
+    a, b, c = (load_file(tmp_path / n / "model.safetensors") for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same seed: the same skips, the same weights
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert record["config"]["layerdrop"] == 0.5
+    assert "LayerDrop" in (tmp_path / "a" / "README.md").read_text()
+    transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "a")
 
 
 def test_bad_layerdrop_is_one_error_line(sst_like, tmp_path):
