@@ -13,10 +13,17 @@ class SoftTargets(DistillLoss):
     def __call__(self, ctx):
         if ctx.student_logits.shape[-1] == 1:
             raise LaminaError("loss 'kd' needs class probabilities; for a regression task use ce or hidden losses")
-        total = sum(t.weight for t in ctx.teachers)
-        teacher_logits = sum(t.weight * t.logits.float() for t in ctx.teachers) / total
         student_logits = ctx.student_logits
+        teachers = [t.logits for t in ctx.teachers]
         if student_logits.dim() == 3:  # token-level (masked-LM) logits: one distribution per real token
-            real = ctx.attention_mask.bool()
-            student_logits, teacher_logits = student_logits[real], teacher_logits[real]
+            if not bool(ctx.attention_mask.all()):  # (blocks of text have no padding: no copy then)
+                real = ctx.attention_mask.bool()
+                student_logits, teachers = student_logits[real], [t[real] for t in teachers]
+            student_logits = student_logits.flatten(0, 1) if student_logits.dim() == 3 else student_logits
+            teachers = [t.flatten(0, 1) if t.dim() == 3 else t for t in teachers]
+        if len(teachers) == 1:  # (no weighted-average copy of large token-level logits)
+            teacher_logits = teachers[0]
+        else:
+            total = sum(t.weight for t in ctx.teachers)
+            teacher_logits = sum(t.weight * logits.float() for t, logits in zip(ctx.teachers, teachers)) / total
         return soft_target_kd(student_logits, teacher_logits, ctx.temperature)
