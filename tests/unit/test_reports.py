@@ -93,6 +93,15 @@ def test_learning_curve_from_tensorboard_files(tmp_path):
     assert learning_curve(tmp_path / "nothing") == {}
 
 
+def test_a_record_without_logs_uses_its_own_loss_curve(tmp_path):
+    from lamina.results import find_results
+
+    _write(tmp_path, "ft-s1", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
+                               "metrics": {"accuracy": 0.9}, "training": {"loss_curve": [[1, 0.7], [2, 0.5]]}})
+    (row,) = load_rows(find_results([tmp_path]))
+    assert row.curve == {"train/loss": [[1, 0.7], [2, 0.5]]}
+
+
 def test_cli_report_prints_markdown_and_writes_plots(tmp_path):
     root = _grid(tmp_path)
     result = CliRunner().invoke(app, ["report", str(root), "-o", str(tmp_path / "r"), "--title", "Mine"])

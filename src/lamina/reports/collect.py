@@ -169,6 +169,8 @@ def make_row(path: Path, record: dict) -> Row:
     curve = record.get("curve")
     if curve is None and recipe.get("output") is None and path.name == RESULTS_FILE:
         curve = learning_curve(path.parent)
+    if not curve and (record.get("training") or {}).get("loss_curve"):  # the record's own (loss only)
+        curve = {"train/loss": record["training"]["loss_curve"]}
     return Row(
         run=run, step=recipe.get("step") or record.get("kind"), kind=record.get("kind"),
         label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
