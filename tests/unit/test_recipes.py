@@ -297,3 +297,11 @@ def test_a_failing_run_is_one_error_line_naming_its_log(tmp_path):
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: run ft failed:") and "ft.log" in err[0], result.stderr
     assert not (tmp_path / "out" / "runs" / "ft").exists()
+
+
+def test_data_dir_is_a_builtin_variable(tmp_path):
+    data = _recipe([{"name": "pt", "kind": "pretrain", "args": {"corpus": ["${data_dir}/wiki.txt"]}}])
+    runs = plan(parse_recipe(data), tmp_path, data_dir="/some/data")
+    assert runs[0].args["corpus"] == ["/some/data/wiki.txt"]
+    with pytest.raises(LaminaError, match="pass --data-dir or set LAMINA_DATA_DIR"):
+        plan(parse_recipe(data), tmp_path)

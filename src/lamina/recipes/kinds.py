@@ -98,10 +98,8 @@ class PretrainKind(_TrainingKind):
     takes_data_dir = False
 
     def schema(self):
-        try:
-            from lamina.training.pretrain import PretrainConfig
-        except ImportError:
-            raise LaminaError("step kind 'pretrain' needs lamina.training.pretrain, which this lamina lacks") from None
+        from lamina.training.pretrain import PretrainConfig
+
         return PretrainConfig
 
     def run(self, cfg, ctx):
@@ -166,6 +164,9 @@ class EvalArgs(_Args):
     max_samples: Optional[int] = Field(None, ge=1)
     speed: bool = True
     task_options: dict[str, Any] = Field(default_factory=dict)
+    depths: Optional[list[int]] = None  # also score prunings to these depths, no retraining
+    strategy: str = "alternate"
+    corpus: Optional[list[str]] = None  # task mlm: the text to score on
 
 
 @register_kind("eval")
@@ -181,7 +182,7 @@ class EvalKind(StepKind):
         record = run_eval(
             cfg.model, cfg.task, split=cfg.split, data_dir=cfg.data_dir, max_length=cfg.max_length,
             batch_size=cfg.batch_size, max_samples=cfg.max_samples, speed=cfg.speed,
-            task_options=cfg.task_options or None,
+            task_options=cfg.task_options or None, depths=cfg.depths, strategy=cfg.strategy, corpus=cfg.corpus,
         )
         with atomic_output_dir(cfg.output, overwrite=True) as tmp:
             write_json(tmp / RESULTS_FILE, record)

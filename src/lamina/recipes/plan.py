@@ -108,6 +108,8 @@ def _agrees(run: Run, vars_: dict) -> bool:
 def plan(recipe: Recipe, output_dir: str | Path, *, data_dir: str | None = None) -> list[Run]:
     """Every run of the recipe, in order, with validated args."""
     output_dir = Path(output_dir)
+    if data_dir and "data_dir" not in recipe.vars:  # ${data_dir} names the data folder in args
+        recipe = recipe.model_copy(update={"vars": {**recipe.vars, "data_dir": str(data_dir)}})
     by_step: dict[str, list[Run]] = {}
     runs: list[Run] = []
     for step in recipe.steps:
@@ -165,6 +167,8 @@ def _make_run(recipe, step, kind, vars_, chosen, by_step, best_steps, output_dir
                 return vars_[ref.name]
             if ref.name in recipe.vars:
                 return recipe.vars[ref.name]
+            if ref.name == "data_dir":  # built in: --data-dir / $LAMINA_DATA_DIR / the recipe's data_dir
+                raise LaminaError(f"{where}: uses ${{data_dir}}: pass --data-dir or set LAMINA_DATA_DIR")
             raise LaminaError(f"{where}: unknown variable '${{{ref.text}}}'")
         return run_attr(chosen[ref.step], ref.attr, where)
 
