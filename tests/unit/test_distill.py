@@ -68,8 +68,14 @@ def test_cached_losses_equal_online_losses(tiny_teacher, sst_like, tmp_path):
     lmap = [(1, 2), (2, 4)]
     needs = Needs(teacher_logits=True, teacher_cls={2, 4}, teacher_tokens={2, 4})
     collator = DistillCollator(tok)
+    logs = []
+    # KD's logits first; a later run that needs more adds only the missing outputs to the entry
+    kd_only = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=Needs(teacher_logits=True),
+                                         max_length=32, dtype="float32", batch_size=7, log=logs.append)
     cache = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=32,
-                                       dtype="float32", batch_size=7, log=lambda m: None)
+                                       dtype="float32", batch_size=7, log=logs.append)
+    assert cache.folder == kd_only.folder
+    assert "computing logits for" in logs[0] and "logits" not in logs[1] and "cls_2" in logs[1], logs
     batch = collator([data[i] for i in (5, 0, 33, 17)])  # out of order, mixed lengths
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     cached = cache.view(batch["idx"], batch["input_ids"].shape[1], "cpu")
@@ -90,8 +96,8 @@ def test_cached_losses_equal_online_losses(tiny_teacher, sst_like, tmp_path):
         torch.testing.assert_close(values[0], values[1], rtol=1e-5, atol=1e-6)
     # the second time the same entry is reused, and a different max length is a different entry
     again = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=32,
-                                       dtype="float32", log=lambda m: None)
-    assert again.folder == cache.folder
+                                       dtype="float32", log=logs.append)
+    assert again.folder == cache.folder and "reusing" in logs[-1]
     other = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=30,
                                        dtype="float32", log=lambda m: None)
     assert other.folder != cache.folder

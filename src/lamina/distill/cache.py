@@ -1,5 +1,5 @@
-"""Teacher-output cache: run the teacher once per (teacher, dataset, max length, outputs),
-keep the results on disk, and read them memory-mapped in every later epoch and run.
+"""Teacher-output cache: run the teacher once per (teacher, dataset, max length, dtype),
+keep its outputs on disk, and read them memory-mapped in every later epoch and run.
 
 Layout of one cache entry (a folder named by its fingerprint)::
 
@@ -9,9 +9,12 @@ Layout of one cache entry (a folder named by its fingerprint)::
     tokens_{j}.npy          (total_tokens, H)  token states of hidden state j, ragged
     offsets.npy             (N + 1,)  where each example's tokens start in tokens_{j}
 
-Any change to the teacher's weights, the tokenized data, the max length, the stored
-outputs or the dtype changes the fingerprint, so a stale entry is never read. An entry is
-written to a temporary folder and renamed when complete. Attention maps are not cached
+Any change to the teacher's weights, the tokenized data, the max length or the dtype
+changes the fingerprint, so a stale entry is never read. Outputs are files of their own:
+a later run that needs more of them (KD's logits first, then PKD's first-token states)
+computes only the missing ones and adds them to the entry. New outputs are written to a
+temporary folder and moved in, and ``meta.json`` is replaced last, so an entry never lists
+an output that is not complete. Attention maps are not cached
 (they are quadratic in length): ``attention_mse`` runs the teacher online.
 """
 
@@ -28,14 +31,12 @@ import torch
 
 from lamina.losses.base import Needs, TeacherView
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
-def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, needs: Needs, dtype: str) -> str:
+def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, dtype: str) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_VERSION, "max_length": max_length, "dtype": dtype,
-                         "logits": needs.teacher_logits, "cls": sorted(needs.teacher_cls),
-                         "tokens": sorted(needs.teacher_tokens)}).encode())
+    h.update(json.dumps({"v": CACHE_VERSION, "max_length": max_length, "dtype": dtype}).encode())
     h.update(teacher.config.to_json_string(use_diff=False).encode())
     for name, tensor in sorted(teacher.state_dict().items()):
         h.update(name.encode())
@@ -46,37 +47,59 @@ def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, needs: 
     return h.hexdigest()
 
 
+def _files(needs: Needs) -> list[str]:
+    names = (["logits.npy"] if needs.teacher_logits else []) + [f"cls_{j}.npy" for j in sorted(needs.teacher_cls)]
+    names += [f"tokens_{j}.npy" for j in sorted(needs.teacher_tokens)]
+    return names + (["offsets.npy"] if needs.teacher_tokens else [])
+
+
+def _stored(meta: dict) -> Needs:
+    return Needs(teacher_logits=meta["logits"], teacher_cls=set(meta["cls"]), teacher_tokens=set(meta["tokens"]))
+
+
+def _missing(have: Needs, needs: Needs) -> Needs:
+    return Needs(teacher_logits=needs.teacher_logits and not have.teacher_logits,
+                 teacher_cls=needs.teacher_cls - have.teacher_cls, teacher_tokens=needs.teacher_tokens - have.teacher_tokens)
+
+
 class TeacherCache:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, needs: Needs):
         self.folder = folder
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.logits = np.load(folder / "logits.npy", mmap_mode="r") if self.meta["logits"] else None
-        self.cls = {j: np.load(folder / f"cls_{j}.npy", mmap_mode="r") for j in self.meta["cls"]}
-        self.tokens = {j: np.load(folder / f"tokens_{j}.npy", mmap_mode="r") for j in self.meta["tokens"]}
-        self.offsets = np.load(folder / "offsets.npy") if self.meta["tokens"] else None
+        self.logits = np.load(folder / "logits.npy", mmap_mode="r") if needs.teacher_logits else None
+        self.cls = {j: np.load(folder / f"cls_{j}.npy", mmap_mode="r") for j in needs.teacher_cls}
+        self.tokens = {j: np.load(folder / f"tokens_{j}.npy", mmap_mode="r") for j in needs.teacher_tokens}
+        self.offsets = np.load(folder / "offsets.npy") if needs.teacher_tokens else None
 
     @classmethod
     def build_or_open(cls, teacher, encoded, collator, *, root: Path, needs: Needs, max_length: int,
                       dtype: str = "float16", batch_size: int = 64, log=print) -> TeacherCache:
         ids = encoded["input_ids"]
-        key = fingerprint(teacher, ids, max_length=max_length, needs=needs, dtype=dtype)
+        key = fingerprint(teacher, ids, max_length=max_length, dtype=dtype)
         folder = Path(root) / key[:24]
-        if (folder / "meta.json").is_file():
+        meta_path = folder / "meta.json"
+        have = _stored(json.loads(meta_path.read_text())) if meta_path.is_file() else Needs()
+        todo = _missing(have, needs)
+        if not todo.any_teacher:
             log(f"teacher-output cache: reusing {folder}")
-            return cls(folder)
-        log(f"teacher-output cache: computing {len(ids):,} examples once into {folder}")
-        folder.parent.mkdir(parents=True, exist_ok=True)
+            return cls(folder, needs)
+        what = ", ".join(n.removesuffix(".npy") for n in _files(todo) if n != "offsets.npy")
+        log(f"teacher-output cache: computing {what} for {len(ids):,} examples once into {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
-            _fill(tmp, teacher, encoded, collator, needs=needs, dtype=dtype, batch_size=batch_size)
+            _fill(tmp, teacher, encoded, collator, needs=todo, dtype=dtype, batch_size=batch_size)
+            for name in _files(todo):
+                (tmp / name).replace(folder / name)
+            both = have.merge(todo)
             (tmp / "meta.json").write_text(json.dumps({
                 "fingerprint": key, "examples": len(ids), "max_length": max_length, "dtype": dtype,
-                "logits": needs.teacher_logits, "cls": sorted(needs.teacher_cls), "tokens": sorted(needs.teacher_tokens),
+                "logits": both.teacher_logits, "cls": sorted(both.teacher_cls), "tokens": sorted(both.teacher_tokens),
             }, indent=2))
-            tmp.rename(folder)
+            (tmp / "meta.json").replace(meta_path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return cls(folder)
+        return cls(folder, needs)
 
     def view(self, idx: torch.Tensor, seq_len: int, device) -> TeacherView:
         rows = idx.cpu().numpy()
