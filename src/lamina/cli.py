@@ -343,7 +343,9 @@ def distill(
     eval_steps: Annotated[Optional[int], typer.Option("--eval-steps")] = None,
     logging_steps: Annotated[int, typer.Option("--logging-steps")] = 50,
     max_steps: Annotated[int, typer.Option("--max-steps")] = -1,
-    optim: Annotated[str, typer.Option("--optim", help="Optimizer (TrainingArguments.optim).")] = "adamw_torch",
+    optim: Annotated[
+        str, typer.Option("--optim", help="Optimizer (TrainingArguments.optim; default the fused AdamW).")
+    ] = "adamw_torch_fused",
     bf16: Annotated[bool, typer.Option("--bf16")] = False,
     group_by_length: Annotated[bool, typer.Option("--group-by-length/--no-group-by-length")] = True,
     pad_to_max_length: Annotated[bool, typer.Option("--pad-to-max-length", help="Fixed-shape batches.")] = False,

@@ -63,7 +63,9 @@ class TrainSettings(BaseModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     max_steps: int = -1
-    optim: str = "adamw_torch"  # any TrainingArguments.optim value (sgd, adafactor, ...)
+    # any TrainingArguments.optim value (sgd, adafactor, ...); the fused AdamW is transformers'
+    # own default with recent torch and saves ~0.1 s a step over the per-tensor loop (P1)
+    optim: str = "adamw_torch_fused"
     bf16: bool = False
     # LayerDrop (Fan et al.): skip each block with this probability while training; one
     # rate for all layers or one per layer
