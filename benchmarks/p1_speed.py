@@ -18,9 +18,11 @@ Variants, each run in its own process (`python benchmarks/p1_speed.py one --vari
   textbrewer       GeneralDistiller, benchmarks/textbrewer/tb_distill.py in the TextBrewer venv
   textbrewer-cache BasicDistiller with is_caching_logits=True (TextBrewer's own in-memory
                    logits cache; kd only)
-  lamina-cache-fused  lamina-cache with --optim adamw_torch_fused (lamina's default is adamw_torch,
-                   the non-fused loop that TextBrewer's examples also use; transformers' own
-                   default for torch >= 2.8 is the fused one)
+  lamina-cache-fused  lamina-cache with --optim adamw_torch_fused. lamina-cache and lamina-nocache
+                   pass --optim adamw_torch explicitly (the per-tensor AdamW loop: lamina's default
+                   up to 206679d, and the torch.optim.AdamW that TextBrewer is given here, as in its
+                   examples); fused is transformers' own default for torch >= 2.8 and lamina's
+                   default from c6123cc on
   plain            the floor: a plain PyTorch loop training the student alone (forward with
                    labels, backward, clip, AdamW, schedule) on the same batches
 for the loss sets kd (kd=0.5,ce=0.5) and kd_hidden (kd=0.5,ce=0.5,hidden_mse=1, skip map
