@@ -145,20 +145,21 @@ def _fill(folder: Path, teacher, encoded, collator, *, needs: Needs, dtype: str,
     want_hidden = bool(needs.teacher_cls or needs.teacher_tokens)
     columns = [c for c in encoded.column_names if c in ("input_ids", "attention_mask", "token_type_ids")]
     teacher.eval()
+    # batches of similar lengths (shortest first): far less padding than dataset order
+    order = np.argsort(lengths, kind="stable")
     for start in range(0, n, batch_size):
-        chunk = encoded[start : min(start + batch_size, n)]
-        rows = [{c: chunk[c][k] for c in columns} for k in range(len(chunk["input_ids"]))]
+        index = order[start : start + batch_size]
+        chunk = encoded[index.tolist()]
+        rows = [{c: chunk[c][k] for c in columns} for k in range(len(index))]
         batch = {k: v.to(device) for k, v in collator(rows).items() if k in columns}
         out = teacher(**batch, output_hidden_states=want_hidden)
-        end = start + len(rows)
         if needs.teacher_logits:
-            files["logits"][start:end] = out.logits.float().cpu().numpy()
+            files["logits"][index] = out.logits.float().cpu().numpy()
         for j in needs.teacher_cls:
-            files[("cls", j)][start:end] = out.hidden_states[j][:, 0].float().cpu().numpy()
+            files[("cls", j)][index] = out.hidden_states[j][:, 0].float().cpu().numpy()
         for j in needs.teacher_tokens:
             states = out.hidden_states[j].float().cpu().numpy()
-            for b in range(len(rows)):
-                i = start + b
+            for b, i in enumerate(index):
                 files[("tok", j)][offsets[i] : offsets[i + 1]] = states[b, : lengths[i]]
     for f in files.values():
         f.flush()
