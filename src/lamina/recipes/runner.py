@@ -163,6 +163,11 @@ def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | 
     }
     record["lineage"] = lineage(record)
     curve = learning_curve(run.output)
+    training = record.get("training") or {}  # the Trainer's own log history: no TensorBoard needed
+    if training.get("loss_curve") and "train/loss" not in curve:
+        curve["train/loss"] = training["loss_curve"]
+    for metric, points in (training.get("eval_curve") or {}).items():
+        curve.setdefault(f"eval/{metric}", points)
     if curve:
         record["curve"] = curve
     results = outcome.output_dir / "results"

@@ -231,7 +231,18 @@ def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
         "best_checkpoint": Path(best).name if best else None,
         "resumed_from": checkpoint.name if checkpoint else None,
         "loss_curve": [[h["step"], h["loss"]] for h in logged],  # (step, training loss) as logged
+        "eval_curve": _eval_curve(trainer.state.log_history),  # {metric: [[step, value], ...]}
     }
+
+
+def _eval_curve(history: list[dict]) -> dict[str, list]:
+    skip = ("runtime", "per_second", "epoch", "model_preparation_time")
+    curve: dict[str, list] = {}
+    for h in history:
+        for k, v in h.items():
+            if k.startswith("eval_") and not any(s in k for s in skip) and isinstance(v, (int, float)):
+                curve.setdefault(k.removeprefix("eval_"), []).append([h["step"], v])
+    return curve
 
 
 def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card, main_process: bool = True) -> None:
