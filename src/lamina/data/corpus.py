@@ -78,6 +78,22 @@ def masked_once(blocks, tokenizer, *, mlm_probability: float = 0.15, seed: int =
     return Dataset.from_dict(out)
 
 
+def masked_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | None = None,
+                       mlm_probability: float = 0.15, seed: int = 0):
+    """The first ``max_blocks`` blocks of text files, masked once from ``seed``: the fixed
+    evaluation set of ``lamina pretrain``, ``distill --task mlm`` and ``eval --task mlm``."""
+    blocks = corpus_blocks(read_corpus(files), tokenizer, block_size)
+    return masked_blocks(blocks, tokenizer, max_blocks=max_blocks, mlm_probability=mlm_probability, seed=seed)
+
+
+def masked_blocks(blocks, tokenizer, *, max_blocks: int | None = None, mlm_probability: float = 0.15, seed: int = 0):
+    """The first ``max_blocks`` of ``blocks`` (all when None), masked once from ``seed``."""
+    from lamina.training.finetune import subset
+
+    return masked_once(subset(blocks, max_blocks, seed, shuffle=False), tokenizer, mlm_probability=mlm_probability,
+                       seed=seed)
+
+
 def split_for_eval(blocks, fraction: float = 0.05, seed: int = 0):
     """Hold out a fraction of the blocks (at least one) when no evaluation corpus is given."""
     if len(blocks) < 2:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from lamina.results import finish_record, new_record
@@ -10,18 +11,25 @@ from lamina.results import finish_record, new_record
 DEFAULT_SPEED_BATCHES = (1, 8, 32)
 
 
-def predict(model, tokenizer, dataset, *, batch_size: int = 64):
-    """Raw model outputs (logits) for an encoded dataset, through HF Trainer."""
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+@contextmanager
+def _scoring_trainer(model, tokenizer, collator, *, batch_size: int, **settings):
+    """An HF Trainer that only evaluates (no output folder kept, no logging)."""
+    import torch
+    from transformers import Trainer, TrainingArguments
 
     with tempfile.TemporaryDirectory() as tmp:
-        import torch
-
         args = TrainingArguments(
             output_dir=tmp, per_device_eval_batch_size=batch_size, report_to=[], disable_tqdm=True,
-            dataloader_pin_memory=torch.cuda.is_available(),
+            dataloader_pin_memory=torch.cuda.is_available(), **settings,
         )
-        trainer = Trainer(model=model, args=args, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer))
+        yield Trainer(model=model, args=args, processing_class=tokenizer, data_collator=collator)
+
+
+def predict(model, tokenizer, dataset, *, batch_size: int = 64):
+    """Raw model outputs (logits) for an encoded dataset, through HF Trainer."""
+    from transformers import DataCollatorWithPadding
+
+    with _scoring_trainer(model, tokenizer, DataCollatorWithPadding(tokenizer), batch_size=batch_size) as trainer:
         out = trainer.predict(dataset)
     preds = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
     return preds, out.label_ids
@@ -30,18 +38,12 @@ def predict(model, tokenizer, dataset, *, batch_size: int = 64):
 def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:
     """MLM loss and perplexity of ``model`` on a masked-once dataset, through HF Trainer
     (the same number ``lamina pretrain`` and ``lamina distill --task mlm`` report)."""
-    from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+    from transformers import PrinterCallback, default_data_collator
 
     from lamina.training.pretrain import mlm_metrics
 
-    with tempfile.TemporaryDirectory() as tmp:
-        import torch
-
-        args = TrainingArguments(
-            output_dir=tmp, per_device_eval_batch_size=batch_size, report_to=[], disable_tqdm=True,
-            prediction_loss_only=True, dataloader_pin_memory=torch.cuda.is_available(),
-        )
-        trainer = Trainer(model=model, args=args, processing_class=tokenizer, data_collator=default_data_collator)
+    with _scoring_trainer(model, tokenizer, default_data_collator, batch_size=batch_size,
+                          prediction_loss_only=True) as trainer:
         trainer.remove_callback(PrinterCallback)  # no metrics dict printed to the terminal
         return mlm_metrics(trainer.evaluate(dataset))
 
@@ -53,13 +55,12 @@ def _scorer(task, model, tokenizer, *, split, data_dir, max_length, batch_size, 
     from lamina.errors import LaminaError
     from lamina.eval.metrics import compute_metrics
     from lamina.tasks.mlm import is_mlm
+    from lamina.training.finetune import subset
 
     if is_mlm(task):
-        from lamina.data.corpus import corpus_blocks, masked_once, read_corpus
-        from lamina.training.finetune import subset
+        from lamina.data.corpus import masked_eval_blocks
 
-        blocks = subset(corpus_blocks(read_corpus(corpus), tokenizer, max_length), max_samples, 0, shuffle=False)
-        masked = masked_once(blocks, tokenizer, seed=mask_seed)
+        masked = masked_eval_blocks(corpus, tokenizer, max_length, max_blocks=max_samples, seed=mask_seed)
         record["examples"] = {"blocks": len(masked)}
         return lambda m: mlm_eval_loss(m, tokenizer, masked, batch_size=batch_size)
 
@@ -69,7 +70,7 @@ def _scorer(task, model, tokenizer, *, split, data_dir, max_length, batch_size, 
     data = task.load(data_dir)
     encoded = {}
     for s in splits:
-        ds = data[s] if max_samples is None else data[s].select(range(min(max_samples, len(data[s]))))
+        ds = subset(data[s], max_samples, 0, shuffle=False)  # the first N examples
         encoded[s] = encode(ds, tokenizer, max_length)
         record.setdefault("examples", {})[s] = len(ds)
 

@@ -16,11 +16,10 @@ class SoftTargets(DistillLoss):
         student_logits = ctx.student_logits
         teachers = [t.logits for t in ctx.teachers]
         if student_logits.dim() == 3:  # token-level (masked-LM) logits: one distribution per real token
-            if not bool(ctx.attention_mask.all()):  # (blocks of text have no padding: no copy then)
-                real = ctx.attention_mask.bool()
-                student_logits, teachers = student_logits[real], [t[real] for t in teachers]
-            student_logits = student_logits.flatten(0, 1) if student_logits.dim() == 3 else student_logits
-            teachers = [t.flatten(0, 1) if t.dim() == 3 else t for t in teachers]
+            real = ctx.attention_mask.bool()
+            # blocks of text have no padding: a view then, not a copy of (tokens × vocabulary)
+            tokens = (lambda x: x.flatten(0, 1)) if bool(real.all()) else (lambda x: x[real])
+            student_logits, teachers = tokens(student_logits), [tokens(t) for t in teachers]
         if len(teachers) == 1:  # (no weighted-average copy of large token-level logits)
             teacher_logits = teachers[0]
         else:

@@ -149,7 +149,7 @@ def _pick_best(runs: list[Run]) -> Run:
 
 def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | None = None) -> Path | None:
     """Copy a finished run's record into OUTPUT_DIR/results/RUN.json with what the report needs."""
-    from lamina.reports.collect import learning_curve, lineage
+    from lamina.reports.collect import lineage, run_curve
 
     if run.kind.always_runs:
         return None
@@ -162,12 +162,7 @@ def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | 
         "output": run.output,
     }
     record["lineage"] = lineage(record)
-    curve = learning_curve(run.output)
-    training = record.get("training") or {}  # the Trainer's own log history: no TensorBoard needed
-    if training.get("loss_curve") and "train/loss" not in curve:
-        curve["train/loss"] = training["loss_curve"]
-    for metric, points in (training.get("eval_curve") or {}).items():
-        curve.setdefault(f"eval/{metric}", points)
+    curve = run_curve(run.output, record)
     if curve:
         record["curve"] = curve
     results = outcome.output_dir / "results"

@@ -125,6 +125,19 @@ def learning_curve(folder: str | Path) -> dict[str, list[list[float]]]:
     return {tag: [[s, v] for s, v in sorted(points.items())] for tag, points in curve.items()}
 
 
+def run_curve(folder: str | Path | None, record: dict) -> dict[str, list[list[float]]]:
+    """A run's learning curves: the TensorBoard files in ``folder/logs`` (when given), completed
+    by the record's own history (``training.loss_curve``, ``training.eval_curve``), which
+    every training run writes, so curves do not depend on TensorBoard's files being flushed."""
+    curve = learning_curve(folder) if folder is not None else {}
+    training = record.get("training") or {}
+    if training.get("loss_curve") and "train/loss" not in curve:
+        curve["train/loss"] = training["loss_curve"]
+    for metric, points in (training.get("eval_curve") or {}).items():
+        curve.setdefault(f"eval/{metric}", points)
+    return curve
+
+
 # ---------------------------------------------------------------- rows
 
 
@@ -167,10 +180,9 @@ def make_row(path: Path, record: dict) -> Row:
     metric, score = main_metric(record)
     seed = record.get("seed")
     curve = record.get("curve")
-    if curve is None and recipe.get("output") is None and path.name == RESULTS_FILE:
-        curve = learning_curve(path.parent)
-    if not curve and (record.get("training") or {}).get("loss_curve"):  # the record's own (loss only)
-        curve = {"train/loss": record["training"]["loss_curve"]}
+    if not curve:  # a run folder's own record (not gathered by a recipe): read its logs too
+        folder = path.parent if recipe.get("output") is None and path.name == RESULTS_FILE else None
+        curve = run_curve(folder, record)
     return Row(
         run=run, step=recipe.get("step") or record.get("kind"), kind=record.get("kind"),
         label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,

@@ -148,7 +148,7 @@ def training_arguments(cfg: TrainSettings, work: Path, *, main_metric: str, step
     )
     from lamina.models.layerdrop import is_active
 
-    if is_active(getattr(cfg, "layerdrop", 0.0)):
+    if is_active(cfg.layerdrop):
         kwargs["ddp_find_unused_parameters"] = True  # skipped blocks get no gradient that step
     return TrainingArguments(**{**kwargs, **overrides})
 

@@ -61,19 +61,19 @@ def mlm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, mlm_probabi
                  seed: int, max_train_samples: int | None = None, max_eval_samples: int | None = None):
     """Training blocks (masked afresh each step by the collator) and a fixed masked
     evaluation set; also says where the evaluation text came from."""
-    from lamina.data.corpus import corpus_blocks, masked_once, read_corpus, split_for_eval
+    from lamina.data.corpus import corpus_blocks, masked_blocks, masked_eval_blocks, read_corpus, split_for_eval
     from lamina.training.finetune import subset
 
     train = corpus_blocks(read_corpus(corpus), tokenizer, block_size)
+    masking = dict(max_blocks=max_eval_samples, mlm_probability=mlm_probability, seed=seed)
     if eval_corpus:
-        held = corpus_blocks(read_corpus(eval_corpus), tokenizer, block_size)
+        evaluation = masked_eval_blocks(eval_corpus, tokenizer, block_size, **masking)
         source = ", ".join(f"`{c}`" for c in eval_corpus)
     else:
         train, held = split_for_eval(train, eval_fraction, seed=seed)
+        evaluation = masked_blocks(held, tokenizer, **masking)
         source = f"{eval_fraction:.0%} of the training blocks held out"
     train = subset(train, max_train_samples, seed, shuffle=True)
-    held = subset(held, max_eval_samples, seed, shuffle=False)  # the first N blocks
-    evaluation = masked_once(held, tokenizer, mlm_probability=mlm_probability, seed=seed)
     return train, evaluation, source
 
 
