@@ -103,6 +103,8 @@ def run_lamina(args) -> dict:
     import torch
     from transformers import TrainerCallback
 
+    from p1_timed_cli import timed  # benchmarks/, the script's own folder, is on sys.path
+
     from lamina.distill import cache as cache_mod
     from lamina.distill.run import DistillConfig, run_distill
 
@@ -120,16 +122,8 @@ def run_lamina(args) -> dict:
             stamps.append(time.perf_counter())
 
     _patch_lamina_timers(times)
-    build = cache_mod.TeacherCache.build_or_open.__func__
-
-    def timed_build(cls, *a, **k):
-        t = time.perf_counter()
-        try:
-            return build(cls, *a, **k)
-        finally:
-            cache_seconds["build_or_open"] = time.perf_counter() - t
-
-    cache_mod.TeacherCache.build_or_open = classmethod(timed_build)
+    build = cache_mod.TeacherCache.build_or_open.__func__  # one teacher: called once per run
+    cache_mod.TeacherCache.build_or_open = classmethod(timed(build, cache_seconds, "build_or_open"))
 
     cfg = DistillConfig(
         teacher=[TEACHER], task="sst2", data_dir=args.data_dir, output=str(WORK / f"out-{args.variant}-{args.loss}"),
@@ -327,8 +321,6 @@ def markdown(summary: dict, meta: dict) -> str:
 
 
 def drive(args) -> None:
-    import torch
-    import transformers
 
     global RESULTS
     RESULTS = Path(args.results)

@@ -19,6 +19,19 @@ from pathlib import Path
 T0 = time.perf_counter()
 
 
+def timed(fn, phases: dict, key: str):
+    """``fn`` wrapped to add its run time (perf_counter seconds) to ``phases[key]``."""
+
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[key] = phases.get(key, 0.0) + time.perf_counter() - t
+
+    return wrapper
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if "--" not in argv or argv.index("--") != 2 or argv[0] != "--json":
@@ -32,25 +45,8 @@ def main() -> None:
 
     phases: dict[str, float] = {}
     build = cache_mod.TeacherCache.build_or_open.__func__
-
-    def timed_build(cls, *a, **k):
-        t = time.perf_counter()
-        try:
-            return build(cls, *a, **k)
-        finally:
-            phases["cache_build_or_open_seconds"] = phases.get("cache_build_or_open_seconds", 0.0) + time.perf_counter() - t
-
-    cache_mod.TeacherCache.build_or_open = classmethod(timed_build)
-    train = Trainer.train
-
-    def timed_train(self, *a, **k):
-        t = time.perf_counter()
-        try:
-            return train(self, *a, **k)
-        finally:
-            phases["trainer_train_seconds"] = phases.get("trainer_train_seconds", 0.0) + time.perf_counter() - t
-
-    Trainer.train = timed_train
+    cache_mod.TeacherCache.build_or_open = classmethod(timed(build, phases, "cache_build_or_open_seconds"))
+    Trainer.train = timed(Trainer.train, phases, "trainer_train_seconds")
     code = 0
     try:
         rv = app(args, prog_name="lamina", standalone_mode=False)  # click returns the exit code here
