@@ -62,15 +62,19 @@ def _may_have_tokenizer(source: str) -> bool:
     return not path.is_dir() or any((path / name).is_file() for name in TOKENIZER_FILES)
 
 
-def _without_untrained_head(model, missing_keys):
+def _head_missing(model, loading_info) -> bool:
+    """Whether weights outside the base model (the head) were missing from the checkpoint."""
+    prefix = f"{model.base_model_prefix}."
+    return any(not k.startswith(prefix) for k in loading_info.get("missing_keys", []))
+
+
+def _without_untrained_head(model, loading_info):
     """A checkpoint whose config names a head class it has no weights for (all-mpnet-base-v2
     says MPNetForMaskedLM but ships only the encoder) would get a random head: keep the base."""
     base = getattr(model, "base_model", model)
     if base is model:
         return model
-    prefix = f"{model.base_model_prefix}."
-    head_missing = [k for k in missing_keys if not k.startswith(prefix)]
-    return base if head_missing else model
+    return base if _head_missing(model, loading_info) else model
 
 
 def load_model(spec: str, *, with_tokenizer: bool = True):
@@ -82,7 +86,7 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
         model, loading_info = _model_class(config).from_pretrained(source, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise LaminaError(f"could not load the weights of '{spec}': {_first_line(exc)}") from None
-    model = _without_untrained_head(model, loading_info.get("missing_keys", []))
+    model = _without_untrained_head(model, loading_info)
     tokenizer = None
     if with_tokenizer and _may_have_tokenizer(source):
         try:
@@ -112,8 +116,7 @@ def load_for_classification(spec: str, task, *, train: bool):
             model = AutoModelForSequenceClassification.from_pretrained(source, ignore_mismatched_sizes=True, **kwargs)
         else:
             model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
-            head = [k for k in info.get("missing_keys", []) if not k.startswith(f"{model.base_model_prefix}.")]
-            if head:
+            if _head_missing(model, info):
                 raise LaminaError(f"'{spec}' has no trained classification head (fine-tune it first)")
             if model.config.num_labels != task.num_labels:
                 raise LaminaError(
@@ -140,8 +143,7 @@ def load_masked_lm(spec: str, *, train: bool = False):
         model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as exc:
         raise LaminaError(f"could not load '{spec}' as a masked-LM model: {_first_line(exc)}") from None
-    head = [k for k in info.get("missing_keys", []) if not k.startswith(f"{model.base_model_prefix}.")]
-    if head and not train:
+    if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     return model, tokenizer, source
