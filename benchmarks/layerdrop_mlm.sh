@@ -13,7 +13,7 @@
 # 3. Students (as in the seed's table: from the LayerDrop 0 and 0.1 teachers): 2 layers
 #    initialised from the pruned teacher, distilled from that teacher with seed 002's loss
 #    (alpha_ce 5, alpha_mlm 2, alpha_cos 1 → --loss kd=5,mlm=2,cosine=1) on STUDENT_BLOCKS
-#    blocks (default 960: 30 steps; KD over 30,522 classes at every token costs ~20 s a step
+#    blocks (default 960: 30 steps; KD over 30,522 classes at every token costs ~5 s a step
 #    here); last logged loss, average cumulative loss, eval MLM loss, loss-vs-step plot.
 # Settings can be changed through the environment (EPOCHS, STUDENT_EPOCHS, RATES, HIDDEN, ...).
 set -euo pipefail
