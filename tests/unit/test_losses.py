@@ -104,4 +104,4 @@ def test_loss_spec_parsing():
 
 
 def test_every_registered_loss_is_covered_here():
-    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "mlm", "pkd"]
+    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "kd_masked", "mlm", "pkd"]

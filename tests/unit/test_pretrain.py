@@ -101,6 +101,27 @@ def test_kd_on_token_logits_counts_real_tokens_only():
     assert get_loss("kd")(ctx) == pytest.approx(float(expected))
 
 
+def test_kd_masked_counts_masked_positions_only():
+    s = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]], [[0.5, 0.5], [9.0, -9.0], [0.0, 0.0]]])
+    t = torch.tensor([[[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], [[2.0, 0.0], [-9.0, 9.0], [1.0, 0.0]]])
+    labels = torch.tensor([[-100, 7, -100], [3, -100, -100]])  # masked: (0, 1) and (1, 0)
+    ctx = LossContext(student_logits=s, labels=labels, attention_mask=torch.ones(2, 3, dtype=torch.long),
+                      teachers=[TeacherView(logits=t)], temperature=2.0)
+    expected = soft_target_kd(torch.stack([s[0, 1], s[1, 0]]), torch.stack([t[0, 1], t[1, 0]]), 2.0)
+    assert float(expected) > 0.1
+    assert get_loss("kd_masked")(ctx) == pytest.approx(float(expected))
+    assert get_loss("kd")(ctx) != pytest.approx(float(expected))  # kd reads every real token
+    t2 = t.clone()
+    t2[1, 1] = torch.tensor([5.0, -5.0])  # an unmasked position does not count
+    ctx.teachers = [TeacherView(logits=t2)]
+    assert get_loss("kd_masked")(ctx) == pytest.approx(float(expected))
+    ctx.labels = torch.full((2, 3), -100)  # nothing masked: zero, still differentiable
+    s.requires_grad_(True)
+    zero = get_loss("kd_masked")(ctx)
+    zero.backward()
+    assert float(zero) == 0.0 and s.grad is not None
+
+
 def _one_line_error(result, match):
     assert result.exit_code != 0, result.output
     err = result.stderr.strip().splitlines()
@@ -117,4 +138,7 @@ def test_bad_input(tmp_path, corpus, tiny_mlm):
     _one_line_error(runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm"]), "--corpus")
     _one_line_error(runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm", "--corpus", str(corpus), "--depths", "9",
                                         "--no-speed"]), "has 4 layers")
+    _one_line_error(runner.invoke(app, ["distill", "--task", "bbc-news", "--teacher", str(tiny_mlm), "-o",
+                                        str(tmp_path / "d"), "--loss", "kd_masked"]), "for masked-LM distillation")
+    assert not (tmp_path / "d").exists()
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
