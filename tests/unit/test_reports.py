@@ -72,6 +72,30 @@ def test_report_tables_and_plots(tmp_path):
     assert (out / "report.csv").read_text().startswith("run,kind,model,task")
 
 
+def test_a_label_over_several_depths_is_one_configuration_per_depth(tmp_path):
+    """A recipe step over drop counts gives one label to several depths: they must not average."""
+    from lamina.results import find_results
+    from lamina.reports.tables import configs_table, pareto_points
+
+    root = tmp_path / "runs"
+    _write(root, "full", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1, "recipe": {"label": "full"},
+                          "metrics": {"accuracy": 0.90}, "sizes": {"layers": 6, "parameters": 22_000_000}})
+    for layers, speed, acc in ((5, 1.2, 0.88), (3, 2.0, 0.80)):
+        pruned = _write(root, f"top-{layers}", {"kind": "prune", "model": "m", "config": {"strategy": "top"},
+                                                "sizes": {"layers": layers, "layers_before": 6},
+                                                "speeds": {"speedup": speed}})
+        _write(root, f"top-{layers}-ft", {"kind": "finetune", "model": str(pruned), "task": "sst2", "seed": 1,
+                                          "recipe": {"label": "top"}, "metrics": {"accuracy": acc},
+                                          "sizes": {"layers": layers, "parameters": 1_000_000 * layers}})
+    rows = [r for r in load_rows(find_results([root])) if r.kind == "finetune"]
+    md = configs_table(rows)
+    assert "| top, 5 layers | 5 | 5.0M | 1.20x | 88.00 |" in md
+    assert "| top, 3 layers | 3 | 3.0M | 2.00x | 80.00 |" in md
+    assert "| full | 6 | 22.0M | 1.00x | 90.00 |" in md
+    assert sorted(pareto_points(rows, "sst2")) == [(1.0, 0.90, "full"), (1.2, 0.88, "top, 5 layers"),
+                                                   (2.0, 0.80, "top, 3 layers")]
+
+
 def test_pareto_front_keeps_the_undominated_points():
     pts = [(1.0, 0.90, "full"), (2.0, 0.85, "a"), (2.0, 0.88, "b"), (1.5, 0.80, "c"), (3.0, 0.70, "d")]
     assert [p[2] for p in pareto_front(pts)] == ["full", "b", "d"]

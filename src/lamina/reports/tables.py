@@ -25,20 +25,30 @@ def tasks_of(rows: list[Row]) -> list[str]:
     return list(dict.fromkeys(r.task for r in rows if r.task))
 
 
+def configuration(rows: list[Row]):
+    """``row → name`` of its configuration: its label, and its depth where one label spans
+    several depths (a recipe step over drop counts), so that depths never average together."""
+    depths: dict[str, set] = {}
+    for r in rows:
+        depths.setdefault(r.label, set()).add(r.layers)
+    return lambda r: f"{r.label}, {r.layers} layers" if len(depths[r.label]) > 1 else r.label
+
+
 def configs_table(rows: list[Row]) -> str:
-    """One row per label, one column per task (main metric, mean ± std (seeds))."""
+    """One row per configuration, one column per task (main metric, mean ± std (seeds))."""
     tasks = tasks_of(rows)
+    name = configuration(rows)
     metric_of = {t: next((r.metric for r in rows if r.task == t and r.metric), "") for t in tasks}
-    cells = {(g.key[0], g.key[1]): g for g in group(rows, lambda r: (r.label, r.task))}
+    cells = {g.key: g for g in group(rows, lambda r: (name(r), r.task))}
     columns = ["configuration", "layers", "parameters", "speed-up"] + [f"{t} ({metric_of[t]})" for t in tasks]
     table = []
-    for g in group(rows, lambda r: (r.label,)):
+    for g in group(rows, lambda r: (name(r),)):
         first = g.first
-        row = {"configuration": first.label, "layers": first.layers if first.layers is not None else "–",
+        row = {"configuration": g.key[0], "layers": first.layers if first.layers is not None else "–",
                "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
                "speed-up": _speed(g.speedup)}
         for t in tasks:
-            row[f"{t} ({metric_of[t]})"] = score_text(cells.get((first.label, t)))
+            row[f"{t} ({metric_of[t]})"] = score_text(cells.get((g.key[0], t)))
         table.append(row)
     return to_markdown(columns, table)
 
@@ -70,9 +80,10 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
 
 def pareto_points(rows: list[Row], task: str) -> list[tuple[float, float, str]]:
     pts = []
-    for g in group([r for r in rows if r.task == task], lambda r: (r.label,)):
+    name = configuration(rows)
+    for g in group([r for r in rows if r.task == task], lambda r: (name(r),)):
         if g.mean is not None and g.speedup is not None:
-            pts.append((g.speedup, g.mean, g.first.label))
+            pts.append((g.speedup, g.mean, g.key[0]))
     return pts
 
 
