@@ -192,6 +192,7 @@ def test_smoke_recipe_runs_end_to_end_then_skips_everything(tmp_path, tiny_bert_
     assert result.exit_code == 0, result.output
     assert "layers-bbc-news.png" in (tmp_path / "rep" / "report.md").read_text()
     assert (tmp_path / "rep" / "report.md").read_text().count("| drop-ft-s42-top |") == 1
+    assert "**Command:**" in (tmp_path / "rep" / "report.md").read_text()  # the `lamina run` that made it
 
 
 def test_an_interrupted_recipe_resumes_without_redoing_finished_runs(tmp_path, tiny_bert_with_tokenizer, monkeypatch):

@@ -183,7 +183,7 @@ def execute(outcome: Outcome, *, console=None) -> Outcome:
     out = outcome.output_dir
     (out / "logs").mkdir(parents=True, exist_ok=True)
     write_json(out / "recipe.json", {"recipe": outcome.recipe.model_dump(), "form": outcome.form,
-                                     "runs": [r.name for r in outcome.runs]})
+                                     "runs": [r.name for r in outcome.runs], "command": command_line()})
     by_name = {r.name: r for r in outcome.runs}
     meta = {"name": outcome.recipe.name, "description": outcome.recipe.description, "form": outcome.form,
             "form_description": outcome.recipe.forms[outcome.form].description if outcome.form else None,
