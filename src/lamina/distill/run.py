@@ -135,8 +135,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     weights = cfg.loss_weights()
     if task.is_regression and weights.get("kd", 0) > 0:
         raise LaminaError(f"task '{task.name}' is a regression task: 'kd' needs class probabilities (use ce, hidden_mse, ...)")
-    for name in ("mlm", "kd_masked"):
-        if weights.get(name, 0) > 0 and not mlm:
+    for name, weight in weights.items():
+        if weight > 0 and not mlm and get_loss(name).masked_lm_only:
             raise LaminaError(f"loss '{name}' is for masked-LM distillation: use --task mlm --corpus FILE")
     work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
     record = new_record("distill", model=cfg.student or "", task=task.name, config=cfg.model_dump(), seed=cfg.seed)

@@ -88,6 +88,7 @@ class LossContext:
 class DistillLoss:
     name: ClassVar[str] = ""
     uses_teacher: ClassVar[bool] = True
+    masked_lm_only: ClassVar[bool] = False  # reads masked-LM labels: refused outside --task mlm
 
     def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int, student_layers: int) -> Needs:
         return Needs()

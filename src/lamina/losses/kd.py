@@ -40,7 +40,9 @@ class SoftTargets(DistillLoss):
 class MaskedSoftTargets(SoftTargets):
     """``kd`` on the masked positions only (labels other than -100), as DistilBERT's
     ``restrict_ce_to_mask``: for masked-LM students, about 15% of the tokens' vocabulary-wide
-    KL terms. On sentence-level logits it is ``kd``."""
+    KL terms."""
+
+    masked_lm_only = True
 
     def positions(self, ctx) -> torch.Tensor:
         if ctx.labels is None or ctx.labels.shape != ctx.student_logits.shape[:2]:

@@ -7,6 +7,7 @@ class MaskedLM(DistillLoss):
     """Masked-LM cross-entropy of an MLM student (labels -100 where nothing is masked)."""
 
     uses_teacher = False
+    masked_lm_only = True
 
     def __call__(self, ctx):
         return masked_lm(ctx.student_logits, ctx.labels)

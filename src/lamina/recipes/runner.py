@@ -182,12 +182,13 @@ def execute(outcome: Outcome, *, console=None) -> Outcome:
     console = console or Console(file=sys.stdout)
     out = outcome.output_dir
     (out / "logs").mkdir(parents=True, exist_ok=True)
+    command = command_line()
     write_json(out / "recipe.json", {"recipe": outcome.recipe.model_dump(), "form": outcome.form,
-                                     "runs": [r.name for r in outcome.runs], "command": command_line()})
+                                     "runs": [r.name for r in outcome.runs], "command": command})
     by_name = {r.name: r for r in outcome.runs}
     meta = {"name": outcome.recipe.name, "description": outcome.recipe.description, "form": outcome.form,
             "form_description": outcome.recipe.forms[outcome.form].description if outcome.form else None,
-            "command": command_line()}
+            "command": command}
     total = len(outcome.selected)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False,
