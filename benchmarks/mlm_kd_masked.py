@@ -34,7 +34,7 @@ def one(args) -> None:
     import torch
     from transformers import TrainerCallback
 
-    from lamina.distill.run import DistillConfig, run_distill
+    from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)
     stamps: list[float] = []

@@ -106,7 +106,7 @@ def run_lamina(args) -> dict:
     from p1_timed_cli import timed  # benchmarks/, the script's own folder, is on sys.path
 
     from lamina.distill import cache as cache_mod
-    from lamina.distill.run import DistillConfig, run_distill
+    from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)
     stamps: list[float] = []
@@ -156,19 +156,16 @@ def run_plain(args) -> dict:
 
     from lamina.data.encode import encode
     from lamina.tasks import get_task
-    from lamina.training.finetune import padding_collator, subset
+    from lamina.data.encode import padding_collator, subset
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     tok = AutoTokenizer.from_pretrained(STUDENT)
-    train = subset(get_task("sst2").load(args.data_dir)["train"], args.steps * 32, 42, shuffle=True)
+    train = subset(get_task("sst2").load(args.data_dir)["train"], args.steps * 32, 42, stratify=False)
     enc = encode(train, tok, 64).rename_column("label", "labels")
 
-    class Fixed:  # padding_collator reads these two fields
-        pad_to_max_length = True
-        max_length = 64
-
-    loader = DataLoader(enc, batch_size=32, shuffle=True, collate_fn=padding_collator(tok, Fixed()),
+    loader = DataLoader(enc, batch_size=32, shuffle=True,
+                        collate_fn=padding_collator(tok, pad_to_max_length=True, max_length=64),
                         generator=torch.Generator().manual_seed(42))
     model = AutoModelForSequenceClassification.from_pretrained(STUDENT)
     model.train()
@@ -247,16 +244,16 @@ def write_subset(args) -> None:
     """The training rows lamina uses for --max-train-samples N (seeded shuffle, seed 42),
     for TextBrewer to read the same examples from the TSV."""
     from lamina.tasks import get_task
-    from lamina.training.finetune import subset
+    from lamina.data.encode import subset
 
     train = get_task("sst2").load(args.data_dir)["train"]
     n = args.steps * 32
-    rows = list(subset(train.add_column("row", list(range(len(train)))), n, 42, shuffle=True)["row"])
+    rows = list(subset(train.add_column("row", list(range(len(train)))), n, 42, stratify=False)["row"])
     tsv = Path(args.data_dir)
     tsv = (tsv / "SST-2" if (tsv / "SST-2").is_dir() else tsv / "glue" / "SST-2") / "train.tsv"
     lines = tsv.read_text(encoding="utf-8").splitlines()[1:]
     assert len(lines) == len(train), (len(lines), len(train))
-    assert [lines[r].split("\t")[0] for r in rows] == list(subset(train, n, 42, shuffle=True)["text"]), "row order differs"
+    assert [lines[r].split("\t")[0] for r in rows] == list(subset(train, n, 42, stratify=False)["text"]), "row order differs"
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "subset.json").write_text(json.dumps(rows))
 

@@ -124,7 +124,7 @@ STUDENT_CONFIG = (
 @pytest.fixture(scope="session")
 def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
     """The tiny 4-layer BERT fine-tuned on the synthetic SST-2 slice."""
-    from lamina.training.finetune import FinetuneConfig, run_finetune
+    from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
     out = tmp_path_factory.mktemp("teacher") / "t"
     run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,

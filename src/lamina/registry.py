@@ -1,31 +1,68 @@
-"""A name → class registry, the one mechanism behind strategies and losses."""
+"""A name → entry registry, the one mechanism behind every extension point.
+
+Strategies, losses, tasks, distillation methods and commands (workflows) are each a
+``Registry``. An entry is registered where it is defined (a class decorator, or
+:meth:`Registry.add` for instances), and a registry that names its ``package`` imports
+every module of that package the first time it is asked for a name, so a new strategy,
+loss, task, method or command is one new file in its folder and no other edit. Code
+outside lamina registers its own entries the same way (importing its module first).
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from lamina.errors import LaminaError
 
 
 class Registry:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, package: str | None = None):
         self.kind = kind
-        self.entries: dict[str, type] = {}
+        self.package = package
+        self._entries: dict[str, object] = {}
+        self._discovered = package is None
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True  # first, so that modules importing the registry do not recurse
+        pkg = importlib.import_module(self.package)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{self.package}.{info.name}")
+
+    def add(self, name: str, entry) -> None:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = entry
 
     def register(self, name: str):
         """Class decorator: register under ``name`` and set ``cls.name``."""
 
         def decorator(cls):
-            if name in self.entries:
-                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self.add(name, cls)
             cls.name = name
-            self.entries[name] = cls
             return cls
 
         return decorator
 
+    def remove(self, name: str) -> None:
+        """Forget an entry (tests that register a toy extension clean up with this)."""
+        self._entries.pop(name, None)
+
+    @property
+    def entries(self) -> dict[str, object]:
+        self._discover()
+        return self._entries
+
     def names(self) -> list[str]:
         return sorted(self.entries)
 
-    def get(self, name: str) -> type:
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def get(self, name: str):
         if name not in self.entries:
             raise LaminaError(f"unknown {self.kind} '{name}'; available: {', '.join(self.names())}")
-        return self.entries[name]
+        return self._entries[name]

@@ -15,7 +15,9 @@ from conftest import STUDENT_CONFIG
 from lamina.cli import app
 from lamina.distill.cache import TeacherCache
 from lamina.distill.layer_map import build_layer_map
-from lamina.distill.run import DistillCollator, DistillConfig, run_distill
+from lamina.data.encode import padding_collator
+from lamina.distill.collate import DistillCollator
+from lamina.workflows.distill import DistillConfig, run_distill
 from lamina.distill.student import build_student
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
@@ -67,7 +69,7 @@ def test_cached_losses_equal_online_losses(tiny_teacher, sst_like, tmp_path):
     data = data.add_column("idx", list(range(len(data))))
     lmap = [(1, 2), (2, 4)]
     needs = Needs(teacher_logits=True, teacher_cls={2, 4}, teacher_tokens={2, 4})
-    collator = DistillCollator(tok)
+    collator = DistillCollator(padding_collator(tok))
     logs = []
     # KD's logits first; a later run that needs more adds only the missing outputs to the entry
     kd_only = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=Needs(teacher_logits=True),
@@ -198,8 +200,8 @@ def test_yaml_config_with_a_command_line_override(tiny_teacher, sst_like, tmp_pa
 def test_fixed_shape_padding(tiny_teacher):
     tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
     features = [dict(tok("short"), label=0, idx=0), dict(tok("a somewhat longer sentence here"), label=1, idx=1)]
-    fixed = DistillCollator(tok, DistillConfig(teacher=["t"], task="sst2", output="o", max_length=24, pad_to_max_length=True))
-    dynamic = DistillCollator(tok, DistillConfig(teacher=["t"], task="sst2", output="o", max_length=24))
+    fixed = DistillCollator(padding_collator(tok, pad_to_max_length=True, max_length=24))
+    dynamic = DistillCollator(padding_collator(tok))
     assert fixed(features)["input_ids"].shape == (2, 24)
     assert dynamic(features)["input_ids"].shape == (2, len(features[1]["input_ids"]))
     assert fixed(features)["idx"].tolist() == [0, 1]

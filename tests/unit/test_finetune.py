@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.errors import LaminaError
-from lamina.training.finetune import FinetuneConfig, run_finetune
+from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
 runner = CliRunner()
 def config(model, data_dir, out, **kw):

@@ -45,7 +45,7 @@ def _grid(tmp_path: Path) -> Path:
 
 
 def test_rows_follow_lineage_and_fill_speedups(tmp_path):
-    from lamina.results import find_results
+    from lamina.reports.runs import find_results
 
     rows = {r.run: r for r in load_rows(find_results([_grid(tmp_path)]))}
     assert rows["top-3-ft-s1"].strategy == "top" and rows["top-3-ft-s1"].speedup == 2.0
@@ -74,7 +74,7 @@ def test_report_tables_and_plots(tmp_path):
 
 def test_a_label_over_several_depths_is_one_configuration_per_depth(tmp_path):
     """A recipe step over drop counts gives one label to several depths: they must not average."""
-    from lamina.results import find_results
+    from lamina.reports.runs import find_results
     from lamina.reports.tables import configs_table, pareto_points
 
     root = tmp_path / "runs"
@@ -118,7 +118,7 @@ def test_learning_curve_from_tensorboard_files(tmp_path):
 
 
 def test_a_record_without_logs_uses_its_own_loss_curve(tmp_path):
-    from lamina.results import find_results
+    from lamina.reports.runs import find_results
 
     _write(tmp_path, "ft-s1", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
                                "metrics": {"accuracy": 0.9}, "training": {"loss_curve": [[1, 0.7], [2, 0.5]]}})

@@ -49,14 +49,6 @@ class LayerStats:
         idx = np.arange(self.num_layers - n + 1)
         return self.angular[idx, idx + n]
 
-    def to_dict(self) -> dict:
-        return {
-            "num_layers": self.num_layers,
-            "num_tokens": self.num_tokens,
-            "token": self.token,
-            "cosine": self.cosine.round(6).tolist(),
-            "angular": self.angular.round(6).tolist(),
-        }
 
 
 def _first_tensor(value):
@@ -172,3 +164,14 @@ def layer_table(model: nn.Module, stats: LayerStats | None = None) -> dict:
             for d in [stats.block_angular(n)]
         ]
     return out
+
+
+def stats_from_texts(model, tokenizer, texts: list[tuple[str, ...]], *, max_length: int = 128,
+                     batch_size: int = 16) -> LayerStats:
+    """Layer statistics of ``model`` over calibration texts (one or two fields each), tokenized
+    in padded batches; ``max_length`` is capped at the model's positions."""
+    from lamina.data.calibration import tokenize_batches
+    from lamina.data.encode import max_positions
+
+    max_length = min(max_length, max_positions(model.config))
+    return compute_layer_stats(model, tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size))

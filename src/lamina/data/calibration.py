@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from lamina.data.encode import ensure_pad_token
 from lamina.data.glue import GLUE_FORMATS, read_glue_texts
 from lamina.data.records import RECORD_SUFFIXES, read_records
 from lamina.errors import LaminaError
@@ -53,7 +54,7 @@ def load_calibration_texts(
         raise LaminaError(f"--calib-samples must be at least 1, not {samples}")
     path = Path(source).expanduser()
     if source == "bbc-news":
-        from lamina.tasks.bbc import bbc_articles
+        from lamina.data.bbc import bbc_articles
 
         texts = [(text,) for text, _ in bbc_articles()]
     elif source in GLUE_FORMATS and not path.exists():
@@ -77,8 +78,7 @@ def tokenize_batches(tokenizer, texts: list[tuple[str, ...]], *, max_length: int
     """Yield padded tokenizer batches (PyTorch tensors) of the calibration texts."""
     if tokenizer is None:
         raise LaminaError("this model has no tokenizer, so calibration text cannot be encoded")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    ensure_pad_token(tokenizer)
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
         columns = list(zip(*chunk))

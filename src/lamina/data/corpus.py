@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lamina.data.encode import first, subset
 from lamina.errors import LaminaError
 
 
@@ -88,9 +89,7 @@ def masked_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | N
 
 def masked_blocks(blocks, tokenizer, *, max_blocks: int | None = None, mlm_probability: float = 0.15, seed: int = 0):
     """The first ``max_blocks`` of ``blocks`` (all when None), masked once from ``seed``."""
-    from lamina.training.finetune import subset
-
-    return masked_once(subset(blocks, max_blocks, seed, shuffle=False), tokenizer, mlm_probability=mlm_probability,
+    return masked_once(first(blocks, max_blocks), tokenizer, mlm_probability=mlm_probability,
                        seed=seed)
 
 
@@ -101,3 +100,20 @@ def split_for_eval(blocks, fraction: float = 0.05, seed: int = 0):
     n_eval = max(1, int(round(fraction * len(blocks))))
     parts = blocks.train_test_split(test_size=n_eval, seed=seed, shuffle=True)
     return parts["train"], parts["test"]
+
+
+def mlm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, mlm_probability: float, eval_fraction: float,
+                 seed: int, max_train_samples: int | None = None, max_eval_samples: int | None = None):
+    """Training blocks (masked afresh each step by the collator) and a fixed masked
+    evaluation set; also says where the evaluation text came from."""
+    train = corpus_blocks(read_corpus(corpus), tokenizer, block_size)
+    masking = dict(max_blocks=max_eval_samples, mlm_probability=mlm_probability, seed=seed)
+    if eval_corpus:
+        evaluation = masked_eval_blocks(eval_corpus, tokenizer, block_size, **masking)
+        source = ", ".join(f"`{c}`" for c in eval_corpus)
+    else:
+        train, held = split_for_eval(train, eval_fraction, seed=seed)
+        evaluation = masked_blocks(held, tokenizer, **masking)
+        source = f"{eval_fraction:.0%} of the training blocks held out"
+    train = subset(train, max_train_samples, seed, stratify=False)
+    return train, evaluation, source

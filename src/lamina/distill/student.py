@@ -48,15 +48,15 @@ def build_student(
     first_n: int | None = None,
     calibration=None,
     seed: int = 42,
+    strategy_options: dict | None = None,
 ):
     """Return ``(student_model, tokenizer, description)``; exactly one way must be chosen."""
-    from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, set_seed
+    from transformers import set_seed
 
     from lamina.models.adapters import get_adapter
-    from lamina.models.loading import load_for_classification, load_masked_lm
-    from lamina.tasks.mlm import is_mlm
     from lamina.models.surgery import drop_layers
     from lamina.strategies import get_strategy, select_layers
+    from lamina.tasks.objectives import objective_for
 
     modes = {
         "--student": student is not None and first_n is None,
@@ -75,13 +75,13 @@ def build_student(
     if from_teacher is not None:
         if keep is None:
             raise LaminaError("--student-from-teacher needs --keep N (the student's layer count)")
-        strategy = get_strategy(from_teacher)
+        strategy = get_strategy(from_teacher, **(strategy_options or {}))
         n = get_adapter(teacher).num_layers(teacher.config)
         stats = calibration(teacher, teacher_tokenizer) if strategy.needs_calibration else None
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
         return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
-    mlm = is_mlm(task)
+    objective = objective_for(task)
     if student_config is not None:
         config = _config_from(student_config)
         get_adapter(config)
@@ -90,20 +90,10 @@ def build_student(
                 f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "
                 f"{teacher.config.vocab_size}: the student must share the teacher's tokenizer"
             )
-        if mlm:
-            return AutoModelForMaskedLM.from_config(config), teacher_tokenizer, {"init": "random (from --student-config)"}
-        config.num_labels = task.num_labels
-        config.problem_type = "regression" if task.is_regression else "single_label_classification"
-        if not task.is_regression:
-            config.id2label = task.id2label()
-            config.label2id = {v: k for k, v in task.id2label().items()}
-        model = AutoModelForSequenceClassification.from_config(config)
+        model = objective.model_from_config(config, task)
         return model, teacher_tokenizer, {"init": "random (from --student-config)"}
     source = student or "minilm-l6"
-    if mlm:
-        model, tokenizer, _ = load_masked_lm(source, train=True)
-    else:
-        model, tokenizer, _ = load_for_classification(source, task, train=True)
+    model, tokenizer, _ = objective.load_model(source, task, train=True)
     check_same_vocabulary(teacher_tokenizer, tokenizer, teacher_name, source)
     if first_n is not None:
         n = get_adapter(model).num_layers(model.config)

@@ -1,17 +1,23 @@
 """DistillationTrainer: HF Trainer whose loss is a weighted sum of registered losses.
 
-The trained module is :class:`StudentWithProjections` (the student plus any learned
-width projections), so checkpoints and ``--resume`` carry the projections, while the
-exported model is ``module.student`` alone. Teachers sit beside the module, frozen, in
-eval mode; their outputs come from the teacher-output cache when one is given.
+The trained module is :class:`DistillModule`: the student plus every trainable part of the
+run (learned width projections; the teachers too, for a method that trains them), so
+checkpoints and ``--resume`` carry all of it, while the exported model is
+``module.student`` alone. This class decides nothing about the teachers: a distillation
+*method* (:mod:`lamina.distill.methods`) is a registered subclass that chooses how they
+are held (the ``standard`` method freezes them and reads them without gradients) and may
+override the training step; teacher outputs come from the teacher-output cache when the
+method allows one and the run has one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 from transformers import Trainer
 
@@ -19,19 +25,24 @@ from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
 from lamina.losses.functional import cross_entropy, masked_lm
 
-HIDDEN_LOSSES = ("pkd", "hidden_mse", "cosine")
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class StudentWithProjections(nn.Module):
+class DistillModule(nn.Module):
     # compute_loss returns a per-batch mean itself: the Trainer must not rescale it by
     # token counts or by the number of processes (it would, seeing forward(**inputs))
     accepts_loss_kwargs = False
     _keys_to_ignore_on_save = None  # read by the Trainer after loading the best checkpoint
 
-    def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None):
+    def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None,
+                 teachers: list[nn.Module] | None = None):
         super().__init__()
         self.student = student
         self.projections = nn.ModuleDict({str(k): v for k, v in (projections or {}).items()})
+        if teachers:  # trained teachers are part of the module, so checkpoints carry them
+            self.teachers = nn.ModuleList(teachers)
         self.config = student.config  # the Trainer reads a few fields (e.g. for logging)
 
     def forward(self, project: dict[int, set[int]] | None = None, **inputs):
@@ -71,9 +82,26 @@ class Noise:
 
 
 class DistillationTrainer(Trainer):
+    """The base of every distillation method; see :mod:`lamina.distill.methods`."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions  # the method's own settings (``--method-option``)
+    trains_teachers: ClassVar[bool] = False  # teachers live in the trained module (checkpointed, resumed)
+    cache_off_reason: ClassVar[str | None] = None  # set when the method cannot read cached teacher outputs
+
+    @classmethod
+    def describe(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def check(cls, cfg, task) -> None:
+        """Refuse settings this method cannot run with, before anything is loaded or written."""
+
     def __init__(self, *args, teachers: list[TeacherSpec], loss_weights: dict[str, float], temperature: float = 1.0,
-                 noise: Noise | None = None, student_num_layers: int = 0, **kwargs):
+                 noise: Noise | None = None, student_num_layers: int = 0, method_options: BaseModel | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.method_options = method_options if method_options is not None else self.Options()
         self.teachers = teachers
         self.loss_weights = {k: v for k, v in loss_weights.items() if v > 0}
         self.loss_fns = {name: get_loss(name) for name in self.loss_weights}
@@ -87,8 +115,14 @@ class DistillationTrainer(Trainer):
         self._parts: dict[str, list[float]] = defaultdict(list)
         for t in teachers:
             t.model.to(self.args.device)
-            t.model.eval()
-            t.model.requires_grad_(False)
+        self.setup_teachers()
+
+    def setup_teachers(self) -> None:
+        """How the method holds its teachers (the standard method freezes them)."""
+
+    def teacher_forward(self, spec: TeacherSpec, inputs: dict, **outputs):
+        """One teacher's forward pass (the standard method runs it without gradients)."""
+        return spec.model(**inputs, **outputs)
 
     # ---------------------------------------------------------------- loss
 
@@ -110,12 +144,10 @@ class DistillationTrainer(Trainer):
             view = TeacherView()
         online_needed = spec.cache is None or needs.teacher_attentions
         if online_needed:
-            with torch.no_grad():
-                out = spec.model(
-                    **inputs,
-                    output_hidden_states=bool(needs.teacher_cls or needs.teacher_tokens),
-                    output_attentions=bool(needs.teacher_attentions),
-                )
+            out = self.teacher_forward(
+                spec, inputs, output_hidden_states=bool(needs.teacher_cls or needs.teacher_tokens),
+                output_attentions=bool(needs.teacher_attentions),
+            )
             if spec.cache is None:
                 view.logits = out.logits if needs.teacher_logits else None
                 view.cls = {j: out.hidden_states[j][:, 0] for j in needs.teacher_cls}
@@ -203,15 +235,14 @@ def check_attention_heads(student, teacher, name: str) -> None:
         raise LaminaError(f"attention_mse needs the same number of heads: student {s}, teacher '{name}' {t}")
 
 
-def make_projections(student, teachers: list[TeacherSpec], loss_weights: dict[str, float]) -> dict[int, nn.Module]:
-    """A linear map student width → teacher width for each teacher whose width differs,
-    when a hidden-state loss is used (TinyBERT's W_h). Trained, never exported."""
-    if not any(loss_weights.get(name, 0) > 0 for name in HIDDEN_LOSSES):
-        return {}
+def make_projections(student, teachers: list[TeacherSpec]) -> dict[int, nn.Module]:
+    """A linear map student width → teacher width for each teacher whose width differs and
+    whose losses compare student hidden states with it (``Needs.student_states``; TinyBERT's
+    W_h). Trained, never exported."""
     hs = student.config.hidden_size
     out = {}
     for i, t in enumerate(teachers):
         ht = t.model.config.hidden_size
-        if ht != hs:
+        if t.needs.student_states and ht != hs:
             out[i] = nn.Linear(hs, ht)
     return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import math
+
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
@@ -33,6 +35,38 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "pearson": _corr(pearsonr),
     "spearman": _corr(spearmanr),
 }
+
+
+# metrics where lower is better; every other metric is better higher. The direction picks
+# the best checkpoint (TrainingArguments.greater_is_better), the best run of a recipe step
+# (${best:step.output}) and the Pareto front of a report.
+LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
+
+
+def greater_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def is_fraction(metric: str, value) -> bool:
+    """A score on a 0..1 scale (accuracy, F1, correlations), shown ×100; losses are not."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1 \
+        and greater_is_better(metric)
+
+
+def shown(metric: str, value, digits: int = 2) -> float:
+    """The value as reports show it: ×100 for fractions, else as it is."""
+    return round(100 * value, digits) if is_fraction(metric, value) else round(value, 4)
+
+
+def scores_text(metrics: dict) -> str:
+    """``accuracy 89.00, loss 0.3412``: fractions as percentages, losses and perplexities as they are."""
+    return ", ".join(f"{k} {100 * v:.2f}" if is_fraction(k, v) else f"{k} {v:.4g}" for k, v in metrics.items())
+
+
+def mlm_metrics(eval_output: dict) -> dict:
+    """Loss and perplexity from an HF Trainer evaluation of a masked LM."""
+    loss = float(eval_output["eval_loss"])
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
 
 
 def predictions_from_outputs(outputs: np.ndarray, regression: bool) -> np.ndarray:

@@ -1,7 +1,9 @@
-"""Distillation losses: pure functions (functional.py) and the registry (base.py)."""
+"""Distillation losses: pure functions (functional.py) and the registry (base.py).
 
-from lamina.losses import attention_mse, ce, cosine, hidden_mse, kd, mlm, pkd  # noqa: F401  (registration)
+Every module of this package is imported by the registry when a loss is first looked up."""
+
 from lamina.losses.base import (
+    LOSSES,
     DistillLoss,
     LossContext,
     Needs,
@@ -13,6 +15,7 @@ from lamina.losses.base import (
 )
 
 __all__ = [
+    "LOSSES",
     "DistillLoss",
     "LossContext",
     "Needs",

@@ -1,8 +1,10 @@
 """The distillation loss registry and the context a loss reads from.
 
-A loss is a small class registered by name. It says what it needs
+A loss is a small class registered by name, one file in this package (the registry imports
+every module of it). It says which task objectives it applies to (``objectives``) and what it needs
 (:meth:`DistillLoss.needs`) so the trainer computes, and the cache stores, only those
-teacher and student outputs; ``__call__`` reads a :class:`LossContext` and returns a
+teacher and student outputs (student states it lists in ``Needs.student_states`` are
+projected to a wider teacher's width automatically); ``__call__`` reads a :class:`LossContext` and returns a
 scalar. The math lives in the pure functions of :mod:`lamina.losses.functional`.
 
 Hidden-state indices follow Hugging Face: ``0`` is the embedding output, ``j`` the output
@@ -87,8 +89,16 @@ class LossContext:
 
 class DistillLoss:
     name: ClassVar[str] = ""
-    uses_teacher: ClassVar[bool] = True
-    masked_lm_only: ClassVar[bool] = False  # reads masked-LM labels: refused outside --task mlm
+    # the task objectives (lamina.tasks.objectives) this loss applies to; None: every one
+    objectives: ClassVar[frozenset[str] | None] = None
+    refusal: ClassVar[str] = ""  # why it does not apply elsewhere, for the error line
+
+    @classmethod
+    def check_objective(cls, task) -> None:
+        """Refuse a task whose objective this loss cannot read (one line naming the task)."""
+        if cls.objectives is not None and task.objective not in cls.objectives:
+            why = cls.refusal or f"it is for {', '.join(sorted(cls.objectives))} tasks"
+            raise LaminaError(f"loss '{cls.name}' does not apply to task '{task.name}' ({task.objective}): {why}")
 
     def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int, student_layers: int) -> Needs:
         return Needs()
@@ -97,7 +107,7 @@ class DistillLoss:
         raise NotImplementedError
 
 
-LOSSES = Registry("loss")
+LOSSES = Registry("loss", package="lamina.losses")
 register_loss = LOSSES.register
 
 

@@ -6,8 +6,6 @@ from lamina.losses.functional import cross_entropy, masked_lm
 class HardLabel(DistillLoss):
     """Cross-entropy with the gold labels (MSE for regression tasks)."""
 
-    uses_teacher = False
-
     def __call__(self, ctx):
         if ctx.student_logits.dim() == 3:  # token-level logits: the masked-LM hard labels
             return masked_lm(ctx.student_logits, ctx.labels)

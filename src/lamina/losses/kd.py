@@ -9,6 +9,9 @@ class SoftTargets(DistillLoss):
     """Hinton soft targets at temperature T, scaled by T²; several teachers' logits are averaged.
     On token-level (masked-LM) logits: one distribution per real token."""
 
+    objectives = frozenset({"classification", "masked-lm"})
+    refusal = "'kd' needs class probabilities; for a regression task use ce, hidden_mse, ..."
+
     def needs(self, layer_map, teacher_layers, student_layers):
         return Needs(teacher_logits=True)
 
@@ -42,7 +45,8 @@ class MaskedSoftTargets(SoftTargets):
     ``restrict_ce_to_mask``: for masked-LM students, about 15% of the tokens' vocabulary-wide
     KL terms."""
 
-    masked_lm_only = True
+    objectives = frozenset({"masked-lm"})
+    refusal = "it is for masked-LM distillation (the masked positions): use --task mlm --corpus FILE"
 
     def positions(self, ctx) -> torch.Tensor:
         if ctx.labels is None or ctx.labels.shape != ctx.student_logits.shape[:2]:

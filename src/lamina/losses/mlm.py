@@ -6,8 +6,8 @@ from lamina.losses.functional import masked_lm
 class MaskedLM(DistillLoss):
     """Masked-LM cross-entropy of an MLM student (labels -100 where nothing is masked)."""
 
-    uses_teacher = False
-    masked_lm_only = True
+    objectives = frozenset({"masked-lm"})
+    refusal = "it is for masked-LM distillation: use --task mlm --corpus FILE"
 
     def __call__(self, ctx):
         return masked_lm(ctx.student_logits, ctx.labels)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lamina.eval.metrics import is_fraction
+
 
 def _fmt_params(n: int) -> str:
     return f"{n:,} ({n / 1e6:.1f}M)"
@@ -104,11 +106,12 @@ def _scores(record: dict) -> list[str]:
         return ["No scores recorded.", ""]
     split = "dev"
     lines = [f"| metric ({split}) | value |", "|---|---:|"]
-    lines += [f"| {k} | {100 * v:.2f} |" if abs(v) <= 1 else f"| {k} | {v:.4f} |" for k, v in metrics.items()]
+    lines += [f"| {k} | {100 * v:.2f} |" if is_fraction(k, v) else f"| {k} | {v:.4f} |" for k, v in metrics.items()]
     return [*lines, ""]
 
 
-def write_finetune_card(folder: str | Path, record: dict, task, name: str | None = None) -> Path:
+def write_finetune_card(folder: str | Path, record: dict, task, name: str | None = None,
+                        auto_class: str = "AutoModelForSequenceClassification") -> Path:
     """README.md for a fine-tuned model: source, task, training settings and dev scores."""
     name = name or Path(folder).name
     cfg, tr, sizes = record["config"], record["training"], record["sizes"]
@@ -136,7 +139,7 @@ def write_finetune_card(folder: str | Path, record: dict, task, name: str | None
         "## Scores",
         "",
         *_scores(record),
-        *_usage(name, "AutoModelForSequenceClassification"),
+        *_usage(name, auto_class),
     ]
     return _write(folder, lines)
 

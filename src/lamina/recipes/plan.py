@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lamina.errors import LaminaError
 from lamina.recipes.interpolate import Ref, refs_in, substitute
-from lamina.recipes.kinds import STEP_KINDS, StepKind
+from lamina.recipes.kinds import Workflow, get_kind
 from lamina.recipes.schema import Recipe, Step, matches
 
 # short name parts for common grid variables: seed 42 → s42, drop 3 → k3
@@ -27,7 +27,7 @@ NAME_PREFIX = {"seed": "s", "drop": "k", "keep": "n"}
 class Run:
     name: str
     step: Step
-    kind: StepKind
+    kind: Workflow
     vars: dict
     args: dict  # resolved, except ${best:...} references (resolved when the run starts)
     output: str
@@ -114,7 +114,7 @@ def plan(recipe: Recipe, output_dir: str | Path, *, data_dir: str | None = None)
     runs: list[Run] = []
     for step in recipe.steps:
         where = f"step '{step.name}'"
-        kind = STEP_KINDS.get(step.kind)()
+        kind = get_kind(step.kind)
         if "output" in step.args:
             raise LaminaError(f"{where}: 'output' is set by the recipe runner (each run gets output_dir/runs/NAME)")
         refs = refs_in(step.args) + refs_in(step.label or "")

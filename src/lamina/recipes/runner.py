@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import LaminaError
+from lamina.eval.metrics import scores_text
 from lamina.io import write_json
 from lamina.recipes.plan import Run, plan, resolve_best
 from lamina.recipes.schema import Recipe, load_recipe
+from lamina.reports.collect import main_metric
 from lamina.results import RESULTS_FILE, command_line
 
 DONE, RESUME, TODO, CHANGED, STALE, ALWAYS = (
@@ -78,7 +80,7 @@ def run_status(run: Run, output_dir: Path) -> str:
     if (Path(run.output) / RESULTS_FILE).is_file():
         return CHANGED if _args_changed(run, output_dir) else DONE
     work = work_dir_for(run.output)
-    if run.kind.trains and work.is_dir() and last_checkpoint(work) is not None:
+    if run.kind.trains() and work.is_dir() and last_checkpoint(work) is not None:
         return RESUME
     return TODO
 
@@ -130,20 +132,20 @@ def describe_plan(outcome: Outcome) -> list[dict]:
     return rows
 
 
-def main_score(record: dict) -> tuple[str | None, float | None]:
-    from lamina.reports.collect import main_metric
-
-    return main_metric(record)
-
-
 def _pick_best(runs: list[Run]) -> Run:
+    """The run with the best main metric, in that metric's direction (lowest loss, highest accuracy)."""
+    from lamina.eval.metrics import greater_is_better
+
     scored = []
     for r in runs:
         path = Path(r.output) / RESULTS_FILE
         if not path.is_file():
             raise LaminaError(f"${{best:{r.step.name}...}} needs run {r.name} to be complete")
-        _, score = main_score(json.loads(path.read_text(encoding="utf-8")))
-        scored.append((score if score is not None else float("-inf"), r))
+        name, score = main_metric(json.loads(path.read_text(encoding="utf-8")))
+        if score is None:
+            scored.append((float("-inf"), r))
+        else:
+            scored.append((score if greater_is_better(name) else -score, r))
     return max(scored, key=lambda t: t[0])[1]
 
 
@@ -219,8 +221,8 @@ def execute(outcome: Outcome, *, console=None) -> Outcome:
                 outcome.reports.append(Path(run.output))
                 console.print(f"[green]✓[/green] {run.name}: report in {run.output}")
             else:
-                name, score = main_score(record)
-                shown = f"{name} {100 * score:.2f}" if score is not None and abs(score) <= 1 else ""
+                name, score = main_metric(record)
+                shown = scores_text({name: score}) if score is not None else ""
                 wall = record.get("wall_seconds")
                 console.print(f"[green]✓[/green] {run.name}  {shown}  ({wall:.0f} s)" if wall else f"✓ {run.name}")
             progress.advance(overall)
@@ -234,12 +236,12 @@ def _run_one(run: Run, outcome: Outcome, progress, meta: dict, *, resume: bool):
     if run.deferred:
         run.label = resolve_best(run, _pick_best, run.label)
     cfg = run.kind.config(args, run.output, outcome.data_dir)
-    if run.kind.trains:
+    if run.kind.trains():
         cfg = cfg.model_copy(update={"resume": resume, "overwrite": not resume})
     log_path = outcome.output_dir / "logs" / f"{run.name}.log"
     sub = progress.add_task(f"  {run.step.kind}", total=None)
-    ctx = RunContext(data_dir=outcome.data_dir, results_dir=outcome.output_dir / "results",
-                     callbacks=[_progress_callback(progress, sub)] if run.kind.trains else [], report_meta=meta)
+    ctx = RunContext(data_dir=outcome.data_dir, results_dir=outcome.output_dir / "results", in_recipe=True,
+                     callbacks=[_progress_callback(progress, sub)] if run.kind.trains() else [], report_meta=meta)
     try:
         with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
                 contextlib.redirect_stderr(log):
@@ -277,5 +279,6 @@ def _progress_callback(progress, task_id):
 
 
 def run_recipe(recipe, *, console=None, dry_run: bool = False, **kw) -> Outcome:
+    """Plan and run a recipe from Python (``lamina run`` does the same, printing the plan first)."""
     outcome = prepare(recipe, **kw)
     return outcome if dry_run else execute(outcome, console=console)

@@ -95,10 +95,10 @@ class Step(_Strict):
     @field_validator("kind")
     @classmethod
     def _kind(cls, v: str) -> str:
-        from lamina.recipes.kinds import STEP_KINDS
+        from lamina.recipes.kinds import step_kinds
 
-        if v not in STEP_KINDS.entries:
-            raise ValueError(f"unknown step kind '{v}'; available: {', '.join(STEP_KINDS.names())}")
+        if v not in step_kinds():
+            raise ValueError(f"unknown step kind '{v}'; available: {', '.join(step_kinds())}")
         return v
 
 
@@ -116,7 +116,7 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        from lamina.recipes.kinds import STEP_KINDS
+        from lamina.recipes.kinds import step_kinds
 
         seen: set[str] = set()
         for step in self.steps:
@@ -126,8 +126,8 @@ class Recipe(_Strict):
                 raise ValueError(f"'{step.name}' is both a step and a variable")
             seen.add(step.name)
         for kind in self.defaults:
-            if kind not in STEP_KINDS.entries:
-                raise ValueError(f"defaults: unknown step kind '{kind}'; available: {', '.join(STEP_KINDS.names())}")
+            if kind not in step_kinds():
+                raise ValueError(f"defaults: unknown step kind '{kind}'; available: {', '.join(step_kinds())}")
         if self.default_form is not None and self.default_form not in self.forms:
             raise ValueError(f"default_form '{self.default_form}' is not one of the forms ({', '.join(self.forms)})")
         return self

@@ -8,7 +8,7 @@ from pathlib import Path
 from lamina.reports.collect import Row, load_rows
 from lamina.reports.spec import ReportSpec
 from lamina.reports.tables import configs_table, layers_table, pareto_table, tasks_of
-from lamina.results import find_results, report_rows, to_csv, to_markdown
+from lamina.reports.runs import find_results, report_rows, to_csv, to_markdown
 
 
 def _select(rows: list[Row], steps: list[str] | None, default) -> list[Row]:
@@ -22,13 +22,14 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | None = None, meta: dict | None = None):
-    """(markdown, csv, written plot paths) for the results JSON under ``paths``."""
+def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | None = None, meta: dict | None = None,
+                 kinds=None):
+    """(markdown, csv, written plot paths) for the results JSON under ``paths`` (of ``kinds`` only, when given)."""
     from lamina.reports import plots
 
     spec = spec or ReportSpec()
     meta = meta or {}
-    found = find_results(paths)
+    found = find_results(paths, kinds)
     rows = load_rows(found)
     scored = [r for r in rows if r.score is not None]
     depth = max((r.full_layers for r in scored if r.full_layers), default=None)
@@ -95,13 +96,14 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     return "\n".join(md).rstrip() + "\n", to_csv(columns, flat), written
 
 
-def write_report(paths, output: str | Path, spec: ReportSpec | None = None, *, meta: dict | None = None) -> dict:
+def write_report(paths, output: str | Path, spec: ReportSpec | None = None, *, meta: dict | None = None,
+                 kinds=None) -> dict:
     """report.md, report.csv and the PNG plots in ``output``."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):  # plots of an earlier report that may no longer apply
         old.unlink()
-    md, csv, plots = build_report(paths, spec, plots_dir=out, meta=meta)
+    md, csv, plots = build_report(paths, spec, plots_dir=out, meta=meta, kinds=kinds)
     (out / "report.md").write_text(md, encoding="utf-8")
     (out / "report.csv").write_text(csv, encoding="utf-8")
     return {"markdown": out / "report.md", "csv": out / "report.csv", "plots": plots, "text": md}

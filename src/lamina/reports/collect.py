@@ -18,7 +18,8 @@ CURVE_SKIP = ("runtime", "per_second")
 
 
 def main_metric(record: dict) -> tuple[str | None, float | None]:
-    """The task's main metric (the one that picks the best checkpoint) and its value."""
+    """The task's main metric (the one that picks the best checkpoint) and its value; its
+    direction is :func:`lamina.eval.metrics.greater_is_better`."""
     metrics = record.get("metrics") or {}
     if not metrics:
         return None, None

@@ -4,7 +4,7 @@ strategies × layers kept (Poor Man's BERT's figures), mean ± std over seeds.""
 from __future__ import annotations
 
 from lamina.reports.collect import Group, Row, group
-from lamina.results import to_markdown
+from lamina.reports.runs import to_markdown
 
 
 def score_text(g: Group | None) -> str:

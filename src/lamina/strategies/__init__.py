@@ -1,7 +1,9 @@
-"""Layer-selection strategies: which layers to remove. See :mod:`lamina.strategies.base`."""
+"""Layer-selection strategies: which layers to remove. See :mod:`lamina.strategies.base`.
 
-from lamina.strategies import alternate, angular, bottom, contribution, explicit, symmetric, top  # noqa: F401
+Every module of this package is imported by the registry when a strategy is first looked up."""
+
 from lamina.strategies.base import (
+    STRATEGIES,
     Strategy,
     available_strategies,
     get_strategy,
@@ -11,6 +13,7 @@ from lamina.strategies.base import (
 )
 
 __all__ = [
+    "STRATEGIES",
     "Strategy",
     "available_strategies",
     "get_strategy",

@@ -1,5 +1,15 @@
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
 from lamina.errors import LaminaError
 from lamina.strategies.base import Strategy, register_strategy
+
+
+class AlternateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parity: Literal["odd", "even"] = Field("odd", description="drop odd (1,3,5..) or even (0,2,4..) layers")
 
 
 @register_strategy("alternate")
@@ -11,10 +21,11 @@ class Alternate(Strategy):
     highest-indexed candidates go first, as in Sajjad et al.
     """
 
-    def __init__(self, parity: str = "odd"):
-        if parity not in ("odd", "even"):
-            raise LaminaError(f"alternate parity must be 'odd' or 'even', not '{parity}'")
-        self.parity = parity
+    Options = AlternateOptions
+
+    @property
+    def parity(self) -> str:
+        return self.options.parity
 
     def layers_to_drop(self, num_layers, k, stats=None):
         first = 1 if self.parity == "odd" else 0

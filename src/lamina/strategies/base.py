@@ -13,14 +13,19 @@ A strategy decides *which* ``k`` of ``n`` layers to drop. Adding one is one smal
         def layers_to_drop(self, num_layers, k, stats=None):
             return list(range(num_layers - 1, -1, -3))[:k]
 
-and an import in :mod:`lamina.strategies` (or in your own code before calling lamina).
-Strategies that need calibration data set ``needs_calibration = True`` and read the
-:class:`~lamina.analysis.LayerStats` they are given.
+in a new file of :mod:`lamina.strategies` (the registry imports every module of the
+package), or in your own code before calling lamina. Strategies that need calibration data
+set ``needs_calibration = True`` and read the :class:`~lamina.analysis.LayerStats` they
+are given. A strategy with settings declares them as a pydantic ``Options`` model; they
+reach it as ``--strategy-option NAME=VALUE`` on the command line and ``strategy_options:``
+in config files and recipes, validated against that model.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lamina.errors import LaminaError
 from lamina.registry import Registry
@@ -29,9 +34,17 @@ if TYPE_CHECKING:
     from lamina.analysis.layer_stats import LayerStats
 
 
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class Strategy:
     name: ClassVar[str] = ""
     needs_calibration: ClassVar[bool] = False
+    Options: ClassVar[type[BaseModel]] = NoOptions  # the strategy's own settings
+
+    def __init__(self, **options):
+        self.options = self.Options(**options)
 
     def layers_to_drop(self, num_layers: int, k: int, stats: LayerStats | None = None) -> list[int]:
         raise NotImplementedError
@@ -40,21 +53,30 @@ class Strategy:
     def describe(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
+    @classmethod
+    def data_free(cls) -> bool:
+        return not cls.needs_calibration
 
-STRATEGIES = Registry("strategy")
+
+STRATEGIES = Registry("strategy", package="lamina.strategies")
 register_strategy = STRATEGIES.register
 
 
-def available_strategies() -> list[str]:
-    return STRATEGIES.names()
+def available_strategies(*, data_free: bool = False) -> list[str]:
+    return [n for n in STRATEGIES.names() if not data_free or STRATEGIES.get(n).data_free()]
 
 
 def get_strategy(name: str, **options) -> Strategy:
     cls = STRATEGIES.get(name)
     try:
         return cls(**options)
-    except TypeError as exc:
-        raise LaminaError(f"strategy '{name}': {exc}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        known = ", ".join(cls.Options.model_fields) or "none"
+        if err["type"] == "extra_forbidden":
+            raise LaminaError(f"strategy '{name}' has no option '{where}' (its options: {known})") from None
+        raise LaminaError(f"strategy '{name}' option {where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def resolve_drop_count(num_layers: int, drop: int | None = None, keep: int | None = None) -> int:

@@ -1,6 +1,7 @@
-"""Tasks: GLUE, the embedded bbc-news, and custom files. See :mod:`lamina.tasks.base`."""
+"""Tasks: GLUE, the embedded bbc-news, custom files and masked-LM corpora. See :mod:`lamina.tasks.base`.
 
-from lamina.tasks import bbc, glue  # noqa: F401  (registration)
-from lamina.tasks.base import Task, available_tasks, get_task, label_distribution, register_task
+Every module of this package is imported by the registry when a task is first looked up."""
 
-__all__ = ["Task", "available_tasks", "get_task", "label_distribution", "register_task"]
+from lamina.tasks.base import TASKS, Task, available_tasks, get_task, label_distribution, register_task, split_metrics
+
+__all__ = ["TASKS", "Task", "available_tasks", "get_task", "label_distribution", "register_task", "split_metrics"]

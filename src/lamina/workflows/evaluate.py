@@ -1,0 +1,143 @@
+"""``lamina eval``: task metrics plus size and CPU speed of a model; with ``depths``, the
+same for copies pruned to those depths without retraining (prune-on-demand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import field_validator
+
+from lamina.config import OptionMap, parse_numbers, setting
+from lamina.training.settings import TaskSettings
+from lamina.workflows import RunContext, Workflow, register_workflow
+
+
+class EvalConfig(TaskSettings):
+    model: str = setting(..., "Local folder, Hugging Face hub id, or bundled alias of the model to score.")
+    split: Literal["dev", "train"] = setting("dev", "dev or train.")
+    max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
+    batch_size: int = setting(64, "Batch size for scoring.", ge=1)
+    max_samples: Optional[int] = setting(
+        None, "Score a seeded subset of N examples (stratified by label for classification; the first N blocks "
+        "for --task mlm).", ge=1)
+    seed: int = setting(42, "Seed of the subset (and of the masking for --task mlm).")
+    speed: bool = setting(True, "Measure CPU latency and throughput.")
+    speed_batch_sizes: list[int] = setting([1, 8, 32], "Batch sizes timed, e.g. 1,8,32.")
+    speed_seq_len: int = setting(128, "Sequence length timed (at most --max-length).", ge=2)
+    threads: Optional[int] = setting(None, "CPU threads while timing (default: torch's).", ge=1)
+    depths: Optional[list[int]] = setting(
+        None, "Also score copies pruned to these layer counts, e.g. 4,3,2, with no retraining (prune-on-demand, "
+        "as after LayerDrop).")
+    strategy: str = setting("alternate", "Which layers --depths keeps (a data-free strategy).")
+    strategy_options: OptionMap = setting({}, "Options of that strategy, NAME=VALUE.", flag="--strategy-option")
+    json_path: Optional[str] = setting(None, "Also write the results JSON here.", flag="--json")
+    output: Optional[str] = setting(None, "Write the results record into this folder (lamina_results.json).",
+                                    flag="-o")
+    overwrite: bool = setting(False, "Replace an existing --output folder.")
+
+    @field_validator("depths", "speed_batch_sizes", mode="before")
+    @classmethod
+    def _parse_ints(cls, value, info):
+        return parse_numbers(value, "--" + info.field_name.replace("_", "-"), int)
+
+
+@register_workflow("eval")
+class Eval(Workflow):
+    """Task metrics (or, with --task mlm --corpus FILE, MLM loss and perplexity) plus parameters, size on
+    disk and CPU latency/throughput at batch 1, 8 and 32; with --depths, the same for shallower copies."""
+
+    Config = EvalConfig
+    arguments = ("model",)
+
+    def run(self, cfg: EvalConfig, ctx: RunContext) -> dict:
+        from lamina.io import atomic_output_dir, check_output_dir, write_json
+        from lamina.results import RESULTS_FILE
+
+        if cfg.output:
+            check_output_dir(cfg.output, overwrite=cfg.overwrite)
+        record = run_eval(cfg)
+        if cfg.output:
+            with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+                write_json(tmp / RESULTS_FILE, record)
+        if cfg.json_path:
+            write_json(cfg.json_path, record)
+        return record
+
+    def show(self, record, cfg, echo) -> None:
+        from lamina.display import print_eval
+
+        print_eval(record)
+        for path in (cfg.json_path, cfg.output and f"{cfg.output}/lamina_results.json"):
+            if path:
+                echo(f"wrote {path}")
+
+
+def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads) -> dict:
+    from lamina.eval.timing import measure_throughput
+
+    seq = min(speed_seq_len, max_length)
+    per_batch = {}
+    for bs in speed_batch_sizes:
+        r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads)
+        per_batch[str(bs)] = {"seconds_per_batch": r["seconds_per_batch"], "samples_per_second": r["samples_per_second"]}
+    largest = per_batch[str(max(speed_batch_sizes))]
+    return {
+        "seq_len": seq,
+        "threads": r["threads"],
+        "repeats": r["repeats"],
+        "per_batch_size": per_batch,
+        "latency_ms_batch1": 1000 * per_batch["1"]["seconds_per_batch"] if "1" in per_batch else None,
+        "samples_per_second": largest["samples_per_second"],
+        "samples_per_second_batch_size": max(speed_batch_sizes),
+    }
+
+
+def run_eval(cfg: EvalConfig) -> dict:
+    """Score a model on a task through its objective; ``depths`` also scores copies pruned to
+    each of these layer counts by ``strategy``, without any retraining."""
+    from lamina.data.encode import check_max_length
+    from lamina.errors import LaminaError
+    from lamina.eval.timing import parameter_count, weights_size_bytes
+    from lamina.models.adapters import get_adapter
+    from lamina.models.surgery import drop_layers
+    from lamina.results import finish_record, new_record
+    from lamina.strategies import available_strategies, get_strategy, select_layers
+    from lamina.tasks.objectives import objective_for
+
+    task = cfg.get_task()
+    objective = objective_for(task)
+    chosen = get_strategy(cfg.strategy, **cfg.strategy_options) if cfg.depths else None
+    if chosen is not None and chosen.needs_calibration:
+        raise LaminaError(f"--depths prunes with a data-free strategy ({', '.join(available_strategies(data_free=True))}), "
+                          f"not '{cfg.strategy}'")
+    record = new_record("eval", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
+    model, tokenizer, source = objective.load_model(cfg.model, task, train=False)
+    check_max_length(cfg.max_length, model.config, tokenizer)
+    model.eval()
+    score = objective.scorer(task, tokenizer, cfg, record)
+    n = get_adapter(model).num_layers(model.config)
+    record["metrics"] = score(model)
+    record["sizes"] = {
+        "layers": n,
+        "parameters": parameter_count(model),
+        "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
+    }
+    speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
+                      speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads)
+    if cfg.speed:
+        record["speeds"] = _speeds(model, **speed_opts)
+    if cfg.depths:
+        rows = []
+        for d in cfg.depths:
+            if not 1 <= d <= n:
+                raise LaminaError(f"--depths {d}: the model has {n} layers")
+            kept = select_layers(chosen, n, keep=d)
+            pruned = model if d == n else drop_layers(model, kept)
+            row = {"layers": d, "kept_layers": kept, "metrics": score(pruned), "parameters": parameter_count(pruned)}
+            if cfg.speed:
+                row["speeds"] = _speeds(pruned, **speed_opts)
+                row["speedup"] = row["speeds"]["samples_per_second"] / record["speeds"]["samples_per_second"]
+            rows.append(row)
+        record["depths"] = rows
+    return finish_record(record)

@@ -1,0 +1,111 @@
+"""``lamina pretrain``: a masked language model trained from scratch on plain-text files.
+
+When no pretrained MLM weights are at hand (seed 002's setting), a small BERT-style model
+is trained this way: masked-LM only (no next-sentence prediction), optionally with LayerDrop
+so that layers can be removed afterwards. The data, collator and evaluation are the
+``mlm`` task's objective: the standard 15% masking, evaluation loss and perplexity on a
+held-out corpus masked once from the seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import model_validator
+
+from lamina.config import setting
+from lamina.training.settings import DEFAULT_MODEL, CorpusSettings, TrainSettings
+from lamina.workflows import RunContext, Workflow, register_workflow
+
+# model types whose configs take BERT's field names (hidden_size, num_hidden_layers, ...)
+PRETRAIN_MODEL_TYPES = ("bert", "roberta", "electra", "mpnet")
+
+
+class PretrainConfig(CorpusSettings, TrainSettings):
+    corpus: list[str] = setting(..., "Plain-text training file (repeat for several).", min_length=1,
+                                missing="give a text corpus with --corpus FILE")
+    tokenizer: str = setting(DEFAULT_MODEL, "Model folder or alias whose tokenizer to use.")
+    model_type: Literal["bert", "roberta", "electra", "mpnet"] = setting("bert", "bert, roberta, electra or mpnet.")
+    layers: int = setting(4, "Transformer layers.", ge=1)
+    hidden: int = setting(256, "Hidden size.", ge=8)
+    heads: int = setting(4, "Attention heads.", ge=1)
+    intermediate: Optional[int] = setting(None, "Feed-forward size (default 4 × hidden).", ge=1)
+    epochs: float = setting(1.0, "Training epochs.", gt=0)
+    lr: float = setting(5e-4, "Peak learning rate (linear decay after --warmup-ratio of the steps).", gt=0)
+    group_by_length: bool = setting(False, "Batch examples of similar length (blocks all have one length).")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden size {self.hidden} is not divisible by {self.heads} heads")
+        return self
+
+
+@register_workflow("pretrain")
+class Pretrain(Workflow):
+    """Train a masked language model from scratch on text files (optionally with LayerDrop)."""
+
+    Config = PretrainConfig
+    recipe_defaults = {"progress": False}
+
+    def run(self, cfg: PretrainConfig, ctx: RunContext) -> dict:
+        return run_pretrain(cfg, callbacks=ctx.callbacks)
+
+    def show(self, record, cfg, echo) -> None:
+        m = record["metrics"]
+        echo(f"eval MLM loss {m['loss']:.4f}, perplexity {m['perplexity']:.1f}  ({record['wall_seconds']:.0f} s)")
+        echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
+
+
+def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
+    from transformers import AutoConfig, AutoModelForMaskedLM, Trainer, set_seed
+
+    from lamina.eval.timing import parameter_count
+    from lamina.models.card import write_pretrain_card
+    from lamina.models.layerdrop import apply_layerdrop
+    from lamina.models.loading import load_tokenizer
+    from lamina.results import new_record
+    from lamina.tasks import get_task
+    from lamina.tasks.objectives import objective_for
+    from lamina.training.arguments import training_arguments
+    from lamina.training.finish import finish_run, train_and_evaluate, training_summary
+    from lamina.training.workdir import prepare_work_dir
+
+    task = get_task("mlm", **cfg.corpus_options())
+    objective = objective_for(task)
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    record = new_record("pretrain", model=f"{cfg.model_type} from scratch", task=task.name, config=cfg.model_dump(),
+                        seed=cfg.seed)
+    data = objective.prepare(task, None, tokenizer, cfg)
+
+    set_seed(cfg.seed)
+    intermediate = cfg.intermediate or 4 * cfg.hidden
+    config = AutoConfig.for_model(
+        cfg.model_type, vocab_size=len(tokenizer), hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads, intermediate_size=intermediate,
+        max_position_embeddings=max(512, cfg.max_length + 2), pad_token_id=tokenizer.pad_token_id,
+    )
+    model = AutoModelForMaskedLM.from_config(config)
+    layerdrop = apply_layerdrop(model, cfg.layerdrop, seed=cfg.seed)
+
+    args = training_arguments(cfg, work, num_examples=len(data.train), **objective.trainer_settings(task))
+    trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"],
+                      processing_class=tokenizer, data_collator=data.collator, callbacks=callbacks)
+    train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
+                                               objective=objective, evals=data.evals)
+    record["metrics"] = metrics
+    train, evaluation = data.train, data.evals["dev"]
+    record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
+                          "train_blocks": len(train), "eval_blocks": len(evaluation)}
+    record["sizes"] = {"layers": cfg.layers, "parameters": parameter_count(model)}
+    record["pretrain"] = {
+        "model_type": cfg.model_type, "hidden": cfg.hidden, "heads": cfg.heads, "intermediate": intermediate,
+        "vocab_size": len(tokenizer), "block_size": len(train[0]["input_ids"]), "train_blocks": len(train),
+        "eval_blocks": len(evaluation), "eval_source": data.info["eval_source"], "eval_mask_seed": cfg.seed,
+    }
+    finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)),
+               main_process=trainer.is_world_process_zero(),
+               card=lambda tmp: write_pretrain_card(tmp, record, name=Path(cfg.output).name))
+    return record

@@ -1,0 +1,166 @@
+"""``lamina prune``: remove transformer layers chosen by a strategy; save a plain HF folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from pydantic import field_validator, model_validator
+
+from lamina.config import OptionMap, Settings, parse_numbers, setting
+from lamina.training.settings import DEFAULT_MODEL, DataSettings, OutputSettings
+from lamina.workflows import RunContext, Workflow, register_workflow
+
+
+class CalibrationSettings(DataSettings):
+    """Text that data-driven strategies and ``lamina inspect`` measure the layers on."""
+
+    calib_data: Optional[str] = setting(
+        None, "Calibration text: a .txt/.tsv/.csv/.jsonl file, a GLUE task name (sst2, mrpc, ...; read from "
+        "--data-dir or LAMINA_DATA_DIR), or bbc-news (embedded; the default).")
+    calib_samples: int = setting(256, "Examples sampled (seed 0) for calibration.", ge=1)
+    max_length: int = setting(128, "Tokens per calibration example.", ge=2)
+
+    def calibration(self, model, tokenizer) -> tuple:
+        """(LayerStats, what was measured on) for ``model``."""
+        from lamina.analysis import stats_from_texts
+        from lamina.data.calibration import load_calibration_texts
+        from lamina.data.encode import max_positions
+
+        texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
+        stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length)
+        info = {"source": self.calib_data or "bbc-news", "samples": len(texts), "tokens": stats.num_tokens,
+                "max_length": min(self.max_length, max_positions(model.config)), "token": stats.token}
+        return stats, info
+
+
+class ModelSettings(Settings):
+    model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
+                         "smollm2-135m).")
+
+
+class PruneConfig(ModelSettings, CalibrationSettings, OutputSettings):
+    strategy: str = setting("top", "Which layers go (see `lamina strategies`).", flag="-s")
+    drop: Optional[int] = setting(None, "Number of layers to remove.")
+    keep: Optional[int] = setting(None, "Number of layers to leave.")
+    layers: Optional[list[int]] = setting(None, "Exact 0-based indices of the layers to KEEP, e.g. 0,2,4 "
+                                          "(implies --strategy explicit).")
+    strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
+                                          "alternate; repeatable).", flag="--strategy-option")
+    speed: bool = setting(True, "Measure CPU throughput before and after.")
+    speed_batch_size: int = setting(8, "Batch size of the speed measurement.", ge=1)
+    speed_seq_len: int = setting(128, "Sequence length of the speed measurement.", ge=2)
+
+    @field_validator("drop")
+    @classmethod
+    def _drop(cls, value):
+        if value is not None and value < 0:
+            raise ValueError(f"cannot drop {value} layers: the count must be 0 or more")
+        return value
+
+    @field_validator("keep")
+    @classmethod
+    def _keep(cls, value):
+        if value is not None and value < 1:
+            raise ValueError(f"cannot keep {value} layers: keep 1 or more")
+        return value
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _parse_layers(cls, value):
+        return parse_numbers(value, "--layers", int)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.layers is not None:
+            if "strategy" in self.model_fields_set and self.strategy != "explicit":
+                raise ValueError(f"--layers lists the layers to keep and goes with --strategy explicit, "
+                                 f"not '{self.strategy}'")
+            if self.drop is not None or self.keep is not None:
+                raise ValueError("--layers cannot be combined with --drop or --keep")
+            self.strategy = "explicit"
+        return self
+
+    def strategy_settings(self) -> dict:
+        return {**self.strategy_options, **({"layers": self.layers} if self.layers is not None else {})}
+
+
+@register_workflow("prune")
+class Prune(Workflow):
+    """Remove transformer layers from MODEL and save a plain Hugging Face model folder."""
+
+    Config = PruneConfig
+    arguments = ("model",)
+
+    def run(self, cfg: PruneConfig, ctx: RunContext) -> dict:
+        return run_prune(cfg)
+
+    def show(self, record, cfg, echo) -> None:
+        from lamina.display import print_prune_summary
+
+        print_prune_summary(record, cfg.output)
+
+
+def run_prune(cfg: PruneConfig) -> dict:
+    from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
+    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.models.adapters import get_adapter
+    from lamina.models.card import write_prune_card
+    from lamina.models.loading import load_model
+    from lamina.models.surgery import drop_layers
+    from lamina.results import RESULTS_FILE, finish_record, new_record
+    from lamina.strategies import get_strategy, select_layers
+
+    check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
+    options = cfg.strategy_settings()
+    strategy = get_strategy(cfg.strategy, **options)
+    record = new_record("prune", model=cfg.model,
+                        config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options})
+    model, tokenizer, source = load_model(cfg.model)
+    n = get_adapter(model).num_layers(model.config)
+    stats, cal_info = cfg.calibration(model, tokenizer) if strategy.needs_calibration else (None, None)
+    keep = select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
+    pruned = drop_layers(model, keep)
+    record["sizes"] = {
+        "layers_before": n,
+        "layers": len(keep),
+        "parameters_before": parameter_count(model),
+        "parameters": parameter_count(pruned),
+        "bytes_before": weights_size_bytes(source) if Path(source).is_dir() else None,
+    }
+    record["prune"] = {
+        "source_path": source,
+        "architecture": type(model).__name__,
+        "model_type": model.config.model_type,
+        "kept_layers": keep,
+        "dropped_layers": [i for i in range(n) if i not in keep],
+        "calibration": cal_info,
+        "layer_scores": None if stats is None else {
+            "contribution_cosine": [round(float(x), 6) for x in stats.contribution()],
+            "angular_distance": [round(float(x), 6) for x in stats.block_angular(1)],
+        },
+    }
+    if cfg.speed:
+        from lamina.data.encode import max_positions
+
+        kw = {"batch_size": cfg.speed_batch_size, "seq_len": min(cfg.speed_seq_len, max_positions(model.config))}
+        timed = compare_throughput({"before": model, "after": pruned}, rounds=3, repeats=3, **kw)
+        before, after = timed["before"], timed["after"]
+        record["speeds"] = {
+            "batch_size": kw["batch_size"],
+            "seq_len": kw["seq_len"],
+            "threads": before["threads"],
+            "repeats": f"{before['rounds']} interleaved rounds x {before['repeats']} passes",
+            "before_samples_per_second": before["samples_per_second"],
+            "samples_per_second": after["samples_per_second"],
+            "speedup": after["samples_per_second"] / before["samples_per_second"],
+        }
+    with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+        pruned.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        record["sizes"]["bytes"] = weights_size_bytes(tmp)
+        finish_record(record)
+        write_prune_card(tmp, record, name=Path(cfg.output).name)
+        write_json(Path(tmp) / RESULTS_FILE, record)
+    return record
