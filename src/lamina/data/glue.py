@@ -1,9 +1,10 @@
 """Readers for GLUE-format TSV folders (``SST-2/train.tsv`` ...).
 
 The files are read as plain tab-split lines: GLUE text contains ``"`` characters, and
-CSV quoting would merge rows. MRPC starts with a UTF-8 BOM (read as ``utf-8-sig``), CoLA
-has no header. ``--data-dir`` may point at the folder holding ``SST-2/`` or at its parent
-holding ``glue/SST-2/``.
+CSV quoting would merge rows. Every line must have the header's number of fields (CoLA,
+which has no header: the first line's); a ragged line is refused with its line number.
+MRPC starts with a UTF-8 BOM (read as ``utf-8-sig``). ``--data-dir`` may point at the
+folder holding ``SST-2/`` or at its parent holding ``glue/SST-2/``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ def glue_folder(task: str, data_dir: str | Path | None = None) -> Path:
 
 
 def read_tsv_rows(path: Path, *, header: bool = True) -> tuple[list[str] | None, list[list[str]]]:
-    """Plain tab-split rows (no CSV quoting), header separated when there is one."""
+    """Plain tab-split rows (no CSV quoting), header separated when there is one.
+
+    Every row must have as many fields as the header (or, without a header, as the first
+    line): a row with a tab too many or too few is refused with its line number, never
+    read shifted. Empty lines at the end of the file are ignored; one in the middle is an error.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -55,13 +61,20 @@ def read_tsv_rows(path: Path, *, header: bool = True) -> tuple[list[str] | None,
     except UnicodeDecodeError as exc:
         raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
     lines = [line.rstrip("\r") for line in text.split("\n")]
-    if lines and lines[-1] == "":
+    while lines and lines[-1] == "":
         lines.pop()
     rows = [line.split("\t") for line in lines]
+    if header and not rows:
+        raise LaminaError(f"{path} is empty")
+    if rows:
+        expected = len(rows[0])
+        source = "in the header" if header else "on line 1"
+        for n, (line, row) in enumerate(zip(lines, rows), start=1):
+            if len(row) != expected:
+                found = "is empty" if line == "" else f"has {len(row)} tab-separated fields"
+                raise LaminaError(f"{path}: line {n} {found}, expected {expected} (as {source})")
     if not header:
         return None, rows
-    if not rows:
-        raise LaminaError(f"{path} is empty")
     return rows[0], rows[1:]
 
 

@@ -1,5 +1,10 @@
 """Rows of a CSV / TSV (with a header) or JSONL file, as dicts; used by custom tasks and
-calibration text. Errors name the file and the line."""
+calibration text. Errors name the file and the line.
+
+A CSV/TSV row must have exactly the header's number of fields: a ragged row (an unquoted
+comma or a tab too many, a field missing) is refused with its line number rather than read
+shifted, where a stray field could otherwise become a new label. Blank lines are skipped.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +28,10 @@ def read_records(path: str | Path) -> list[dict]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".tsv":
-            header, rows = read_tsv_rows(path)
-            bad = next((n for n, r in enumerate(rows, 2) if len(r) != len(header)), None)
-            if bad:
-                raise LaminaError(f"{path}: line {bad} does not have {len(header)} tab-separated fields")
+            header, rows = read_tsv_rows(path)  # refuses a row without the header's field count
             return [dict(zip(header, r)) for r in rows]
         if suffix == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                return list(csv.DictReader(f))
+            return _read_csv(path)
         if suffix in (".jsonl", ".json"):
             out = []
             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -46,3 +47,27 @@ def read_records(path: str | Path) -> list[dict]:
     except UnicodeDecodeError as exc:
         raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start})") from None
     raise LaminaError(f"{path}: unknown file type '{suffix}' (use .csv, .tsv or .jsonl)")
+
+
+def _read_csv(path: Path) -> list[dict]:
+    """CSV rows as dicts; every row must have the header's number of fields."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header, out, line = None, [], 1
+        try:
+            for row in reader:
+                start, line = line, reader.line_num + 1  # a quoted field may span lines
+                if not row:
+                    continue  # a blank line
+                if header is None:
+                    header = row
+                    continue
+                if len(row) != len(header):
+                    raise LaminaError(
+                        f"{path}: line {start} has {len(row)} comma-separated fields, expected {len(header)} "
+                        "(as in the header); quote a field that holds a comma"
+                    )
+                out.append(dict(zip(header, row)))
+        except csv.Error as exc:
+            raise LaminaError(f"{path}: line {reader.line_num}: {exc}") from None
+    return out

@@ -1,14 +1,22 @@
-"""Load a model from a local folder, a bundled alias or a Hugging Face hub id."""
+"""Load a model from a local folder, a bundled alias or a Hugging Face hub id.
+
+A local folder is checked before transformers reads it, so that a broken folder gets one
+line naming the file and what is wrong: ``config.json`` must be a JSON object whose
+``model_type`` transformers knows, and each ``*.safetensors`` weights file must be as long
+as its own header says (a truncated copy or an interrupted download is caught here).
+"""
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 
 import transformers
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from lamina.errors import LaminaError
-from lamina.models.adapters import get_adapter
+from lamina.models.adapters import get_adapter, supported_architectures
 from lamina.models.bundled import BUNDLED, bundled_path
 
 
@@ -42,15 +50,153 @@ def _model_class(config):
     return AutoModel
 
 
+def _local_config(folder: Path) -> dict:
+    """The parsed ``config.json`` of a local folder; one clear error if it is unreadable."""
+    path = folder / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LaminaError(f"{path} is not valid UTF-8 (byte {exc.start}): not a model config") from None
+    except OSError as exc:
+        raise LaminaError(f"could not read {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LaminaError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "re-save or re-download the model"
+        ) from None
+    if not isinstance(data, dict):
+        raise LaminaError(f"{path} must hold a JSON object of model settings, not a {type(data).__name__}")
+    model_type = data.get("model_type")
+    if model_type is not None and (not isinstance(model_type, str) or model_type not in transformers.CONFIG_MAPPING):
+        raise LaminaError(
+            f"{path}: unknown model_type {json.dumps(model_type)} (transformers {transformers.__version__} "
+            f"does not know it); supported architectures: {', '.join(supported_architectures())}"
+        )
+    return data
+
+
 def load_config(spec: str):
     source = resolve_model(spec)
+    local = Path(source).is_dir()
+    data = _local_config(Path(source)) if local else None
     try:
         return AutoConfig.from_pretrained(source), source
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        if local:
+            path = Path(source) / "config.json"
+            if "model_type" not in data:
+                raise LaminaError(
+                    f"{path} has no 'model_type' (which architecture it is); supported architectures: "
+                    f"{', '.join(supported_architectures())}"
+                ) from None
+            raise LaminaError(f"could not read {path}: {_first_line(exc)}") from None
         raise LaminaError(
             f"could not load model '{spec}': not a local folder, not a bundled alias "
             f"({', '.join(BUNDLED)}), and the hub said: {_first_line(exc)}"
         ) from None
+
+
+def _check_safetensors(path: Path) -> None:
+    """Refuse a ``.safetensors`` file whose length does not match its own header."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise LaminaError(f"{path} is truncated or corrupt: {size} bytes, too short for a safetensors file")
+        n = int.from_bytes(head, "little")
+        if n > 100_000_000:  # safetensors' own limit on the metadata length
+            raise LaminaError(
+                f"{path} is corrupt or not a safetensors file: its first 8 bytes do not hold a valid header length"
+            )
+        if n > size - 8:
+            raise LaminaError(
+                f"{path} is truncated or corrupt: its header says {n:,} bytes of metadata but the file "
+                f"has only {size:,} bytes (re-save or re-download the model)"
+            )
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError, IndexError):
+        raise LaminaError(f"{path} is corrupt: its header is not safetensors metadata") from None
+    expected = 8 + n + max(ends, default=0)
+    if size < expected:
+        raise LaminaError(
+            f"{path} is truncated: {size:,} bytes where its header says {expected:,} "
+            "(re-save or re-download the model)"
+        )
+    if size > expected:
+        raise LaminaError(f"{path} is corrupt: {size - expected:,} bytes more than its header describes")
+
+
+SAFE_WEIGHTS = "model.safetensors"
+SAFE_INDEX = "model.safetensors.index.json"
+TORCH_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def _weights_file(source: str) -> Path | None:
+    """The weights file a local folder's model is read from (None for a hub id)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        return None
+    for name in (SAFE_WEIGHTS, SAFE_INDEX, *TORCH_WEIGHTS):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _check_weights(source: str) -> None:
+    """Check a local folder's safetensors weights (single file or shards) before loading."""
+    weights = _weights_file(source)
+    if weights is None:
+        return
+    if weights.name == SAFE_WEIGHTS:
+        _check_safetensors(weights)
+    elif weights.name == SAFE_INDEX:
+        try:
+            shards = sorted(set(json.loads(weights.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+            raise LaminaError(f"{weights} is not a valid shard index (JSON with a 'weight_map')") from None
+        for shard in shards:
+            path = weights.parent / str(shard)
+            if not path.is_file():
+                raise LaminaError(f"{weights} lists the shard {shard}, which is missing from {weights.parent}")
+            _check_safetensors(path)
+
+
+def _weight_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError)
+    try:
+        from safetensors import SafetensorError
+
+        errors += (SafetensorError,)
+    except ImportError:  # pragma: no cover - safetensors ships with transformers
+        pass
+    return errors
+
+
+def _from_pretrained(cls, source: str, failed: str, **kwargs):
+    """``cls.from_pretrained(source)``; a broken weights file is one error naming the file,
+    anything else that fails is ``failed: <first line of the reason>``."""
+    _check_weights(source)
+    try:
+        return cls.from_pretrained(source, **kwargs)
+    except _weight_errors() as exc:
+        weights = _weights_file(source)
+        if weights is not None:
+            raise LaminaError(f"{failed}: could not read {weights}: {_first_line(exc)}") from None
+        raise LaminaError(f"{failed}: {_first_line(exc)}") from None
+
+
+def load_tokenizer(spec: str):
+    """The tokenizer of a local folder, bundled alias or hub id; one clear error if none."""
+    source = resolve_model(spec)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError, TypeError) as exc:
+        raise LaminaError(f"could not load a tokenizer from '{spec}': {_first_line(exc)}") from None
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
@@ -82,10 +228,9 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
     config (``architectures``), so a classifier stays a classifier."""
     config, source = load_config(spec)
     get_adapter(config)  # refuse unsupported architectures before reading any weights
-    try:
-        model, loading_info = _model_class(config).from_pretrained(source, output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise LaminaError(f"could not load the weights of '{spec}': {_first_line(exc)}") from None
+    model, loading_info = _from_pretrained(
+        _model_class(config), source, f"could not load the weights of '{spec}'", output_loading_info=True
+    )
     model = _without_untrained_head(model, loading_info)
     tokenizer = None
     if with_tokenizer and _may_have_tokenizer(source):
@@ -111,19 +256,17 @@ def load_for_classification(spec: str, task, *, train: bool):
         kwargs["problem_type"] = "single_label_classification"
         kwargs["id2label"] = task.id2label()
         kwargs["label2id"] = {v: k for k, v in task.id2label().items()}
-    try:
-        if train:
-            model = AutoModelForSequenceClassification.from_pretrained(source, ignore_mismatched_sizes=True, **kwargs)
-        else:
-            model, info = AutoModelForSequenceClassification.from_pretrained(source, output_loading_info=True)
-            if _head_missing(model, info):
-                raise LaminaError(f"'{spec}' has no trained classification head (fine-tune it first)")
-            if model.config.num_labels != task.num_labels:
-                raise LaminaError(
-                    f"'{spec}' predicts {model.config.num_labels} labels but task '{task.name}' has {task.num_labels}"
-                )
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise LaminaError(f"could not load '{spec}' as a classifier: {_first_line(exc)}") from None
+    cls, failed = AutoModelForSequenceClassification, f"could not load '{spec}' as a classifier"
+    if train:
+        model = _from_pretrained(cls, source, failed, ignore_mismatched_sizes=True, **kwargs)
+    else:
+        model, info = _from_pretrained(cls, source, failed, output_loading_info=True)
+        if _head_missing(model, info):
+            raise LaminaError(f"'{spec}' has no trained classification head (fine-tune it first)")
+        if model.config.num_labels != task.num_labels:
+            raise LaminaError(
+                f"'{spec}' predicts {model.config.num_labels} labels but task '{task.name}' has {task.num_labels}"
+            )
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -139,10 +282,9 @@ def load_masked_lm(spec: str, *, train: bool = False):
 
     config, source = load_config(spec)
     get_adapter(config)
-    try:
-        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise LaminaError(f"could not load '{spec}' as a masked-LM model: {_first_line(exc)}") from None
+    model, info = _from_pretrained(
+        AutoModelForMaskedLM, source, f"could not load '{spec}' as a masked-LM model", output_loading_info=True
+    )
     if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None

@@ -4,6 +4,15 @@
 TensorBoard logs while training runs. The finished model is written to a temporary
 folder and renamed to ``OUT`` in one step, so ``OUT`` only exists once it is complete;
 ``--resume`` continues from the last checkpoint in ``OUT.work``.
+
+A checkpoint is *complete* when it holds the model weights (``model.safetensors``,
+``pytorch_model.bin``, a sharded index of either, or PEFT adapter weights) and
+``trainer_state.json``: the HF Trainer (``Trainer._save_checkpoint``) writes the weights
+first, then optimizer, scheduler and RNG states, and ``trainer_state.json`` last. A run
+killed while it writes ``checkpoint-N`` leaves a folder without them; such a folder is
+never resumed from. With ``--resume`` the newest complete checkpoint is used, and the
+incomplete ones are named and removed (the Trainer would otherwise count them as saved
+checkpoints).
 """
 
 from __future__ import annotations
@@ -14,30 +23,83 @@ from pathlib import Path
 from lamina.errors import LaminaError
 from lamina.io import check_output_dir
 
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+)
+TRAINER_STATE = "trainer_state.json"
+
 
 def work_dir_for(output: str | Path) -> Path:
     out = Path(output).expanduser()
     return out.with_name(out.name + ".work")
 
 
+def _step(path: Path) -> int:
+    tail = path.name.split("-")[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def checkpoints(work: Path) -> list[Path]:
+    """The ``checkpoint-N`` folders in ``work``, oldest step first."""
+    if not work.is_dir():
+        return []
+    return sorted((p for p in work.glob("checkpoint-*") if p.is_dir() and _step(p) >= 0), key=_step)
+
+
+def incomplete_reason(checkpoint: Path) -> str | None:
+    """What ``checkpoint`` lacks to be resumed from (``None`` when it is complete)."""
+    missing = []
+    if not any((checkpoint / name).is_file() for name in WEIGHT_FILES):
+        missing.append("model weights")
+    if not (checkpoint / TRAINER_STATE).is_file():
+        missing.append(TRAINER_STATE)
+    return f"no {' and no '.join(missing)}" if missing else None
+
+
 def last_checkpoint(work: Path) -> Path | None:
-    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if p.name.split("-")[-1].isdigit() else -1)
-    return checkpoints[-1] if checkpoints else None
+    """The newest complete checkpoint in ``work``, or ``None``."""
+    complete = [c for c in checkpoints(work) if incomplete_reason(c) is None]
+    return complete[-1] if complete else None
 
 
-def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool) -> tuple[Path, Path | None]:
-    """Check the output and work folders; return ``(work_dir, checkpoint_to_resume_or_None)``."""
+def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=print) -> tuple[Path, Path | None]:
+    """Check the output and work folders; return ``(work_dir, checkpoint_to_resume_or_None)``.
+
+    ``log`` gets one line per incomplete checkpoint skipped (and removed) when resuming."""
     work = work_dir_for(output)
     check_output_dir(output, overwrite=overwrite)
     if overwrite and work.exists():
         shutil.rmtree(work)
+    broken = {c: r for c in checkpoints(work) if (r := incomplete_reason(c)) is not None}
+    ckpt = last_checkpoint(work)
+    why = "; ".join(f"{c.name} is incomplete ({r})" for c, r in broken.items())
     if resume:
-        ckpt = last_checkpoint(work) if work.is_dir() else None
         if ckpt is None:
+            if broken:
+                raise LaminaError(
+                    f"nothing to resume: no complete checkpoint in {work} ({why}; a run stopped while saving "
+                    "leaves one half-written): use --overwrite instead of --resume to start again"
+                )
             raise LaminaError(f"nothing to resume: no checkpoint in {work}")
+        for c, reason in broken.items():
+            log(f"skipping incomplete checkpoint {c} ({reason}: half-written when the run stopped); "
+                f"removed it, resuming from {ckpt.name}")
+            shutil.rmtree(c, ignore_errors=True)
         return work, ckpt
     if work.exists() and any(work.iterdir()):
+        if ckpt is None:
+            found = why if broken else "it holds no checkpoint"
+            raise LaminaError(
+                f"an interrupted run left {work}, but nothing can be resumed ({found}): "
+                "use --overwrite to start again"
+            )
         raise LaminaError(
-            f"an interrupted run left {work}: add --resume to continue it or --overwrite to start again"
+            f"an interrupted run left {work}: add --resume to continue it (from {ckpt.name}) "
+            "or --overwrite to start again"
         )
     return work, None  # the Trainer creates it when it first writes
