@@ -97,10 +97,13 @@ def load_settings_file(path: str | Path) -> dict:
 
 
 def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), source: str | None = None,
-                   model: type[BaseModel] | None = None) -> str:
+                   model: type[BaseModel] | None = None, arguments: tuple[str, ...] = ()) -> str:
     """One line for the first error: ``--flag: msg`` for a setting given as a flag, ``SOURCE:
     key: msg`` for one from a file or recipe, and the bare message for a cross-field check."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # the error about a setting typed on the command line first, then any wrong value, then a missing one
+    err = next((e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
+               next((e for e in errors if e["type"] != "missing"), errors[0]))
     loc = [str(x) for x in err["loc"]]
     msg = _plain(err)
     if err["type"] == "extra_forbidden":
@@ -118,6 +121,8 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
         if missing:
             return missing
         help_ = (field.description or "") if field is not None else ""
+        if name in arguments:
+            return f"give {name.upper()}: {help_}"
         return f"{flag_name(name)} is required" + (f" ({help_})" if help_ else "")
     if name in flags or source is None:
         where = flag_name(name) + "".join(f"[{x}]" for x in loc[1:])
@@ -130,16 +135,22 @@ _BOUNDS = {"greater_than_equal": "must be {ge} or more", "greater_than": "must b
            "too_short": "needs at least {min_length} value(s)"}
 
 
+def _num(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _plain(err: dict) -> str:
     """pydantic's message, written for people (no "Value error," prefix; bounds in words)."""
     if err["type"] in _BOUNDS and err.get("ctx"):
-        return _BOUNDS[err["type"]].format(**err["ctx"]) + f", not {err.get('input')!r}"
+        ctx = {k: _num(v) for k, v in err["ctx"].items()}
+        return _BOUNDS[err["type"]].format(**ctx) + f", not {_num(err.get('input'))!r}"
     return err["msg"].removeprefix("Value error, ")
 
 
-def validate(model: type[BaseModel], values: dict, *, flags: set[str] = frozenset(), source: str | None = None):
+def validate(model: type[BaseModel], values: dict, *, flags: set[str] = frozenset(), source: str | None = None,
+             arguments: tuple[str, ...] = ()):
     """``model(**values)``, or a one-line :class:`LaminaError`."""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise LaminaError(describe_error(exc, flags=flags, source=source, model=model)) from None
+        raise LaminaError(describe_error(exc, flags=flags, source=source, model=model, arguments=arguments)) from None

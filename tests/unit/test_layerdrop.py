@@ -109,7 +109,7 @@ def test_finetune_with_layerdrop_is_reproducible_says_so_and_saves_a_plain_model
     import transformers
     from safetensors.torch import load_file
 
-    from lamina.training.finetune import FinetuneConfig, run_finetune
+    from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
     def run(name, seed):
         return run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(tmp_path / name),

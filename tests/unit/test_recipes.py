@@ -176,6 +176,10 @@ def test_smoke_recipe_runs_end_to_end_then_skips_everything(tmp_path, tiny_bert_
     student = json.loads((out / "results" / "student-s42.json").read_text())
     assert student["kind"] == "distill" and student["recipe"]["args"]["student"].startswith(str(out / "runs" / "drop-ft"))
     assert student["recipe"]["label"] == "KD into the best"
+    # evaluation subsets are stratified samples: bbc-news dev is ordered by label, and its first 16 are one class
+    scored = json.loads((out / "results" / "eval-s42.json").read_text())["labels_scored"]["dev"]
+    assert sum(scored.values()) == 16 and sum(v > 0 for v in scored.values()) > 1, scored
+    assert sum(v > 0 for v in student["training"]["eval_labels"]["dev"].values()) > 1
     ft = json.loads((out / "results" / "drop-ft-s42-top.json").read_text())
     assert ft["lineage"][1]["kind"] == "prune" and ft["lineage"][1]["strategy"] == "top"
     assert ft["curve"]["train/loss"] and "eval/accuracy" in ft["curve"]

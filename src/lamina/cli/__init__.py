@@ -40,10 +40,15 @@ class _App(typer.Typer):
         try:
             from lamina.workflows import WORKFLOWS
 
+            added = self.__dict__.setdefault("_workflow_commands", {})
+            for name in [n for n in added if added[n] is not WORKFLOWS.entries.get(n)]:  # unregistered since
+                self._commands = [c for c in self._commands if c.name != name]
+                del added[name]
             have = {c.name for c in self._commands}
             for name in WORKFLOWS.names():
                 if name not in have:
                     self.command(name=name)(_wrap(_workflow_command(WORKFLOWS.get(name))))
+                    added[name] = WORKFLOWS.get(name)
         finally:
             self._syncing = False
 
@@ -51,10 +56,11 @@ class _App(typer.Typer):
 app = _App(
     help="lamina: make transformer models shallower and smaller, then teach them back.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: long option names are never cut at 80 columns
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-models_app = typer.Typer(help="Bundled models (offline aliases).", no_args_is_help=True)
+models_app = typer.Typer(help="Bundled models (offline aliases).", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 

@@ -18,7 +18,6 @@ from typing import Any, Optional, Union
 import typer
 
 from lamina.config import flag_name, load_settings_file, validate
-from lamina.errors import LaminaError
 
 CONFIG_HELP = "YAML file with this command's settings (keys as in --help, e.g. max_length); flags override it."
 
@@ -76,7 +75,9 @@ def _parameter(name: str, field, positional: bool) -> inspect.Parameter:
     if shown:
         help_ += f" [default: {shown}]"
     if positional:
-        info = typer.Argument(None, help=help_, show_default=False)
+        if not field.is_required() and not shown and field.get_default() is not None:
+            help_ += f" [default: {field.get_default()}]"
+        info = typer.Argument(None, help=help_, show_default=False, metavar=name.upper())
         annotation = Optional[tp]
     else:
         decls = [flag_name(name)]
@@ -115,10 +116,7 @@ def build_command(workflow_cls, *, run):
         given = given_on_command_line(ctx, values)
         given = {k: v for k, v in given.items() if not (isinstance(v, list) and not v)}
         settings = {**(load_settings_file(config_file) if config_file else {}), **given}
-        for name in workflow_cls.arguments:
-            if Config.model_fields[name].is_required() and name not in settings:
-                raise LaminaError(f"give {name.upper()}: {Config.model_fields[name].description}")
-        cfg = validate(Config, settings, flags=set(given), source=config_file)
+        cfg = validate(Config, settings, flags=set(given), source=config_file, arguments=workflow_cls.arguments)
         return run(workflow_cls(), cfg)
 
     callback.__signature__ = inspect.Signature(params)

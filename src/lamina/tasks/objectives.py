@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from lamina.eval.metrics import greater_is_better
 from lamina.registry import Registry
-from lamina.tasks.base import Task, split_metrics
+from lamina.tasks.base import Task, label_distribution, split_metrics
 
 OBJECTIVES = Registry("task objective")
 
@@ -96,11 +96,14 @@ class SequenceClassification(Objective):
 
         train = subset(raw["train"], cfg.max_train_samples, cfg.seed)
         evals = {s: subset(raw[s], cfg.max_eval_samples, cfg.seed) for s in task.eval_splits}
+        info = {} if task.is_regression else {"eval_labels": {s: label_distribution(task, d["label"])
+                                                              for s, d in evals.items()}}
         return Prepared(
             train=encode(train, tokenizer, cfg.max_length),
             evals={s: encode(d, tokenizer, cfg.max_length) for s, d in evals.items()},
             collator=padding_collator(tokenizer, pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length),
             raw_train=raw["train"],
+            info=info,
         )
 
     def compute_metrics(self, task):
@@ -123,6 +126,8 @@ class SequenceClassification(Objective):
             ds = subset(data[s], cfg.max_samples, cfg.seed)
             encoded[s] = encode(ds, tokenizer, cfg.max_length)
             record.setdefault("examples", {})[s] = len(ds)
+            if not task.is_regression:
+                record.setdefault("labels_scored", {})[s] = label_distribution(task, ds["label"])
 
         def score(model) -> dict:
             metrics = {}

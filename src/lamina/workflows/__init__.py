@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from lamina.config import Settings, validate
-from lamina.eval.metrics import scores_text
 from lamina.registry import Registry
 
 WORKFLOWS = Registry("command", package="lamina.workflows")
@@ -66,6 +65,8 @@ class Workflow:
 
     def show(self, record: dict | None, cfg, echo) -> None:
         """What the command prints when it is done (``echo`` prints one line)."""
+        from lamina.eval.metrics import scores_text
+
         if record and record.get("metrics"):
             echo(f"{record.get('task') or ''} dev: {scores_text(record['metrics'])}  "
                  f"({record.get('wall_seconds', 0):.0f} s)".strip())
@@ -94,4 +95,4 @@ def get_workflow(name: str) -> Workflow:
     return WORKFLOWS.get(name)()
 
 
-__all__ = ["WORKFLOWS", "RunContext", "Workflow", "get_workflow", "record_kinds", "register_workflow", "scores_text"]
+__all__ = ["WORKFLOWS", "RunContext", "Workflow", "get_workflow", "record_kinds", "register_workflow"]

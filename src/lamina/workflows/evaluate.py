@@ -11,9 +11,10 @@ from pydantic import field_validator
 from lamina.config import OptionMap, parse_numbers, setting
 from lamina.training.settings import TaskSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
+from lamina.workflows.prune import SpeedSettings
 
 
-class EvalConfig(TaskSettings):
+class EvalConfig(TaskSettings, SpeedSettings):
     model: str = setting(..., "Local folder, Hugging Face hub id, or bundled alias of the model to score.")
     split: Literal["dev", "train"] = setting("dev", "dev or train.")
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
@@ -22,9 +23,7 @@ class EvalConfig(TaskSettings):
         None, "Score a seeded subset of N examples (stratified by label for classification; the first N blocks "
         "for --task mlm).", ge=1)
     seed: int = setting(42, "Seed of the subset (and of the masking for --task mlm).")
-    speed: bool = setting(True, "Measure CPU latency and throughput.")
     speed_batch_sizes: list[int] = setting([1, 8, 32], "Batch sizes timed, e.g. 1,8,32.")
-    speed_seq_len: int = setting(128, "Sequence length timed (at most --max-length).", ge=2)
     threads: Optional[int] = setting(None, "CPU threads while timing (default: torch's).", ge=1)
     depths: Optional[list[int]] = setting(
         None, "Also score copies pruned to these layer counts, e.g. 4,3,2, with no retraining (prune-on-demand, "

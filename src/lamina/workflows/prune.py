@@ -34,12 +34,17 @@ class CalibrationSettings(DataSettings):
         return stats, info
 
 
+class SpeedSettings(Settings):
+    speed: bool = setting(True, "Measure CPU throughput (and latency).")
+    speed_seq_len: int = setting(128, "Sequence length of the speed measurement.", ge=2)
+
+
 class ModelSettings(Settings):
     model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
                          "smollm2-135m).")
 
 
-class PruneConfig(ModelSettings, CalibrationSettings, OutputSettings):
+class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSettings):
     strategy: str = setting("top", "Which layers go (see `lamina strategies`).", flag="-s")
     drop: Optional[int] = setting(None, "Number of layers to remove.")
     keep: Optional[int] = setting(None, "Number of layers to leave.")
@@ -47,9 +52,7 @@ class PruneConfig(ModelSettings, CalibrationSettings, OutputSettings):
                                           "(implies --strategy explicit).")
     strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
                                           "alternate; repeatable).", flag="--strategy-option")
-    speed: bool = setting(True, "Measure CPU throughput before and after.")
-    speed_batch_size: int = setting(8, "Batch size of the speed measurement.", ge=1)
-    speed_seq_len: int = setting(128, "Sequence length of the speed measurement.", ge=2)
+    speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
 
     @field_validator("drop")
     @classmethod

@@ -35,7 +35,7 @@ class Report(Workflow):
 
     def run(self, cfg: ReportConfig, ctx: RunContext) -> dict:
         from lamina.errors import LaminaError
-        from lamina.reports import build_report, write_report
+        from lamina.reports.build import build_report, write_report
         from lamina.reports.recipe import report_inputs
 
         spec, meta = cfg.spec(), ctx.report_meta

@@ -1,0 +1,256 @@
+"""The promise that each extension is one registration in one place, kept.
+
+Each test registers a toy extension here, in this file only, and shows it working through
+the command line, a recipe and ``lamina report`` with no other edit:
+
+- a layer-selection strategy with an option of its own,
+- a loss that reads projected hidden states of a narrower student,
+- a distillation method that also trains its teacher (so the teacher lives in checkpoints),
+- a command (which is then also a recipe step kind and a record kind of reports).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from safetensors import safe_open
+from typer.testing import CliRunner
+
+from conftest import STUDENT_CONFIG
+from lamina.cli import app
+from lamina.config import Settings, setting
+from lamina.distill.methods import METHODS, register_method
+from lamina.distill.trainer import DistillationTrainer
+from lamina.losses import LOSSES, DistillLoss, Needs, register_loss
+from lamina.losses.functional import cross_entropy
+from lamina.recipes import parse_recipe, run_recipe
+from lamina.strategies import STRATEGIES, Strategy, register_strategy
+from lamina.workflows import WORKFLOWS, Workflow, register_workflow
+
+runner = CliRunner()
+
+
+def cli(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def recipe_then_report(tmp_path, steps, vars_=None):
+    """Run a recipe of ``steps`` plus a report step; then `lamina report` on its folder."""
+    recipe = parse_recipe({"name": "toy", "vars": vars_ or {}, "steps": [*steps, {"name": "report", "kind": "report",
+                                                                                  "args": {"title": "toy"}}]})
+    out = tmp_path / "recipe"
+    outcome = run_recipe(recipe, output_dir=str(out))
+    assert "report" in outcome.ran
+    result = cli("report", out, "-o", tmp_path / "rep")
+    return outcome, (out / "report" / "report.md").read_text(), result.stdout
+
+
+# ---------------------------------------------------------------- a strategy with its own option
+
+
+class EveryNthOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: int = Field(2, ge=1)
+
+
+@pytest.fixture
+def toy_strategy():
+    @register_strategy("toy-every-nth")
+    class EveryNth(Strategy):
+        """Drop every n-th layer counting down from the top."""
+
+        Options = EveryNthOptions
+
+        def layers_to_drop(self, num_layers, k, stats=None):
+            return list(range(num_layers - 1, -1, -self.options.step))[:k]
+
+    yield EveryNth
+    STRATEGIES.remove("toy-every-nth")
+
+
+def test_a_strategy_with_an_option_is_one_registration(toy_strategy, tiny_bert_with_tokenizer, tmp_path):
+    assert "toy-every-nth" in cli("strategies").stdout and "step=2" in cli("strategies").stdout
+    for step, kept in ((2, [0, 2]), (3, [1, 2])):
+        out = tmp_path / f"s{step}"
+        cli("prune", tiny_bert_with_tokenizer, "-o", out, "--strategy", "toy-every-nth", "--strategy-option",
+            f"step={step}", "--drop", 2, "--no-speed")
+        record = json.loads((out / "lamina_results.json").read_text())
+        assert record["prune"]["kept_layers"] == kept and record["config"]["step"] == step
+    bad = runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(tmp_path / "x"), "--strategy",
+                              "toy-every-nth", "--strategy-option", "stride=2", "--drop", "1", "--no-speed"])
+    assert bad.exit_code == 2 and "has no option 'stride'" in bad.stderr and not (tmp_path / "x").exists()
+
+    _, md, _ = recipe_then_report(tmp_path, [
+        {"name": "drop", "kind": "prune", "args": {"model": str(tiny_bert_with_tokenizer), "strategy": "toy-every-nth",
+                                                   "strategy_options": {"step": 3}, "drop": 2, "speed": False}},
+    ])
+    assert "| drop |" in md and "prune" in md
+
+
+# ---------------------------------------------------------------- a loss on projected hidden states
+
+
+@pytest.fixture
+def toy_loss():
+    @register_loss("toy-last-mse")
+    class LastStateMSE(DistillLoss):
+        """MSE of the last hidden states, the student's projected to the teacher's width."""
+
+        def needs(self, layer_map, teacher_layers, student_layers):
+            return Needs(student_hidden=True, teacher_tokens={teacher_layers}, student_states={student_layers})
+
+        def __call__(self, ctx):
+            def one(view):
+                student = ctx.student_state(view, ctx.student_num_layers)
+                return ((student - view.tokens[view.num_layers]) ** 2).mean()
+
+            return ctx.weighted(one)
+
+    yield LastStateMSE
+    LOSSES.remove("toy-last-mse")
+
+
+def test_a_loss_reading_projected_states_of_a_narrower_student_is_one_registration(
+        toy_loss, tiny_teacher, sst_like, tmp_path):
+    assert "toy-last-mse" in cli("losses").stdout
+    out = tmp_path / "kd"
+    common = ["--task", "sst2", "--data-dir", sst_like, "--student-config", STUDENT_CONFIG, "--max-steps", 8,
+              "--batch-size", 8, "--lr", 3e-3, "--max-length", 32, "--logging-steps", 1, "--cache-dir", tmp_path / "c"]
+    cli("distill", "--teacher", tiny_teacher, "-o", out, "--loss", "kd=1,toy-last-mse=10", *common)
+    record = json.loads((out / "lamina_results.json").read_text())
+    assert record["distill"]["projections"] == [0], "hidden 16 → 32: the loss got a projection without asking"
+    curve = [h for h in json.loads((out / "lamina_results.json").read_text())["training"]["loss_curve"]]
+    assert len(curve) >= 2
+    logs = list((out / "logs").rglob("events.out.tfevents.*"))
+    assert logs, "TensorBoard logs were written"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert not any("projection" in k for k in f.keys()), "the projection is never exported"
+
+    _, md, _ = recipe_then_report(tmp_path, [
+        {"name": "kd", "kind": "distill", "args": {
+            "teacher": [str(tiny_teacher)], "task": "sst2", "data_dir": sst_like, "student_config": STUDENT_CONFIG,
+            "loss": {"kd": 1, "toy-last-mse": 10}, "max_steps": 4, "batch_size": 8, "max_length": 32,
+            "cache_dir": str(tmp_path / "c")}},
+    ])
+    assert "| kd |" in md
+
+
+# ---------------------------------------------------------------- a method that also trains its teacher
+
+
+@pytest.fixture
+def toy_method():
+    @register_method("toy-co-train")
+    class CoTrain(DistillationTrainer):
+        """Teacher and student learn together: the teacher also fits the gold labels."""
+
+        trains_teachers = True
+        cache_off_reason = "the teacher trains with the student"
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            out = super().compute_loss(model, inputs, return_outputs=return_outputs)
+            if not model.training:
+                return out
+            plain = {k: v for k, v in inputs.items() if k not in ("idx", "labels")}
+            teacher_loss = cross_entropy(self.teachers[0].model(**plain).logits, inputs["labels"])
+            return (out[0] + teacher_loss, out[1]) if return_outputs else out + teacher_loss
+
+    yield CoTrain
+    METHODS.remove("toy-co-train")
+
+
+def test_a_method_that_trains_its_teacher_is_one_registration(toy_method, tiny_teacher, sst_like, tmp_path):
+    assert "toy-co-train" in cli("methods").stdout
+    out = tmp_path / "co"
+    cli("distill", "--method", "toy-co-train", "--teacher", tiny_teacher, "-o", out, "--task", "sst2", "--data-dir",
+        sst_like, "--student-config", STUDENT_CONFIG, "--max-steps", 6, "--eval-steps", 3, "--batch-size", 8,
+        "--lr", 3e-3, "--max-length", 32, "--keep-checkpoints")
+    record = json.loads((out / "lamina_results.json").read_text())
+    assert record["distill"]["method"] == "toy-co-train"
+    assert record["distill"]["cache"] == "off: method 'toy-co-train': the teacher trains with the student"
+    assert "toy-co-train" in (out / "README.md").read_text() or record["config"]["method"] == "toy-co-train"
+
+    # the teacher lives inside the trained module: checkpoints (and so --resume) carry it, changed
+    checkpoint = sorted((tmp_path / "co.work").glob("checkpoint-*"))[-1]
+    with safe_open(str(checkpoint / "model.safetensors"), "pt") as f:
+        key = next(k for k in f.keys() if k.startswith("teachers.0.") and k.endswith("classifier.weight"))
+        trained = f.get_tensor(key)
+    with safe_open(str(Path(tiny_teacher) / "model.safetensors"), "pt") as f:
+        original = f.get_tensor("classifier.weight")
+    assert not torch.allclose(trained, original), "the teacher was trained"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert not any(k.startswith("teachers.") for k in f.keys()), "the exported folder is the student alone"
+
+    _, md, _ = recipe_then_report(tmp_path, [
+        {"name": "co", "kind": "distill", "args": {
+            "method": "toy-co-train", "teacher": [str(tiny_teacher)], "task": "sst2", "data_dir": sst_like,
+            "student_config": STUDENT_CONFIG, "max_steps": 4, "batch_size": 8, "max_length": 32}},
+    ])
+    assert "| co |" in md
+
+
+# ---------------------------------------------------------------- a command
+
+
+class ToyCountConfig(Settings):
+    model: str = setting(..., "Model folder.")
+    output: str = setting(..., "Output folder.", flag="-o")
+    overwrite: bool = setting(False, "Replace an existing output folder.")
+    scale: float = setting(1.0, "Multiply the count by this.", gt=0)
+
+
+@pytest.fixture
+def toy_command():
+    @register_workflow("toy-count")
+    class ToyCount(Workflow):
+        """Count a model's parameters (in millions, times --scale)."""
+
+        Config = ToyCountConfig
+        arguments = ("model",)
+
+        def run(self, cfg, ctx):
+            from lamina.eval.timing import parameter_count
+            from lamina.io import atomic_output_dir, write_json
+            from lamina.models.loading import load_model
+            from lamina.results import RESULTS_FILE, finish_record, new_record
+
+            model, _, _ = load_model(cfg.model)
+            record = new_record("toy-count", model=cfg.model, config=cfg.model_dump())
+            record["metrics"] = {"million_parameters": parameter_count(model) / 1e6 * cfg.scale}
+            with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+                write_json(tmp / RESULTS_FILE, finish_record(record))
+            return record
+
+    yield ToyCount
+    WORKFLOWS.remove("toy-count")
+
+
+def test_a_command_is_one_registration(toy_command, tiny_bert_with_tokenizer, tmp_path):
+    assert "--scale" in cli("toy-count", "--help").stdout
+    cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "one", "--scale", 2)
+    first = json.loads((tmp_path / "one" / "lamina_results.json").read_text())
+    (tmp_path / "c.yaml").write_text("scale: 4\n")
+    cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "two", "--config", tmp_path / "c.yaml")
+    second = json.loads((tmp_path / "two" / "lamina_results.json").read_text())
+    assert second["metrics"]["million_parameters"] == pytest.approx(2 * first["metrics"]["million_parameters"])
+    bad = runner.invoke(app, ["toy-count", str(tiny_bert_with_tokenizer), "-o", str(tmp_path / "x"), "--scale", "0"])
+    assert bad.exit_code == 2 and bad.stderr.strip() == "error: --scale: must be more than 0, not 0"
+
+    _, md, printed = recipe_then_report(tmp_path, [
+        {"name": "count", "kind": "toy-count", "args": {"model": str(tiny_bert_with_tokenizer), "scale": 3}},
+    ])
+    assert "| count | toy-count |" in md, "a new command's records are rows of the report"
+    assert "toy-count" in printed
+
+
+def test_unregistering_a_command_removes_it_from_the_cli(toy_command):
+    assert "toy-count" in cli("--help").stdout
+    WORKFLOWS.remove("toy-count")
+    assert "toy-count" not in cli("--help").stdout
