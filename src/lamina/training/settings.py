@@ -8,7 +8,7 @@ from typing import Optional
 
 from pydantic import field_validator, model_validator
 
-from lamina.config import Settings, parse_mapping, setting
+from lamina.config import Settings, setting
 
 DEFAULT_MODEL = "minilm-l6"
 
