@@ -41,8 +41,9 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def parse_mapping(value, what: str) -> dict:
-    """``"a=1,b=x"``, a list of ``"a=1"`` items, or a mapping → a dict (values read as YAML)."""
+def parse_mapping(value, what: str, *, split_commas: bool = True) -> dict:
+    """``"a=1,b=x"``, a list of ``"a=1"`` items, or a mapping → a dict (values read as YAML).
+    With ``split_commas=False`` each item is one ``NAME=VALUE`` (a value may hold commas)."""
     import yaml
 
     if value is None:
@@ -52,14 +53,14 @@ def parse_mapping(value, what: str) -> dict:
     items = value if isinstance(value, (list, tuple)) else [value]
     out = {}
     for item in items:
-        for part in filter(None, (p.strip() for p in str(item).split(","))):
+        for part in filter(None, (p.strip() for p in (str(item).split(",") if split_commas else [str(item)]))):
             key, sep, raw = part.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"{what} takes NAME=VALUE, not '{part}'")
+                raise ValueError(f"{what} takes NAME=VALUE (a YAML value), not '{part}'")
             try:
                 out[key.strip()] = yaml.safe_load(raw)
             except yaml.YAMLError:
-                raise ValueError(f"{what} {key.strip()}: '{raw}' is not a value") from None
+                raise ValueError(f"{what} {key.strip()}: '{raw}' is not a YAML value") from None
     return out
 
 

@@ -121,18 +121,12 @@ def _workflow_command(workflow_cls):
 
 
 def _parse_sets(values: list[str] | None) -> dict:
-    import yaml
+    from lamina.config import parse_mapping
 
-    out = {}
-    for item in values or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise LaminaError(f"--set takes NAME=VALUE (YAML value), not '{item}'")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise LaminaError(f"--set {key}: '{raw}' is not a YAML value") from None
-    return out
+    try:
+        return parse_mapping(values or [], "--set", split_commas=False)
+    except ValueError as exc:
+        raise LaminaError(str(exc)) from None
 
 
 def _run_recipe(recipe, *, form, output_dir, data_dir, only, sets, dry_run) -> None:

@@ -1,4 +1,5 @@
-"""Token noise (seed 004): replace input tokens with random vocabulary tokens."""
+"""Token noise (the MetaDistil course project's noise, source document 004): replace input
+tokens with random vocabulary tokens."""
 
 from __future__ import annotations
 

@@ -162,6 +162,8 @@ def write_distill_card(folder: str | Path, record: dict, task, name: str | None 
         "## How it was made",
         "",
         f"- **Teacher(s):** {teachers}",
+        f"- **Method:** `{d.get('method', 'standard')}`"
+        + (f" ({', '.join(f'{k}={v}' for k, v in d['method_options'].items())})" if d.get("method_options") else ""),
         f"- **Student initialisation:** {d['student_init']} ({sizes['layers']} layers, "
         f"{_fmt_params(sizes['parameters'])} parameters)",
         f"- **Loss:** {losses}; temperature {d['temperature']}; layer map ({cfg['layer_map']}) {maps}",

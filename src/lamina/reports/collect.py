@@ -175,7 +175,7 @@ def make_row(path: Path, record: dict) -> Row:
     first = chain[0]
     strategy = (prune or {}).get("strategy") or first.get("strategy")
     sizes = record.get("sizes") or {}
-    layers = sizes.get("layers", sizes.get("layers_after"))
+    layers = sizes.get("layers")
     full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
     speedup = (prune or {}).get("speedup")
     metric, score = main_metric(record)

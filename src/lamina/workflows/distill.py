@@ -131,7 +131,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
             type(get_loss(name)).check_objective(task)
     method.check(cfg, task)
     work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
-    record = new_record("distill", model=cfg.student or "", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
+    record = new_record("distill", model="", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
 
     teachers = load_teachers(cfg.teacher, task, objective)

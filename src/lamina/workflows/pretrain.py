@@ -1,6 +1,6 @@
 """``lamina pretrain``: a masked language model trained from scratch on plain-text files.
 
-When no pretrained MLM weights are at hand (seed 002's setting), a small BERT-style model
+When no pretrained MLM weights are at hand (as in the robust-initialization source document, 002), a small BERT-style model
 is trained this way: masked-LM only (no next-sentence prediction), optionally with LayerDrop
 so that layers can be removed afterwards. The data, collator and evaluation are the
 ``mlm`` task's objective: the standard 15% masking, evaluation loss and perplexity on a

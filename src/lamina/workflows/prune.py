@@ -54,18 +54,12 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
                                           "alternate; repeatable).", flag="--strategy-option")
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
 
-    @field_validator("drop")
+    @field_validator("drop", "keep")
     @classmethod
-    def _drop(cls, value):
-        if value is not None and value < 0:
-            raise ValueError(f"cannot drop {value} layers: the count must be 0 or more")
-        return value
-
-    @field_validator("keep")
-    @classmethod
-    def _keep(cls, value):
-        if value is not None and value < 1:
-            raise ValueError(f"cannot keep {value} layers: keep 1 or more")
+    def _count(cls, value, info):
+        least = 0 if info.field_name == "drop" else 1
+        if value is not None and value < least:
+            raise ValueError(f"cannot {info.field_name} {value} layers: the count must be {least} or more")
         return value
 
     @field_validator("layers", mode="before")
