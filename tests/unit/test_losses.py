@@ -31,6 +31,20 @@ def test_soft_target_kd():
     assert F.soft_target_kd(T([[1.0, -2.0]]), T([[1.0, -2.0]]), 3.0).item() == pytest.approx(0.0, abs=1e-7)
 
 
+def test_softened_probability_mse():
+    # T=1: p_s = [.5,.5], p_t = [.25,.75]: mean((.25)², (.25)²) = 0.0625
+    assert F.softened_probability_mse(T([[0.0, 0.0]]), T([[0.0, LN3]]), 1.0).item() == pytest.approx(0.0625)
+    # T=2: p_t = [.366025, .633975]: mean(.133975², .133975²) = 0.017949; × 4 = 0.071797
+    assert F.softened_probability_mse(T([[0.0, 0.0]]), T([[0.0, LN3]]), 2.0).item() == pytest.approx(0.071797,
+                                                                                                     abs=1e-6)
+    assert F.softened_probability_mse(T([[1.0, -2.0]]), T([[1.0, -2.0]]), 3.0).item() == pytest.approx(0.0)
+    # the registered loss averages several teachers' logits by weight first
+    views = [TeacherView(logits=T([[0.0, LN3]]), weight=1.0), TeacherView(logits=T([[0.0, LN3]]), weight=3.0)]
+    ctx = LossContext(student_logits=T([[0.0, 0.0]]), labels=None, attention_mask=T([[1]]), teachers=views,
+                      temperature=1.0)
+    assert get_loss("prob_mse")(ctx).item() == pytest.approx(0.0625)
+
+
 def test_patient_kd():
     # [3,4]/5 = [.6,.8] vs [1,0]: (.4)² + (.8)² = 0.8; second pair identical: 0; mean 0.4
     s = [T([[3.0, 4.0]]), T([[1.0, 1.0]])]
@@ -104,4 +118,5 @@ def test_loss_spec_parsing():
 
 
 def test_every_registered_loss_is_covered_here():
-    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "kd_masked", "mlm", "pkd"]
+    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "kd_masked", "mlm", "pkd",
+                                 "prob_mse"]

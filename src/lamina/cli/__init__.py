@@ -104,6 +104,9 @@ def _quiet_libraries() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    import datasets  # its per-map progress bars: the Trainer's own bar says how a run goes
+
+    datasets.disable_progress_bars()
 
 
 def _workflow_command(workflow_cls):

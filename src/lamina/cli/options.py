@@ -65,7 +65,7 @@ def _shown_default(field) -> str | None:
     return None
 
 
-def _parameter(name: str, field, positional: bool) -> inspect.Parameter:
+def _parameter(name: str, field, positional: bool, show_default: bool = True) -> inspect.Parameter:
     tp, repeats = cli_type(field.annotation)
     extra = field.json_schema_extra or {}
     help_ = field.description or ""
@@ -74,6 +74,8 @@ def _parameter(name: str, field, positional: bool) -> inspect.Parameter:
     shown = _shown_default(field)
     if shown:
         help_ += f" [default: {shown}]"
+    elif not show_default and not field.is_required() and field.get_default() is not None:
+        help_ += f" [default: {field.get_default()}]"
     if positional:
         if not field.is_required() and not shown and field.get_default() is not None:
             help_ += f" [default: {field.get_default()}]"
@@ -85,10 +87,12 @@ def _parameter(name: str, field, positional: bool) -> inspect.Parameter:
             decls.append(extra["flag"])
         if tp is bool:
             decls = [f"{flag_name(name)}/--no-{name.replace('_', '-')}"] + ([extra["flag"]] if extra.get("flag") else [])
-        simple = tp in (bool, int, float, str) and not repeats
+        simple = tp in (bool, int, float, str) and not repeats and show_default
         default = field.get_default(call_default_factory=True) if simple and not field.is_required() else None
+        if tp is bool and not show_default:  # a setting of one method: unset unless typed
+            tp = Optional[bool]
         info = typer.Option(default, *decls, help=help_, show_default=simple and default is not None)
-        annotation = Optional[tp] if not (tp is bool) else bool
+        annotation = Optional[tp] if tp is not bool else bool
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
@@ -108,6 +112,8 @@ def build_command(workflow_cls, *, run):
     own = [n for n in Config.__annotations__ if n in fields]  # the command's own settings first, then shared ones
     order = own + [n for n in fields if n not in own]
     params += [_parameter(n, fields[n], positional=False) for n in order if n not in workflow_cls.arguments]
+    extra = Config.extra_cli_fields() if hasattr(Config, "extra_cli_fields") else {}
+    params += [_parameter(n, f, positional=False, show_default=False) for n, f in extra.items()]
     params.append(inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY,
                                     default=typer.Option(None, "--config", help=CONFIG_HELP), annotation=Optional[str]))
 

@@ -9,14 +9,16 @@ from pathlib import Path
 from lamina.errors import LaminaError
 
 
-def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_name: str) -> None:
-    """Logit and token-level losses assume one tokenizer: refuse different vocabularies."""
-    if teacher_tok is None or student_tok is None:
-        return
-    if teacher_tok.get_vocab() != student_tok.get_vocab():
+def same_vocabulary(a, b) -> bool:
+    return a is None or b is None or a.get_vocab() == b.get_vocab()
+
+
+def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_name: str, why: str = "") -> None:
+    """Token-level and hidden-state losses assume one tokenizer: refuse different vocabularies."""
+    if not same_vocabulary(teacher_tok, student_tok):
         raise LaminaError(
             f"teacher '{teacher_name}' and student '{student_name}' have different vocabularies "
-            f"({len(teacher_tok)} vs {len(student_tok)} tokens); distillation needs the same tokenizer"
+            f"({len(teacher_tok)} vs {len(student_tok)} tokens); " + (why or "distillation needs the same tokenizer")
         )
 
 
@@ -94,7 +96,6 @@ def build_student(
         return model, teacher_tokenizer, {"init": "random (from --student-config)"}
     source = student or "minilm-l6"
     model, tokenizer, _ = objective.load_model(source, task, train=True)
-    check_same_vocabulary(teacher_tokenizer, tokenizer, teacher_name, source)
     if first_n is not None:
         n = get_adapter(model).num_layers(model.config)
         if not 1 <= first_n <= n:

@@ -7,19 +7,68 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamina.distill.layer_map import build_layer_map
-from lamina.distill.student import check_same_vocabulary
+from lamina.distill.student import check_same_vocabulary, same_vocabulary
 from lamina.distill.trainer import TeacherSpec, check_attention_heads
 from lamina.losses import Needs, get_loss
 from lamina.models.adapters import get_adapter
 
 
 def load_teachers(names: list[str], task, objective) -> list[tuple[str, object, object]]:
-    """(name, model, tokenizer) per teacher, all with the first teacher's vocabulary."""
-    teachers = [(name, *objective.load_model(name, task, train=False)[:2]) for name in names]
-    first, _, first_tok = teachers[0]
-    for name, _, tok in teachers[1:]:
-        check_same_vocabulary(first_tok, tok, first, name)
-    return teachers
+    """(name, model, tokenizer) per teacher."""
+    return [(name, *objective.load_model(name, task, train=False)[:2]) for name in names]
+
+
+def foreign_teachers(teachers, specs, tokenizer, *, student_name: str, task, cfg) -> set[int]:
+    """The teachers whose tokenizer is not the student's. Class logits are over labels, not the
+    vocabulary, so such a teacher can teach through logit losses if it reads the raw text with
+    its own tokenizer; anything compared token by token or state by state is refused."""
+    foreign = set()
+    for i, ((name, _, tok), spec) in enumerate(zip(teachers, specs)):
+        if same_vocabulary(tok, tokenizer):
+            continue
+        n = spec.needs
+        if task.objective not in ("classification", "regression"):
+            check_same_vocabulary(tok, tokenizer, name, student_name,
+                                  f"task '{task.name}' ({task.objective}) compares vocabulary distributions, which "
+                                  "needs one tokenizer")
+        if n.teacher_cls or n.teacher_tokens or n.teacher_attentions or n.student_states:
+            token_level = ", ".join(sorted(k for k, w in cfg.loss.items() if w > 0 and not _logits_only(k)))
+            check_same_vocabulary(tok, tokenizer, name, student_name,
+                                  f"loss {token_level} compares hidden states or attentions position by position, "
+                                  "which needs one tokenizer; across tokenizers only logit losses (kd, prob_mse) teach")
+        if cfg.noise > 0 and cfg.noise_side == "both":
+            check_same_vocabulary(tok, tokenizer, name, student_name,
+                                  "--noise-side both replaces tokens of the student's vocabulary in the teacher's input")
+        foreign.add(i)
+    return foreign
+
+
+def _logits_only(loss: str) -> bool:
+    n = get_loss(loss).needs([(1, 1)], 1, 1)
+    return not (n.teacher_cls or n.teacher_tokens or n.teacher_attentions or n.student_states)
+
+
+def teacher_columns(i: int) -> str:
+    return f"teacher{i}_"
+
+
+def add_teacher_tokenization(train, rows, i: int, tokenizer, max_length: int):
+    """``train`` with teacher ``i``'s own tokenization of the same rows as ``teacher{i}_*`` columns."""
+    from lamina.data.encode import encode
+
+    enc = encode(rows, tokenizer, max_length)
+    for col in ("input_ids", "attention_mask", "token_type_ids"):
+        if col in enc.column_names:
+            train = train.add_column(teacher_columns(i) + col, enc[col])
+    return train
+
+
+def teacher_view_of(train, i: int):
+    """The training set as teacher ``i`` reads it (its own tokenization, the same rows and idx)."""
+    prefix = teacher_columns(i)
+    cols = [c for c in train.column_names if c.startswith(prefix)]
+    keep = cols + [c for c in ("idx", "label") if c in train.column_names]
+    return train.select_columns(keep).rename_columns({c: c.removeprefix(prefix) for c in cols})
 
 
 def teacher_specs(teachers, student, *, weights: list[float] | None, layer_map: str,
@@ -54,8 +103,9 @@ def cache_decision(cfg, method, task) -> str | None:
     return None
 
 
-def open_caches(specs, train, collator, *, cfg, args, log) -> str:
-    """Build (or reuse) each teacher's cache entry for the training set; returns the record's cache line."""
+def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | None = None) -> str:
+    """Build (or reuse) each teacher's cache entry for the training set; returns the record's cache line.
+    ``own_inputs``: {teacher index: (encoded, collator)} for teachers with their own tokenizer."""
     from lamina.distill.cache import TeacherCache
     from lamina.models.bundled import cache_dir
 
@@ -66,7 +116,8 @@ def open_caches(specs, train, collator, *, cfg, args, log) -> str:
                                 teacher_tokens=spec.needs.teacher_tokens)
             if cache_needs.any_teacher:
                 spec.model.to(args.device)
+                encoded, collate = (own_inputs or {}).get(specs.index(spec), (train, collator))
                 spec.cache = TeacherCache.build_or_open(
-                    spec.model, train, collator, root=root, needs=cache_needs, max_length=cfg.max_length,
+                    spec.model, encoded, collate, root=root, needs=cache_needs, max_length=cfg.max_length,
                     dtype=cfg.cache_dtype, batch_size=cfg.eval_batch_size, log=log)
     return f"on ({cfg.cache_dtype}, {root})"

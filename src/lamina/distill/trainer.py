@@ -97,9 +97,21 @@ class DistillationTrainer(Trainer):
     def check(cls, cfg, task) -> None:
         """Refuse settings this method cannot run with, before anything is loaded or written."""
 
+    @classmethod
+    def split_training_set(cls, train, *, cfg, task, tokenizer, options, log) -> tuple[object, dict]:
+        """(what the student trains on, data only the method reads): e.g. a quiz set held out."""
+        return train, {}
+
+    def method_record(self) -> dict:
+        """What the record and card say about this method's run (beyond its options)."""
+        return {}
+
+    def after_training(self, tokenizers: list) -> None:
+        """Called once training is done, before the output is written (e.g. to save a trained teacher)."""
+
     def __init__(self, *args, teachers: list[TeacherSpec], loss_weights: dict[str, float], temperature: float = 1.0,
                  noise: Noise | None = None, student_num_layers: int = 0, method_options: BaseModel | None = None,
-                 **kwargs):
+                 method_data: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.method_options = method_options if method_options is not None else self.Options()
         self.teachers = teachers
@@ -160,6 +172,7 @@ class DistillationTrainer(Trainer):
         inputs = dict(inputs)
         idx = inputs.pop("idx", None)
         labels = inputs.pop("labels", None)
+        own_inputs = inputs.pop("teacher_inputs", None) or {}  # teachers with their own tokenizer
         noisy = self._noised(inputs) if self.noise.p > 0 and model.training else inputs
         out, projected = model(
             **noisy, project=self.project, output_hidden_states=self.needs_student_hidden,
@@ -167,7 +180,7 @@ class DistillationTrainer(Trainer):
         )
         teacher_inputs = noisy if self.noise.side == "both" else inputs
         views = (
-            [self._teacher_view(i, t, idx, teacher_inputs) for i, t in enumerate(self.teachers)]
+            [self._teacher_view(i, t, idx, own_inputs.get(str(i), teacher_inputs)) for i, t in enumerate(self.teachers)]
             if any(t.needs.any_teacher for t in self.teachers)
             else []
         )
@@ -205,6 +218,7 @@ class DistillationTrainer(Trainer):
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self._prepare_inputs(dict(inputs))
         inputs.pop("idx", None)
+        inputs.pop("teacher_inputs", None)
         labels = inputs.pop("labels", None)
         with torch.no_grad():
             logits = model(**inputs).logits
@@ -226,6 +240,15 @@ def without_shared_tensors(state_dict: dict) -> dict:
             seen.add(key)
             out[name] = tensor
     return out
+
+
+def set_eager_attention(*models) -> None:
+    """Eager attention: attention maps can be read (attention losses) and twice differentiated."""
+    for m in models:
+        if hasattr(m, "set_attn_implementation"):
+            m.set_attn_implementation("eager")
+        else:
+            m.config._attn_implementation = "eager"
 
 
 def check_attention_heads(student, teacher, name: str) -> None:

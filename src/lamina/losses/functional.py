@@ -10,11 +10,17 @@ import torch
 import torch.nn.functional as F
 
 
+def widen(x: torch.Tensor) -> torch.Tensor:
+    """At least float32 (half-precision logits are widened; float64 stays float64)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Hard-label cross-entropy, or MSE when ``logits`` has one column (regression)."""
+    logits = widen(logits)
     if logits.shape[-1] == 1:
-        return F.mse_loss(logits.squeeze(-1).float(), labels.float())
-    return F.cross_entropy(logits.float(), labels.long())
+        return F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))
+    return F.cross_entropy(logits, labels.long())
 
 
 def soft_target_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -23,9 +29,20 @@ def soft_target_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t
     The T² keeps the gradient scale of the soft term comparable to the hard term as T changes.
     """
     t = float(temperature)
-    log_p_s = F.log_softmax(student_logits.float() / t, dim=-1)
-    log_p_t = F.log_softmax(teacher_logits.float() / t, dim=-1)
+    log_p_s = F.log_softmax(widen(student_logits) / t, dim=-1)
+    log_p_t = F.log_softmax(widen(teacher_logits).to(widen(student_logits).dtype) / t, dim=-1)
     return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * t * t
+
+
+def softened_probability_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                             temperature: float) -> torch.Tensor:
+    """MetaDistil's default soft loss: mean squared error between the temperature-softened
+    class probabilities of student and teacher (mean over batch and classes), times T²."""
+    t = float(temperature)
+    s = widen(student_logits)
+    p_s = F.softmax(s / t, dim=-1)
+    p_t = F.softmax(widen(teacher_logits).to(s.dtype) / t, dim=-1)
+    return F.mse_loss(p_s, p_t) * t * t
 
 
 def patient_kd(student_cls: list[torch.Tensor], teacher_cls: list[torch.Tensor]) -> torch.Tensor:

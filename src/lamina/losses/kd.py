@@ -1,7 +1,7 @@
 import torch
 from lamina.errors import LaminaError
 from lamina.losses.base import DistillLoss, Needs, register_loss
-from lamina.losses.functional import soft_target_kd
+from lamina.losses.functional import soft_target_kd, widen
 
 
 @register_loss("kd")
@@ -35,7 +35,7 @@ class SoftTargets(DistillLoss):
             teacher_logits = teachers[0]
         else:
             total = sum(t.weight for t in ctx.teachers)
-            teacher_logits = sum(t.weight * logits.float() for t, logits in zip(ctx.teachers, teachers)) / total
+            teacher_logits = sum(t.weight * widen(logits) for t, logits in zip(ctx.teachers, teachers)) / total
         return soft_target_kd(student_logits, teacher_logits, ctx.temperature)
 
 

@@ -34,6 +34,7 @@ class Prepared:
     evals: dict
     collator: object
     raw_train: object = None
+    train_rows: object = None  # the raw rows of ``train``, in its order (text for other tokenizers)
     info: dict = field(default_factory=dict)
 
 
@@ -103,6 +104,7 @@ class SequenceClassification(Objective):
             evals={s: encode(d, tokenizer, cfg.max_length) for s, d in evals.items()},
             collator=padding_collator(tokenizer, pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length),
             raw_train=raw["train"],
+            train_rows=train,
             info=info,
         )
 

@@ -58,8 +58,55 @@ class DistillConfig(TaskSettings, TrainSettings):
     def _parse_weights(cls, value):
         return parse_numbers(value, "--teacher-weights")
 
+    @classmethod
+    def extra_cli_fields(cls) -> dict:
+        """Every registered method's own settings as flags too (``--pilot-lr`` for metadistil); they
+        are also keys of a --config file or recipe args, and always ``--method-option NAME=VALUE``."""
+        from lamina.distill.methods import METHODS
+
+        out = {}
+        for name in METHODS.names():
+            for key, field in METHODS.get(name).Options.model_fields.items():
+                if key not in cls.model_fields and key not in out:
+                    import copy
+
+                    flag = copy.copy(field)
+                    flag.description = f"--method {name}: {field.description or ''}".strip()
+                    out[key] = flag
+        return out
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_method_settings(cls, values):
+        """Settings of the chosen method given as flags or keys go into ``method_options``."""
+        from lamina.config import parse_mapping
+        from lamina.distill.methods import METHODS
+
+        if not isinstance(values, dict):
+            return values
+        extra = [k for k in values if k not in cls.model_fields]
+        if not extra:
+            return values
+        values = dict(values)
+        method = values.get("method") or "standard"
+        chosen = METHODS.get(method).Options.model_fields if method in METHODS else {}
+        routed = parse_mapping(values.get("method_options"), "--method-option")
+        for key in extra:
+            if key in chosen:
+                routed[key] = values.pop(key)
+            else:
+                owners = [n for n in METHODS.names() if key in METHODS.get(n).Options.model_fields]
+                if owners:
+                    raise ValueError(f"--{key.replace('_', '-')} is a setting of --method {owners[0]}, "
+                                     f"not of '{method}'")
+        values["method_options"] = routed
+        return values
+
     @model_validator(mode="after")
     def _check(self):
+        from pydantic import ValidationError
+
+        from lamina.config import describe_error
         from lamina.distill.methods import get_method
 
         if self.alpha is not None:  # Hinton's mix: alpha·kd + (1 − alpha)·ce
@@ -67,7 +114,10 @@ class DistillConfig(TaskSettings, TrainSettings):
         if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
             raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
         method = get_method(self.method)
-        method.Options(**self.method_options)  # unknown or bad method options fail here
+        try:
+            method.Options(**self.method_options)  # unknown or bad method settings fail here
+        except ValidationError as exc:
+            raise ValueError(describe_error(exc, flags=set(self.method_options), model=method.Options)) from None
         return self
 
 
@@ -93,23 +143,24 @@ def _calibration(rows, samples: int = 256):
     return lambda model, tokenizer: stats_from_texts(model, tokenizer, texts)
 
 
-def _set_eager_attention(*models) -> None:
-    for m in models:
-        if hasattr(m, "set_attn_implementation"):
-            m.set_attn_implementation("eager")
-        else:
-            m.config._attn_implementation = "eager"
-
-
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from transformers import Trainer
 
     from lamina.data.encode import check_max_length
     from lamina.distill.collate import DistillCollator
     from lamina.distill.methods import get_method
-    from lamina.distill.student import build_student, check_same_vocabulary
-    from lamina.distill.teachers import cache_decision, load_teachers, open_caches, teacher_specs
-    from lamina.distill.trainer import DistillModule, Noise, make_projections
+    from lamina.data.encode import padding_collator
+    from lamina.distill.student import build_student
+    from lamina.distill.teachers import (
+        add_teacher_tokenization,
+        cache_decision,
+        foreign_teachers,
+        load_teachers,
+        open_caches,
+        teacher_specs,
+        teacher_view_of,
+    )
+    from lamina.distill.trainer import DistillModule, Noise, make_projections, set_eager_attention
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
     from lamina.losses import get_loss
@@ -145,23 +196,34 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     if tokenizer is None:
         raise LaminaError("no tokenizer: the teacher folder must hold one")
     tokenizer.padding_side = "right"  # cached token states are stored left-aligned
-    check_same_vocabulary(t_tok, tokenizer, t_name, cfg.student or "student")
-    for m in [student] + [m for _, m, _ in teachers]:
-        check_max_length(cfg.max_length, m.config, tokenizer)
     specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
                           loss_weights=weights)
+    foreign = foreign_teachers(teachers, specs, tokenizer, student_name=cfg.student or "student", task=task, cfg=cfg)
+    check_max_length(cfg.max_length, student.config, tokenizer)
+    for i, (_, m, tok) in enumerate(teachers):
+        check_max_length(cfg.max_length, m.config, tok if i in foreign else tokenizer)
     if any(s.needs.student_attentions for s in specs):
-        _set_eager_attention(student, *[s.model for s in specs])
+        set_eager_attention(student, *[s.model for s in specs])
 
     data = objective.prepare(task, raw, tokenizer, cfg)
-    train = data.train.add_column("idx", list(range(len(data.train))))
-    collator = DistillCollator(data.collator)
+    train = data.train
+    for i in sorted(foreign):  # such a teacher reads the same rows through its own tokenizer
+        teachers[i][2].padding_side = "right"
+        train = add_teacher_tokenization(train, data.train_rows, i, teachers[i][2], cfg.max_length)
+    method_options = method.Options(**cfg.method_options)
+    train, method_data = method.split_training_set(train, cfg=cfg, task=task, tokenizer=tokenizer,
+                                                   options=method_options, log=log)
+    train = train.add_column("idx", list(range(len(train))))
+    pad = dict(pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length)
+    own = {i: padding_collator(teachers[i][2], **pad) for i in sorted(foreign)}
+    collator = DistillCollator(data.collator, own)
     args = training_arguments(cfg, work, num_examples=len(train), remove_unused_columns=False,
                               label_names=["labels"], **objective.trainer_settings(task))
 
     cache_state = cache_decision(cfg, method, task)
     if cache_state is None:
-        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log)
+        own_inputs = {i: (teacher_view_of(train, i), DistillCollator(c)) for i, c in own.items()}
+        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log, own_inputs=own_inputs)
     log(f"teacher-output cache {cache_state}")
 
     if cfg.prefinetune_epochs > 0 and not checkpoint:  # a hard-label warm-up of the student
@@ -169,7 +231,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
             cfg, work / "prefinetune", num_examples=len(train), num_train_epochs=cfg.prefinetune_epochs,
             eval_strategy="no", save_strategy="no", load_best_model_at_end=False, report_to=[])
         Trainer(model=student, args=pre_args, train_dataset=train.remove_columns("idx"),
-                processing_class=tokenizer, data_collator=collator).train()
+                processing_class=tokenizer, data_collator=DistillCollator(data.collator)).train()
 
     module = DistillModule(student, make_projections(student, specs),
                            teachers=[s.model for s in specs] if method.trains_teachers else None)
@@ -182,15 +244,19 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         model=module, args=args, train_dataset=train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
         data_collator=collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
         teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise, student_num_layers=s_layers,
-        method_options=method.Options(**cfg.method_options),
+        method_options=method_options, method_data=method_data,
     )
     train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
                                                objective=objective, evals=data.evals)
+    trainer.after_training([tok for _, _, tok in teachers])
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["distill"] = {
         "method": method.name,
         "method_options": dict(cfg.method_options),
-        "teachers": [{"name": s.name, "weight": s.weight, "layers": s.num_layers, "layer_map": s.layer_map} for s in specs],
+        "method_record": trainer.method_record(),
+        "teachers": [{"name": s.name, "weight": s.weight, "layers": s.num_layers, "layer_map": s.layer_map,
+                      "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's"}
+                     for i, s in enumerate(specs)],
         "student_init": init["init"],
         "losses": weights,
         "temperature": cfg.temperature,
