@@ -297,3 +297,22 @@ def test_unknown_method_and_a_setting_of_another_method(tiny_teacher, tmp_path):
     assert r.exit_code == 2 and "unknown distillation method 'meta'; available: metadistil, standard" in r.stderr
     r = runner.invoke(app, ["distill", "--teacher", str(tiny_teacher), "--pilot-lr", "0.1", "-o", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--pilot-lr is a setting of --method metadistil" in r.stderr
+
+
+def test_metadistil_with_two_teachers_one_with_another_tokenizer(other_tokenizer_teacher, tiny_teacher, sst_like,
+                                                                   tmp_path):
+    """Seed 004's BERT + RoBERTa row in miniature: both teachers get a meta-gradient through the
+    averaged logits, the foreign one reading its own tokenization of the same rows."""
+    saved = tmp_path / "taught"
+    cfg = DistillConfig(teacher=[str(tiny_teacher), str(other_tokenizer_teacher)], student=str(tiny_teacher),
+                        task="sst2", output=str(tmp_path / "s"), data_dir=sst_like, method="metadistil",
+                        loss={"kd": 0.5, "ce": 0.5}, max_steps=3, batch_size=8, lr=3e-3, max_length=24,
+                        progress=False, noise=0.2,
+                        method_options={"quiz_size": 8, "pilot_lr": 0.5, "teacher_lr": 1e-2,
+                                        "save_teacher": str(saved)})
+    record = run_distill(cfg, log=lambda m: None)
+    assert record["distill"]["method_record"]["meta_rounds"] == 3
+    for i, original in enumerate((tiny_teacher, other_tokenizer_teacher)):
+        before = load_file(str(original / "model.safetensors"))
+        after = load_file(str(saved / f"teacher-{i}" / "model.safetensors"))
+        assert any(not torch.equal(before[k], after[k]) for k in before if k in after), f"teacher {i} learned"

@@ -62,6 +62,8 @@ class MetaDistilOptions(BaseModel):
     quiz_file: Optional[str] = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
                                      "label).")
     quiz_batch_size: int = Field(100, ge=1, description="Quiz examples per forward pass.")
+    held_batches: int = Field(0, ge=0, description="Quiz batches scored per meta round, taken in turn (the "
+                              "reference's num_held_batches); 0: the whole quiz set every round.")
     teacher_clip: float = Field(1.0, gt=0, description="Clip the teachers' meta-gradient to this norm.")
     save_teacher: Optional[str] = Field(None, description="Also write the meta-learned teacher(s) here as plain "
                                         "HF folders.")
@@ -255,12 +257,21 @@ class MetaDistil(DistillationTrainer):
             self._quiz_batches = batches
         return self._quiz_batches
 
+    def _round_batches(self) -> list:
+        """This round's quiz batches: all, or ``held_batches`` of them in turn (by step, so a
+        resumed run takes the same ones)."""
+        batches, k = self._quiz(), self.method_options.held_batches
+        if not k or k >= len(batches):
+            return batches
+        first = (self.state.global_step // self.method_options.meta_every) * k
+        return [batches[(first + j) % len(batches)] for j in range(k)]
+
     def quiz_loss(self, student, params: dict) -> torch.Tensor:
-        """Mean cross-entropy of ``student`` with ``params`` on the quiz set, dropout off."""
+        """Mean cross-entropy of ``student`` with ``params`` on this round's quiz batches, dropout off."""
         was = student.training
         student.eval()
         try:
-            batches, total, n = self._quiz(), 0.0, 0
+            batches, total, n = self._round_batches(), 0.0, 0
             for batch in batches:
                 labels = batch["labels"]
                 kw = {k: v for k, v in batch.items() if k != "labels"}
