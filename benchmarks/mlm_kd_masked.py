@@ -20,7 +20,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,19 +31,13 @@ LOSSES = {"kd": "kd=5,mlm=2,cosine=1", "kd_masked": "kd_masked=5,mlm=2,cosine=1"
 
 def one(args) -> None:
     import torch
-    from transformers import TrainerCallback
+    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
 
     from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)
-    stamps: list[float] = []
+    timer = StepTimer()
 
-    class StepTimer(TrainerCallback):
-        def on_train_begin(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
-
-        def on_step_end(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
 
     wiki = Path(args.data_dir) / "wikitext-2-raw"
     cfg = DistillConfig(
@@ -54,8 +47,8 @@ def one(args) -> None:
         batch_size=32, max_length=128, epochs=1, max_steps=args.steps, max_train_samples=args.steps * 32,
         overwrite=True, seed=42,
     )
-    record = run_distill(cfg, callbacks=[StepTimer()], log=print)
-    steps = [b - a for a, b in zip(stamps, stamps[1:])]
+    record = run_distill(cfg, callbacks=[timer], log=print)
+    steps = timer.steps
     Path(args.json).write_text(json.dumps({
         "loss": args.loss, "spec": LOSSES[args.loss], "step_seconds": [round(s, 4) for s in steps],
         "median_s": statistics.median(steps[2:]), "train_loss_mean": record["training"]["train_loss_mean"],

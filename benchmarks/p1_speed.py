@@ -101,7 +101,7 @@ def _patch_lamina_timers(times: dict) -> None:
 
 def run_lamina(args) -> dict:
     import torch
-    from transformers import TrainerCallback
+    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
 
     from p1_timed_cli import timed  # benchmarks/, the script's own folder, is on sys.path
 
@@ -109,17 +109,11 @@ def run_lamina(args) -> dict:
     from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)
-    stamps: list[float] = []
+    timer = StepTimer()
     times: dict[str, list[float]] = {}
     messages: list[str] = []
     cache_seconds = {}
 
-    class StepTimer(TrainerCallback):
-        def on_train_begin(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
-
-        def on_step_end(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
 
     _patch_lamina_timers(times)
     build = cache_mod.TeacherCache.build_or_open.__func__  # one teacher: called once per run
@@ -132,8 +126,8 @@ def run_lamina(args) -> dict:
         group_by_length=False, cache=args.variant.startswith("lamina-cache"), cache_dir=str(args.cache_dir),
         optim="adamw_torch_fused" if args.variant.endswith("-fused") else "adamw_torch", overwrite=True, seed=42,
     )
-    record = run_distill(cfg, callbacks=[StepTimer()], log=lambda m: (messages.append(str(m)), print(m)))
-    steps = [b - a for a, b in zip(stamps, stamps[1:])]
+    record = run_distill(cfg, callbacks=[timer], log=lambda m: (messages.append(str(m)), print(m)))
+    steps = timer.steps
     return {
         "tool": args.variant, "loss": args.loss, "lamina_loss": LOSSES[args.loss],
         "train_examples": record["training"]["train_examples"], "steps": len(steps),

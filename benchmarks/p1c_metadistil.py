@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,19 +49,13 @@ VARIANTS = {
 
 def one(args) -> None:
     import torch
-    from transformers import TrainerCallback
+    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
 
     from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)
-    stamps: list[float] = []
+    timer = StepTimer()
 
-    class StepTimer(TrainerCallback):
-        def on_train_begin(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
-
-        def on_step_end(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
 
     variant = VARIANTS[args.variant]
     options = {"quiz_size": 100, "pilot_lr": 5e-5, "teacher_lr": 1e-5, **variant.get("method_options", {})}
@@ -75,8 +68,8 @@ def one(args) -> None:
             cache_dir=args.cache_dir, seed=42, progress=False, method=variant.get("method", "standard"),
             method_options=options if variant.get("method") else {},
         )
-        run_distill(cfg, callbacks=[StepTimer()], log=lambda m: None)
-    steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        run_distill(cfg, callbacks=[timer], log=lambda m: None)
+    steps = timer.steps
     every = options.get("meta_every", 1) if variant.get("method") else 1
     if every > 1:  # whole cycles (one meta step + every-1 plain steps), from step 4 on
         body = steps[4:]

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "restructure"
 def one(args) -> None:
     """One run in this process, with whichever lamina is on sys.path; prints a JSON line."""
     import torch
-    from transformers import TrainerCallback
+    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
 
     try:
         from lamina.workflows.distill import DistillConfig, run_distill  # after the restructuring
@@ -40,14 +39,8 @@ def one(args) -> None:
     import lamina
 
     torch.set_num_threads(args.threads)
-    stamps: list[float] = []
+    timer = StepTimer()
 
-    class StepTimer(TrainerCallback):
-        def on_train_begin(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
-
-        def on_step_end(self, a, state, control, **kw):
-            stamps.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = DistillConfig(
@@ -57,8 +50,8 @@ def one(args) -> None:
             group_by_length=False, cache=True, cache_dir=args.cache_dir, optim="adamw_torch_fused", seed=42,
             progress=False,
         )
-        record = run_distill(cfg, callbacks=[StepTimer()], log=lambda m: None)
-    steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        record = run_distill(cfg, callbacks=[timer], log=lambda m: None)
+    steps = timer.steps
     print(json.dumps({"lamina_src": str(Path(lamina.__file__).parent), "steps": len(steps),
                       "median_step_s": statistics.median(steps[5:]), "step_seconds": [round(s, 5) for s in steps],
                       "train_loss_first": record["training"]["train_loss_first"]}))

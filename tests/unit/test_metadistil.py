@@ -244,8 +244,6 @@ def test_a_teacher_with_another_tokenizer_teaches_through_kd(other_tokenizer_tea
                             output=str(tmp_path / "s"), data_dir=sst_like, loss={"kd": 1.0}, max_steps=6,
                             batch_size=8, lr=3e-3, max_length=24, logging_steps=1, progress=False, cache=cache,
                             cache_dir=str(tmp_path / "c"), cache_dtype="float32")
-        import lamina.workflows.distill  # noqa: F401  (the workflow reads the module attribute at run time)
-
         record = run_distill(cfg, log=lambda m: None)
     finally:
         teachers_mod.add_teacher_tokenization = real
