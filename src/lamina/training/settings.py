@@ -4,7 +4,7 @@ so one option has one name, one default and one check in every command."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import field_validator, model_validator
 
@@ -116,3 +116,13 @@ class TrainSettings(OutputSettings):
         from lamina.models.layerdrop import parse_rates
 
         return parse_rates(0.0 if value is None else value)
+
+
+class MaskSettings(Settings):
+    """A sparsity mask held fixed while training (``finetune --mask``, ``distill --mask``)."""
+
+    mask: Optional[str] = setting(None, "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
+                                  "held fixed: pruned weights stay zero.")
+    mask_init: Literal["pretrained", "random"] = setting(
+        "pretrained", "With --mask: start from the model's weights (pretrained) or a seeded random "
+        "re-initialisation of the base model (the random-reinit control).")

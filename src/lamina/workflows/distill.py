@@ -15,11 +15,11 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from lamina.config import OptionMap, parse_numbers, setting
-from lamina.training.settings import TaskSettings, TrainSettings
+from lamina.training.settings import MaskSettings, TaskSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
 
-class DistillConfig(TaskSettings, TrainSettings):
+class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     teacher: list[str] = setting(..., "Fine-tuned teacher (repeat for several).", min_length=1,
                                  missing="give at least one --teacher (a fine-tuned model folder)")
     teacher_weights: Optional[list[float]] = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
@@ -171,6 +171,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.tasks.objectives import objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
+    from lamina.training.masks import hold_mask
     from lamina.training.workdir import prepare_work_dir
 
     task = cfg.get_task()
@@ -233,6 +234,10 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         Trainer(model=student, args=pre_args, train_dataset=train.remove_columns("idx"),
                 processing_class=tokenizer, data_collator=DistillCollator(data.collator)).train()
 
+    held, mask_info = hold_mask(student, cfg.mask, init=cfg.mask_init, seed=cfg.seed)
+    if held is not None:  # a sparse student: the mask is held through KD
+        callbacks = [*(callbacks or []), held]
+        record["mask"] = mask_info
     module = DistillModule(student, make_projections(student, specs),
                            teachers=[s.model for s in specs] if method.trains_teachers else None)
     layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
