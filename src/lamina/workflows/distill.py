@@ -137,10 +137,13 @@ def _calibration(rows, samples: int = 256):
     --student-from-teacher strategy."""
     from lamina.analysis import stats_from_texts
 
-    picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
-    pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
-    texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
-    return lambda model, tokenizer: stats_from_texts(model, tokenizer, texts)
+    def stats(model, tokenizer):  # the rows are read only when a strategy asks (text tasks)
+        picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
+        pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
+        texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
+        return stats_from_texts(model, tokenizer, texts)
+
+    return stats
 
 
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
@@ -194,15 +197,17 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
         strategy_options=cfg.strategy_options,
     )
-    if tokenizer is None:
+    if tokenizer is None and objective.reads_text:
         raise LaminaError("no tokenizer: the teacher folder must hold one")
-    tokenizer.padding_side = "right"  # cached token states are stored left-aligned
+    if tokenizer is not None:
+        tokenizer.padding_side = "right"  # cached token states are stored left-aligned
     specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
                           loss_weights=weights)
     foreign = foreign_teachers(teachers, specs, tokenizer, student_name=cfg.student or "student", task=task, cfg=cfg)
-    check_max_length(cfg.max_length, student.config, tokenizer)
-    for i, (_, m, tok) in enumerate(teachers):
-        check_max_length(cfg.max_length, m.config, tok if i in foreign else tokenizer)
+    if objective.reads_text:
+        check_max_length(cfg.max_length, student.config, tokenizer)
+        for i, (_, m, tok) in enumerate(teachers):
+            check_max_length(cfg.max_length, m.config, tok if i in foreign else tokenizer)
     if any(s.needs.student_attentions for s in specs):
         set_eager_attention(student, *[s.model for s in specs])
 
@@ -218,8 +223,9 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     pad = dict(pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length)
     own = {i: padding_collator(teachers[i][2], **pad) for i in sorted(foreign)}
     collator = DistillCollator(data.collator, own)
-    args = training_arguments(cfg, work, num_examples=len(train), remove_unused_columns=False,
-                              label_names=["labels"], **objective.trainer_settings(task))
+    args = training_arguments(cfg, work, num_examples=len(train),
+                              **{"remove_unused_columns": False, "label_names": ["labels"],
+                                 **objective.trainer_settings(task)})
 
     cache_state = cache_decision(cfg, method, task)
     if cache_state is None:
@@ -241,8 +247,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     module = DistillModule(student, make_projections(student, specs),
                            teachers=[s.model for s in specs] if method.trains_teachers else None)
     layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
-    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=student.config.vocab_size,
-                  special_ids=list(tokenizer.all_special_ids), seed=cfg.seed)
+    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=getattr(student.config, "vocab_size", 0),
+                  special_ids=list(tokenizer.all_special_ids) if tokenizer is not None else [], seed=cfg.seed)
     record["model"] = cfg.student or init["init"]
     s_layers = get_adapter(student).num_layers(student.config)
     trainer = method(
@@ -277,7 +283,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
 
     def save(tmp):
         module.student.save_pretrained(tmp)  # the student alone: projections (and trained teachers) stay behind
-        tokenizer.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
 
     finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name,

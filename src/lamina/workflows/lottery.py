@@ -26,6 +26,7 @@ distil into it with ``lamina distill --mask OUT``.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -176,6 +177,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     rounds, trainer, train_output, metrics = [], None, None, {}
     rounds_dir = work / "rounds"
     for r in range(trainings):
+        t0 = time.perf_counter()
         hold = MaskCallback(model, masks)
         snap = _Snapshot(model, cfg.rewind_step) if (r == 0 and cfg.rewind == "step") else None
         args = training_arguments(cfg, work / f"round-{r}", num_examples=len(data.train),
@@ -186,6 +188,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
             callbacks=[*(callbacks or []), hold, *([snap] if snap else [])],
         )
         train_output = trainer.train()
+        t_train = time.perf_counter()
         metrics = objective.evaluate(task, trainer, data.evals)
         score = metrics.get(task.main_metric)
         sparsity = sparsity_of(masks)
@@ -199,14 +202,15 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
             tokenizer.save_pretrained(folder / "model")
         entry = {"round": r, "sparsity": sparsity, "main_metric": task.main_metric, "score": score,
                  "metrics": {k: v for k, v in metrics.items() if k in task.metrics},
-                 "steps": trainer.state.global_step, "train_loss": train_output.training_loss}
-        write_json(folder / "round.json", entry)
+                 "steps": trainer.state.global_step, "train_loss": train_output.training_loss,
+                 "seconds": {"train": round(t_train - t0, 2), "evaluate_and_save": round(time.perf_counter() - t_train, 2)}}
         rounds.append(entry)
         if snap is not None:
             if snap.state is None:
                 raise LaminaError(f"round 0 ended before --rewind-step {cfg.rewind_step}")
             target = snap.state
         if r < trainings - 1:  # prune, then rewind the survivors
+            t_prune = time.perf_counter()
             masks = magnitude_masks(model, sparsities[r], previous=masks, per_layer=cfg.per_layer)
             with torch.no_grad():
                 state = model.state_dict()
@@ -215,7 +219,9 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
                         continue
                     v.copy_(target[k])
             apply_masks(model, masks)
+            entry["seconds"]["prune_and_rewind"] = round(time.perf_counter() - t_prune, 2)
             del trainer  # a new optimizer (and schedule) each round, as the reference code
+        write_json(folder / "round.json", entry)
 
     summary = mask_summary(model, masks)
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
