@@ -147,3 +147,30 @@ def test_soft_targets_beat_hard_labels_on_digits(tmp_path, one_thread):
     assert soft["training"]["global_steps"] == hard["training"]["global_steps"] == 120
     assert soft["training"]["dev_loss"] < hard["training"]["dev_loss"]
     assert soft["distill"]["cache"].startswith("off: image task")
+
+
+def test_distill_into_a_sparse_student_holds_the_mask(tmp_path, one_thread):
+    """Tickets and distillation together: ``distill --mask`` trains a sparse student by KD and no
+    pruned weight comes back; the MLP's blocks are prunable like a transformer's."""
+    from lamina.models.mlp import new_mlp
+    from lamina.models.sparsity import load_masks, magnitude_masks, prunable_parameters, save_masks
+    from lamina.workflows.distill import DistillConfig, run_distill
+    from lamina.workflows.finetune import FinetuneConfig, run_finetune
+
+    common = dict(task="digits", eval_batch_size=400, seed=1, progress=False, batch_size=64, lr=3e-3)
+    run_finetune(FinetuneConfig(model="mlp:64,64", output=str(tmp_path / "t"), epochs=2, **common))
+    student = new_mlp("mlp:32,32", input_size=64, num_labels=10)
+    student.save_pretrained(tmp_path / "s0")
+    masks = magnitude_masks(student, 0.5)
+    assert set(masks) == {"layers.0.dense.weight", "layers.1.dense.weight"}  # never the classifier
+    save_masks(tmp_path / "m.safetensors", masks)
+    rec = run_distill(DistillConfig(teacher=[str(tmp_path / "t")], student=str(tmp_path / "s0"),
+                                    output=str(tmp_path / "s"), mask=str(tmp_path / "m.safetensors"), epochs=2,
+                                    loss="kd=1,ce=0.5", temperature=4, **common), log=lambda *_: None)
+    assert rec["mask"]["sparsity"] == pytest.approx(0.5)
+    import lamina.models.mlp  # noqa: F401
+
+    trained = transformers.AutoModelForImageClassification.from_pretrained(tmp_path / "s")
+    params = prunable_parameters(trained)
+    assert all(bool((params[k][~m] == 0).all()) for k, m in load_masks(tmp_path / "m.safetensors")[0].items())
+    assert not torch.equal(params["layers.0.dense.weight"], prunable_parameters(student)["layers.0.dense.weight"] * masks["layers.0.dense.weight"])

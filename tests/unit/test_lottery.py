@@ -31,6 +31,15 @@ from conftest import make_tiny
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread (on a shared, loaded CPU more threads only wait on each other)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def lottery_cfg(model, data_dir, out, **kw):
     base = dict(model=str(model), task="sst2", output=str(out), data_dir=data_dir, epochs=1, lr=2e-3,
                 batch_size=16, max_length=32, logging_steps=2, seed=1, progress=False,
