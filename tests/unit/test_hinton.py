@@ -125,6 +125,22 @@ def test_mlp_on_an_idx_folder_saves_reloads_and_evaluates(tmp_path, one_thread):
     assert json.loads((tmp_path / "ev.json").read_text())["metrics"]["errors"] == rec["metrics"]["errors"]
     bad = runner.invoke(app, ["finetune", "mlp:16", "--task", "sst2", "--jitter", "2", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "image tasks" in bad.output
+    # Hinton's bias correction: raising one class's logit far enough makes every prediction that class
+    result = runner.invoke(app, ["eval", str(out), "--task", "mnist", "--data-dir", str(tmp_path), "--no-speed",
+                                 "--logit-bias", "0=1000", "--json", str(tmp_path / "biased.json")])
+    assert result.exit_code == 0, result.output
+    biased = json.loads((tmp_path / "biased.json").read_text())
+    assert biased["metrics"]["errors"] == 18 and biased["class_errors"]["0"] == 0 and biased["logit_bias"] == {"0": 1000.0}
+
+
+def test_omit_label_leaves_a_class_out_of_training_only(tmp_path):
+    from lamina.tasks import get_task
+
+    write_mnist_folder(tmp_path / "mnist")
+    data = get_task("mnist", omit_label=3).load(str(tmp_path))
+    assert 3 not in data["train"]["label"] and len(data["train"]) == 36 and 3 in data["dev"]["label"]
+    with pytest.raises(LaminaError, match="labels 0..9"):
+        get_task("mnist", omit_label=12)
 
 
 def test_soft_targets_beat_hard_labels_on_digits(tmp_path, one_thread):

@@ -115,11 +115,7 @@ def test_imp_rounds_sparsity_untouched_parts_and_reload(tiny_bert_with_tokenizer
 
 def test_rewound_survivors_equal_pretrained(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch):
     """After pruning, the survivors are the pretrained values; the head keeps its trained values."""
-    import lamina.workflows.lottery as lot
-
     seen = []
-    real = lot.__dict__.get("_Snapshot")
-    assert real is not None
     from lamina.models import sparsity
 
     original_apply = sparsity.apply_masks
@@ -252,3 +248,28 @@ def test_oneshot_and_random_modes(tiny_bert_with_tokenizer, sst_like, tmp_path):
     assert sparsity_of(saved) == pytest.approx(0.4, abs=1e-3) and not all(torch.equal(saved[k], expected[k]) for k in expected)
     result = json.loads((tmp_path / "rnd" / "lamina_results.json").read_text())
     assert result["kind"] == "lottery" and result["lottery"]["mode"] == "random"
+
+
+@pytest.mark.parametrize("how", [{"rewind_step": 2}, {"rewind": "random", "rewind_head": True}])
+def test_rewind_to_step_k_or_random_reinit(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch, how):
+    from lamina.models import sparsity
+
+    seen = []
+    original_apply = sparsity.apply_masks
+
+    def spy(model, masks):
+        original_apply(model, masks)
+        seen.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, masks))
+
+    monkeypatch.setattr(sparsity, "apply_masks", spy)
+    init = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer).state_dict()
+    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "t", prune_rate=0.3, epochs=2,
+                                     target_sparsity=0.3, save_round_models=False, **how), log=lambda *_: None)
+    state, masks = seen[-1]  # the rewind after round 0's pruning
+    k = next(iter(masks))
+    survivors, pretrained = state[f"bert.{k}"][masks[k]], init[f"bert.{k}"][masks[k]]
+    assert not torch.equal(survivors, pretrained)  # neither rewound to θ0 ...
+    assert bool((state[f"bert.{k}"][~masks[k]] == 0).all())
+    assert record["lottery"]["rewind"] == ("step" if "rewind_step" in how else "random")
+    if "rewind_head" in how:  # the head rewound too: back to its initial (untrained) values
+        assert torch.equal(state["classifier.weight"], seen[0][0]["classifier.weight"])

@@ -90,20 +90,18 @@ class Lottery(Workflow):
         super().show(record, cfg, echo)
 
 
-class _Snapshot:
-    """A Trainer callback that copies the model's state after ``step`` optimizer steps."""
+def _snapshot_callback(model, step: int):
+    """A Trainer callback that copies the model's state after ``step`` optimizer steps (``.state``)."""
+    from transformers import TrainerCallback
 
-    def __new__(cls, model, step: int):
-        from transformers import TrainerCallback
+    class Snapshot(TrainerCallback):
+        state = None
 
-        class Snap(TrainerCallback):
-            state = None
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == step and self.state is None:
+                self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-            def on_step_end(self, args, state, control, **kwargs):
-                if state.global_step == step and self.state is None:
-                    self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-        return Snap()
+    return Snapshot()
 
 
 def _rewind_target(cfg: LotteryConfig, model, initial: dict) -> dict:
@@ -155,7 +153,8 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     raw = objective.raw_data(task, cfg.data_dir)
     set_seed(cfg.seed)
     model, tokenizer, source = objective.load_model(cfg.model, task, train=True)
-    check_max_length(cfg.max_length, model.config, tokenizer)
+    if objective.reads_text:
+        check_max_length(cfg.max_length, model.config, tokenizer)
     data = objective.prepare(task, raw, tokenizer, cfg)
     per_round = (cfg.max_steps if cfg.max_steps > 0
                  else int(steps_per_epoch(len(data.train), cfg.batch_size) * cfg.epochs + 0.999))
@@ -179,7 +178,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     for r in range(trainings):
         t0 = time.perf_counter()
         hold = MaskCallback(model, masks)
-        snap = _Snapshot(model, cfg.rewind_step) if (r == 0 and cfg.rewind == "step") else None
+        snap = _snapshot_callback(model, cfg.rewind_step) if (r == 0 and cfg.rewind == "step") else None
         args = training_arguments(cfg, work / f"round-{r}", num_examples=len(data.train),
                                   **objective.trainer_settings(task))
         trainer = Trainer(
@@ -199,7 +198,8 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
                    task=task.name, model=cfg.model, mode=cfg.mode)
         if cfg.save_round_models and r < trainings - 1:  # the last round's model is OUT itself
             save_sparse(model, folder / "model")
-            tokenizer.save_pretrained(folder / "model")
+            if tokenizer is not None:
+                tokenizer.save_pretrained(folder / "model")
         entry = {"round": r, "sparsity": sparsity, "main_metric": task.main_metric, "score": score,
                  "metrics": {k: v for k, v in metrics.items() if k in task.metrics},
                  "steps": trainer.state.global_step, "train_loss": train_output.training_loss,
@@ -244,7 +244,8 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
 
     def save(tmp):
         save_sparse(model, tmp)
-        tokenizer.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
         save_masks(tmp / "mask.safetensors", masks, round=len(rounds) - 1, score=rounds[-1]["score"],
                    metric=task.main_metric, task=task.name, model=cfg.model, mode=cfg.mode)
         shutil.copytree(rounds_dir, tmp / "rounds")
