@@ -135,3 +135,9 @@ class MaskSettings(Settings):
     mask_init: Literal["pretrained", "random"] = setting(
         "pretrained", "With --mask: start from the model's weights (pretrained) or a seeded random "
         "re-initialisation of the base model (the random-reinit control).")
+
+    @model_validator(mode="after")
+    def _check_mask(self):
+        if self.mask_init != "pretrained" and not self.mask:
+            raise ValueError("--mask-init goes with --mask MASK")
+        return self
