@@ -122,7 +122,7 @@ def print_data_summary(summary: dict) -> None:
         labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items()) if s["labels"] else s.get("label_range", "")
         t.add_row(
             name, f"{s['examples']:,}", labels, *(str(lens[p]) for p in ("p50", "p90", "p95", "p99", "max")),
-            f"{100 * s['truncated_at_128']:.1f}%",
+            "-" if s["truncated_at_128"] is None else f"{100 * s['truncated_at_128']:.1f}%",
         )
     console.print(t)
     for i, ex in enumerate(summary["examples"], 1):

@@ -85,9 +85,9 @@ def build_student(
         return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
     objective = objective_for(task)
     if student_config is not None:
-        config = _config_from(student_config)
+        config = objective.student_config(student_config) or _config_from(student_config)
         get_adapter(config)
-        if getattr(config, "vocab_size", None) != teacher.config.vocab_size:
+        if getattr(config, "vocab_size", None) != getattr(teacher.config, "vocab_size", None):
             raise LaminaError(
                 f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "
                 f"{teacher.config.vocab_size}: the student must share the teacher's tokenizer"

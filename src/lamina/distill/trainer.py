@@ -185,7 +185,7 @@ class DistillationTrainer(Trainer):
             else []
         )
         ctx = LossContext(
-            student_logits=out.logits, labels=labels, attention_mask=inputs["attention_mask"], teachers=views,
+            student_logits=out.logits, labels=labels, attention_mask=inputs.get("attention_mask"), teachers=views,
             student_hidden=out.hidden_states, student_attentions=out.attentions,
             student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
         )

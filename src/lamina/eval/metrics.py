@@ -34,13 +34,14 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "mcc": lambda p, g: float(matthews_corrcoef(g, p)),
     "pearson": _corr(pearsonr),
     "spearman": _corr(spearmanr),
+    "errors": lambda p, g: float((np.asarray(p) != np.asarray(g)).sum()),  # misclassified examples (Hinton's table)
 }
 
 
 # metrics where lower is better; every other metric is better higher. The direction picks
 # the best checkpoint (TrainingArguments.greater_is_better), the best run of a recipe step
 # (${best:step.output}) and the Pareto front of a report.
-LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
+LOWER_IS_BETTER = frozenset({"loss", "perplexity", "errors"})
 
 
 def greater_is_better(metric: str) -> bool:

@@ -95,3 +95,5 @@ register_adapter(
         "llama", "layers", causal=True, extra_model_types=("qwen2", "qwen3", "mistral")
     )
 )
+# lamina's own multilayer perceptron (lamina.models.mlp, Hinton et al.'s MNIST nets): blocks in mlp.layers
+register_adapter(ArchitectureAdapter("lamina-mlp", "layers"))

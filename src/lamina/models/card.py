@@ -220,3 +220,54 @@ def write_pretrain_card(folder: str | Path, record: dict, name: str | None = Non
         *_usage(name, "AutoModelForMaskedLM"),
     ]
     return _write(folder, lines)
+
+
+def write_lottery_card(folder: str | Path, record: dict, task, name: str | None = None,
+                       auto_class: str = "AutoModelForSequenceClassification") -> Path:
+    """README.md for a lottery ticket: how it was found, every round, global and per-matrix sparsity."""
+    name = name or Path(folder).name
+    cfg, lt, sizes = record["config"], record["lottery"], record["sizes"]
+    how = {
+        "imp": f"iterative magnitude pruning ({lt['threshold']} threshold, {lt['schedule']} schedule: "
+               f"{lt['schedule_meaning']}, rate {lt['prune_rate']}), rewound to {lt['rewind']}"
+               + (f" (step {lt['rewind_step']})" if lt["rewind"] == "step" else "")
+               + ("; the head rewound too" if lt["rewind_head"] else "; the head keeps its trained values"),
+        "oneshot": f"one-shot magnitude pruning of the pretrained weights ({lt['threshold']} threshold), then fine-tuned",
+        "random": "a random mask at the target sparsity, then fine-tuned",
+    }[lt["mode"]]
+    lines = [
+        *_front_matter(["lamina", "lottery-ticket", "sparse", f"task:{task.name}"]),
+        f"# {name}",
+        "",
+        f"A {100 * lt['global_sparsity']:.1f}%-sparse subnetwork of `{record['model']}` trained on **{task.name}** "
+        f"({task.description}) with lamina (`lamina lottery --mode {lt['mode']}`). The zeros are stored in place "
+        "in the weights (dense tensors): a vanilla `from_pretrained` keeps them; `mask.safetensors` holds the mask.",
+        "",
+        "## How it was made",
+        "",
+        f"- **Method:** {how}",
+        f"- **Pruned:** {lt['pruned']}",
+        f"- **Prunable weights:** {lt['prunable_weights']:,}; non-zero after pruning: {sizes['nonzero_prunable']:,} "
+        f"(global sparsity {100 * lt['global_sparsity']:.2f}%); all parameters: {_fmt_params(sizes['parameters'])}",
+        f"- **Settings per round:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+        f"{cfg['max_length']}, seed {cfg['seed']}",
+        f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+        *_provenance(record),
+        "## Rounds",
+        "",
+        "| round | sparsity | " + lt["rounds"][0]["main_metric"] + " (dev) | steps |",
+        "|---:|---:|---:|---:|",
+        *[f"| {r['round']} | {100 * r['sparsity']:.1f}% | {r['score']:.4f} | {r['steps']} |" for r in lt["rounds"]],
+        "",
+        "## Sparsity per matrix",
+        "",
+        "| matrix | sparsity |",
+        "|---|---:|",
+        *[f"| `{k}` | {100 * v:.1f}% |" for k, v in lt["per_matrix"].items()],
+        "",
+        "## Scores",
+        "",
+        *_scores(record),
+        *_usage(name, auto_class),
+    ]
+    return _write(folder, lines)

@@ -16,6 +16,12 @@ def summarize_task(name: str, *, data_dir=None, tokenizer_model: str = "minilm-l
     data = task.load(data_dir)
     tok = AutoTokenizer.from_pretrained(resolve_model(tokenizer_model))
     splits = {}
+    if "text" not in data["train"].column_names:  # an image task: sizes and labels only
+        return {"task": task.name, "description": task.description, "source": "idx folder or bundled",
+                "splits": {split: {"examples": len(ds), "labels": label_distribution(task, list(ds["label"])),
+                                   "token_lengths": dict.fromkeys(("p50", "p90", "p95", "p99", "max"), "-"),
+                                   "truncated_at_128": None} for split, ds in data.items()},
+                "examples": []}
     for split, ds in data.items():
         pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
         labels = list(ds["label"])

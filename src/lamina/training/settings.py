@@ -4,7 +4,7 @@ so one option has one name, one default and one check in every command."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import field_validator, model_validator
 
@@ -45,6 +45,10 @@ class TaskSettings(CorpusSettings, DataSettings):
                                       flag="--text-column")
     label_column: str = setting("label", "custom task: label column.")
     regression: bool = setting(False, "custom task: the label is a number.")
+    jitter: int = setting(0, "image tasks: shift each training image by up to N pixels (drawn afresh each time).",
+                          ge=0)
+    omit_label: Optional[int] = setting(None, "image tasks: leave this class out of the training (transfer) set.",
+                                        ge=0)
 
     @model_validator(mode="after")
     def _check_task(self):
@@ -54,6 +58,9 @@ class TaskSettings(CorpusSettings, DataSettings):
             TASKS.get(self.task)  # an unknown task fails here, before anything runs
         if self.task == "mlm" and not self.corpus:
             raise ValueError("--task mlm needs a text corpus: --corpus FILE")
+        if (self.jitter or self.omit_label is not None) and self.get_task().objective != "image-classification":
+            raise ValueError(f"--jitter and --omit-label are for image tasks (mnist, fashion-mnist, digits), "
+                             f"not '{self.task}'")
         return self
 
     def task_options(self) -> dict:
@@ -63,6 +70,8 @@ class TaskSettings(CorpusSettings, DataSettings):
             "text_columns": self.text_columns,
             "label_column": self.label_column,
             "regression": self.regression,
+            "jitter": self.jitter,
+            "omit_label": self.omit_label,
             **self.corpus_options(),
         }
 
@@ -116,3 +125,19 @@ class TrainSettings(OutputSettings):
         from lamina.models.layerdrop import parse_rates
 
         return parse_rates(0.0 if value is None else value)
+
+
+class MaskSettings(Settings):
+    """A sparsity mask held fixed while training (``finetune --mask``, ``distill --mask``)."""
+
+    mask: Optional[str] = setting(None, "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
+                                  "held fixed: pruned weights stay zero.")
+    mask_init: Literal["pretrained", "random"] = setting(
+        "pretrained", "With --mask: start from the model's weights (pretrained) or a seeded random "
+        "re-initialisation of the base model (the random-reinit control).")
+
+    @model_validator(mode="after")
+    def _check_mask(self):
+        if self.mask_init != "pretrained" and not self.mask:
+            raise ValueError("--mask-init goes with --mask MASK")
+        return self

@@ -15,11 +15,11 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from lamina.config import OptionMap, parse_numbers, setting
-from lamina.training.settings import TaskSettings, TrainSettings
+from lamina.training.settings import MaskSettings, TaskSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
 
-class DistillConfig(TaskSettings, TrainSettings):
+class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     teacher: list[str] = setting(..., "Fine-tuned teacher (repeat for several).", min_length=1,
                                  missing="give at least one --teacher (a fine-tuned model folder)")
     teacher_weights: Optional[list[float]] = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
@@ -137,10 +137,13 @@ def _calibration(rows, samples: int = 256):
     --student-from-teacher strategy."""
     from lamina.analysis import stats_from_texts
 
-    picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
-    pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
-    texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
-    return lambda model, tokenizer: stats_from_texts(model, tokenizer, texts)
+    def stats(model, tokenizer):  # the rows are read only when a strategy asks (text tasks)
+        picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
+        pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
+        texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
+        return stats_from_texts(model, tokenizer, texts)
+
+    return stats
 
 
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
@@ -171,6 +174,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.tasks.objectives import objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
+    from lamina.training.masks import hold_mask
     from lamina.training.workdir import prepare_work_dir
 
     task = cfg.get_task()
@@ -193,15 +197,17 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
         strategy_options=cfg.strategy_options,
     )
-    if tokenizer is None:
+    if tokenizer is None and objective.reads_text:
         raise LaminaError("no tokenizer: the teacher folder must hold one")
-    tokenizer.padding_side = "right"  # cached token states are stored left-aligned
+    if tokenizer is not None:
+        tokenizer.padding_side = "right"  # cached token states are stored left-aligned
     specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
                           loss_weights=weights)
     foreign = foreign_teachers(teachers, specs, tokenizer, student_name=cfg.student or "student", task=task, cfg=cfg)
-    check_max_length(cfg.max_length, student.config, tokenizer)
-    for i, (_, m, tok) in enumerate(teachers):
-        check_max_length(cfg.max_length, m.config, tok if i in foreign else tokenizer)
+    if objective.reads_text:
+        check_max_length(cfg.max_length, student.config, tokenizer)
+        for i, (_, m, tok) in enumerate(teachers):
+            check_max_length(cfg.max_length, m.config, tok if i in foreign else tokenizer)
     if any(s.needs.student_attentions for s in specs):
         set_eager_attention(student, *[s.model for s in specs])
 
@@ -217,8 +223,9 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     pad = dict(pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length)
     own = {i: padding_collator(teachers[i][2], **pad) for i in sorted(foreign)}
     collator = DistillCollator(data.collator, own)
-    args = training_arguments(cfg, work, num_examples=len(train), remove_unused_columns=False,
-                              label_names=["labels"], **objective.trainer_settings(task))
+    args = training_arguments(cfg, work, num_examples=len(train),
+                              **{"remove_unused_columns": False, "label_names": ["labels"],
+                                 **objective.trainer_settings(task)})
 
     cache_state = cache_decision(cfg, method, task)
     if cache_state is None:
@@ -233,11 +240,15 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         Trainer(model=student, args=pre_args, train_dataset=train.remove_columns("idx"),
                 processing_class=tokenizer, data_collator=DistillCollator(data.collator)).train()
 
+    held, mask_info = hold_mask(student, cfg.mask, init=cfg.mask_init, seed=cfg.seed)
+    if held is not None:  # a sparse student: the mask is held through KD
+        callbacks = [*(callbacks or []), held]
+        record["mask"] = mask_info
     module = DistillModule(student, make_projections(student, specs),
                            teachers=[s.model for s in specs] if method.trains_teachers else None)
     layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
-    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=student.config.vocab_size,
-                  special_ids=list(tokenizer.all_special_ids), seed=cfg.seed)
+    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=getattr(student.config, "vocab_size", 0),
+                  special_ids=list(tokenizer.all_special_ids) if tokenizer is not None else [], seed=cfg.seed)
     record["model"] = cfg.student or init["init"]
     s_layers = get_adapter(student).num_layers(student.config)
     trainer = method(
@@ -272,7 +283,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
 
     def save(tmp):
         module.student.save_pretrained(tmp)  # the student alone: projections (and trained teachers) stay behind
-        tokenizer.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
 
     finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name,

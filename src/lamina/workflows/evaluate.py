@@ -34,6 +34,9 @@ class EvalConfig(TaskSettings, SpeedSettings):
     output: Optional[str] = setting(None, "Write the results record into this folder (lamina_results.json).",
                                     flag="-o")
     overwrite: bool = setting(False, "Replace an existing --output folder.")
+    logit_bias: OptionMap = setting(
+        {}, "Image tasks: add VALUE to class LABEL's logit before scoring, LABEL=VALUE (Hinton et al.'s bias "
+        "correction after a class was left out of the transfer set).", flag="--logit-bias")
 
     @field_validator("depths", "speed_batch_sizes", mode="before")
     @classmethod
@@ -111,6 +114,8 @@ def run_eval(cfg: EvalConfig) -> dict:
         raise LaminaError(f"--depths prunes with a data-free strategy ({', '.join(available_strategies(data_free=True))}), "
                           f"not '{cfg.strategy}'")
     record = new_record("eval", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
+    if cfg.logit_bias and objective.reads_text:
+        raise LaminaError(f"--logit-bias is for image tasks (mnist, fashion-mnist, digits), not '{task.name}'")
     model, tokenizer, source = objective.load_model(cfg.model, task, train=False)
     check_max_length(cfg.max_length, model.config, tokenizer)
     model.eval()
@@ -124,7 +129,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     }
     speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
                       speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads)
-    if cfg.speed:
+    if cfg.speed and objective.reads_text:  # (the timing helper feeds token ids)
         record["speeds"] = _speeds(model, **speed_opts)
     if cfg.depths:
         rows = []

@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamina.config import setting
-from lamina.training.settings import DEFAULT_MODEL, TaskSettings, TrainSettings
+from lamina.training.settings import DEFAULT_MODEL, MaskSettings, TaskSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
 
-class FinetuneConfig(TaskSettings, TrainSettings):
+class FinetuneConfig(TaskSettings, TrainSettings, MaskSettings):
     model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
                          "smollm2-135m).")
 
@@ -47,6 +47,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     from lamina.tasks.objectives import objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
+    from lamina.training.masks import hold_mask
     from lamina.training.workdir import prepare_work_dir
 
     task = cfg.get_task()
@@ -57,6 +58,10 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     set_seed(cfg.seed)  # a new head is initialised from this seed
     model, tokenizer, source = objective.load_model(cfg.model, task, train=True)
     check_max_length(cfg.max_length, model.config, tokenizer)
+    held, mask_info = hold_mask(model, cfg.mask, init=cfg.mask_init, seed=cfg.seed)
+    if held is not None:
+        callbacks = [*(callbacks or []), held]
+        record["mask"] = mask_info
     layerdrop = apply_layerdrop(model, cfg.layerdrop, seed=cfg.seed)
     data = objective.prepare(task, raw, tokenizer, cfg)
 
