@@ -23,7 +23,8 @@ from transformers import Trainer
 
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
-from lamina.losses.functional import cross_entropy, masked_lm
+from lamina.losses.functional import cross_entropy, token_nll
+from lamina.models.adapters import get_adapter
 
 
 class NoOptions(BaseModel):
@@ -123,6 +124,9 @@ class DistillationTrainer(Trainer):
         self.needs_student_hidden = any(t.needs.student_hidden for t in teachers)
         self.needs_student_attn = any(t.needs.student_attentions for t in teachers)
         self.project = {i: t.needs.student_states for i, t in enumerate(teachers)}
+        student = getattr(self.model, "student", self.model)
+        # a decoder-only LM's token logits predict the next label (an encoder-decoder's are aligned)
+        self.shift_labels = bool(get_adapter(student).causal and not getattr(student.config, "is_encoder_decoder", False))
         self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
         self._parts: dict[str, list[float]] = defaultdict(list)
         for t in teachers:
@@ -188,6 +192,7 @@ class DistillationTrainer(Trainer):
             student_logits=out.logits, labels=labels, attention_mask=inputs["attention_mask"], teachers=views,
             student_hidden=out.hidden_states, student_attentions=out.attentions,
             student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
+            shift_labels=self.shift_labels,
         )
         parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
         loss = sum(self.loss_weights[name] * value for name, value in parts.items())
@@ -224,8 +229,9 @@ class DistillationTrainer(Trainer):
             logits = model(**inputs).logits
         if labels is None:
             loss = None
-        else:  # token-level logits (masked LM): cross-entropy over the masked positions
-            loss = masked_lm(logits, labels) if logits.dim() == 3 else cross_entropy(logits, labels)
+        else:  # token-level logits: cross-entropy over the masked positions, or of the next tokens
+            loss = token_nll(logits, labels, shift=self.shift_labels) if logits.dim() == 3 \
+                else cross_entropy(logits, labels)
         if prediction_loss_only:
             return loss, None, None
         return loss, logits, labels

@@ -76,6 +76,7 @@ class LossContext:
     student_num_layers: int = 0
     temperature: float = 1.0
     projected: dict = field(default_factory=dict)  # (teacher index, student index) -> projected state
+    shift_labels: bool = False  # token-level labels of a causal LM: logits at t predict label t+1
 
     def weighted(self, per_teacher) -> torch.Tensor:
         """Weighted mean over teachers of ``per_teacher(view)``."""

@@ -7,9 +7,9 @@ from lamina.losses.functional import soft_target_kd, widen
 @register_loss("kd")
 class SoftTargets(DistillLoss):
     """Hinton soft targets at temperature T, scaled by T²; several teachers' logits are averaged.
-    On token-level (masked-LM) logits: one distribution per real token."""
+    On token-level (masked-LM, causal-LM) logits: one distribution per real token."""
 
-    objectives = frozenset({"classification", "masked-lm"})
+    objectives = frozenset({"classification", "masked-lm", "causal-lm"})
     refusal = "'kd' needs class probabilities; for a regression task use ce, hidden_mse, ..."
 
     def needs(self, layer_map, teacher_layers, student_layers):

@@ -289,3 +289,28 @@ def load_masked_lm(spec: str, *, train: bool = False):
         raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     return model, tokenizer, source
+
+
+def load_causal_lm(spec: str, *, train: bool = False):
+    """A causal-LM model (decoder with its LM head) and its tokenizer (padding with
+    end-of-sequence when it has no padding token); refuses a checkpoint without a trained
+    LM head (a classifier, a bare decoder) unless ``train``."""
+    from transformers import AutoModelForCausalLM
+
+    config, source = load_config(spec)
+    adapter = get_adapter(config)
+    if getattr(config, "is_encoder_decoder", False) or not adapter.causal:
+        raise LaminaError(f"'{spec}' is a {config.model_type} model, not a decoder: a causal-LM task needs a "
+                          "decoder-only model (llama, gpt2, qwen2, ...)")
+    model, info = _from_pretrained(
+        AutoModelForCausalLM, source, f"could not load '{spec}' as a causal-LM model", output_loading_info=True
+    )
+    if _head_missing(model, info) and not train:
+        raise LaminaError(f"'{spec}' has no trained language-model head (it was saved as "
+                          f"{', '.join(config.architectures or ['a bare model'])})")
+    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    if tokenizer is not None and tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None and tokenizer is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer, source

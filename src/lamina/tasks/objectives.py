@@ -10,8 +10,9 @@ the workflows, decides:
 - which distillation losses apply (each loss lists its objectives: ``DistillLoss.objectives``).
 
 ``classification`` and ``regression`` are sequence classifiers over ``text``/``text_pair``;
-``masked-lm`` reads text corpora in blocks masked afresh every step. A new objective
-(generation next) is one class here registered in ``OBJECTIVES``.
+``masked-lm`` reads text corpora in blocks masked afresh every step; ``causal-lm`` reads the
+same blocks for next-token prediction. A new objective is one class here registered in
+``OBJECTIVES``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Objective:
     name: str = ""
     auto_class: str = "AutoModel"
     loss_only = False  # evaluation computes the loss alone (no logits kept)
+    generates = False  # the model generates text: speed reports include generation with the KV cache
 
     def load_model(self, spec: str, task: Task, *, train: bool):
         raise NotImplementedError
@@ -201,6 +203,65 @@ class MaskedLM(Objective):
                                     mlm_probability=task.mlm_probability, seed=cfg.seed)
         record["examples"] = {"blocks": len(masked)}
         return lambda model: mlm_eval_loss(model, tokenizer, masked, batch_size=cfg.batch_size)
+
+    def evaluate(self, task, trainer, evals):
+        from lamina.eval.metrics import mlm_metrics
+
+        return mlm_metrics(trainer.evaluate(eval_dataset=evals["dev"]))
+
+
+@OBJECTIVES.register("causal-lm")
+class CausalLM(Objective):
+    """Next-token prediction on text blocks (decoder-only models); loss and perplexity on a
+    fixed evaluation set, lower is better."""
+
+    auto_class = "AutoModelForCausalLM"
+    loss_only = True
+    generates = True
+
+    def load_model(self, spec, task, *, train):
+        from lamina.models.loading import load_causal_lm
+
+        return load_causal_lm(spec, train=train)
+
+    def model_from_config(self, config, task):
+        from transformers import AutoModelForCausalLM
+
+        from lamina.errors import LaminaError
+        from lamina.models.adapters import get_adapter
+
+        if getattr(config, "is_encoder_decoder", False) or not get_adapter(config).causal:
+            raise LaminaError(f"a causal-LM task needs a decoder-only config, not '{config.model_type}'")
+        return AutoModelForCausalLM.from_config(config)
+
+    def raw_data(self, task, data_dir):
+        from lamina.errors import LaminaError
+
+        if not task.corpus:
+            raise LaminaError(f"--task {task.name} needs a text corpus: --corpus FILE")
+        return task.load(data_dir)
+
+    def prepare(self, task, raw, tokenizer, cfg) -> Prepared:
+        from transformers import default_data_collator
+
+        from lamina.data.corpus import lm_datasets
+
+        train, dev, source = lm_datasets(
+            tokenizer, list(task.corpus), list(task.eval_corpus), block_size=cfg.max_length,
+            eval_fraction=task.eval_fraction, seed=cfg.seed, max_train_samples=cfg.max_train_samples,
+            max_eval_samples=cfg.max_eval_samples)
+        return Prepared(train=train, evals={"dev": dev}, raw_train=raw["train"] if raw is not None else None,
+                        collator=default_data_collator, info={"eval_source": source})
+
+    def scorer(self, task, tokenizer, cfg, record):
+        from lamina.data.corpus import lm_eval_blocks
+        from lamina.eval.scoring import mlm_eval_loss
+
+        files = list(task.eval_corpus or task.corpus)
+        blocks = lm_eval_blocks(files, tokenizer, cfg.max_length, max_blocks=cfg.max_samples)
+        record["examples"] = {"blocks": len(blocks), "tokens": len(blocks) * len(blocks[0]["input_ids"]),
+                              "source": ", ".join(files)}
+        return lambda model: mlm_eval_loss(model, tokenizer, blocks, batch_size=cfg.batch_size)
 
     def evaluate(self, task, trainer, evals):
         from lamina.eval.metrics import mlm_metrics

@@ -20,13 +20,14 @@ class DataSettings(Settings):
 
 
 class CorpusSettings(Settings):
-    """Plain-text corpora for masked-LM training (``--task mlm``, ``lamina pretrain``)."""
+    """Plain-text corpora for masked-LM and causal-LM training (``--task mlm``, ``--task causal-lm``,
+    ``lamina pretrain``)."""
 
-    corpus: Optional[list[str]] = setting(None, "--task mlm: plain-text training file (repeat for several).")
+    corpus: Optional[list[str]] = setting(None, "--task mlm/causal-lm: plain-text training file (repeat for several).")
     eval_corpus: Optional[list[str]] = setting(
-        None, "--task mlm: plain-text evaluation file (default: --eval-fraction of the corpus held out).")
+        None, "--task mlm/causal-lm: plain-text evaluation file (default: --eval-fraction of the corpus held out).")
     mlm_probability: float = setting(0.15, "--task mlm: share of tokens masked.", gt=0, lt=1)
-    eval_fraction: float = setting(0.05, "--task mlm: share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
+    eval_fraction: float = setting(0.05, "--task mlm/causal-lm: share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
 
     def corpus_options(self) -> dict:
         return {"corpus": self.corpus, "eval_corpus": self.eval_corpus, "mlm_probability": self.mlm_probability,
@@ -36,7 +37,7 @@ class CorpusSettings(Settings):
 class TaskSettings(CorpusSettings, DataSettings):
     """Which data a run reads: a registered task and its options."""
 
-    task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm (text corpora) or custom.",
+    task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm or causal-lm (text corpora) or custom.",
                         flag="-t")
     # custom task files
     train_file: Optional[str] = setting(None, "custom task: training CSV/TSV/JSONL.")
@@ -52,8 +53,8 @@ class TaskSettings(CorpusSettings, DataSettings):
 
         if not self.train_file:
             TASKS.get(self.task)  # an unknown task fails here, before anything runs
-        if self.task == "mlm" and not self.corpus:
-            raise ValueError("--task mlm needs a text corpus: --corpus FILE")
+        if self.task in ("mlm", "causal-lm") and not self.corpus:
+            raise ValueError(f"--task {self.task} needs a text corpus: --corpus FILE")
         return self
 
     def task_options(self) -> dict:
