@@ -79,7 +79,8 @@ def build_student(
             raise LaminaError("--student-from-teacher needs --keep N (the student's layer count)")
         strategy = get_strategy(from_teacher, **(strategy_options or {}))
         n = get_adapter(teacher).num_layers(teacher.config)
-        stats = calibration(teacher, teacher_tokenizer) if strategy.needs_calibration else None
+        stats = (calibration(teacher, teacher_tokenizer, token=strategy.calibration_token)
+                 if strategy.needs_calibration else None)
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
         return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}

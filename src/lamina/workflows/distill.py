@@ -140,7 +140,7 @@ def _calibration(rows, samples: int = 256):
     picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
     pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
     texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
-    return lambda model, tokenizer: stats_from_texts(model, tokenizer, texts)
+    return lambda model, tokenizer, token=None: stats_from_texts(model, tokenizer, texts, token=token)
 
 
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:

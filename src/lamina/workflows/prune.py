@@ -21,14 +21,14 @@ class CalibrationSettings(DataSettings):
     calib_samples: int = setting(256, "Examples sampled (seed 0) for calibration.", ge=1)
     max_length: int = setting(128, "Tokens per calibration example.", ge=2)
 
-    def calibration(self, model, tokenizer) -> tuple:
+    def calibration(self, model, tokenizer, token: str | None = None) -> tuple:
         """(LayerStats, what was measured on) for ``model``."""
         from lamina.analysis import stats_from_texts
         from lamina.data.calibration import load_calibration_texts
         from lamina.data.encode import max_positions
 
         texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
-        stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length)
+        stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length, token=token)
         info = {"source": self.calib_data or "bbc-news", "samples": len(texts), "tokens": stats.num_tokens,
                 "max_length": min(self.max_length, max_positions(model.config)), "token": stats.token}
         return stats, info
@@ -115,7 +115,8 @@ def run_prune(cfg: PruneConfig) -> dict:
                         config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options})
     model, tokenizer, source = load_model(cfg.model)
     n = get_adapter(model).num_layers(model.config)
-    stats, cal_info = cfg.calibration(model, tokenizer) if strategy.needs_calibration else (None, None)
+    stats, cal_info = (cfg.calibration(model, tokenizer, token=strategy.calibration_token)
+                       if strategy.needs_calibration else (None, None))
     keep = select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
     pruned = drop_layers(model, keep)
     record["sizes"] = {
