@@ -107,7 +107,7 @@ def compute_layer_stats(
     total = 0
     was_training = model.training
     model.eval()
-    base = adapter.base(model)
+    base = model.get_encoder() if adapter.is_encoder_decoder else adapter.base(model)  # the encoder's stack
     try:
         for batch in batches:
             if "attention_mask" not in batch:

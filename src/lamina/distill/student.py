@@ -3,9 +3,6 @@ or the first N layers of a pretrained model."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from lamina.errors import LaminaError
 
 
@@ -23,18 +20,9 @@ def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_n
 
 
 def _config_from(spec: str):
-    from transformers import AutoConfig
+    from lamina.models.loading import config_from_spec
 
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return AutoConfig.from_pretrained(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else json.loads(spec)
-    except json.JSONDecodeError:
-        raise LaminaError(f"--student-config '{spec}' is neither a folder, a JSON file nor JSON text") from None
-    if "model_type" not in data:
-        raise LaminaError("--student-config needs a model_type (e.g. \"bert\")")
-    return AutoConfig.for_model(**data)
+    return config_from_spec(spec, "--student-config")
 
 
 def build_student(

@@ -98,7 +98,7 @@ def cache_decision(cfg, method, task) -> str | None:
         return f"off: method '{method.name}': {method.cache_off_reason}"
     if task.objective == "masked-lm":
         return "off: masking changes the inputs every step, so teacher outputs are computed online"
-    if task.objective == "causal-lm":
+    if task.objective in ("causal-lm", "seq2seq"):
         return "off: token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
     if cfg.noise > 0 and cfg.noise_side == "both":
         return "off: noise is applied on the teacher side, so teacher outputs change every step"

@@ -190,9 +190,9 @@ class DistillationTrainer(Trainer):
         )
         ctx = LossContext(
             student_logits=out.logits, labels=labels, attention_mask=inputs["attention_mask"], teachers=views,
-            student_hidden=out.hidden_states, student_attentions=out.attentions,
+            student_hidden=getattr(out, "hidden_states", None), student_attentions=getattr(out, "attentions", None),
             student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
-            shift_labels=self.shift_labels,
+            shift_labels=self.shift_labels, token_positions=self.token_positions(out.logits, labels),
         )
         parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
         loss = sum(self.loss_weights[name] * value for name, value in parts.items())
@@ -200,6 +200,19 @@ class DistillationTrainer(Trainer):
             for name, value in parts.items():
                 self._parts[name].append(float(value.detach()))
         return (loss, out) if return_outputs else loss
+
+    def token_positions(self, logits, labels):
+        """Where token-level logits predict a target token (generation students), else None."""
+        if labels is None or logits.dim() != 3 or labels.shape != logits.shape[:2]:
+            return None
+        student = getattr(self.model, "student", self.model)
+        if getattr(student.config, "is_encoder_decoder", False):
+            return labels != -100
+        if self.shift_labels:
+            pos = torch.zeros_like(labels, dtype=torch.bool)
+            pos[:, :-1] = labels[:, 1:] != -100
+            return pos
+        return None
 
     def log(self, logs, *args, **kwargs):
         if self._parts and "loss" in logs:

@@ -55,6 +55,8 @@ def measure_throughput(
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(5, max(vocab, 6), (batch_size, seq_len), generator=generator)
     batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    if getattr(model.config, "is_encoder_decoder", False):  # the decoder reads as many tokens
+        batch["decoder_input_ids"] = input_ids
     was_training = model.training
     model.eval()
     times = []

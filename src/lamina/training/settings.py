@@ -46,12 +46,15 @@ class TaskSettings(CorpusSettings, DataSettings):
                                       flag="--text-column")
     label_column: str = setting("label", "custom task: label column.")
     regression: bool = setting(False, "custom task: the label is a number.")
+    # seq2seq tasks (multi30k, bbc-headline, pairs): generation settings of their evaluation
+    num_beams: int = setting(1, "seq2seq tasks: also score beam search with this many beams (1: greedy only).", ge=1)
+    max_new_tokens: int = setting(64, "seq2seq tasks: longest generated target, in tokens.", ge=1)
 
     @model_validator(mode="after")
     def _check_task(self):
         from lamina.tasks import TASKS
 
-        if not self.train_file:
+        if not self.train_file or self.task == "pairs":
             TASKS.get(self.task)  # an unknown task fails here, before anything runs
         if self.task in ("mlm", "causal-lm") and not self.corpus:
             raise ValueError(f"--task {self.task} needs a text corpus: --corpus FILE")
@@ -64,6 +67,8 @@ class TaskSettings(CorpusSettings, DataSettings):
             "text_columns": self.text_columns,
             "label_column": self.label_column,
             "regression": self.regression,
+            "num_beams": self.num_beams,
+            "max_new_tokens": self.max_new_tokens,
             **self.corpus_options(),
         }
 

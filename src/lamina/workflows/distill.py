@@ -139,7 +139,8 @@ def _calibration(rows, samples: int = 256):
 
     picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
     pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
-    texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
+    column = "text" if "text" in picked.column_names else "source"  # seq2seq pairs: the sources
+    texts = [(a, b) for a, b in zip(picked[column], pairs)] if pairs else [(a,) for a in picked[column]]
     return lambda model, tokenizer, token=None: stats_from_texts(model, tokenizer, texts, token=token)
 
 
