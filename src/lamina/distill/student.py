@@ -19,6 +19,18 @@ def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_n
         )
 
 
+def _given_keys(spec: str) -> set[str]:
+    """The keys a JSON config spec (text or file) sets explicitly; a folder's config sets them all."""
+    import json
+    from pathlib import Path
+
+    try:
+        text = spec if spec.strip().startswith("{") else Path(spec).expanduser().read_text(encoding="utf-8")
+        return set(json.loads(text))
+    except (OSError, ValueError):
+        return {"vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"}
+
+
 def _config_from(spec: str):
     from lamina.models.loading import config_from_spec
 
@@ -76,6 +88,11 @@ def build_student(
     if student_config is not None:
         config = _config_from(student_config)
         get_adapter(config)
+        given = _given_keys(student_config)
+        for key in ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            # the teacher's tokenizer is the student's: what the config leaves out comes from the teacher
+            if key not in given and getattr(teacher.config, key, None) is not None:
+                setattr(config, key, getattr(teacher.config, key))
         if getattr(config, "vocab_size", None) != teacher.config.vocab_size:
             raise LaminaError(
                 f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "

@@ -345,11 +345,12 @@ def load_generator(spec: str, *, train: bool = False):
 def config_from_spec(spec: str, flag: str = "--model-config"):
     """A model config from a folder, a JSON file or JSON text (with a ``model_type``), for a
     model initialised at random."""
+    text = spec.strip().startswith("{")  # JSON text (too long to be a path, sometimes)
     path = Path(spec).expanduser()
-    if path.is_dir():
+    if not text and path.is_dir():
         return AutoConfig.from_pretrained(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else json.loads(spec)
+        data = json.loads(path.read_text(encoding="utf-8")) if not text and path.is_file() else json.loads(spec)
     except json.JSONDecodeError:
         raise LaminaError(f"{flag} '{spec}' is neither a folder, a JSON file nor JSON text") from None
     if not isinstance(data, dict) or "model_type" not in data:
