@@ -248,7 +248,8 @@ def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
     _ok(runner.invoke(app, ["prune", str(bart_teacher), "-o", str(other), "--keep", "1", "--no-speed"]))
     targets = tmp_path / "targets"
     _ok(runner.invoke(app, ["generate-targets", str(other), *copy_task, "-o", str(targets), "--num-beams", "1",
-                            "--max-train-samples", "8", "--cache-dir", str(tmp_path / "nb")]))
+                            "--max-train-samples", "8", "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
     _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
                                         "--targets", str(targets), "--loss", "ce", "--student-from-teacher", "top",
                                         "--keep", "1", "-o", str(tmp_path / "b"), *TRAIN]), "another teacher")
