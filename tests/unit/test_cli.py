@@ -68,8 +68,9 @@ def test_inspect_json(tiny_bert_with_tokenizer, tmp_path):
 
 @pytest.fixture
 def unsupported_model(tmp_path) -> Path:
-    folder = tmp_path / "t5"
-    transformers.T5Config(d_model=16, num_layers=1, num_heads=2, d_ff=32, vocab_size=50).save_pretrained(folder)
+    folder = tmp_path / "deberta"  # an architecture transformers knows and lamina does not
+    transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                 vocab_size=50).save_pretrained(folder)
     return folder
 
 
@@ -84,7 +85,7 @@ def test_folder_without_config(tmp_path):
 
 def test_unsupported_architecture(unsupported_model, tmp_path):
     assert_one_line_error(
-        run("prune", unsupported_model, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 't5'; supported:"
+        run("prune", unsupported_model, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 'deberta-v2'; supported:"
     )
 
 

@@ -170,9 +170,10 @@ def test_broken_model_folder_is_one_error_naming_the_file(breaker, tiny_bert_wit
 
 
 def test_known_but_unsupported_architecture_still_says_so(tmp_path):
-    folder = tmp_path / "t5"
-    transformers.T5Config(d_model=16, num_layers=1, num_heads=2, d_ff=32, vocab_size=50).save_pretrained(folder)
-    one_error_line(run("prune", folder, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 't5'; supported:")
+    folder = tmp_path / "deberta"  # an architecture transformers knows and lamina does not
+    transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                                 vocab_size=50).save_pretrained(folder)
+    one_error_line(run("prune", folder, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 'deberta-v2'; supported:")
 
 
 def test_load_tokenizer(tiny_bert_with_tokenizer, tmp_path):

@@ -292,7 +292,7 @@ def test_bad_metadistil_input_is_one_error_line_and_no_output(tiny_teacher, sst_
 
 def test_unknown_method_and_a_setting_of_another_method(tiny_teacher, tmp_path):
     r = runner.invoke(app, ["distill", "--method", "meta", "--teacher", str(tiny_teacher), "-o", str(tmp_path / "o")])
-    assert r.exit_code == 2 and "unknown distillation method 'meta'; available: metadistil, standard" in r.stderr
+    assert r.exit_code == 2 and "unknown distillation method 'meta'; available: metadistil, seqkd, standard" in r.stderr
     r = runner.invoke(app, ["distill", "--teacher", str(tiny_teacher), "--pilot-lr", "0.1", "-o", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--pilot-lr is a setting of --method metadistil" in r.stderr
 

@@ -85,6 +85,10 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "strategy", "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
         "json_path",  # a table (inspect) or a record (eval)
         "keep", "layers",  # prune: layers to keep; distill: student depth; pretrain: a layer count
+        "task",  # generate-targets: a seq2seq task (multi30k by default)
+        "num_beams",  # generate-targets: the teacher's beam (5); elsewhere the evaluation's beam search (1: greedy)
+        "teacher",  # generate-targets: one positional teacher; distill: a list
+        "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)
     }, differing
     for common in ("data_dir", "max_train_samples", "eval_steps", "logging_steps", "optim", "layerdrop", "resume",
                    "keep_checkpoints", "warmup_ratio", "weight_decay", "eval_batch_size", "max_steps"):

@@ -88,8 +88,9 @@ def test_bad_keep_lists(keep):
 
 
 def test_unsupported_architecture_names_the_supported_ones():
-    config = transformers.T5Config(d_model=16, num_layers=1, num_heads=2, d_ff=32, vocab_size=50)
-    with pytest.raises(LaminaError, match=r"unsupported architecture 't5'; supported: .*bert.*llama"):
+    config = transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=32, vocab_size=50)
+    with pytest.raises(LaminaError, match=r"unsupported architecture 'deberta-v2'; supported: .*bert.*llama.*t5"):
         get_adapter(config)
 
 

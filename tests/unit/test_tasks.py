@@ -67,7 +67,7 @@ def test_non_utf8_file(tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(LaminaError, match="unknown task 'sst3'; available: bbc-news, cola, custom"):
+    with pytest.raises(LaminaError, match="unknown task 'sst3'; available: bbc-headline, bbc-news, causal-lm, cola, custom"):
         get_task("sst3")
 
 

@@ -11,6 +11,9 @@ distance ``arccos(cos) / pi`` over tokens.
 * angular distance (Gromov et al. 2024): ``angular[l, l + n]`` for a block of ``n``
   layers starting at ``l``. As in the paper, decoders are measured at the last real
   token; encoders (which read both ways) at every non-padding token.
+
+``token`` chooses explicitly: ``last`` or ``all`` (ShortGPT's Block Influence averages every
+token of a decoder; the ``contribution`` and ``angular`` strategies take it as an option).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def compute_layer_stats(
     total = 0
     was_training = model.training
     model.eval()
-    base = adapter.base(model)
+    base = model.get_encoder() if adapter.is_encoder_decoder else adapter.base(model)  # the encoder's stack
     try:
         for batch in batches:
             if "attention_mask" not in batch:
@@ -167,11 +170,13 @@ def layer_table(model: nn.Module, stats: LayerStats | None = None) -> dict:
 
 
 def stats_from_texts(model, tokenizer, texts: list[tuple[str, ...]], *, max_length: int = 128,
-                     batch_size: int = 16) -> LayerStats:
+                     batch_size: int = 16, token: str | None = None) -> LayerStats:
     """Layer statistics of ``model`` over calibration texts (one or two fields each), tokenized
-    in padded batches; ``max_length`` is capped at the model's positions."""
+    in padded batches; ``max_length`` is capped at the model's positions; ``token`` as in
+    :func:`compute_layer_stats` (None: the model's default)."""
     from lamina.data.calibration import tokenize_batches
     from lamina.data.encode import max_positions
 
     max_length = min(max_length, max_positions(model.config))
-    return compute_layer_stats(model, tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size))
+    return compute_layer_stats(model, tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size),
+                               token=token)

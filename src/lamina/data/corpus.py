@@ -34,14 +34,15 @@ def read_corpus(files: list[str] | str) -> list[str]:
     return lines
 
 
-def corpus_blocks(lines: list[str], tokenizer, block_size: int):
+def corpus_blocks(lines: list[str], tokenizer, block_size: int, *, masked: bool = True):
     """A ``datasets.Dataset`` of equal-length blocks (``input_ids``, ``attention_mask``,
-    ``special_tokens_mask``); a corpus shorter than one block gives one shorter block."""
+    ``special_tokens_mask``); a corpus shorter than one block gives one shorter block.
+    ``masked``: the blocks are for masked-LM training, so the tokenizer needs a mask token."""
     from datasets import Dataset
 
     if tokenizer is None:
         raise LaminaError("the tokenizer is missing: pass --tokenizer (a model folder or alias with one)")
-    if tokenizer.mask_token is None:
+    if masked and tokenizer.mask_token is None:
         raise LaminaError("this tokenizer has no mask token: masked-LM training needs one (use a BERT-style tokenizer)")
     enc = tokenizer(lines, return_special_tokens_mask=True, return_attention_mask=False, truncation=False, verbose=False)
     ids = [t for seq in enc["input_ids"] for t in seq]
@@ -116,4 +117,35 @@ def mlm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, mlm_probabi
         evaluation = masked_blocks(held, tokenizer, **masking)
         source = f"{eval_fraction:.0%} of the training blocks held out"
     train = subset(train, max_train_samples, seed, stratify=False)
+    return train, evaluation, source
+
+
+# ---------------------------------------------------------------- causal language modelling
+
+
+def lm_blocks(blocks, max_blocks: int | None = None):
+    """Blocks for causal LM: ``input_ids``, ``attention_mask`` and ``labels`` (the inputs
+    themselves; the model shifts them), the first ``max_blocks`` when given."""
+    rows = first(blocks, max_blocks).select_columns(["input_ids", "attention_mask"])
+    return rows.add_column("labels", list(rows["input_ids"]))
+
+
+def lm_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | None = None):
+    """The first ``max_blocks`` blocks of text files: the fixed causal-LM evaluation set."""
+    return lm_blocks(corpus_blocks(read_corpus(files), tokenizer, block_size, masked=False), max_blocks)
+
+
+def lm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, eval_fraction: float, seed: int,
+                max_train_samples: int | None = None, max_eval_samples: int | None = None):
+    """Causal-LM training blocks and a fixed evaluation set (``--eval-corpus``, or a held-out
+    share of the corpus); also says where the evaluation text came from."""
+    train = corpus_blocks(read_corpus(corpus), tokenizer, block_size, masked=False)
+    if eval_corpus:
+        evaluation = lm_eval_blocks(eval_corpus, tokenizer, block_size, max_blocks=max_eval_samples)
+        source = ", ".join(f"`{c}`" for c in eval_corpus)
+    else:
+        train, held = split_for_eval(train, eval_fraction, seed=seed)
+        evaluation = lm_blocks(held, max_eval_samples)
+        source = f"{eval_fraction:.0%} of the training blocks held out"
+    train = lm_blocks(subset(train, max_train_samples, seed, stratify=False))
     return train, evaluation, source

@@ -3,9 +3,6 @@ or the first N layers of a pretrained model."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from lamina.errors import LaminaError
 
 
@@ -22,19 +19,22 @@ def check_same_vocabulary(teacher_tok, student_tok, teacher_name: str, student_n
         )
 
 
-def _config_from(spec: str):
-    from transformers import AutoConfig
+def _given_keys(spec: str) -> set[str]:
+    """The keys a JSON config spec (text or file) sets explicitly; a folder's config sets them all."""
+    import json
+    from pathlib import Path
 
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return AutoConfig.from_pretrained(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else json.loads(spec)
-    except json.JSONDecodeError:
-        raise LaminaError(f"--student-config '{spec}' is neither a folder, a JSON file nor JSON text") from None
-    if "model_type" not in data:
-        raise LaminaError("--student-config needs a model_type (e.g. \"bert\")")
-    return AutoConfig.for_model(**data)
+        text = spec if spec.strip().startswith("{") else Path(spec).expanduser().read_text(encoding="utf-8")
+        return set(json.loads(text))
+    except (OSError, ValueError):
+        return {"vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"}
+
+
+def _config_from(spec: str):
+    from lamina.models.loading import config_from_spec
+
+    return config_from_spec(spec, "--student-config")
 
 
 def build_student(
@@ -79,7 +79,8 @@ def build_student(
             raise LaminaError("--student-from-teacher needs --keep N (the student's layer count)")
         strategy = get_strategy(from_teacher, **(strategy_options or {}))
         n = get_adapter(teacher).num_layers(teacher.config)
-        stats = calibration(teacher, teacher_tokenizer) if strategy.needs_calibration else None
+        stats = (calibration(teacher, teacher_tokenizer, token=strategy.calibration_token)
+                 if strategy.needs_calibration else None)
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
         return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
@@ -87,6 +88,11 @@ def build_student(
     if student_config is not None:
         config = objective.student_config(student_config) or _config_from(student_config)
         get_adapter(config)
+        given = _given_keys(student_config)
+        for key in ("vocab_size", "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            # the teacher's tokenizer is the student's: what the config leaves out comes from the teacher
+            if key not in given and getattr(teacher.config, key, None) is not None:
+                setattr(config, key, getattr(teacher.config, key))
         if getattr(config, "vocab_size", None) != getattr(teacher.config, "vocab_size", None):
             raise LaminaError(
                 f"--student-config has vocab_size {getattr(config, 'vocab_size', None)}, the teacher "

@@ -98,10 +98,9 @@ def cache_decision(cfg, method, task) -> str | None:
         return f"off: method '{method.name}': {method.cache_off_reason}"
     from lamina.tasks.objectives import objective_for
 
-    if objective_for(task).cache_off_reason:
-        return f"off: {objective_for(task).cache_off_reason}"
-    if task.objective == "masked-lm":
-        return "off: masking changes the inputs every step, so teacher outputs are computed online"
+    reason = objective_for(task).cache_off_reason
+    if reason:
+        return f"off: {reason}"
     if cfg.noise > 0 and cfg.noise_side == "both":
         return "off: noise is applied on the teacher side, so teacher outputs change every step"
     return None

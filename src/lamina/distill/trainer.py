@@ -23,7 +23,8 @@ from transformers import Trainer
 
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
-from lamina.losses.functional import cross_entropy, masked_lm
+from lamina.losses.functional import cross_entropy, token_nll
+from lamina.models.adapters import get_adapter
 
 
 class NoOptions(BaseModel):
@@ -123,6 +124,9 @@ class DistillationTrainer(Trainer):
         self.needs_student_hidden = any(t.needs.student_hidden for t in teachers)
         self.needs_student_attn = any(t.needs.student_attentions for t in teachers)
         self.project = {i: t.needs.student_states for i, t in enumerate(teachers)}
+        student = getattr(self.model, "student", self.model)
+        # a decoder-only LM's token logits predict the next label (an encoder-decoder's are aligned)
+        self.shift_labels = bool(get_adapter(student).causal and not getattr(student.config, "is_encoder_decoder", False))
         self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
         self._parts: dict[str, list[float]] = defaultdict(list)
         for t in teachers:
@@ -186,8 +190,9 @@ class DistillationTrainer(Trainer):
         )
         ctx = LossContext(
             student_logits=out.logits, labels=labels, attention_mask=inputs.get("attention_mask"), teachers=views,
-            student_hidden=out.hidden_states, student_attentions=out.attentions,
+            student_hidden=getattr(out, "hidden_states", None), student_attentions=getattr(out, "attentions", None),
             student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
+            shift_labels=self.shift_labels, token_positions=self.token_positions(out.logits, labels),
         )
         parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
         loss = sum(self.loss_weights[name] * value for name, value in parts.items())
@@ -195,6 +200,19 @@ class DistillationTrainer(Trainer):
             for name, value in parts.items():
                 self._parts[name].append(float(value.detach()))
         return (loss, out) if return_outputs else loss
+
+    def token_positions(self, logits, labels):
+        """Where token-level logits predict a target token (generation students), else None."""
+        if labels is None or logits.dim() != 3 or labels.shape != logits.shape[:2]:
+            return None
+        student = getattr(self.model, "student", self.model)
+        if getattr(student.config, "is_encoder_decoder", False):
+            return labels != -100
+        if self.shift_labels:
+            pos = torch.zeros_like(labels, dtype=torch.bool)
+            pos[:, :-1] = labels[:, 1:] != -100
+            return pos
+        return None
 
     def log(self, logs, *args, **kwargs):
         if self._parts and "loss" in logs:
@@ -224,8 +242,9 @@ class DistillationTrainer(Trainer):
             logits = model(**inputs).logits
         if labels is None:
             loss = None
-        else:  # token-level logits (masked LM): cross-entropy over the masked positions
-            loss = masked_lm(logits, labels) if logits.dim() == 3 else cross_entropy(logits, labels)
+        else:  # token-level logits: cross-entropy over the masked positions, or of the next tokens
+            loss = token_nll(logits, labels, shift=self.shift_labels) if logits.dim() == 3 \
+                else cross_entropy(logits, labels)
         if prediction_loss_only:
             return loss, None, None
         return loss, logits, labels

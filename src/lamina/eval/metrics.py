@@ -42,6 +42,8 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 # the best checkpoint (TrainingArguments.greater_is_better), the best run of a recipe step
 # (${best:step.output}) and the Pareto front of a report.
 LOWER_IS_BETTER = frozenset({"loss", "perplexity", "errors"})
+# metrics already on a 0..100 scale (sacrebleu's BLEU and chrF, also bleu_beam5 ...): shown as they are
+PERCENT_SCALE = ("bleu", "chrf")
 
 
 def greater_is_better(metric: str) -> bool:
@@ -51,7 +53,7 @@ def greater_is_better(metric: str) -> bool:
 def is_fraction(metric: str, value) -> bool:
     """A score on a 0..1 scale (accuracy, F1, correlations), shown ×100; losses are not."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1 \
-        and greater_is_better(metric)
+        and greater_is_better(metric) and not metric.startswith(PERCENT_SCALE)
 
 
 def shown(metric: str, value, digits: int = 2) -> float:
@@ -68,6 +70,27 @@ def mlm_metrics(eval_output: dict) -> dict:
     """Loss and perplexity from an HF Trainer evaluation of a masked LM."""
     loss = float(eval_output["eval_loss"])
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+
+
+def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
+    """sacrebleu's corpus BLEU (its default 13a tokenization, one reference per sentence), 0..100."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+def corpus_chrf(hypotheses: list[str], references: list[str]) -> float:
+    """sacrebleu's corpus chrF (character 6-grams, beta 2), 0..100."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
+
+
+def sentence_bleu(hypothesis: str, reference: str) -> float:
+    """sacrebleu's smoothed sentence BLEU (its default ``exp`` smoothing), 0..100: Seq-Inter's similarity."""
+    import sacrebleu
+
+    return float(sacrebleu.sentence_bleu(hypothesis, [reference]).score)
 
 
 def predictions_from_outputs(outputs: np.ndarray, regression: bool) -> np.ndarray:

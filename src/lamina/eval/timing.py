@@ -55,6 +55,8 @@ def measure_throughput(
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(5, max(vocab, 6), (batch_size, seq_len), generator=generator)
     batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    if getattr(model.config, "is_encoder_decoder", False):  # the decoder reads as many tokens
+        batch["decoder_input_ids"] = input_ids
     was_training = model.training
     model.eval()
     times = []
@@ -100,3 +102,48 @@ def compare_throughput(models: dict, *, rounds: int = 3, **kwargs) -> dict:
             "seconds_per_round": seconds,
         }
     return out
+
+
+@torch.inference_mode()
+def measure_generation(
+    model: nn.Module,
+    *,
+    batch_size: int = 1,
+    prompt_len: int = 32,
+    new_tokens: int = 32,
+    warmup: int = 1,
+    repeats: int = 3,
+    threads: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Greedy generation with the KV cache through HF ``generate``: median seconds per call and
+    new tokens per second (``batch_size`` × ``new_tokens`` / seconds), from random prompts;
+    every call is forced to produce exactly ``new_tokens`` tokens."""
+    vocab = int(getattr(model.config, "vocab_size", 1000))
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(5, max(vocab, 6), (batch_size, prompt_len), generator=generator)
+    pad = getattr(model.config, "pad_token_id", None)
+    kwargs = dict(attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                  do_sample=False, num_beams=1, use_cache=True, pad_token_id=0 if pad is None else pad)
+    was_training = model.training
+    model.eval()
+    times = []
+    try:
+        with _threads(threads):
+            for i in range(warmup + repeats):
+                start = time.perf_counter()
+                model.generate(input_ids, **kwargs)
+                if i >= warmup:
+                    times.append(time.perf_counter() - start)
+    finally:
+        model.train(was_training)
+    median = statistics.median(times)
+    return {
+        "batch_size": batch_size,
+        "prompt_len": prompt_len,
+        "new_tokens": new_tokens,
+        "threads": threads or torch.get_num_threads(),
+        "repeats": repeats,
+        "seconds_per_call": median,
+        "tokens_per_second": batch_size * new_tokens / median,
+    }

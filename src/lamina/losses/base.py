@@ -76,6 +76,10 @@ class LossContext:
     student_num_layers: int = 0
     temperature: float = 1.0
     projected: dict = field(default_factory=dict)  # (teacher index, student index) -> projected state
+    shift_labels: bool = False  # token-level labels of a causal LM: logits at t predict label t+1
+    # (B, T) booleans: the positions of the logits that predict a target token (generation tasks:
+    # the target of a seq2seq pair, every next token of a causal-LM block); None: every real token
+    token_positions: torch.Tensor | None = None
 
     def weighted(self, per_teacher) -> torch.Tensor:
         """Weighted mean over teachers of ``per_teacher(view)``."""

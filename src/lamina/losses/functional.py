@@ -85,6 +85,18 @@ def cosine_embedding(student: torch.Tensor, teacher: torch.Tensor, mask: torch.T
     return ((1.0 - cos) * m).sum() / m.sum().clamp_min(1.0)
 
 
+def causal_lm(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy: position t's logits predict label t+1 (labels -100 are skipped),
+    the loss Hugging Face causal-LM models compute for ``labels=input_ids``."""
+    return masked_lm(logits[:, :-1], labels[:, 1:])
+
+
+def token_nll(logits: torch.Tensor, labels: torch.Tensor, *, shift: bool) -> torch.Tensor:
+    """Token-level cross-entropy: shifted for a causal LM (``shift``), aligned otherwise (masked
+    LM, or an encoder-decoder whose decoder inputs are the labels shifted right)."""
+    return causal_lm(logits, labels) if shift else masked_lm(logits, labels)
+
+
 def masked_lm(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Masked-LM cross-entropy over positions whose label is not -100."""
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)

@@ -7,9 +7,10 @@ from lamina.losses.functional import soft_target_kd, widen
 @register_loss("kd")
 class SoftTargets(DistillLoss):
     """Hinton soft targets at temperature T, scaled by T²; several teachers' logits are averaged.
-    On token-level (masked-LM) logits: one distribution per real token."""
+    On token-level logits: one distribution per real token (masked LM), per predicted target token
+    (causal LM, seq2seq: Kim & Rush's Word-KD when mixed with ``ce`` by ``--alpha``)."""
 
-    objectives = frozenset({"classification", "masked-lm", "image-classification"})
+    objectives = frozenset({"classification", "masked-lm", "causal-lm", "seq2seq", "image-classification"})
     refusal = "'kd' needs class probabilities; for a regression task use ce, hidden_mse, ..."
 
     def needs(self, layer_map, teacher_layers, student_layers):
@@ -17,7 +18,7 @@ class SoftTargets(DistillLoss):
 
     def positions(self, ctx) -> torch.Tensor:
         """The token positions distilled from token-level logits: (B, T) booleans."""
-        return ctx.attention_mask.bool()
+        return ctx.token_positions if ctx.token_positions is not None else ctx.attention_mask.bool()
 
     def __call__(self, ctx):
         if ctx.student_logits.shape[-1] == 1:

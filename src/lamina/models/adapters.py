@@ -8,7 +8,10 @@ One registry entry per ``config.model_type``. An adapter knows
 * ``num_layers_field``: the config field that counts the blocks;
 * ``per_layer_fields``: config lists with one entry per block (sliced on pruning);
 * ``causal``: whether the model reads left to right (decides the token used for
-  angular distances, see :mod:`lamina.analysis.layer_stats`).
+  angular distances, see :mod:`lamina.analysis.layer_stats`);
+* for encoder-decoders (BART, Marian, T5), ``decoder_layers_path`` and
+  ``decoder_num_layers_field``: the decoder's stack, counted, selected and pruned on its own
+  (:meth:`ArchitectureAdapter.stack`); the main stack (``layers_path``) is the encoder's.
 
 Adding an architecture is one :func:`register_adapter` call.
 """
@@ -30,6 +33,25 @@ class ArchitectureAdapter:
     per_layer_fields: tuple[str, ...] = ("layer_types",)
     causal: bool = False
     extra_model_types: tuple[str, ...] = field(default=())
+    decoder_layers_path: str | None = None  # encoder-decoders: the decoder's blocks
+    decoder_num_layers_field: str | None = None
+    first_block_required: bool = False  # block 0 holds shared weights (T5's relative position bias)
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return self.decoder_layers_path is not None
+
+    def stack(self, which: str = "encoder") -> ArchitectureAdapter:
+        """The adapter of one stack: ``encoder`` (the main one; the only one of encoder-only and
+        decoder-only models) or ``decoder`` (an encoder-decoder's decoder, which reads left to right)."""
+        if which == "encoder":
+            return self
+        if which != "decoder":
+            raise LaminaError(f"stack must be encoder or decoder, not '{which}'")
+        if not self.is_encoder_decoder:
+            raise LaminaError(f"'{self.model_type}' has one stack of layers, no separate decoder")
+        return ArchitectureAdapter(self.model_type, self.decoder_layers_path, self.decoder_num_layers_field,
+                                   per_layer_fields=(), causal=True, first_block_required=self.first_block_required)
 
     def base(self, model: nn.Module) -> nn.Module:
         """The base model (``model.bert``, ``model.model``, ...), or the model itself."""
@@ -97,3 +119,12 @@ register_adapter(
 )
 # lamina's own multilayer perceptron (lamina.models.mlp, Hinton et al.'s MNIST nets): blocks in mlp.layers
 register_adapter(ArchitectureAdapter("lamina-mlp", "layers"))
+# XLNet (permutation LM; seed 003 prunes it alongside BERT): `transformer.layer`.
+register_adapter(ArchitectureAdapter("xlnet", "layer", num_layers_field="n_layer"))
+# Encoder-decoders: the encoder's stack is the main one, the decoder's is pruned separately.
+register_adapter(ArchitectureAdapter("bart", "encoder.layers", num_layers_field="encoder_layers", per_layer_fields=(),
+                                     decoder_layers_path="decoder.layers", decoder_num_layers_field="decoder_layers",
+                                     extra_model_types=("marian", "mbart")))
+register_adapter(ArchitectureAdapter("t5", "encoder.block", num_layers_field="num_layers", per_layer_fields=(),
+                                     decoder_layers_path="decoder.block", decoder_num_layers_field="num_decoder_layers",
+                                     first_block_required=True))

@@ -289,3 +289,73 @@ def load_masked_lm(spec: str, *, train: bool = False):
         raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
     tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     return model, tokenizer, source
+
+
+def load_causal_lm(spec: str, *, train: bool = False):
+    """A causal-LM model (decoder with its LM head) and its tokenizer (padding with
+    end-of-sequence when it has no padding token); refuses a checkpoint without a trained
+    LM head (a classifier, a bare decoder) unless ``train``."""
+    from transformers import AutoModelForCausalLM
+
+    config, source = load_config(spec)
+    adapter = get_adapter(config)
+    if getattr(config, "is_encoder_decoder", False) or not adapter.causal:
+        raise LaminaError(f"'{spec}' is a {config.model_type} model, not a decoder: a causal-LM task needs a "
+                          "decoder-only model (llama, gpt2, qwen2, ...)")
+    model, info = _from_pretrained(
+        AutoModelForCausalLM, source, f"could not load '{spec}' as a causal-LM model", output_loading_info=True
+    )
+    if _head_missing(model, info) and not train:
+        raise LaminaError(f"'{spec}' has no trained language-model head (it was saved as "
+                          f"{', '.join(config.architectures or ['a bare model'])})")
+    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    if tokenizer is not None and tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if model.config.pad_token_id is None and tokenizer is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer, source
+
+
+def load_generator(spec: str, *, train: bool = False):
+    """A model that generates text for a seq2seq task: an encoder-decoder (BART, Marian, T5)
+    with its LM head, or a decoder-only causal LM (trained on prompt + target). A classifier,
+    or an encoder that cannot generate, is refused."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    config, source = load_config(spec)
+    adapter = get_adapter(config)
+    classifier = [a for a in (config.architectures or []) if a.endswith(("ForSequenceClassification",
+                                                                         "ForTokenClassification"))]
+    if classifier:
+        raise LaminaError(f"'{spec}' is a classifier ({classifier[0]}): a seq2seq task needs a model that generates "
+                          "text (an encoder-decoder such as BART, Marian, T5, or a decoder-only LM)")
+    if not getattr(config, "is_encoder_decoder", False):
+        if not adapter.causal:
+            raise LaminaError(f"'{spec}' is a {config.model_type} encoder, which does not generate: a seq2seq task "
+                              "needs an encoder-decoder (BART, Marian, T5) or a decoder-only LM")
+        return load_causal_lm(spec, train=train)
+    model, info = _from_pretrained(AutoModelForSeq2SeqLM, source, f"could not load '{spec}' as a seq2seq model",
+                                   output_loading_info=True)
+    if _head_missing(model, info) and not train:
+        raise LaminaError(f"'{spec}' has no trained language-model head")
+    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    return model, tokenizer, source
+
+
+def config_from_spec(spec: str, flag: str = "--model-config"):
+    """A model config from a folder, a JSON file or JSON text (with a ``model_type``), for a
+    model initialised at random."""
+    text = spec.strip().startswith("{")  # JSON text (too long to be a path, sometimes)
+    path = Path(spec).expanduser()
+    if not text and path.is_dir():
+        return AutoConfig.from_pretrained(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if not text and path.is_file() else json.loads(spec)
+    except json.JSONDecodeError:
+        raise LaminaError(f"{flag} '{spec}' is neither a folder, a JSON file nor JSON text") from None
+    if not isinstance(data, dict) or "model_type" not in data:
+        raise LaminaError(f"{flag} needs a model_type (e.g. \"bert\")")
+    if data["model_type"] not in transformers.CONFIG_MAPPING:
+        raise LaminaError(f"{flag}: unknown model_type {json.dumps(data['model_type'])}")
+    data = dict(data)
+    return AutoConfig.for_model(data.pop("model_type"), **data)

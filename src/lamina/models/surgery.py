@@ -34,18 +34,23 @@ def _renumber(block: nn.Module, new_idx: int) -> None:
             module.layer_idx = new_idx
 
 
-def drop_layers(model: nn.Module, keep: Sequence[int], *, inplace: bool = False) -> nn.Module:
+def drop_layers(model: nn.Module, keep: Sequence[int], *, inplace: bool = False, stack: str = "encoder") -> nn.Module:
     """Return ``model`` with only the blocks in ``keep`` (indices into the original stack).
+
+    ``stack``: an encoder-decoder's ``encoder`` (the main stack, the default) or ``decoder``.
 
     The config is updated (layer count and per-layer lists such as ``layer_types``) and
     the per-layer ``layer_idx`` attributes are renumbered 0..len(keep)-1, so the KV cache of
     a pruned decoder lines up and ``generate()`` works. Nothing of lamina is left in the
     model: ``save_pretrained`` output loads with vanilla ``AutoModel*.from_pretrained``.
     """
-    adapter = get_adapter(model)
+    adapter = get_adapter(model).stack(stack)
     config = model.config
     n = adapter.num_layers(config)
     keep = validate_keep(keep, n)
+    if adapter.first_block_required and keep[0] != 0:
+        raise LaminaError(f"{config.model_type} keeps its relative position bias in block 0 of each stack: "
+                          f"keep layer 0 of the {stack} (got {keep})")
     if getattr(config, "scale_attn_by_inverse_layer_idx", False) and keep != list(range(len(keep))):
         # GPT-2 scales attention by 1/(layer_idx+1) at construction; a reloaded model would
         # recompute that scale from the new index and no longer match the pruned one.

@@ -1,6 +1,6 @@
 import numpy as np
 
-from lamina.strategies.base import Strategy, register_strategy
+from lamina.strategies.base import Strategy, TokenOptions, register_strategy
 
 
 @register_strategy("angular")
@@ -9,6 +9,7 @@ class Angular(Strategy):
     (Gromov et al. 2024, "The Unreasonable Ineffectiveness of the Deeper Layers")."""
 
     needs_calibration = True
+    Options = TokenOptions  # token=last as in the paper (decoders' default), or all
 
     def layers_to_drop(self, num_layers, k, stats=None):
         start = int(np.argmin(stats.block_angular(k)))

@@ -23,9 +23,9 @@ in config files and recipes, validated against that model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamina.errors import LaminaError
 from lamina.registry import Registry
@@ -38,6 +38,15 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TokenOptions(BaseModel):
+    """Which tokens the calibration statistics average over."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: Literal["auto", "last", "all"] = Field(
+        "auto", description="Tokens the layer statistics average over: last (the last real token; Gromov et al.), "
+        "all (every real token; ShortGPT's Block Influence), auto (last for decoders, all for encoders).")
+
+
 class Strategy:
     name: ClassVar[str] = ""
     needs_calibration: ClassVar[bool] = False
@@ -48,6 +57,13 @@ class Strategy:
 
     def layers_to_drop(self, num_layers: int, k: int, stats: LayerStats | None = None) -> list[int]:
         raise NotImplementedError
+
+    @property
+    def calibration_token(self) -> str | None:
+        """The tokens its calibration statistics average over ("last"/"all"); None: the model's
+        default (the last real token for decoders, every token for encoders)."""
+        token = getattr(self.options, "token", "auto")
+        return None if token == "auto" else token
 
     @classmethod
     def describe(cls) -> str:
@@ -116,6 +132,10 @@ def select_layers(
             raise LaminaError(f"strategy '{strategy.name}' needs calibration data (--calib-data)")
         if stats.num_layers != num_layers:
             raise LaminaError(f"calibration stats cover {stats.num_layers} layers, the model has {num_layers}")
+        wanted = strategy.calibration_token
+        if wanted is not None and stats.token != wanted:
+            raise LaminaError(f"strategy '{strategy.name}' asks for statistics over token={wanted}, "
+                              f"the calibration measured token={stats.token}")
     dropped = [] if k == 0 and explicit_keep is None else strategy.layers_to_drop(num_layers, k, stats)
     if len(set(dropped)) != k or any(not 0 <= i < num_layers for i in dropped):
         raise LaminaError(f"strategy '{strategy.name}' chose invalid layers {dropped} to drop ({k} of {num_layers})")

@@ -128,7 +128,7 @@ def available_tasks() -> list[str]:
 
 def get_task(name: str, **options) -> Task:
     """A registered task built with the run's task options (``custom``'s files, ``mlm``'s corpus);
-    giving ``train_file`` means the custom task."""
-    if options.get("train_file"):
+    giving ``train_file`` means the custom task (or, with ``pairs``, seq2seq pairs)."""
+    if options.get("train_file") and name != "pairs":  # pairs: seq2seq files; otherwise a labelled custom task
         name = "custom"
     return TASKS.get(name)(**options)

@@ -10,8 +10,9 @@ the workflows, decides:
 - which distillation losses apply (each loss lists its objectives: ``DistillLoss.objectives``).
 
 ``classification`` and ``regression`` are sequence classifiers over ``text``/``text_pair``;
-``masked-lm`` reads text corpora in blocks masked afresh every step. A new objective
-(generation next) is one class here registered in ``OBJECTIVES``.
+``masked-lm`` reads text corpora in blocks masked afresh every step; ``causal-lm`` reads the
+same blocks for next-token prediction. A new objective is one class here registered in
+``OBJECTIVES``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Objective:
     name: str = ""
     auto_class: str = "AutoModel"
     loss_only = False  # evaluation computes the loss alone (no logits kept)
+    generates = False  # the model generates text: speed reports include generation with the KV cache
     reads_text = True  # a tokenizer reads its inputs (not so for images)
     cache_off_reason: str | None = None  # why teacher outputs cannot be cached for this objective
 
@@ -168,6 +170,7 @@ class Regression(SequenceClassification):
 class MaskedLM(Objective):
     """Masked language modelling on text blocks; lower loss is better."""
 
+    cache_off_reason = "masking changes the inputs every step, so teacher outputs are computed online"
     auto_class = "AutoModelForMaskedLM"
     loss_only = True
 
@@ -366,6 +369,201 @@ def shift(image, dx: int, dy: int):
     out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[max(-dy, 0):h + min(-dy, 0),
                                                                       max(-dx, 0):w + min(-dx, 0)]
     return out
+
+
+@OBJECTIVES.register("causal-lm")
+class CausalLM(Objective):
+    """Next-token prediction on text blocks (decoder-only models); loss and perplexity on a
+    fixed evaluation set, lower is better."""
+
+    cache_off_reason = "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
+    auto_class = "AutoModelForCausalLM"
+    loss_only = True
+    generates = True
+
+    def load_model(self, spec, task, *, train):
+        from lamina.models.loading import load_causal_lm
+
+        return load_causal_lm(spec, train=train)
+
+    def model_from_config(self, config, task):
+        from transformers import AutoModelForCausalLM
+
+        from lamina.errors import LaminaError
+        from lamina.models.adapters import get_adapter
+
+        if getattr(config, "is_encoder_decoder", False) or not get_adapter(config).causal:
+            raise LaminaError(f"a causal-LM task needs a decoder-only config, not '{config.model_type}'")
+        return AutoModelForCausalLM.from_config(config)
+
+    def raw_data(self, task, data_dir):
+        from lamina.errors import LaminaError
+
+        if not task.corpus:
+            raise LaminaError(f"--task {task.name} needs a text corpus: --corpus FILE")
+        return task.load(data_dir)
+
+    def prepare(self, task, raw, tokenizer, cfg) -> Prepared:
+        from transformers import default_data_collator
+
+        from lamina.data.corpus import lm_datasets
+
+        train, dev, source = lm_datasets(
+            tokenizer, list(task.corpus), list(task.eval_corpus), block_size=cfg.max_length,
+            eval_fraction=task.eval_fraction, seed=cfg.seed, max_train_samples=cfg.max_train_samples,
+            max_eval_samples=cfg.max_eval_samples)
+        return Prepared(train=train, evals={"dev": dev}, raw_train=raw["train"] if raw is not None else None,
+                        collator=default_data_collator, info={"eval_source": source})
+
+    def scorer(self, task, tokenizer, cfg, record):
+        from lamina.data.corpus import lm_eval_blocks
+        from lamina.eval.scoring import mlm_eval_loss
+
+        files = list(task.eval_corpus or task.corpus)
+        blocks = lm_eval_blocks(files, tokenizer, cfg.max_length, max_blocks=cfg.max_samples)
+        record["examples"] = {"blocks": len(blocks), "tokens": len(blocks) * len(blocks[0]["input_ids"]),
+                              "source": ", ".join(files)}
+        return lambda model: mlm_eval_loss(model, tokenizer, blocks, batch_size=cfg.batch_size)
+
+    def evaluate(self, task, trainer, evals):
+        from lamina.eval.metrics import mlm_metrics
+
+        return mlm_metrics(trainer.evaluate(eval_dataset=evals["dev"]))
+
+
+@OBJECTIVES.register("seq2seq")
+class Seq2Seq(Objective):
+    """Source → target generation: encoder-decoders train on the pairs, decoder-only models on
+    prompt + target with the prompt masked from the loss; scored by corpus BLEU and chrF of
+    greedy (and beam) decoding, and the loss and perplexity of the references."""
+
+    cache_off_reason = "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
+    auto_class = "AutoModelForSeq2SeqLM"
+    loss_only = True  # training-time evaluation: the loss of the references (generation at the end)
+    generates = True
+
+    def __init__(self):
+        self.decoder_start_token_id = None  # of the model loaded or built (encoder-decoders)
+        self.config = None
+        self.references: dict[str, tuple[list[str], list[str]]] = {}  # split -> (sources, targets)
+        self.settings: dict = {}
+
+    def _remember(self, model):
+        self.config = model.config
+        enc_dec = bool(getattr(model.config, "is_encoder_decoder", False))
+        self.auto_class = "AutoModelForSeq2SeqLM" if enc_dec else "AutoModelForCausalLM"
+        if enc_dec:
+            start = model.config.decoder_start_token_id
+            if start is None:
+                start = getattr(model.generation_config, "decoder_start_token_id", None)
+            self.decoder_start_token_id = model.config.pad_token_id if start is None else start
+        return model
+
+    def load_model(self, spec, task, *, train):
+        from lamina.models.loading import load_generator
+
+        model, tokenizer, source = load_generator(spec, train=train)
+        self._remember(model)
+        return model, tokenizer, source
+
+    def model_from_config(self, config, task):
+        from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+        from lamina.errors import LaminaError
+        from lamina.models.adapters import get_adapter
+
+        if getattr(config, "is_encoder_decoder", False):
+            return self._remember(AutoModelForSeq2SeqLM.from_config(config))
+        if not get_adapter(config).causal:
+            raise LaminaError(f"a seq2seq task needs an encoder-decoder or a decoder-only config, not "
+                              f"'{config.model_type}'")
+        return self._remember(AutoModelForCausalLM.from_config(config))
+
+    def trainer_settings(self, task):  # the best checkpoint by the references' loss (no generation per evaluation)
+        return {"metric_for_best_model": "loss", "greater_is_better": False, "prediction_loss_only": True}
+
+    def _encode(self, data, tokenizer, cfg, task):
+        from lamina.data.pairs import encode_pairs
+
+        return encode_pairs(data, tokenizer, max_length=cfg.max_length, max_target_length=task.max_new_tokens,
+                            decoder_only=self.decoder_start_token_id is None)
+
+    def _check_positions(self, config, tokenizer, cfg, task):
+        from lamina.data.encode import max_positions
+        from lamina.errors import LaminaError
+
+        limit = max_positions(config, tokenizer)
+        if not getattr(config, "is_encoder_decoder", False) and cfg.max_length + task.max_new_tokens > limit:
+            raise LaminaError(f"a prompt of up to --max-length {cfg.max_length} tokens plus --max-new-tokens "
+                              f"{task.max_new_tokens} is beyond the model's {limit} positions")
+        if max(cfg.max_length, task.max_new_tokens) > limit:
+            raise LaminaError(f"--max-length {cfg.max_length} / --max-new-tokens {task.max_new_tokens} is beyond "
+                              f"the model's {limit} positions")
+
+    def _collator(self, tokenizer):
+        from lamina.data.pairs import PairCollator
+
+        return PairCollator(tokenizer, self.decoder_start_token_id)
+
+    def prepare(self, task, raw, tokenizer, cfg) -> Prepared:
+        from lamina.data.encode import subset
+
+        if self.config is not None:
+            self._check_positions(self.config, tokenizer, cfg, task)
+        train = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False)
+        evals = {s: subset(raw[s], cfg.max_eval_samples, cfg.seed, stratify=False) for s in task.eval_splits}
+        self.references = {s: (list(d["source"]), list(d["target"])) for s, d in evals.items()}
+        self.settings = {"max_length": cfg.max_length, "batch_size": cfg.eval_batch_size}
+        return Prepared(train=self._encode(train, tokenizer, cfg, task),
+                        evals={s: self._encode(d, tokenizer, cfg, task) for s, d in evals.items()},
+                        collator=self._collator(tokenizer), raw_train=raw["train"].rename_column("source", "text"),
+                        train_rows=train)
+
+    def _scores(self, model, tokenizer, task, split, loss_of) -> dict:
+        from lamina.eval.generation import generation_scores
+        from lamina.eval.metrics import mlm_metrics
+
+        sources, targets = self.references[split]
+        metrics = generation_scores(model, tokenizer, sources, targets, num_beams=task.num_beams,
+                                    max_new_tokens=task.max_new_tokens, max_length=self.settings["max_length"],
+                                    batch_size=self.settings["batch_size"])
+        metrics.update(mlm_metrics(loss_of()))
+        return metrics
+
+    def scorer(self, task, tokenizer, cfg, record):
+        from lamina.data.encode import subset
+        from lamina.errors import LaminaError
+        from lamina.eval.scoring import scoring_trainer
+
+        split = {"dev": "dev", "train": "train"}.get(cfg.split)
+        if split is None:
+            raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
+        data = subset(task.load(cfg.data_dir)[split], cfg.max_samples, cfg.seed, stratify=False)
+        self.references = {split: (list(data["source"]), list(data["target"]))}
+        self.settings = {"max_length": cfg.max_length, "batch_size": cfg.batch_size}
+        record["examples"] = {split: len(data)}
+
+        def score(model):
+            from transformers import PrinterCallback
+
+            self._remember(model)
+            self._check_positions(model.config, tokenizer, cfg, task)
+            encoded = self._encode(data, tokenizer, cfg, task)
+
+            def loss_of():
+                with scoring_trainer(model, tokenizer, self._collator(tokenizer), batch_size=cfg.batch_size,
+                                     prediction_loss_only=True) as trainer:
+                    trainer.remove_callback(PrinterCallback)
+                    return trainer.evaluate(encoded)
+
+            return self._scores(model, tokenizer, task, split, loss_of)
+
+        return score
+
+    def evaluate(self, task, trainer, evals):
+        model = getattr(trainer.model, "student", trainer.model)
+        return self._scores(model, trainer.processing_class, task, "dev",
+                            lambda: trainer.evaluate(eval_dataset=evals["dev"]))
 
 
 def objective_for(task: Task) -> Objective:

@@ -20,13 +20,14 @@ class DataSettings(Settings):
 
 
 class CorpusSettings(Settings):
-    """Plain-text corpora for masked-LM training (``--task mlm``, ``lamina pretrain``)."""
+    """Plain-text corpora for masked-LM and causal-LM training (``--task mlm``, ``--task causal-lm``,
+    ``lamina pretrain``)."""
 
-    corpus: Optional[list[str]] = setting(None, "--task mlm: plain-text training file (repeat for several).")
+    corpus: Optional[list[str]] = setting(None, "--task mlm/causal-lm: plain-text training file (repeat for several).")
     eval_corpus: Optional[list[str]] = setting(
-        None, "--task mlm: plain-text evaluation file (default: --eval-fraction of the corpus held out).")
+        None, "--task mlm/causal-lm: plain-text evaluation file (default: --eval-fraction of the corpus held out).")
     mlm_probability: float = setting(0.15, "--task mlm: share of tokens masked.", gt=0, lt=1)
-    eval_fraction: float = setting(0.05, "--task mlm: share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
+    eval_fraction: float = setting(0.05, "--task mlm/causal-lm: share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
 
     def corpus_options(self) -> dict:
         return {"corpus": self.corpus, "eval_corpus": self.eval_corpus, "mlm_probability": self.mlm_probability,
@@ -36,7 +37,7 @@ class CorpusSettings(Settings):
 class TaskSettings(CorpusSettings, DataSettings):
     """Which data a run reads: a registered task and its options."""
 
-    task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm (text corpora) or custom.",
+    task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm or causal-lm (text corpora) or custom.",
                         flag="-t")
     # custom task files
     train_file: Optional[str] = setting(None, "custom task: training CSV/TSV/JSONL.")
@@ -49,15 +50,18 @@ class TaskSettings(CorpusSettings, DataSettings):
                           ge=0)
     omit_label: Optional[int] = setting(None, "image tasks: leave this class out of the training (transfer) set.",
                                         ge=0)
+    # seq2seq tasks (multi30k, bbc-headline, pairs): generation settings of their evaluation
+    num_beams: int = setting(1, "seq2seq tasks: also score beam search with this many beams (1: greedy only).", ge=1)
+    max_new_tokens: int = setting(64, "seq2seq tasks: longest generated target, in tokens.", ge=1)
 
     @model_validator(mode="after")
     def _check_task(self):
         from lamina.tasks import TASKS
 
-        if not self.train_file:
+        if not self.train_file or self.task == "pairs":
             TASKS.get(self.task)  # an unknown task fails here, before anything runs
-        if self.task == "mlm" and not self.corpus:
-            raise ValueError("--task mlm needs a text corpus: --corpus FILE")
+        if self.task in ("mlm", "causal-lm") and not self.corpus:
+            raise ValueError(f"--task {self.task} needs a text corpus: --corpus FILE")
         if (self.jitter or self.omit_label is not None) and self.get_task().objective != "image-classification":
             raise ValueError(f"--jitter and --omit-label are for image tasks (mnist, fashion-mnist, digits), "
                              f"not '{self.task}'")
@@ -72,6 +76,8 @@ class TaskSettings(CorpusSettings, DataSettings):
             "regression": self.regression,
             "jitter": self.jitter,
             "omit_label": self.omit_label,
+            "num_beams": self.num_beams,
+            "max_new_tokens": self.max_new_tokens,
             **self.corpus_options(),
         }
 

@@ -137,11 +137,12 @@ def _calibration(rows, samples: int = 256):
     --student-from-teacher strategy."""
     from lamina.analysis import stats_from_texts
 
-    def stats(model, tokenizer):  # the rows are read only when a strategy asks (text tasks)
+    def stats(model, tokenizer, token=None):  # the rows are read only when a strategy asks (text tasks)
         picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
         pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
-        texts = [(a, b) for a, b in zip(picked["text"], pairs)] if pairs else [(a,) for a in picked["text"]]
-        return stats_from_texts(model, tokenizer, texts)
+        column = "text" if "text" in picked.column_names else "source"  # seq2seq pairs: the sources
+        texts = [(a, b) for a, b in zip(picked[column], pairs)] if pairs else [(a,) for a in picked[column]]
+        return stats_from_texts(model, tokenizer, texts, token=token)
 
     return stats
 

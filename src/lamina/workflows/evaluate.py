@@ -75,8 +75,8 @@ class Eval(Workflow):
                 echo(f"wrote {path}")
 
 
-def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads) -> dict:
-    from lamina.eval.timing import measure_throughput
+def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, generation: bool = False) -> dict:
+    from lamina.eval.timing import measure_generation, measure_throughput
 
     seq = min(speed_seq_len, max_length)
     per_batch = {}
@@ -84,7 +84,14 @@ def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads) -> 
         r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads)
         per_batch[str(bs)] = {"seconds_per_batch": r["seconds_per_batch"], "samples_per_second": r["samples_per_second"]}
     largest = per_batch[str(max(speed_batch_sizes))]
+    extra = {}
+    if generation:  # greedy decoding with the KV cache, a prompt of half the sequence length
+        g = measure_generation(model, batch_size=1, prompt_len=max(1, seq // 2), new_tokens=max(1, seq // 2),
+                               threads=threads)
+        extra["generation"] = {k: g[k] for k in ("batch_size", "prompt_len", "new_tokens", "seconds_per_call",
+                                                 "tokens_per_second")}
     return {
+        **extra,
         "seq_len": seq,
         "threads": r["threads"],
         "repeats": r["repeats"],
@@ -128,7 +135,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
     speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
-                      speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads)
+                      speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads, generation=objective.generates)
     if cfg.speed and objective.reads_text:  # (the timing helper feeds token ids)
         record["speeds"] = _speeds(model, **speed_opts)
     if cfg.depths:
@@ -142,6 +149,9 @@ def run_eval(cfg: EvalConfig) -> dict:
             if cfg.speed:
                 row["speeds"] = _speeds(pruned, **speed_opts)
                 row["speedup"] = row["speeds"]["samples_per_second"] / record["speeds"]["samples_per_second"]
+                if "generation" in row["speeds"]:
+                    row["generation_speedup"] = (row["speeds"]["generation"]["tokens_per_second"]
+                                                 / record["speeds"]["generation"]["tokens_per_second"])
             rows.append(row)
         record["depths"] = rows
     return finish_record(record)

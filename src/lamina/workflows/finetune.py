@@ -12,6 +12,9 @@ dropping) or a model already fine-tuned (drop-from-fine-tuned, then fine-tune ag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
+
+from pydantic import model_validator
 
 from lamina.config import setting
 from lamina.training.settings import DEFAULT_MODEL, MaskSettings, TaskSettings, TrainSettings
@@ -21,6 +24,17 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 class FinetuneConfig(TaskSettings, TrainSettings, MaskSettings):
     model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
                          "smollm2-135m).")
+    init_config: Optional[str] = setting(
+        None, "Train a model from scratch from this config (a folder, JSON file or JSON text with a model_type, e.g. "
+        "a small BART for --task multi30k), with a byte-level BPE tokenizer trained on the training text "
+        "(key init_config in config files and recipes).", flag="--model-config")
+    tokenizer_vocab: int = setting(8000, "--model-config: vocabulary size of the BPE tokenizer trained.", ge=300)
+
+    @model_validator(mode="after")
+    def _one_model(self):
+        if self.init_config and "model" in self.model_fields_set:
+            raise ValueError("give a MODEL to fine-tune or --model-config to train one from scratch, not both")
+        return self
 
 
 @register_workflow("finetune")
@@ -33,6 +47,33 @@ class Finetune(Workflow):
 
     def run(self, cfg: FinetuneConfig, ctx: RunContext) -> dict:
         return run_finetune(cfg, callbacks=ctx.callbacks)
+
+
+def from_scratch(cfg: FinetuneConfig, task, objective, raw):
+    """A randomly initialised model from ``--model-config`` and a BPE tokenizer trained on the
+    training split's text (sources and targets of a seq2seq task: one shared vocabulary)."""
+    from lamina.data.bpe import train_bpe
+    from lamina.data.encode import max_positions
+    from lamina.models.loading import config_from_spec
+
+    config = config_from_spec(cfg.init_config)
+    train = raw["train"]
+    texts = list(train["source"]) + list(train["target"]) if "source" in train.column_names else list(train["text"])
+    tokenizer = train_bpe(texts, vocab_size=cfg.tokenizer_vocab, max_length=max_positions(config))
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id, config.bos_token_id = tokenizer.pad_token_id, tokenizer.bos_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    if getattr(config, "is_encoder_decoder", False):
+        config.decoder_start_token_id = tokenizer.bos_token_id
+        if hasattr(config, "forced_eos_token_id"):
+            config.forced_eos_token_id = tokenizer.eos_token_id
+    model = objective.model_from_config(config, task)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    if getattr(config, "is_encoder_decoder", False):
+        model.generation_config.decoder_start_token_id = tokenizer.bos_token_id
+    return model, tokenizer, f"random init from {cfg.init_config} (BPE tokenizer, {len(tokenizer)} tokens)"
 
 
 def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
@@ -56,7 +97,11 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     record = new_record("finetune", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
     set_seed(cfg.seed)  # a new head is initialised from this seed
-    model, tokenizer, source = objective.load_model(cfg.model, task, train=True)
+    if cfg.init_config:
+        model, tokenizer, source = from_scratch(cfg, task, objective, raw)
+        record["model"] = source
+    else:
+        model, tokenizer, source = objective.load_model(cfg.model, task, train=True)
     check_max_length(cfg.max_length, model.config, tokenizer)
     held, mask_info = hold_mask(model, cfg.mask, init=cfg.mask_init, seed=cfg.seed)
     if held is not None:

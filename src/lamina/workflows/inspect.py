@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from lamina.config import setting
 from lamina.workflows import RunContext, Workflow, register_workflow
@@ -11,6 +11,9 @@ from lamina.workflows.prune import CalibrationSettings, ModelSettings
 
 class InspectConfig(ModelSettings, CalibrationSettings):
     json_path: Optional[str] = setting(None, "Also write the table as JSON here.", flag="--json")
+    token: Literal["auto", "last", "all"] = setting(
+        "auto", "Tokens the statistics average over: last, all (ShortGPT's Block Influence), auto (last for "
+        "decoders, all for encoders).")
 
 
 @register_workflow("inspect")
@@ -29,7 +32,7 @@ class Inspect(Workflow):
         from lamina.results import command_line, versions
 
         model, tokenizer, _ = load_model(cfg.model)
-        stats, cal_info = cfg.calibration(model, tokenizer)
+        stats, cal_info = cfg.calibration(model, tokenizer, token=None if cfg.token == "auto" else cfg.token)
         table = layer_table(model, stats)
         table.update({"kind": "inspect", "command": command_line(), "model": cfg.model,
                       "architecture": type(model).__name__, "calibration": cal_info, "versions": versions()})

