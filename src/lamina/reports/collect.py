@@ -187,7 +187,6 @@ def make_row(path: Path, record: dict) -> Row:
     sizes = record.get("sizes") or {}
     layers = sizes.get("layers")
     full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
-    speedup = (prune or {}).get("speedup")
     metric, score = main_metric(record)
     seed = record.get("seed")
     speeds = record.get("speeds") or {}
@@ -198,6 +197,8 @@ def make_row(path: Path, record: dict) -> Row:
 
         nbytes = weights_size_bytes(output) or None
     backend = record.get("backend") or (record.get("export") or {}).get("format") or speeds.get("backend") or "torch"
+    # a pruning's speed-up is PyTorch's: an export's speed is its own backend's (its latency, not this)
+    speedup = (prune or {}).get("speedup") if backend == "torch" else None
     curve = record.get("curve")
     if not curve:  # a run folder's own record (not gathered by a recipe): read its logs too
         folder = path.parent if recipe.get("output") is None and path.name == RESULTS_FILE else None
@@ -208,7 +209,7 @@ def make_row(path: Path, record: dict) -> Row:
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
         parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
         series=recipe.get("label") or (prune or {}).get("strategy") or _strip_seed(run, seed),
-        speedup_range=tuple((prune or {})["speedup_range"]) if (prune or {}).get("speedup_range") else None,
+        speedup_range=tuple(prune["speedup_range"]) if speedup is not None and prune.get("speedup_range") else None,
         backend=backend, output=output, bytes=nbytes,
         latency_ms=speeds.get("latency_ms_batch1"),
         latency_range=tuple(speeds["latency_ms_batch1_range"]) if speeds.get("latency_ms_batch1_range") else None,

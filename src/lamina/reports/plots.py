@@ -107,7 +107,10 @@ def plot_latency(rows: list[Row], task: str, path: Path, *, title: str = "") -> 
     metric = next((r.metric for r in rows if r.task == task and r.metric), "score")
     lats = [p[0] for p in pts]
     if min(lats) > 0 and max(lats) / min(lats) > 20:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")  # int8 ONNX next to fp32 PyTorch spans orders of magnitude on a busy machine
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("CPU latency, batch 1 (ms; bars: min–max over repeats)")
     ax.set_ylabel(f"{metric} ({task} dev)")
     ax.set_title(title or f"{task}: score vs latency (marker area: bytes on disk)")
