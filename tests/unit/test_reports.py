@@ -134,3 +134,45 @@ def test_cli_report_prints_markdown_and_writes_plots(tmp_path):
     assert (tmp_path / "r" / "layers-sst2.png").is_file()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_score_vs_latency_across_prune_distill_and_quantize(tmp_path):
+    """Rows of one shape share one speed figure (with its spread); exports are rows with their backend;
+    evals of another row's model only lend it their measurement; the Pareto front is on latency."""
+    root = tmp_path / "runs"
+
+    def speeds(ms, lo, hi, key, backend):
+        return {"latency_ms_batch1": ms, "latency_ms_batch1_range": [lo, hi], "samples_per_second": 1000 / ms,
+                "samples_per_second_range": [900 / ms, 1100 / ms], "speed_key": key, "backend": backend}
+
+    teacher = _write(root, "teacher", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
+                                       "metrics": {"accuracy": 0.92},
+                                       "sizes": {"layers": 6, "parameters": 22_000_000, "bytes": 90_000_000}})
+    student = _write(root, "student", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
+                                       "config": {"student_first_n": 3, "student": "m"},
+                                       "distill": {"teachers": [{"layers": 6}]}, "metrics": {"accuracy": 0.91},
+                                       "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000}})
+    _write(root, "drop-ft", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1, "metrics": {"accuracy": 0.85},
+                             "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000}})
+    int8 = _write(root, "int8", {"kind": "export", "model": str(student), "task": "sst2",
+                                 "export": {"format": "onnx-int8"}, "metrics": {"accuracy": 0.905},
+                                 "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 18_000_000}})
+    _write(root, "eval-teacher", {"kind": "eval", "model": str(teacher), "task": "sst2", "backend": "torch",
+                                  "metrics": {"accuracy": 0.92}, "sizes": {"layers": 6, "parameters": 22_000_000},
+                                  "speeds": speeds(20.0, 19.0, 23.0, "k6", "torch")})
+    _write(root, "eval-student", {"kind": "eval", "model": str(student), "task": "sst2", "backend": "torch",
+                                  "metrics": {"accuracy": 0.91}, "sizes": {"layers": 3, "parameters": 17_000_000},
+                                  "speeds": speeds(11.0, 10.0, 12.0, "k3", "torch")})
+    _write(root, "eval-int8", {"kind": "eval", "model": str(int8), "task": "sst2", "backend": "onnx-int8",
+                               "metrics": {"accuracy": 0.905}, "sizes": {"layers": 3, "parameters": 17_000_000},
+                               "speeds": speeds(4.0, 3.5, 5.0, "kq", "onnx-int8")})
+    written = write_report([root], tmp_path / "report", ReportSpec(title="t"))
+    md = written["text"]
+    assert "## Score vs latency and size" in md
+    assert "| drop-ft | torch | 11.0 (10.0–12.0) | 70.0 | 85.00 |  |" in md, "same shape: the student's measurement"
+    assert "| int8 | onnx-int8 | 4.0 (3.5–5.0) | 18.0 | 90.50 | yes |" in md
+    assert "| student | torch | 11.0 (10.0–12.0) | 70.0 | 91.00 | yes |" in md
+    assert "| teacher | torch | 20.0 (19.0–23.0) | 90.0 | 92.00 | yes |" in md
+    assert "| eval-int8 |" not in md.split("## All runs")[0], "an eval of another row's model is not a configuration"
+    assert "latency-sst2.png" in {p.name for p in written["plots"]}
+    assert "| int8 | onnx-int8 | 3 | 17.0M |" in md  # the scores table names the backend

@@ -23,7 +23,7 @@ LAYERS = [
     {"analysis"},
     {"strategies", "losses"},
     {"tasks", "display"},
-    {"reports", "training", "distill"},
+    {"reports", "training", "distill", "serve"},
     {"workflows"},
     {"recipes", "quickstart"},
     {"cli"},

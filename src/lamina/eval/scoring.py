@@ -21,13 +21,34 @@ def scoring_trainer(model, tokenizer, collator, *, batch_size: int, **settings):
 
 
 def predict(model, tokenizer, dataset, *, batch_size: int = 64):
-    """Raw model outputs (logits) for an encoded dataset, through HF Trainer."""
+    """Raw model outputs (logits) for an encoded dataset, through HF Trainer; a model that is
+    not a PyTorch module (an ONNX Runtime model: ``model(**batch)`` gives numpy logits) is
+    fed the same padded batches in order."""
+    from torch import nn
     from transformers import DataCollatorWithPadding
 
+    if not isinstance(model, nn.Module):
+        return _predict_batches(model, DataCollatorWithPadding(tokenizer), dataset, batch_size)
     with scoring_trainer(model, tokenizer, DataCollatorWithPadding(tokenizer), batch_size=batch_size) as trainer:
         out = trainer.predict(dataset)
     preds = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
     return preds, out.label_ids
+
+
+def _predict_batches(model, collator, dataset, batch_size: int):
+    import numpy as np
+
+    outputs, labels = [], []
+    columns = [c for c in dataset.column_names if c not in ("idx",)]
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset[start:start + batch_size]
+        features = [{c: rows[c][i] for c in columns} for i in range(len(rows[columns[0]]))]
+        batch = collator(features)
+        label = batch.pop("labels", batch.pop("label", None))
+        outputs.append(model(**batch))
+        if label is not None:
+            labels.append(label.numpy())
+    return np.concatenate(outputs), (np.concatenate(labels) if labels else None)
 
 
 def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:

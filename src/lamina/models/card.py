@@ -270,4 +270,61 @@ def write_lottery_card(folder: str | Path, record: dict, task, name: str | None 
         *_scores(record),
         *_usage(name, auto_class),
     ]
+
+
+_FEEDS = {"input_ids": "enc.ids", "attention_mask": "enc.attention_mask", "token_type_ids": "enc.type_ids"}
+
+
+def onnx_usage(name: str, inputs: list[str], max_length: int = 128) -> list[str]:
+    """Five lines that run an ONNX export with onnxruntime and tokenizers alone (no torch, no transformers)."""
+    feeds = ", ".join(f'"{n}": np.array([{_FEEDS.get(n, "enc.ids")}])' for n in inputs)
+    return [
+        "import json, numpy as np, onnxruntime as ort, tokenizers",
+        f'tok = tokenizers.Tokenizer.from_file("{name}/tokenizer.json"); tok.enable_truncation({max_length})',
+        f'session, labels = ort.InferenceSession("{name}/model.onnx"), '
+        f'json.load(open("{name}/config.json"))["id2label"]',
+        'enc = tok.encode("NLP is fun.")',
+        f'print(labels[str(session.run(None, {{{feeds}}})[0].argmax())])',
+    ]
+
+
+def write_export_card(folder: str | Path, record: dict, name: str | None = None) -> Path:
+    """README.md for an exported model (``lamina export``): format, parity, sizes, scores, how to run it."""
+    name = name or Path(folder).name
+    ex, sizes = record["export"], record["sizes"]
+    fmt, p = ex["format"], ex["parity"]
+    what = {"onnx": "ONNX (fp32, opset {opset}, dynamic batch and sequence axes)",
+            "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantisation, opset {opset})",
+            "torch-int8": "PyTorch with int8 nn.Linear weights (torch.ao dynamic quantisation, deprecated API)"}
+    lines = [
+        "---", "tags:", "- lamina", f"- {fmt}", "---", "",
+        f"# {name}",
+        "",
+        f"`{record['model']}` exported for deployment by lamina (`lamina export --format {fmt}`): "
+        + what[fmt].format(opset=ex.get("opset")) + ".",
+        "",
+        "## Checks at export",
+        "",
+        f"- **Parity on real text** ({p['texts']} texts from `{p['source']}`, {p['rows_compared']} rows incl. a batch "
+        f"of 1 and one of 7): max |logit difference| vs PyTorch fp32 {p['max_abs_diff']:.2e}, argmax agreement "
+        f"{100 * p['argmax_agreement']:.2f}%",
+        f"- **Size on disk:** {sizes['bytes'] / 1e6:.1f} MB (PyTorch fp32: {sizes['bytes_before'] / 1e6:.1f} MB)",
+        f"- **Parameters of the source:** {_fmt_params(sizes['parameters'])}",
+    ]
+    if record.get("metrics"):
+        ref = ex["reference_metrics"]
+        lines += ["", f"## Scores ({record['task']} dev)", "", "| metric | PyTorch fp32 | exported | change |",
+                  "|---|---:|---:|---:|"]
+        for k, v in record["metrics"].items():
+            scale = 100 if is_fraction(k, v) else 1
+            lines.append(f"| {k} | {scale * ref[k]:.2f} | {scale * v:.2f} | {scale * (v - ref[k]):+.2f} |")
+        lines.append("")
+    lines += [*_provenance(record), "## Use", ""]
+    if fmt == "torch-int8":
+        lines += ["With lamina (the int8 state dict needs the same quantised architecture):", "", "```bash",
+                  f"lamina eval {name} --task {record.get('task') or 'TASK'}", f"lamina serve {name}", "```", ""]
+    else:
+        lines += ["With `onnxruntime` and `tokenizers` alone (`pip install onnxruntime tokenizers`; no torch):", "",
+                  "```python", *onnx_usage(name, ex["inputs"], record["config"].get("max_length", 128)), "```", "",
+                  "With lamina: `lamina eval " + name + " --backend onnx --task TASK`, `lamina serve " + name + "`.", ""]
     return _write(folder, lines)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lamina.reports.collect import Row, load_rows
+from lamina.reports.collect import Row, load_rows, measures_another
 from lamina.reports.spec import ReportSpec
-from lamina.reports.tables import configs_table, layers_table, pareto_table, tasks_of
+from lamina.reports.tables import configs_table, latency_table, layers_table, pareto_table, tasks_of
 from lamina.reports.runs import find_results, report_rows, to_csv, to_markdown
 
 
@@ -32,7 +32,7 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     rows = load_rows(found)
     scored = [r for r in rows if r.score is not None]
     depth = max((r.full_layers for r in scored if r.full_layers), default=None)
-    configs = _select(scored, spec.configs, lambda r: True)
+    configs = _select(scored, spec.configs, lambda r: not measures_another(r, rows))
     baseline = _select(scored, spec.baseline, lambda r: r.strategy is None and r.kind == "finetune" and r.layers == depth)
     layered = _select(scored, spec.layers, lambda r: r.strategy is not None)
     curved = _select(rows, spec.curves, lambda r: False)
@@ -51,7 +51,9 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     if configs:
         md += ["## Scores", "",
                "Main dev metric ×100, mean ± std over seeds (number of seeds in brackets). Speed-up: CPU "
-               "throughput of the pruned architecture over the unpruned one, measured by `lamina prune`.", "",
+               "throughput of the pruned architecture over the unpruned one, measured by `lamina prune` "
+               "(min–max over interleaved rounds); latency (batch 1) and samples/s: `lamina eval`'s timing "
+               "(median, min–max over repeats). Models of one shape and backend share one measurement.", "",
                configs_table(configs), ""]
     tasks = tasks_of(layered)
     if tasks:
@@ -79,6 +81,22 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
                     sections += [f"![score vs speed-up, {task}]({p.name})", ""]
         if sections:
             md += ["## Score vs speed-up", "", *sections]
+        sections = []
+        for task in tasks_of(pareto_rows):
+            table = latency_table(pareto_rows, task)
+            if not table:
+                continue
+            sections += [f"### {task}", "", "CPU latency at batch 1 (median, min–max over repeats; models of one "
+                         "shape and backend share one measurement), bytes on disk, and the Pareto front across "
+                         "pruning, distillation and quantisation (no other configuration is both faster and better):",
+                         "", table, ""]
+            if draw:
+                p = plots.plot_latency(pareto_rows, task, plots_dir / f"latency-{_slug(task)}.png")
+                if p:
+                    written.append(p)
+                    sections += [f"![score vs latency, {task}]({p.name})", ""]
+        if sections:
+            md += ["## Score vs latency and size", "", *sections]
     if curved and draw:
         curve_md = []
         for task in tasks_of(curved):

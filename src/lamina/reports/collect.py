@@ -53,7 +53,8 @@ def _summary(record: dict, path: str | None) -> dict:
     if record.get("kind") == "prune":
         out.update(strategy=cfg.get("strategy"), layers_before=sizes.get("layers_before"),
                    kept_layers=(record.get("prune") or {}).get("kept_layers"),
-                   speedup=(record.get("speeds") or {}).get("speedup"))
+                   speedup=(record.get("speeds") or {}).get("speedup"),
+                   speedup_range=(record.get("speeds") or {}).get("speedup_range"))
     elif record.get("kind") == "distill":
         teachers = (record.get("distill") or {}).get("teachers") or [{}]
         out.update(strategy=cfg.get("student_from_teacher"), layers_before=teachers[0].get("layers"))
@@ -159,6 +160,15 @@ class Row:
     strategy: str | None
     speedup: float | None
     series: str = ""  # the line this row belongs to in score-vs-layers views
+    speedup_range: tuple | None = None  # (min, max) over the interleaved rounds
+    backend: str = "torch"  # torch, torch-int8, onnx, onnx-int8
+    output: str | None = None  # the folder the run wrote (its model, for training runs and exports)
+    bytes: int | None = None  # the model's files on disk
+    latency_ms: float | None = None  # batch 1, median; with its (min, max) over repeats
+    latency_range: tuple | None = None
+    throughput: float | None = None  # samples/s at the largest batch timed
+    throughput_range: tuple | None = None
+    speed_key: str | None = None  # rows with the same key share one speed measurement
     curve: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict)
 
@@ -177,9 +187,18 @@ def make_row(path: Path, record: dict) -> Row:
     sizes = record.get("sizes") or {}
     layers = sizes.get("layers")
     full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
-    speedup = (prune or {}).get("speedup")
     metric, score = main_metric(record)
     seed = record.get("seed")
+    speeds = record.get("speeds") or {}
+    output = recipe.get("output") or (str(path.parent) if path.name == RESULTS_FILE else None)
+    nbytes = sizes.get("bytes")
+    if nbytes is None and output and record.get("kind") != "eval" and Path(output).is_dir():
+        from lamina.eval.timing import weights_size_bytes
+
+        nbytes = weights_size_bytes(output) or None
+    backend = record.get("backend") or (record.get("export") or {}).get("format") or speeds.get("backend") or "torch"
+    # a pruning's speed-up is PyTorch's: an export's speed is its own backend's (its latency, not this)
+    speedup = (prune or {}).get("speedup") if backend == "torch" else None
     curve = record.get("curve")
     if not curve:  # a run folder's own record (not gathered by a recipe): read its logs too
         folder = path.parent if recipe.get("output") is None and path.name == RESULTS_FILE else None
@@ -190,33 +209,103 @@ def make_row(path: Path, record: dict) -> Row:
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
         parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
         series=recipe.get("label") or (prune or {}).get("strategy") or _strip_seed(run, seed),
+        speedup_range=tuple(prune["speedup_range"]) if speedup is not None and prune.get("speedup_range") else None,
+        backend=backend, output=output, bytes=nbytes,
+        latency_ms=speeds.get("latency_ms_batch1"),
+        latency_range=tuple(speeds["latency_ms_batch1_range"]) if speeds.get("latency_ms_batch1_range") else None,
+        throughput=speeds.get("samples_per_second") if record.get("kind") != "prune" else None,
+        throughput_range=tuple(speeds["samples_per_second_range"]) if speeds.get("samples_per_second_range") else None,
+        speed_key=speeds.get("speed_key") if record.get("kind") != "prune" else None,
     )
 
 
 def fill_speedups(rows: list[Row]) -> None:
-    """Speed-ups are relative to the deepest model in the report. A row with no pruning in its
-    lineage (a fine-tuned full model, a distilled student built from first-N layers) takes
-    1.0 at full depth, else the median speed-up measured by ``lamina prune`` for the same
+    """Speed-ups are relative to the deepest model in the report. Speed belongs to the shape,
+    not the weights: every row of one shape (full depth → layers, parameters) gets one figure,
+    the median of the speed-ups ``lamina prune`` measured for that shape, with the range of
+    all of them. A row with no pruning in its lineage (a fine-tuned full model, a distilled
+    student built from first-N layers) takes 1.0 at full depth, else the figure for the same
     (full depth → layers) elsewhere in the report (same architecture assumed)."""
     depths = [r.full_layers for r in rows if r.full_layers is not None]
     if not depths:
         return
     full = max(depths)
-    measured: dict[tuple, list[float]] = {}
+    by_shape: dict[tuple, list[Row]] = {}
+    by_depth: dict[tuple, list[Row]] = {}
     for r in rows:
         if r.speedup is not None:
-            measured.setdefault((r.full_layers, r.layers), []).append(r.speedup)
+            by_shape.setdefault((r.full_layers, r.layers, r.parameters), []).append(r)
+            by_depth.setdefault((r.full_layers, r.layers), []).append(r)
+
+    def pooled(measured: list[Row]) -> tuple[float, tuple | None]:
+        ranges = [m.speedup_range for m in measured if m.speedup_range]
+        spread = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
+        return statistics.median(m.speedup for m in measured), spread
+
+    shared = {k: pooled(v) for k, v in by_shape.items()}
     for r in rows:
-        if r.speedup is None and r.layers is not None:
+        if r.layers is None or r.backend != "torch":
+            continue  # an exported model's speed is its own backend's (see fill_latencies)
+        key = (r.full_layers, r.layers, r.parameters)
+        if key in shared:
+            r.speedup, r.speedup_range = shared[key]
+        elif r.speedup is None:
             if r.layers == full:
                 r.speedup = 1.0
-            elif (full, r.layers) in measured:
-                r.speedup = statistics.median(measured[(full, r.layers)])
+            elif (full, r.layers) in by_depth:
+                r.speedup, r.speedup_range = pooled(by_depth[(full, r.layers)])
+
+
+def _same_folder(a: str | None, b: str | None) -> bool:
+    import os
+
+    return bool(a and b) and os.path.normpath(os.path.abspath(a)) == os.path.normpath(os.path.abspath(b))
+
+
+def fill_latencies(rows: list[Row]) -> None:
+    """Latency and throughput are properties of the shape and the backend: measured rows (eval
+    records) with the same speed key are pooled into one figure (median of their medians, range
+    over all their repeats). A row without a measurement takes the one of an eval of its own
+    output folder, else that of a measured row of the same backend, depth and parameters."""
+    measured = [r for r in rows if r.latency_ms is not None or r.throughput is not None]
+    groups: dict[str, list[Row]] = {}
+    for r in measured:
+        groups.setdefault(r.speed_key or f"row:{r.run}", []).append(r)
+    for members in groups.values():
+        lat = [m.latency_ms for m in members if m.latency_ms is not None]
+        thr = [m.throughput for m in members if m.throughput is not None]
+        lat_ranges = [m.latency_range for m in members if m.latency_range]
+        thr_ranges = [m.throughput_range for m in members if m.throughput_range]
+        for m in members:
+            m.latency_ms = statistics.median(lat) if lat else None
+            m.latency_range = (min(r[0] for r in lat_ranges), max(r[1] for r in lat_ranges)) if lat_ranges else None
+            m.throughput = statistics.median(thr) if thr else None
+            m.throughput_range = (min(r[0] for r in thr_ranges), max(r[1] for r in thr_ranges)) if thr_ranges else None
+    evals = [r for r in measured if r.kind == "eval"]
+    for r in rows:
+        if r in measured:
+            continue
+        source = next((e for e in evals if _same_folder(e.record.get("model"), r.output)), None)
+        if source is None:
+            source = next((m for m in measured if m.backend == r.backend and m.layers == r.layers
+                           and m.parameters == r.parameters and r.layers is not None), None)
+        if source is not None:
+            r.latency_ms, r.latency_range = source.latency_ms, source.latency_range
+            r.throughput, r.throughput_range = source.throughput, source.throughput_range
+            r.speed_key = source.speed_key
+            if r.bytes is None:
+                r.bytes = source.bytes
+
+
+def measures_another(row: Row, rows: list[Row]) -> bool:
+    """An eval of a model that another row made (its score is that model's, measured again)."""
+    return row.kind == "eval" and any(o is not row and _same_folder(row.record.get("model"), o.output) for o in rows)
 
 
 def load_rows(found) -> list[Row]:
     rows = [make_row(p, r) for p, r in found]
     fill_speedups(rows)
+    fill_latencies(rows)
     return rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamina.reports.collect import Row, group
-from lamina.reports.tables import pareto_front, pareto_points
+from lamina.reports.tables import latency_front, latency_points, pareto_front, pareto_points
 
 
 def _pyplot():
@@ -74,6 +74,48 @@ def plot_pareto(rows: list[Row], task: str, path: Path, *, title: str = "") -> P
     ax.set_title(title or f"{task}: score vs speed-up")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_latency(rows: list[Row], task: str, path: Path, *, title: str = "") -> Path | None:
+    """Score vs CPU latency (batch 1, with its min–max as error bars), marker area for bytes on
+    disk, one point per configuration (PyTorch, ONNX or int8 alike); the Pareto front joined."""
+    pts = latency_points(rows, task)
+    if len(pts) < 2:
+        return None
+    plt = _pyplot()
+    scale = _scale([r for r in rows if r.task == task])
+    by_label = {r.label: r for r in rows if r.task == task}
+    largest = max((p[3] or 0) for p in pts) or 1
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colours = {"torch": "tab:blue", "torch-int8": "tab:purple", "onnx": "tab:green", "onnx-int8": "tab:orange"}
+    shown: set[str] = set()
+    for lat, m, label, nbytes in pts:
+        r = by_label.get(label)
+        backend = r.backend if r else "torch"
+        size = 40 + 600 * (nbytes or 0) / largest
+        spread = r.latency_range if r and r.latency_range else (lat, lat)
+        ax.errorbar([lat], [scale * m], xerr=[[lat - spread[0]], [spread[1] - lat]], fmt="none", ecolor="gray",
+                    alpha=0.6, capsize=2)
+        ax.scatter([lat], [scale * m], s=size, color=colours.get(backend, "tab:gray"), alpha=0.55,
+                   edgecolors="black", linewidths=0.5, label=backend if backend not in shown else None)
+        shown.add(backend)
+        note = f"{label} ({nbytes / 1e6:.0f} MB)" if nbytes else label
+        ax.annotate(note, (lat, scale * m), fontsize=6, xytext=(4, 4), textcoords="offset points")
+    front = latency_front(pts)
+    ax.plot([p[0] for p in front], [scale * p[1] for p in front], color="tab:red", linewidth=1, label="Pareto front")
+    metric = next((r.metric for r in rows if r.task == task and r.metric), "score")
+    lats = [p[0] for p in pts]
+    if min(lats) > 0 and max(lats) / min(lats) > 20:
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")  # int8 ONNX next to fp32 PyTorch spans orders of magnitude on a busy machine
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("CPU latency, batch 1 (ms; bars: min–max over repeats)")
+    ax.set_ylabel(f"{metric} ({task} dev)")
+    ax.set_title(title or f"{task}: score vs latency (marker area: bytes on disk)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, markerscale=0.4)
     return _save(fig, path)
 
 

@@ -17,8 +17,21 @@ def score_text(g: Group | None) -> str:
     return text + (f" ({len(g.scores)})" if len(g.scores) > 1 else "")
 
 
-def _speed(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}x"
+def _speed(x: float | None, spread: tuple | None = None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.2f}x" + (f" ({spread[0]:.2f}–{spread[1]:.2f})" if spread else "")
+
+
+def _figure(x: float | None, spread: tuple | None, fmt: str = "{:.1f}") -> str:
+    """A speed figure with its spread (min–max over repeats)."""
+    if x is None:
+        return "–"
+    return fmt.format(x) + (f" ({fmt.format(spread[0])}–{fmt.format(spread[1])})" if spread else "")
+
+
+def _megabytes(n: int | None) -> str:
+    return "–" if not n else f"{n / 1e6:.1f}"
 
 
 def tasks_of(rows: list[Row]) -> list[str]:
@@ -40,13 +53,21 @@ def configs_table(rows: list[Row]) -> str:
     name = configuration(rows)
     metric_of = {t: next((r.metric for r in rows if r.task == t and r.metric), "") for t in tasks}
     cells = {g.key: g for g in group(rows, lambda r: (name(r), r.task))}
-    columns = ["configuration", "layers", "parameters", "speed-up"] + [f"{t} ({metric_of[t]})" for t in tasks]
+    timed = any(r.latency_ms is not None or r.throughput is not None for r in rows)
+    exported = any(r.backend != "torch" for r in rows)
+    columns = ["configuration", *(["backend"] if exported else []), "layers", "parameters", "speed-up",
+               *(["latency b=1 (ms)", "samples/s", "MB on disk"] if timed else [])]
+    columns += [f"{t} ({metric_of[t]})" for t in tasks]
     table = []
     for g in group(rows, lambda r: (name(r),)):
         first = g.first
-        row = {"configuration": g.key[0], "layers": first.layers if first.layers is not None else "–",
+        row = {"configuration": g.key[0], "backend": first.backend,
+               "layers": first.layers if first.layers is not None else "–",
                "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
-               "speed-up": _speed(g.speedup)}
+               "speed-up": _speed(g.speedup, first.speedup_range if first.backend == "torch" else None),
+               "latency b=1 (ms)": _figure(first.latency_ms, first.latency_range),
+               "samples/s": _figure(first.throughput, first.throughput_range),
+               "MB on disk": _megabytes(first.bytes)}
         for t in tasks:
             row[f"{t} ({metric_of[t]})"] = score_text(cells.get((g.key[0], t)))
         table.append(row)
@@ -94,3 +115,39 @@ def pareto_table(rows: list[Row], task: str) -> str:
     table = [{"configuration": label, "speed-up": _speed(s), "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}"}
              for s, m, label in front]
     return to_markdown(["configuration", "speed-up", "score"], table)
+
+
+def latency_points(rows: list[Row], task: str) -> list[tuple[float, float, str, int | None]]:
+    """(latency ms, mean score, configuration, bytes) per configuration with a latency."""
+    pts = []
+    name = configuration(rows)
+    for g in group([r for r in rows if r.task == task], lambda r: (name(r),)):
+        if g.mean is not None and g.first.latency_ms is not None:
+            pts.append((g.first.latency_ms, g.mean, g.key[0], g.first.bytes))
+    return pts
+
+
+def latency_front(points: list[tuple]) -> list[tuple]:
+    """The points no other point beats on both latency (lower) and score (higher), fastest first."""
+    front = []
+    for p in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or p[1] > front[-1][1]:
+            front.append(p)
+    return front
+
+
+def latency_table(rows: list[Row], task: str) -> str:
+    pts = latency_points(rows, task)
+    front = latency_front(pts)
+    if len(pts) < 2:
+        return ""
+    by_label = {r.label: r for r in rows if r.task == task}
+    table = []
+    for lat, m, label, nbytes in sorted(pts):
+        r = by_label.get(label)
+        table.append({"configuration": label, "backend": r.backend if r else "",
+                      "latency b=1 (ms)": _figure(lat, r.latency_range if r else None),
+                      "MB on disk": _megabytes(nbytes),
+                      "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}",
+                      "Pareto": "yes" if any(p[2] == label for p in front) else ""})
+    return to_markdown(["configuration", "backend", "latency b=1 (ms)", "MB on disk", "score", "Pareto"], table)

@@ -17,7 +17,39 @@ def train_and_evaluate(trainer, *, checkpoint, layerdrop, task, objective, evals
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if layerdrop is not None:
         layerdrop.remove()
-    return train_output, objective.evaluate(task, trainer, evals)
+    return train_output, _evaluate_once(trainer, objective, task, evals)
+
+
+def _best_logged_evaluation(trainer) -> dict | None:
+    """The ``eval_*`` metrics the Trainer logged for the checkpoint it restored as the best, if any."""
+    best = trainer.state.best_model_checkpoint
+    if not best or not trainer.args.load_best_model_at_end:
+        return None
+    try:
+        step = int(Path(best).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return None
+    logged = [h for h in trainer.state.log_history if h.get("step") == step and any(k.startswith("eval_") for k in h)]
+    return {k: v for k, v in logged[-1].items() if k.startswith("eval_") or k == "epoch"} if logged else None
+
+
+def _evaluate_once(trainer, objective, task, evals: dict) -> dict:
+    """The objective's evaluation of the restored best model. Its dev set was already scored
+    during training, on these very weights (the checkpoint was saved right after): that
+    evaluation is reused instead of being run a second time; other splits are evaluated."""
+    logged = _best_logged_evaluation(trainer)
+    evaluate = trainer.evaluate
+
+    def reuse(eval_dataset=None, **kwargs):
+        if logged is not None and eval_dataset is trainer.eval_dataset and not kwargs:
+            return dict(logged)
+        return evaluate(eval_dataset=eval_dataset, **kwargs)
+
+    trainer.evaluate = reuse
+    try:
+        return objective.evaluate(task, trainer, evals)
+    finally:
+        del trainer.evaluate
 
 
 def training_summary(trainer, train_output, metrics: dict, checkpoint) -> dict:

@@ -17,6 +17,9 @@ from lamina.workflows.prune import SpeedSettings
 class EvalConfig(TaskSettings, SpeedSettings):
     model: str = setting(..., "Local folder, Hugging Face hub id, or bundled alias of the model to score.")
     split: Literal["dev", "train"] = setting("dev", "dev or train.")
+    backend: Literal["torch", "onnx"] = setting(
+        "torch", "torch: a PyTorch folder (fp32, or a torch-int8 export); onnx: an ONNX export run by ONNX Runtime "
+        "(onnx or onnx-int8).")
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
     batch_size: int = setting(64, "Batch size for scoring.", ge=1)
     max_samples: Optional[int] = setting(
@@ -75,15 +78,21 @@ class Eval(Workflow):
                 echo(f"wrote {path}")
 
 
-def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, generation: bool = False) -> dict:
+def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, repeats=5,
+            generation: bool = False) -> dict:
+    """Latency and throughput per batch size, each the median of ``repeats`` with its min and
+    max; a model of the same shape and backend timed earlier in this process shares its figures.
+    ``generation``: also greedy decoding with the KV cache (tokens/s)."""
     from lamina.eval.timing import measure_generation, measure_throughput
 
     seq = min(speed_seq_len, max_length)
     per_batch = {}
     for bs in speed_batch_sizes:
-        r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads)
-        per_batch[str(bs)] = {"seconds_per_batch": r["seconds_per_batch"], "samples_per_second": r["samples_per_second"]}
+        r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads, repeats=repeats)
+        per_batch[str(bs)] = {k: r[k] for k in ("seconds_per_batch", "seconds_min", "seconds_max",
+                                                "samples_per_second")}
     largest = per_batch[str(max(speed_batch_sizes))]
+    one = per_batch.get("1")
     extra = {}
     if generation:  # greedy decoding with the KV cache, a prompt of half the sequence length
         g = measure_generation(model, batch_size=1, prompt_len=max(1, seq // 2), new_tokens=max(1, seq // 2),
@@ -92,12 +101,17 @@ def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, gen
                                                  "tokens_per_second")}
     return {
         **extra,
+        "backend": r["backend"],
+        "speed_key": r["speed_key"],
         "seq_len": seq,
         "threads": r["threads"],
         "repeats": r["repeats"],
         "per_batch_size": per_batch,
-        "latency_ms_batch1": 1000 * per_batch["1"]["seconds_per_batch"] if "1" in per_batch else None,
+        "latency_ms_batch1": 1000 * one["seconds_per_batch"] if one else None,
+        "latency_ms_batch1_range": [1000 * one["seconds_min"], 1000 * one["seconds_max"]] if one else None,
         "samples_per_second": largest["samples_per_second"],
+        "samples_per_second_range": [max(speed_batch_sizes) / largest["seconds_max"],
+                                     max(speed_batch_sizes) / largest["seconds_min"]],
         "samples_per_second_batch_size": max(speed_batch_sizes),
     }
 
@@ -109,6 +123,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.models.adapters import get_adapter
+    from lamina.models.export import exported_format, load_exported
     from lamina.models.surgery import drop_layers
     from lamina.results import finish_record, new_record
     from lamina.strategies import available_strategies, get_strategy, select_layers
@@ -123,17 +138,21 @@ def run_eval(cfg: EvalConfig) -> dict:
     record = new_record("eval", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     if cfg.logit_bias and objective.reads_text:
         raise LaminaError(f"--logit-bias is for image tasks (mnist, fashion-mnist, digits), not '{task.name}'")
-    model, tokenizer, source = objective.load_model(cfg.model, task, train=False)
+    loaded = load_exported(cfg.model, backend=cfg.backend, threads=cfg.threads)
+    if loaded is not None and cfg.depths:
+        raise LaminaError(f"--depths prunes a PyTorch model; '{cfg.model}' is an export")
+    model, tokenizer, source = loaded or objective.load_model(cfg.model, task, train=False)
     check_max_length(cfg.max_length, model.config, tokenizer)
     model.eval()
     score = objective.scorer(task, tokenizer, cfg, record)
-    n = get_adapter(model).num_layers(model.config)
+    n = get_adapter(model.config).num_layers(model.config)
     record["metrics"] = score(model)
     record["sizes"] = {
         "layers": n,
         "parameters": parameter_count(model),
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
+    record["backend"] = exported_format(source) or "torch"
     speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
                       speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads, generation=objective.generates)
     if cfg.speed and objective.reads_text:  # (the timing helper feeds token ids)

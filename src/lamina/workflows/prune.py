@@ -168,7 +168,12 @@ def run_prune(cfg: PruneConfig) -> dict:
         kw = {"batch_size": cfg.speed_batch_size, "seq_len": min(cfg.speed_seq_len, max_positions(model.config))}
         timed = compare_throughput({"before": model, "after": pruned}, rounds=3, repeats=3, **kw)
         before, after = timed["before"], timed["after"]
+        ratios = [b / a for b, a in zip(before["seconds_per_round"], after["seconds_per_round"])]
         record["speeds"] = {
+            "backend": before["backend"],
+            "speed_key": after["speed_key"],
+            "speed_key_before": before["speed_key"],
+            "shared": bool(after.get("shared")),  # timed earlier in this process for a model of the same shape
             "batch_size": kw["batch_size"],
             "seq_len": kw["seq_len"],
             "threads": before["threads"],
@@ -176,6 +181,7 @@ def run_prune(cfg: PruneConfig) -> dict:
             "before_samples_per_second": before["samples_per_second"],
             "samples_per_second": after["samples_per_second"],
             "speedup": after["samples_per_second"] / before["samples_per_second"],
+            "speedup_range": [min(ratios), max(ratios)],  # per interleaved round
         }
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         pruned.save_pretrained(tmp)

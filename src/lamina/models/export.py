@@ -1,0 +1,362 @@
+"""Deployment formats of a sequence classifier: ONNX (fp32), ONNX Runtime int8 and PyTorch int8.
+
+- ``onnx``: ``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``, opset
+  17: seconds, and the logits agree with PyTorch to ~1e-7) with dynamic batch and sequence
+  axes; the folder runs with ``onnxruntime`` and ``tokenizers`` alone.
+- ``onnx-int8``: that graph through ONNX Runtime's dynamic quantisation (int8 weights,
+  activations quantised on the fly; the embedding tables too, so the file is ~4x smaller).
+- ``torch-int8``: ``torch.ao.quantization.quantize_dynamic`` on every ``nn.Linear``; that
+  API is deprecated (torchao replaces it, slower on CPU), so it sits behind
+  :func:`torch_int8_unavailable`, and ONNX Runtime int8 is the supported path.
+
+An exported folder holds the model file, ``config.json`` (labels, shape), the tokenizer, a
+model card and the results record (``kind: export``), and is read back by
+:func:`load_exported`: as an :class:`OnnxModel` (ONNX Runtime) or as a quantised PyTorch
+module. :class:`TextClassifier` turns either (or a plain PyTorch classifier) into labels
+and confidences for raw text: ``lamina serve`` and the parity checks use it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from lamina.errors import LaminaError
+
+FORMATS = ("onnx", "onnx-int8", "torch-int8")
+ONNX_FILE = "model.onnx"
+TORCH_INT8_FILE = "model_int8.pt"
+OPSET = 17
+
+
+# ---------------------------------------------------------------- what a folder is
+
+
+def exported_format(folder: str | Path) -> str | None:
+    """``onnx``, ``onnx-int8`` or ``torch-int8`` for a folder ``lamina export`` wrote, else None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    record = folder / "lamina_results.json"
+    if record.is_file():
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+            fmt = (data.get("export") or {}).get("format") if data.get("kind") == "export" else None
+            if fmt in FORMATS:
+                return fmt
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    if (folder / ONNX_FILE).is_file():
+        return "onnx"
+    if (folder / TORCH_INT8_FILE).is_file():
+        return "torch-int8"
+    return None
+
+
+def torch_int8_unavailable() -> str | None:
+    """Why ``torch-int8`` cannot be made with this torch (None when it can).
+
+    ``torch.ao.quantization`` warns that it is deprecated and will be removed; when it is
+    gone, this says so instead of failing deep inside an export."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic  # noqa: F401
+    except ImportError:
+        return (f"torch {torch.__version__} no longer has torch.ao.quantization.quantize_dynamic: "
+                "use --format onnx-int8 (ONNX Runtime int8) instead")
+    if "qnnpack" not in torch.backends.quantized.supported_engines and \
+            "fbgemm" not in torch.backends.quantized.supported_engines and \
+            "x86" not in torch.backends.quantized.supported_engines:
+        return f"this torch build ({torch.__version__}) has no quantized CPU engine: use --format onnx-int8"
+    return None
+
+
+def quantize_torch(model: nn.Module) -> nn.Module:
+    import warnings
+
+    reason = torch_int8_unavailable()
+    if reason:
+        raise LaminaError(reason)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic
+
+        return quantize_dynamic(model.eval(), {nn.Linear}, dtype=torch.qint8)
+
+
+# ---------------------------------------------------------------- ONNX Runtime
+
+
+class OnnxModel:
+    """An exported classifier run by ONNX Runtime: ``model(**batch)`` gives the logits
+    (numpy) for a tokenized batch (numpy arrays or torch tensors). ``threads`` pins the
+    session's intra-op threads (``SessionOptions.intra_op_num_threads``; None: ONNX
+    Runtime's default)."""
+
+    def __init__(self, folder: str | Path, *, threads: int | None = None, config=None, fmt: str | None = None):
+        import onnxruntime as ort  # noqa: F401  (fails early and clearly if missing)
+
+        self.folder = Path(folder)
+        self.path = self.folder / ONNX_FILE
+        if not self.path.is_file():
+            raise LaminaError(f"{self.folder} has no {ONNX_FILE}: not an ONNX export")
+        self.format = fmt or exported_format(self.folder) or "onnx"
+        self.backend = "onnx-int8" if self.format == "onnx-int8" else "onnx"
+        self.config = config if config is not None else _config_of(self.folder)
+        self.threads = threads
+        self._sessions: dict = {}
+        session = self.session(threads)
+        self.input_names = [i.name for i in session.get_inputs()]
+        self.num_parameters = _record_of(self.folder).get("sizes", {}).get("parameters")
+        self.training = False
+
+    def session(self, threads: int | None = None):
+        if threads not in self._sessions:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            if threads:
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+            try:
+                self._sessions[threads] = ort.InferenceSession(str(self.path), options,
+                                                               providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise LaminaError(f"could not load {self.path} with ONNX Runtime: {first}") from None
+        return self._sessions[threads]
+
+    def feeds(self, batch: dict) -> dict:
+        out = {}
+        ref = None
+        for name, value in batch.items():
+            if name in self.input_names:
+                arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+                out[name] = arr.astype(np.int64, copy=False)
+                ref = out[name]
+        for name in self.input_names:  # token_type_ids the tokenizer did not return: all zeros
+            if name not in out and ref is not None:
+                out[name] = np.zeros_like(ref)
+        return out
+
+    def __call__(self, threads: int | None = None, **batch) -> np.ndarray:
+        return self.session(threads if threads is not None else self.threads).run(["logits"], self.feeds(batch))[0]
+
+    def timed_call(self, batch: dict, threads: int | None):
+        """A zero-argument call for :func:`lamina.eval.timing.measure_throughput`."""
+        session, feeds = self.session(threads), self.feeds(batch)
+        return lambda: session.run(["logits"], feeds)
+
+    def structure(self) -> str:
+        """What decides speed: operators and initializer shapes (no weights)."""
+        import onnx
+
+        graph = onnx.load(str(self.path), load_external_data=False).graph
+        return repr([n.op_type for n in graph.node] + [(list(t.dims), t.data_type) for t in graph.initializer])
+
+    def eval(self):
+        return self
+
+
+def _config_of(folder: Path):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as exc:
+        raise LaminaError(f"could not read {folder}/config.json: {str(exc).splitlines()[0]}") from None
+
+
+def _record_of(folder: Path) -> dict:
+    path = Path(folder) / "lamina_results.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def load_torch_int8(folder: str | Path) -> nn.Module:
+    """The dynamically quantised PyTorch module saved by ``--format torch-int8``: the fp32
+    architecture from ``config.json``, quantised the same way, then its int8 state loaded."""
+    from lamina.models.loading import _model_class, load_config
+
+    config, source = load_config(str(folder))
+    model = _model_class(config)(config)
+    model = quantize_torch(model)
+    path = Path(source) / TORCH_INT8_FILE
+    import warnings
+
+    try:
+        # lamina's own file: packed int8 weights are not plain tensors, so weights_only cannot read them
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TypedStorage deprecation inside torch's own unpickling
+            state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise LaminaError(f"could not read {path}: {str(exc).splitlines()[0]}") from None
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_exported(spec: str, *, backend: str, threads: int | None = None):
+    """``(model, tokenizer, source)`` for ``lamina eval`` / ``lamina serve`` on ``backend``
+    (``torch`` or ``onnx``): a PyTorch folder, a ``torch-int8`` export, or an ONNX export.
+    The wrong pairing is one clear error."""
+    from lamina.models.loading import load_tokenizer, resolve_model
+
+    source = resolve_model(spec)
+    fmt = exported_format(source)
+    if backend == "onnx":
+        if fmt not in ("onnx", "onnx-int8"):
+            what = "a torch-int8 export" if fmt == "torch-int8" else "a PyTorch model folder"
+            raise LaminaError(f"'{spec}' is {what}, not an ONNX export (no {ONNX_FILE}): export it with "
+                              f"`lamina export {spec} -o OUT --format onnx` or use --backend torch")
+        model = OnnxModel(source, threads=threads)
+    elif fmt in ("onnx", "onnx-int8"):
+        raise LaminaError(f"'{spec}' is an ONNX export ({fmt}): evaluate it with --backend onnx")
+    elif fmt == "torch-int8":
+        model = load_torch_int8(source)
+    else:
+        return None  # a plain PyTorch folder: the caller's usual loader
+    return model, load_tokenizer(source), source
+
+
+# ---------------------------------------------------------------- predictions from text
+
+
+def logits_of(model, batch: dict) -> np.ndarray:
+    """Logits (numpy) of a PyTorch classifier or an :class:`OnnxModel` for a tokenized batch."""
+    if isinstance(model, nn.Module):
+        with torch.inference_mode():
+            return model(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}).logits.float().numpy()
+    return model(**batch)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TextClassifier:
+    """Labels and confidences for raw texts, from any backend: the text is tokenized as
+    ``lamina eval`` does (truncation at ``max_length``) and padded per batch."""
+
+    def __init__(self, model, tokenizer, *, max_length: int = 128, labels: dict | None = None):
+        if tokenizer is None:
+            raise LaminaError("this model has no tokenizer: save one in the model folder")
+        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        id2label = labels or getattr(model.config, "id2label", None) or {}
+        self.labels = {int(k): str(v) for k, v in id2label.items()}
+
+    def logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            enc = self.tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=self.max_length,
+                                 padding=True, return_tensors="pt")
+            out.append(logits_of(self.model, dict(enc)))
+        return np.concatenate(out, axis=0)
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        probs = softmax(self.logits(texts))
+        ids = probs.argmax(axis=-1)
+        return [{"label": self.labels.get(int(i), str(int(i))), "label_id": int(i), "confidence": float(p[i])}
+                for i, p in zip(ids, probs)]
+
+
+# ---------------------------------------------------------------- export
+
+
+class _Logits(nn.Module):
+    """The classifier as a function of positional tensors (what the TorchScript exporter traces)."""
+
+    def __init__(self, model: nn.Module, names: list[str]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, *tensors):
+        return self.model(**dict(zip(self.names, tensors)), return_dict=True).logits
+
+
+def check_exportable(model: nn.Module, spec: str) -> None:
+    if not type(model).__name__.endswith("ForSequenceClassification"):
+        raise LaminaError(f"'{spec}' is a {type(model).__name__}, not a sequence classifier: lamina export takes a "
+                          "fine-tuned or distilled classifier (fine-tune it first)")
+
+
+def input_names(model: nn.Module, tokenizer) -> list[str]:
+    import inspect
+
+    accepted = inspect.signature(model.forward).parameters
+    names = [n for n in getattr(tokenizer, "model_input_names", ["input_ids", "attention_mask"]) if n in accepted]
+    return ["input_ids"] + [n for n in names if n != "input_ids"]
+
+
+def export_onnx(model: nn.Module, tokenizer, path: Path, sample_texts: list[str], *, max_length: int = 128) -> list[str]:
+    """Write ``model`` (a sequence classifier) to ``path`` as ONNX with dynamic batch and
+    sequence axes; returns the graph's input names."""
+    import warnings
+
+    names = input_names(model, tokenizer)
+    enc = tokenizer(sample_texts[:2] or ["hello world"], truncation=True, max_length=max_length, padding=True,
+                    return_tensors="pt")
+    args = tuple(enc[n] if n in enc else torch.zeros_like(enc["input_ids"]) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["logits"] = {0: "batch"}
+    wrapped = _Logits(model.eval(), names).eval()
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapped, args, str(path), input_names=names, output_names=["logits"], dynamic_axes=axes,
+                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+    return names
+
+
+def quantize_onnx(fp32_path: Path, int8_path: Path) -> None:
+    """ONNX Runtime dynamic quantisation: int8 weights (embeddings included), uint8/int8 activations on the fly."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing before quantization"
+    try:
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8)
+    finally:
+        logging.getLogger().setLevel(level)
+
+
+# ---------------------------------------------------------------- parity
+
+
+def parity(reference: nn.Module, exported, tokenizer, texts: list[str], *, max_length: int = 128,
+           batch_size: int = 16) -> dict:
+    """Logits of ``exported`` against the PyTorch ``reference`` on real ``texts``: max abs
+    difference and argmax agreement. Batches of ``batch_size`` padded to their longest text,
+    plus a batch of 1 and one of 7 at 16 and 64 tokens, so the dynamic axes are exercised."""
+    batches = []
+    for start in range(0, len(texts), batch_size):
+        batches.append(tokenizer(texts[start:start + batch_size], truncation=True, max_length=max_length,
+                                 padding=True, return_tensors="pt"))
+    shapes = set()
+    for n, length in ((1, 16), (7, 64)):
+        if len(texts) >= n:
+            batches.append(tokenizer(texts[:n], truncation=True, max_length=min(length, max_length),
+                                     padding="max_length", return_tensors="pt"))
+    max_diff, agree, count = 0.0, 0, 0
+    for enc in batches:
+        batch = dict(enc)
+        ref = logits_of(reference, batch)
+        got = logits_of(exported, batch)
+        shapes.add(tuple(enc["input_ids"].shape))
+        max_diff = max(max_diff, float(np.abs(ref - got).max()))
+        agree += int((ref.argmax(-1) == got.argmax(-1)).sum())
+        count += ref.shape[0]
+    return {"texts": len(texts), "rows_compared": count, "max_abs_diff": max_diff,
+            "argmax_agreement": agree / count if count else None,
+            "shapes": sorted(shapes)}

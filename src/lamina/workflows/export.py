@@ -1,0 +1,153 @@
+"""``lamina export``: a classifier as ONNX, ONNX Runtime int8 or PyTorch int8, checked against
+PyTorch on real text before the folder is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import field_validator
+
+from lamina.config import setting
+from lamina.training.settings import DataSettings, OutputSettings
+from lamina.workflows import RunContext, Workflow, register_workflow
+from lamina.workflows.prune import ModelSettings
+
+
+class ExportConfig(ModelSettings, DataSettings, OutputSettings):
+    format: Literal["onnx", "onnx-int8", "torch-int8"] = setting(
+        "onnx-int8", "onnx (fp32 ONNX), onnx-int8 (ONNX Runtime dynamic int8) or torch-int8 (PyTorch dynamic int8; "
+        "deprecated API).")
+    task: Optional[str] = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
+                                  "(a GLUE name or bbc-news) and record the change.", flag="-t")
+    calib_data: Optional[str] = setting(
+        None, "Text the parity check runs on: a .txt/.tsv/.csv/.jsonl file, a GLUE task name, or bbc-news "
+        "(default: --task's training text, else bbc-news).")
+    calib_samples: int = setting(128, "Texts the parity check compares (sampled with seed 0).", ge=1)
+    max_length: int = setting(128, "Tokens per text in the parity check and the dev scoring.", ge=2)
+    max_samples: Optional[int] = setting(None, "Score a seeded subset of the dev set (with --task).", ge=1)
+    batch_size: int = setting(64, "Batch size of the dev scoring.", ge=1)
+    seed: int = setting(42, "Seed of the dev subset.")
+    max_diff: float = setting(1e-4, "fp32 ONNX: the largest allowed |logit difference| against PyTorch.", gt=0)
+    min_agreement: float = setting(0.99, "int8: the smallest allowed argmax agreement with fp32 PyTorch.",
+                                   ge=0, le=1)
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value):
+        if value is not None:
+            from lamina.tasks import TASKS
+
+            TASKS.get(value)
+        return value
+
+
+@register_workflow("export")
+class Export(Workflow):
+    """Export a classifier for deployment (onnx, onnx-int8, torch-int8): parity with PyTorch on real text
+    (fp32 logits within --max-diff; int8 argmax agreement at least --min-agreement), and with --task the dev
+    score before and after. The folder holds the model, config, tokenizer, card and results record."""
+
+    Config = ExportConfig
+    arguments = ("model",)
+
+    def run(self, cfg: ExportConfig, ctx: RunContext) -> dict:
+        return run_export(cfg, log=ctx.log)
+
+    def show(self, record, cfg, echo) -> None:
+        from lamina.eval.metrics import scores_text
+
+        p = record["export"]["parity"]
+        check = (f"max |logit diff| {p['max_abs_diff']:.2e}" if record["export"]["format"] == "onnx"
+                 else f"argmax agreement {100 * p['argmax_agreement']:.2f}%")
+        echo(f"{record['export']['format']}: {check} on {p['texts']} texts; "
+             f"{record['sizes']['bytes'] / 1e6:.1f} MB (PyTorch fp32 {record['sizes']['bytes_before'] / 1e6:.1f} MB)")
+        if record.get("metrics"):
+            echo(f"{record['task']} dev: {scores_text(record['metrics'])} "
+                 f"(PyTorch fp32: {scores_text(record['export']['reference_metrics'])})")
+        echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
+
+
+def _texts(cfg: ExportConfig) -> tuple[list[str], str]:
+    from lamina.data.calibration import load_calibration_texts
+    from lamina.data.glue import GLUE_FORMATS
+
+    source = cfg.calib_data
+    if source is None:
+        source = cfg.task if cfg.task in GLUE_FORMATS or cfg.task == "bbc-news" else "bbc-news"
+    texts = load_calibration_texts(source, data_dir=cfg.data_dir, samples=cfg.calib_samples)
+    return [t[0] if len(t) == 1 else t[0] + " " + t[1] for t in texts], source
+
+
+def run_export(cfg: ExportConfig, log=print) -> dict:
+    import tempfile
+    from types import SimpleNamespace
+
+    from lamina.errors import LaminaError
+    from lamina.eval.timing import parameter_count, weights_size_bytes
+    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.models import export as ex
+    from lamina.models.card import write_export_card
+    from lamina.models.loading import load_model, resolve_model
+    from lamina.results import RESULTS_FILE, finish_record, new_record
+
+    check_output_dir(cfg.output, overwrite=cfg.overwrite)
+    source = resolve_model(cfg.model)
+    fmt = ex.exported_format(source)
+    if fmt:
+        raise LaminaError(f"'{cfg.model}' is already an export ({fmt}); export the PyTorch model it came from")
+    if cfg.format == "torch-int8" and ex.torch_int8_unavailable():
+        raise LaminaError(ex.torch_int8_unavailable())
+    record = new_record("export", model=cfg.model, task=cfg.task, config=cfg.model_dump())
+    model, tokenizer, source = load_model(cfg.model)
+    ex.check_exportable(model, cfg.model)
+    if tokenizer is None:
+        raise LaminaError(f"'{cfg.model}' has no tokenizer files: an export needs one to read text")
+    texts, calib_source = _texts(cfg)
+    record["sizes"] = {"layers": getattr(model.config, "num_hidden_layers", None),
+                       "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source)}
+    with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
+        if cfg.format == "torch-int8":
+            import torch
+
+            exported = ex.quantize_torch(model)  # a quantised copy; ``model`` stays fp32
+            torch.save(exported.state_dict(), tmp / ex.TORCH_INT8_FILE)
+            names = ex.input_names(model, tokenizer)
+        else:
+            with tempfile.TemporaryDirectory() as work:
+                fp32 = Path(work) / ex.ONNX_FILE if cfg.format == "onnx-int8" else tmp / ex.ONNX_FILE
+                names = ex.export_onnx(model, tokenizer, fp32, texts, max_length=cfg.max_length)
+                if cfg.format == "onnx-int8":
+                    ex.quantize_onnx(fp32, tmp / ex.ONNX_FILE)
+            exported = ex.OnnxModel(tmp, config=model.config, fmt=cfg.format)
+        # every setting written out (id2label included even when it is the default LABEL_i)
+        model.config.to_json_file(tmp / "config.json", use_diff=False)
+        tokenizer.save_pretrained(tmp)
+        p = ex.parity(model, exported, tokenizer, texts, max_length=cfg.max_length)
+        p["source"] = calib_source
+        record["export"] = {"format": cfg.format, "inputs": names, "opset": ex.OPSET if "onnx" in cfg.format else None,
+                            "parity": p, "source_path": source}
+        if cfg.format == "onnx" and p["max_abs_diff"] > cfg.max_diff:
+            raise LaminaError(f"parity check failed: fp32 ONNX logits differ from PyTorch by {p['max_abs_diff']:.2e} "
+                              f"(> --max-diff {cfg.max_diff:g}) on {p['texts']} texts")
+        if cfg.format != "onnx" and p["argmax_agreement"] < cfg.min_agreement:
+            raise LaminaError(f"parity check failed: {cfg.format} agrees with fp32 PyTorch on "
+                              f"{100 * p['argmax_agreement']:.2f}% of argmaxes (< --min-agreement "
+                              f"{100 * cfg.min_agreement:g}%) on {p['texts']} texts")
+        if cfg.task:
+            from lamina.tasks import get_task
+            from lamina.tasks.objectives import objective_for
+
+            task = get_task(cfg.task)
+            settings = SimpleNamespace(split="dev", data_dir=cfg.data_dir, max_samples=cfg.max_samples,
+                                       seed=cfg.seed, max_length=cfg.max_length, batch_size=cfg.batch_size)
+            score = objective_for(task).scorer(task, tokenizer, settings, record)
+            record["export"]["reference_metrics"] = score(model)
+            record["metrics"] = score(exported)
+            record["export"]["metric_change"] = {k: record["metrics"][k] - v
+                                                 for k, v in record["export"]["reference_metrics"].items()}
+        record["sizes"]["bytes"] = weights_size_bytes(tmp)
+        finish_record(record)
+        write_export_card(tmp, record, name=Path(cfg.output).name)
+        write_json(tmp / RESULTS_FILE, record)
+    return record
