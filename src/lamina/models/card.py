@@ -270,6 +270,7 @@ def write_lottery_card(folder: str | Path, record: dict, task, name: str | None 
         *_scores(record),
         *_usage(name, auto_class),
     ]
+    return _write(folder, lines)
 
 
 _FEEDS = {"input_ids": "enc.ids", "attention_mask": "enc.attention_mask", "token_type_ids": "enc.type_ids"}
