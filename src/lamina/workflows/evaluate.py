@@ -111,7 +111,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.models.adapters import get_adapter
-    from lamina.models.export import exported_format, load_exported
+    from lamina.models.export import export_record, exported_format, load_exported
     from lamina.models.surgery import drop_layers
     from lamina.results import finish_record, new_record
     from lamina.strategies import available_strategies, get_strategy, select_layers
@@ -135,7 +135,9 @@ def run_eval(cfg: EvalConfig) -> dict:
     record["metrics"] = score(model)
     record["sizes"] = {
         "layers": n,
-        "parameters": parameter_count(model),
+        # an export's parameters are its source's (int8 weights are packed, not nn.Parameters)
+        "parameters": ((export_record(source).get("sizes") or {}).get("parameters") if loaded else None)
+        or parameter_count(model),
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
     record["backend"] = exported_format(source) or "torch"
