@@ -75,12 +75,14 @@ class Eval(Workflow):
                 echo(f"wrote {path}")
 
 
-def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, repeats=5) -> dict:
+def _speeds(model, *, speed_seq_len, speed_batch_sizes, threads, repeats=5) -> dict:
     """Latency and throughput per batch size, each the median of ``repeats`` with its min and
     max; a model of the same shape and backend timed earlier in this process shares its figures."""
+    from lamina.data.encode import max_positions
     from lamina.eval.timing import measure_throughput
 
-    seq = min(speed_seq_len, max_length)
+    # a fixed shape for every model (not its scoring --max-length), so that speeds compare across a report
+    seq = min(speed_seq_len, max_positions(model.config))
     per_batch = {}
     for bs in speed_batch_sizes:
         r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads, repeats=repeats)
@@ -141,8 +143,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
     record["backend"] = exported_format(source) or "torch"
-    speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
-                      speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads)
+    speed_opts = dict(speed_seq_len=cfg.speed_seq_len, speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads)
     if cfg.speed:
         record["speeds"] = _speeds(model, **speed_opts)
     if cfg.depths:
