@@ -295,7 +295,7 @@ def write_export_card(folder: str | Path, record: dict, name: str | None = None)
     ex, sizes = record["export"], record["sizes"]
     fmt, p = ex["format"], ex["parity"]
     what = {"onnx": "ONNX (fp32, opset {opset}, dynamic batch and sequence axes)",
-            "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantisation, opset {opset})",
+            "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantisation, per channel, opset {opset})",
             "torch-int8": "PyTorch with int8 nn.Linear weights (torch.ao dynamic quantisation, deprecated API)"}
     lines = [
         "---", "tags:", "- lamina", f"- {fmt}", "---", "",

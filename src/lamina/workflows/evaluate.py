@@ -78,14 +78,15 @@ class Eval(Workflow):
                 echo(f"wrote {path}")
 
 
-def _speeds(model, *, max_length, speed_seq_len, speed_batch_sizes, threads, repeats=5,
-            generation: bool = False) -> dict:
+def _speeds(model, *, speed_seq_len, speed_batch_sizes, threads, repeats=5, generation: bool = False) -> dict:
     """Latency and throughput per batch size, each the median of ``repeats`` with its min and
     max; a model of the same shape and backend timed earlier in this process shares its figures.
     ``generation``: also greedy decoding with the KV cache (tokens/s)."""
+    from lamina.data.encode import max_positions
     from lamina.eval.timing import measure_generation, measure_throughput
 
-    seq = min(speed_seq_len, max_length)
+    # a fixed shape for every model (not its scoring --max-length), so that speeds compare across a report
+    seq = min(speed_seq_len, max_positions(model.config))
     per_batch = {}
     for bs in speed_batch_sizes:
         r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads, repeats=repeats)
@@ -123,7 +124,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.models.adapters import get_adapter
-    from lamina.models.export import exported_format, load_exported
+    from lamina.models.export import export_record, exported_format, load_exported
     from lamina.models.surgery import drop_layers
     from lamina.results import finish_record, new_record
     from lamina.strategies import available_strategies, get_strategy, select_layers
@@ -149,12 +150,14 @@ def run_eval(cfg: EvalConfig) -> dict:
     record["metrics"] = score(model)
     record["sizes"] = {
         "layers": n,
-        "parameters": parameter_count(model),
+        # an export's parameters are its source's (int8 weights are packed, not nn.Parameters)
+        "parameters": ((export_record(source).get("sizes") or {}).get("parameters") if loaded else None)
+        or parameter_count(model),
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
     }
     record["backend"] = exported_format(source) or "torch"
-    speed_opts = dict(max_length=cfg.max_length, speed_seq_len=cfg.speed_seq_len,
-                      speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads, generation=objective.generates)
+    speed_opts = dict(speed_seq_len=cfg.speed_seq_len, speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads,
+                      generation=objective.generates)
     if cfg.speed and objective.reads_text:  # (the timing helper feeds token ids)
         record["speeds"] = _speeds(model, **speed_opts)
     if cfg.depths:

@@ -28,7 +28,7 @@ def served_model(spec: str, *, threads: int | None = None, max_length: int = 128
 
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
-    from lamina.models.export import TextClassifier, check_exportable, exported_format, load_exported, _record_of
+    from lamina.models.export import TextClassifier, check_exportable, exported_format, load_exported, export_record
     from lamina.models.loading import load_model, resolve_model
     from lamina.serve.app import Served
 
@@ -43,7 +43,7 @@ def served_model(spec: str, *, threads: int | None = None, max_length: int = 128
             torch.set_num_threads(threads)
     else:
         model, tokenizer, source = loaded
-    params = (_record_of(Path(source)).get("sizes") or {}).get("parameters") if fmt else None
+    params = (export_record(Path(source)).get("sizes") or {}).get("parameters") if fmt else None
     info = {
         "path": str(source),
         "backend": fmt or "torch",
