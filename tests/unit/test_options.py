@@ -90,6 +90,8 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "teacher",  # generate-targets: one positional teacher; distill: a list
         "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)
         "threads",  # eval: CPU threads while timing; serve: threads per loaded model
+        "calib_data", "calib_samples",  # prune: calibration for statistics; export: texts of the parity check
+        "max_samples",  # eval: a subset to score; export: a dev subset for the score change (with --task)
     }, differing
     for common in ("data_dir", "max_train_samples", "eval_steps", "logging_steps", "optim", "layerdrop", "resume",
                    "keep_checkpoints", "warmup_ratio", "weight_decay", "eval_batch_size", "max_steps"):
