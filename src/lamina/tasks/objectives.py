@@ -149,11 +149,7 @@ class SequenceClassification(Objective):
         return score
 
     def evaluate(self, task, trainer, evals):
-        metrics = {}
-        for split, data in evals.items():
-            values = {k.removeprefix("eval_"): v for k, v in trainer.evaluate(eval_dataset=data).items()}
-            metrics.update(split_metrics(task, split, values))
-        return metrics
+        return evaluate_splits(task, trainer, evals)
 
 
 @OBJECTIVES.register("classification")
@@ -323,11 +319,7 @@ class ImageClassification(Objective):
         return score
 
     def evaluate(self, task, trainer, evals):
-        metrics = {}
-        for split, data in evals.items():
-            values = {k.removeprefix("eval_"): v for k, v in trainer.evaluate(eval_dataset=data).items()}
-            metrics.update(split_metrics(task, split, values))
-        return metrics
+        return evaluate_splits(task, trainer, evals)
 
 
 class ImageCollator:
@@ -564,6 +556,15 @@ class Seq2Seq(Objective):
         model = getattr(trainer.model, "student", trainer.model)
         return self._scores(model, trainer.processing_class, task, "dev",
                             lambda: trainer.evaluate(eval_dataset=evals["dev"]))
+
+
+def evaluate_splits(task: Task, trainer, evals) -> dict:
+    """Every evaluation split through the Trainer, named as ``split_metrics`` names them."""
+    metrics = {}
+    for split, data in evals.items():
+        values = {k.removeprefix("eval_"): v for k, v in trainer.evaluate(eval_dataset=data).items()}
+        metrics.update(split_metrics(task, split, values))
+    return metrics
 
 
 def objective_for(task: Task) -> Objective:
