@@ -130,3 +130,12 @@ def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
     run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,
                                 epochs=10, lr=3e-3, batch_size=16, max_length=32, logging_steps=4, progress=False))
     return out
+
+
+def assert_one_line_error(result, match: str):
+    """A CLI result that failed with exactly one ``error: ...`` line containing ``match``, no traceback."""
+    assert result.exit_code != 0, result.output
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
+    assert match in err[0], err[0]
+    assert "Traceback" not in result.output

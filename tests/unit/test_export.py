@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import assert_one_line_error
+
 from lamina.cli import app
 
 runner = CliRunner()
@@ -19,14 +21,6 @@ runner = CliRunner()
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(result, match: str):
-    assert result.exit_code != 0, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    assert match in err[0], err[0]
-    assert "Traceback" not in result.output
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import assert_one_line_error
+
 from lamina.cli import app as cli
 
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 runner = CliRunner()
-
-
-def assert_one_line_error(result, match: str):
-    assert result.exit_code != 0, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    assert match in err[0], err[0]
 
 
 @pytest.fixture(scope="module")

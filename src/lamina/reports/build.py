@@ -67,36 +67,28 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
                     md += [f"![score vs layers kept, {task}]({p.name})", ""]
     if spec.pareto:
         pareto_rows = configs + [r for r in baseline if r not in configs]
-        sections = []
-        for task in tasks_of(pareto_rows):
-            table = pareto_table(pareto_rows, task)
-            if not table:
-                continue
-            sections += [f"### {task}", "", "Pareto-optimal configurations (no other is both faster and better):",
-                         "", table, ""]
-            if draw:
-                p = plots.plot_pareto(pareto_rows, task, plots_dir / f"pareto-{_slug(task)}.png")
-                if p:
-                    written.append(p)
-                    sections += [f"![score vs speed-up, {task}]({p.name})", ""]
-        if sections:
-            md += ["## Score vs speed-up", "", *sections]
-        sections = []
-        for task in tasks_of(pareto_rows):
-            table = latency_table(pareto_rows, task)
-            if not table:
-                continue
-            sections += [f"### {task}", "", "CPU latency at batch 1 (median, min–max over repeats; models of one "
-                         "shape and backend share one measurement), bytes on disk, and the Pareto front across "
-                         "pruning, distillation and quantisation (no other configuration is both faster and better):",
-                         "", table, ""]
-            if draw:
-                p = plots.plot_latency(pareto_rows, task, plots_dir / f"latency-{_slug(task)}.png")
-                if p:
-                    written.append(p)
-                    sections += [f"![score vs latency, {task}]({p.name})", ""]
-        if sections:
-            md += ["## Score vs latency and size", "", *sections]
+        views = (
+            ("Score vs speed-up", pareto_table, plots.plot_pareto, "pareto", "score vs speed-up",
+             "Pareto-optimal configurations (no other is both faster and better):"),
+            ("Score vs latency and size", latency_table, plots.plot_latency, "latency", "score vs latency",
+             "CPU latency at batch 1 (median, min–max over repeats; models of one shape and backend share one "
+             "measurement), bytes on disk, and the Pareto front across pruning, distillation and quantisation "
+             "(no other configuration is both faster and better):"),
+        )
+        for heading, make_table, plot, prefix, alt, caption in views:
+            sections = []
+            for task in tasks_of(pareto_rows):
+                table = make_table(pareto_rows, task)
+                if not table:
+                    continue
+                sections += [f"### {task}", "", caption, "", table, ""]
+                if draw:
+                    p = plot(pareto_rows, task, plots_dir / f"{prefix}-{_slug(task)}.png")
+                    if p:
+                        written.append(p)
+                        sections += [f"![{alt}, {task}]({p.name})", ""]
+            if sections:
+                md += [f"## {heading}", "", *sections]
     if curved and draw:
         curve_md = []
         for task in tasks_of(curved):
