@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 
+from conftest import assert_one_line_error
+
 runner = CliRunner()
 
 
@@ -19,12 +21,6 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def assert_one_line_error(result, match: str):
-    assert result.exit_code != 0, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    assert match in err[0], err[0]
-    assert "Traceback" not in result.output
 
 
 def test_prune_explicit_writes_a_vanilla_folder_with_a_card(tiny_bert_with_tokenizer, tmp_path):

@@ -52,7 +52,7 @@ class Seq2SeqTask(Task):
         key = str(data_dir)
         if key not in self._cache:
             splits = self.read(data_dir)
-            for split, (sources, targets, where) in splits.items():
+            for sources, targets, where in splits.values():
                 check_pairs(sources, targets, where)
             self._cache[key] = datasets.DatasetDict({
                 s: datasets.Dataset.from_dict({"source": src, "target": tgt}) for s, (src, tgt, _) in splits.items()})
