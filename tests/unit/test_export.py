@@ -102,6 +102,36 @@ def test_a_pruned_model_exports(tiny_teacher, tmp_path):
     assert rec["export"]["parity"]["max_abs_diff"] < 1e-4 and rec["sizes"]["layers"] == 2
 
 
+def test_torch_int8_is_plain_tensors_and_reloads_to_the_same_logits(tiny_teacher, exports, tmp_path):
+    """The torch-int8 file is safetensors (nothing is unpickled), and the reloaded module gives
+    exactly the logits of the module quantised in memory; a pickle from an older lamina is refused."""
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+
+    from lamina.errors import LaminaError
+    from lamina.models import export as ex
+    from lamina.models.loading import load_model
+
+    folder = exports["torch-int8"]
+    assert (folder / "model_int8.safetensors").is_file() and not list(folder.glob("*.pt"))
+    with safe_open(folder / "model_int8.safetensors", "pt") as f:
+        assert any(k.endswith(".qweight") for k in f.keys())
+    fp32 = load_model(str(tiny_teacher))[0]
+    in_memory, reloaded = ex.quantize_torch(fp32), ex.load_torch_int8(folder)
+    ids = torch.randint(5, 100, (3, 12))
+    with torch.inference_mode():
+        a = in_memory(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        b = reloaded(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    assert torch.equal(a, b)
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    (old / "model_int8.safetensors").rename(old / "model_int8.pt")
+    with pytest.raises(LaminaError, match="never unpickled"):
+        ex.load_torch_int8(old)
+
+
 def test_torch_ao_quantization_is_still_there():
     """Fails loudly on the torch that removes torch.ao.quantization: --format torch-int8 then needs torchao."""
     from lamina.models.export import torch_int8_unavailable

@@ -30,7 +30,8 @@ from lamina.errors import LaminaError
 
 FORMATS = ("onnx", "onnx-int8", "torch-int8")
 ONNX_FILE = "model.onnx"
-TORCH_INT8_FILE = "model_int8.pt"
+TORCH_INT8_FILE = "model_int8.safetensors"
+OLD_TORCH_INT8_FILE = "model_int8.pt"  # a pickle, written before 2026-12-03: refused, never read
 OPSET = 17
 
 
@@ -53,7 +54,7 @@ def exported_format(folder: str | Path) -> str | None:
             pass
     if (folder / ONNX_FILE).is_file():
         return "onnx"
-    if (folder / TORCH_INT8_FILE).is_file():
+    if (folder / TORCH_INT8_FILE).is_file() or (folder / OLD_TORCH_INT8_FILE).is_file():
         return "torch-int8"
     return None
 
@@ -185,25 +186,82 @@ def export_record(folder: str | Path) -> dict:
         return {}
 
 
+def _dynamic_linears(model: nn.Module):
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return [(name, mod) for name, mod in model.named_modules() if isinstance(mod, DynamicLinear)]
+
+
+def _owned_by(key: str, modules: set[str]) -> bool:
+    return any(key.startswith(m + ".") for m in modules)
+
+
+def save_torch_int8(model: nn.Module, path: str | Path) -> None:
+    """Write a dynamically quantised module as plain tensors (safetensors, no pickle): for
+    each quantised Linear its int8 weight, scale(s), zero point(s) and fp32 bias; every other
+    parameter and buffer as it is."""
+    from safetensors.torch import save_file
+
+    tensors, quantised = {}, set()
+    for name, mod in _dynamic_linears(model):
+        w, b = mod.weight(), mod.bias()
+        quantised.add(name)
+        tensors[f"{name}.qweight"] = w.int_repr().contiguous()
+        if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            tensors[f"{name}.qscales"] = w.q_per_channel_scales().float().contiguous()
+            tensors[f"{name}.qzero_points"] = w.q_per_channel_zero_points().contiguous()
+            tensors[f"{name}.qaxis"] = torch.tensor([w.q_per_channel_axis()])
+        else:
+            tensors[f"{name}.qscales"] = torch.tensor([w.q_scale()], dtype=torch.float32)
+            tensors[f"{name}.qzero_points"] = torch.tensor([w.q_zero_point()])
+        if b is not None:
+            tensors[f"{name}.bias"] = b.detach().contiguous()
+    for key, value in model.state_dict().items():
+        if isinstance(value, torch.Tensor) and not _owned_by(key, quantised):
+            tensors[key] = value.detach().contiguous()
+    # tied weights would be shared storage, which safetensors refuses: store each name's own copy
+    save_file({k: v.clone() for k, v in tensors.items()}, str(path), metadata={"format": "pt", "lamina": "torch-int8"})
+
+
 def load_torch_int8(folder: str | Path) -> nn.Module:
     """The dynamically quantised PyTorch module saved by ``--format torch-int8``: the fp32
-    architecture from ``config.json``, quantised the same way, then its int8 state loaded."""
+    architecture from ``config.json``, quantised the same way, then its int8 weights set from
+    the safetensors file (no unpickling)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     from lamina.models.loading import _model_class, load_config
 
     config, source = load_config(str(folder))
-    model = _model_class(config)(config)
-    model = quantize_torch(model)
     path = Path(source) / TORCH_INT8_FILE
-    import warnings
-
+    if not path.is_file() and (Path(source) / OLD_TORCH_INT8_FILE).is_file():
+        raise LaminaError(f"{Path(source) / OLD_TORCH_INT8_FILE} is a pickle written by an older lamina, which is "
+                          "never unpickled: export the model again with --format torch-int8")
     try:
-        # lamina's own file: packed int8 weights are not plain tensors, so weights_only cannot read them
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TypedStorage deprecation inside torch's own unpickling
-            state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
         raise LaminaError(f"could not read {path}: {str(exc).splitlines()[0]}") from None
-    model.load_state_dict(state)
+    model = quantize_torch(_model_class(config)(config))
+    try:
+        for name, mod in _dynamic_linears(model):
+            q, scales, zps = tensors.pop(f"{name}.qweight"), tensors.pop(f"{name}.qscales"), tensors.pop(f"{name}.qzero_points")
+            if f"{name}.qaxis" in tensors:
+                axis = int(tensors.pop(f"{name}.qaxis")[0])
+                weight = torch._make_per_channel_quantized_tensor(q, scales.double(), zps, axis)
+            else:
+                weight = torch._make_per_tensor_quantized_tensor(q, float(scales[0]), int(zps[0]))
+            mod.set_weight_bias(weight, tensors.pop(f"{name}.bias", None))
+    except KeyError as exc:
+        raise LaminaError(f"{path} does not match {source}/config.json: no tensor {exc}") from None
+    full = model.state_dict()  # the quantised Linears' packed weights as just set, and the rest
+    quantised = {name for name, _ in _dynamic_linears(model)}
+    own = {k for k, v in full.items() if isinstance(v, torch.Tensor) and not _owned_by(k, quantised)}
+    missing, unexpected = own - set(tensors), set(tensors) - own
+    if missing or unexpected:
+        raise LaminaError(f"{path} does not match {source}/config.json: "
+                          f"{len(missing)} missing and {len(unexpected)} unexpected tensors")
+    full.update(tensors)
+    model.load_state_dict(full)
     return model.eval()
 
 

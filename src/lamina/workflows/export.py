@@ -108,10 +108,8 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
                        "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         if cfg.format == "torch-int8":
-            import torch
-
             exported = ex.quantize_torch(model)  # a quantised copy; ``model`` stays fp32
-            torch.save(exported.state_dict(), tmp / ex.TORCH_INT8_FILE)
+            ex.save_torch_int8(exported, tmp / ex.TORCH_INT8_FILE)
             names = ex.input_names(model, tokenizer)
         else:
             with tempfile.TemporaryDirectory() as work:
