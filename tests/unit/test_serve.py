@@ -117,6 +117,18 @@ def test_the_page_is_self_contained(client):
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/predict", "/models", "/health"}
 
 
+def test_the_schema_page_loads_its_scripts_from_the_server(client):
+    """FastAPI's /docs page, offline: every script and style it names is served by this app."""
+    import re
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", docs.text)
+    assert any(a.endswith(".js") for a in assets) and all(a.startswith("/") for a in assets), assets
+    for a in assets:
+        assert client.get(a).status_code == 200, a
+
+
 def test_startup_failures_are_one_error_line(tiny_teacher, tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Optional
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -131,7 +132,9 @@ def page_html() -> str:
 def create_app(models: list[Served], *, batch_limit: int = BATCH_LIMIT,
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     PredictRequest = request_model(batch_limit)
-    app = FastAPI(title="lamina serve", version="1",
+    # FastAPIOffline: FastAPI whose /docs and /redoc pages load their scripts from the package,
+    # not from a CDN, so the schema page works offline like the rest
+    app = FastAPIOffline(title="lamina serve", version="1",
                   description="Each loaded model's prediction for a text, side by side. "
                   f"Limits: bodies over {max_body_bytes} bytes are refused (413); at most {batch_limit} texts per "
                   "request; empty texts, malformed JSON and missing fields are 422.")
