@@ -131,6 +131,7 @@ def test_mlp_on_an_idx_folder_saves_reloads_and_evaluates(tmp_path, one_thread):
     assert result.exit_code == 0, result.output
     biased = json.loads((tmp_path / "biased.json").read_text())
     assert biased["metrics"]["errors"] == 18 and biased["class_errors"]["0"] == 0 and biased["logit_bias"] == {"0": 1000.0}
+    assert sum(biased["class_errors"].values()) == biased["metrics"]["errors"]
 
 
 def test_omit_label_leaves_a_class_out_of_training_only(tmp_path):

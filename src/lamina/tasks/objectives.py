@@ -296,7 +296,7 @@ class ImageClassification(Objective):
         record["examples"] = {cfg.split: len(data)}
         record["labels_scored"] = {cfg.split: label_distribution(task, data["label"])}
         pixels = torch.as_tensor(np.asarray(data["pixel_values"]), dtype=torch.float32) / task.max_pixel
-        labels = data["label"]
+        labels = np.asarray(data["label"])  # datasets' Column compares as one object, not elementwise
         bias = torch.zeros(task.num_labels)
         for key, value in (getattr(cfg, "logit_bias", None) or {}).items():
             try:
