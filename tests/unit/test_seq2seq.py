@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 import subprocess
 import sys
@@ -256,3 +257,84 @@ def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
     _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
                                         "--loss", "ce", "-o", str(tmp_path / "c")]), "needs --targets")
     assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "llama"))
+
+
+def _tiny_pair_models():
+    """A BPE tokenizer and a tiny random BART and Llama on its vocabulary."""
+    from lamina.data.bpe import train_bpe
+
+    tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
+    torch.manual_seed(0)
+    bart = transformers.BartForConditionalGeneration(transformers.BartConfig(
+        vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)).eval()
+    llama = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        vocab_size=len(tok), **{k: v for k, v in LLAMA.items() if k != "model_type"}, pad_token_id=0)).eval()
+    return tok, bart, llama
+
+
+@pytest.mark.parametrize("arch", ["bart", "llama"])
+def test_a_sequence_probability_is_exp_of_its_token_log_probs_summed_step_by_step(arch):
+    """seed 001's p(ŷ): sequence_log_probs (one teacher-forced pass over padded batches) equals log p(y|x)
+    summed token by token from separate forward passes over growing prefixes, for both model kinds."""
+    import datasets
+
+    from lamina.data.pairs import PairCollator, encode_pairs
+    from lamina.eval.scoring import sequence_log_probs
+
+    tok, bart, llama = _tiny_pair_models()
+    model = bart if arch == "bart" else llama
+    pairs = {"source": ["a b c", "d e f g h i"], "target": ["b c d e f", "e"]}
+    decoder_only = arch == "llama"
+    encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
+                           decoder_only=decoder_only)
+    got = sequence_log_probs(model, encoded, PairCollator(tok, None if decoder_only else 1), batch_size=2)
+    for i, (source, target) in enumerate(zip(pairs["source"], pairs["target"])):
+        src, tgt = tok(source)["input_ids"], tok(text_target=target)["input_ids"]
+        assert tgt[-1] == tok.eos_token_id  # the end of the sentence is part of its probability
+        total = 0.0
+        with torch.no_grad():
+            for t in range(len(tgt)):
+                if decoder_only:
+                    logits = model(torch.tensor([src + tgt[:t]])).logits[0, -1]
+                else:
+                    logits = model(input_ids=torch.tensor([src]), decoder_input_ids=torch.tensor([[1] + tgt[:t]])).logits[0, -1]
+                total += torch.log_softmax(logits, -1)[tgt[t]].item()
+        assert got[i] == pytest.approx(total, abs=1e-4)
+        assert 0 < torch.exp(torch.tensor(got[i])).item() < 1
+
+
+def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, copy_task, tmp_path):
+    dev_targets = tmp_path / "dev-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "--split", "dev", "-o", str(dev_targets),
+                            "--num-beams", "3", "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
+    rows, meta = read_targets(dev_targets)
+    assert meta["split"] == "dev" and len(rows) == 24  # every dev pair, whatever --max-train-samples says
+    scored = tmp_path / "scored"
+    _ok(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(dev_targets), "--no-speed",
+                            "--max-length", "12", "--max-new-tokens", "10", "-o", str(scored)]))
+    m = _metrics(scored)["metrics"]
+    # the teacher learned the task: its own beam output is likely under it; the two figures are one measurement
+    assert 0.3 < m["p_teacher_beam"] <= 1 and m["nll_teacher_beam"] > 0
+    assert m["p_teacher_beam"] >= math.exp(-m["nll_teacher_beam"]) - 1e-9  # mean of exp ≥ exp of mean (Jensen)
+    report = runner.invoke(app, ["report", str(scored), "--metrics", "bleu,p_teacher_beam", "--no-plots"])
+    _ok(report)
+    table = next(line for line in report.output.splitlines() if line.startswith("| configuration"))
+    assert table.rstrip(" |").endswith("| bleu | p_teacher_beam")  # the chosen metrics as columns, in order
+    assert f"| {100 * m['p_teacher_beam']:.2f} |" in report.output  # a probability shown in %, as the seed does
+    # training targets score no dev sources; dev targets are not training data for Seq-KD
+    train_targets = tmp_path / "train-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "-o", str(train_targets),
+                            "--num-beams", "1", "--max-train-samples", "8", "--max-length", "12",
+                            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "nb")]))
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(train_targets),
+                                        "--no-speed", "--max-length", "12", "--max-new-tokens", "10"]),
+                    "were not decoded there")
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
+                                        "--targets", str(dev_targets), "--loss", "ce", "--student-from-teacher", "top",
+                                        "--keep", "1", "-o", str(tmp_path / "d"), *TRAIN]), "--split train")
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets",
+                                        str(dev_targets)]), "--beam-targets is for seq2seq tasks")
+    assert not (tmp_path / "d").exists()
