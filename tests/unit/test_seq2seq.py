@@ -338,3 +338,48 @@ def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, c
     _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets",
                                         str(dev_targets)]), "--beam-targets is for seq2seq tasks")
     assert not (tmp_path / "d").exists()
+
+
+MARIAN = {"model_type": "marian", "d_model": 16, "encoder_layers": 3, "decoder_layers": 3, "encoder_attention_heads": 2,
+          "decoder_attention_heads": 2, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32, "max_position_embeddings": 64,
+          "dropout": 0.0, "attention_dropout": 0.0}
+
+
+def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decoder_layers(copy_task, tmp_path):
+    from conftest import make_tiny
+    from lamina.distill.student import build_student
+
+    teacher = tmp_path / "marian"  # a 3+3 Marian with its BPE tokenizer, barely trained: only its layers matter here
+    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(MARIAN), "--tokenizer-vocab", "300",
+                            "-o", str(teacher), "--max-steps", "2", *TRAIN]))
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(teacher).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(teacher)
+    student, _, init = build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t",
+                                     from_teacher="alternate", keep=2, keep_decoder=2)
+    assert init["kept_layers"] == [0, 2] and init["kept_decoder_layers"] == [0, 2]
+    assert (student.config.encoder_layers, student.config.decoder_layers) == (2, 2)
+    assert len(student.model.decoder.layers) == 2 and len(model.model.decoder.layers) == 3  # the teacher is intact
+    for mine, theirs in zip(student.model.decoder.layers, [model.model.decoder.layers[i] for i in (0, 2)]):
+        a, b = mine.state_dict(), theirs.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(student.model.decoder.layers[1].fc1.weight, model.model.decoder.layers[1].fc1.weight)
+
+    out = tmp_path / "student"
+    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
+                            "--keep", "2", "--keep-decoder", "1", "--alpha", "0.5", "-T", "1", "-o", str(out), *TRAIN,
+                            "--max-steps", "30", "--lr", "1e-2"]))
+    record = _metrics(out)
+    assert record["distill"]["student_kept_decoder_layers"] == [0]
+    assert record["training"]["train_loss_last"] < record["training"]["train_loss_first"], record["training"]
+    saved = transformers.AutoModelForSeq2SeqLM.from_pretrained(out)
+    assert (saved.config.encoder_layers, saved.config.decoder_layers) == (2, 1)
+    with pytest.raises(LaminaError, match="is for encoder-decoders"):
+        build_student(task=None, teacher=make_tiny("llama"), teacher_tokenizer=None, teacher_name="t",
+                      from_teacher="top", keep=2, keep_decoder=1)
+    with pytest.raises(LaminaError, match="data-free strategy"):
+        build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t", from_teacher="contribution",
+                      keep=2, keep_decoder=1)
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-config",
+                                        json.dumps(MARIAN), "--keep-decoder", "1", "-o", str(tmp_path / "x"), *TRAIN]),
+                    "--keep-decoder goes with --student-from-teacher")
+    assert not (tmp_path / "x").exists()

@@ -28,7 +28,11 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
                                         flag="--method-option")
     student: Optional[str] = setting(None, "Student model (path or alias).")
     student_from_teacher: Optional[str] = setting(None, "Copy teacher layers chosen by this strategy.")
-    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher).", ge=1)
+    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
+                                  "layers).", ge=1)
+    keep_decoder: Optional[int] = setting(
+        None, "Encoder-decoder students from the teacher's layers (BART, Marian, T5): decoder layers to keep, chosen "
+        "by the same (data-free) strategy, as `lamina prune --keep-decoder` does (default: all of them).", ge=1)
     strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
                                           flag="--strategy-option")
     student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
@@ -194,7 +198,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     t_name, t_model, t_tok = teachers[0]
     student, tokenizer, init = build_student(
         task=task, teacher=t_model, teacher_tokenizer=t_tok, teacher_name=t_name, student=cfg.student,
-        from_teacher=cfg.student_from_teacher, keep=cfg.keep, student_config=cfg.student_config,
+        from_teacher=cfg.student_from_teacher, keep=cfg.keep, keep_decoder=cfg.keep_decoder,
+        student_config=cfg.student_config,
         first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
         strategy_options=cfg.strategy_options,
     )
@@ -270,6 +275,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
                       "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's"}
                      for i, s in enumerate(specs)],
         "student_init": init["init"],
+        **{f"student_{k}": init[k] for k in ("kept_layers", "kept_decoder_layers") if k in init},
         "losses": weights,
         "temperature": cfg.temperature,
         "cache": cache_state,
