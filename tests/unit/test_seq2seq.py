@@ -383,3 +383,31 @@ def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decode
                                         json.dumps(MARIAN), "--keep-decoder", "1", "-o", str(tmp_path / "x"), *TRAIN]),
                     "--keep-decoder goes with --student-from-teacher")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_pruned_t5_generates_the_same_with_and_without_the_cache_after_a_vanilla_reload(tmp_path):
+    """prune --keep / --keep-decoder on a tiny T5 (block 0 of each stack holds the relative position
+    bias and is kept): after AutoModelForSeq2SeqLM.from_pretrained, greedy decoding with the KV cache
+    equals decoding without it (the kept decoder blocks' layer indices renumbered)."""
+    torch.manual_seed(0)
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=60, d_model=16, num_layers=3, num_decoder_layers=3, num_heads=2, d_ff=32, d_kv=8,
+        dropout_rate=0.0, decoder_start_token_id=0))
+    t5.save_pretrained(tmp_path / "t5")
+    pruned = tmp_path / "p"
+    _ok(runner.invoke(app, ["prune", str(tmp_path / "t5"), "-o", str(pruned), "--strategy", "alternate", "--keep", "2",
+                            "--keep-decoder", "2", "--no-speed"]))
+    record = _metrics(pruned)["prune"]
+    assert record["kept_layers"] == [0, 2] and record["kept_decoder_layers"] == [0, 2]
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(pruned).eval()
+    assert (model.config.num_layers, model.config.num_decoder_layers) == (2, 2)
+    assert [b.layer[0].SelfAttention.layer_idx for b in model.decoder.block] == [0, 1]
+    assert model.decoder.block[0].layer[0].SelfAttention.has_relative_attention_bias
+    ids = torch.tensor([[5, 17, 42, 8, 1], [9, 3, 30, 1, 0]])
+    kw = dict(attention_mask=(ids != 0).long(), max_new_tokens=10, min_new_tokens=10, do_sample=False)
+    cached, uncached = model.generate(ids, use_cache=True, **kw), model.generate(ids, use_cache=False, **kw)
+    assert cached.shape == (2, 11) and torch.equal(cached, uncached)
+    # the same weights as the original's blocks 0 and 2: the reload kept what was chosen
+    full = t5.state_dict()
+    assert torch.equal(model.decoder.block[1].layer[2].DenseReluDense.wi.weight,
+                       full["decoder.block.2.layer.2.DenseReluDense.wi.weight"])
