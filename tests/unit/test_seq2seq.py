@@ -4,6 +4,7 @@ Word-KD and Seq-KD for a decoder-only (Llama) one; the n-best store; sacrebleu; 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -16,6 +17,7 @@ import torch
 import transformers
 from typer.testing import CliRunner
 
+from conftest import assert_cli_ok, assert_one_line_error, tiny_llama
 from lamina.cli import app
 from lamina.distill.nbest import build_or_open, pick_target, read_targets
 from lamina.errors import LaminaError
@@ -32,15 +34,8 @@ LLAMA = {"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_
 TRAIN = ["--max-length", "12", "--max-new-tokens", "10", "--batch-size", "16", "--no-progress", "--logging-steps", "5"]
 
 
-def _ok(result):
-    assert result.exit_code == 0, result.output + (result.stderr or "")
-    return result
-
-
-def _one_line_error(result, match):
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
+_ok = assert_cli_ok
+_one_line_error = functools.partial(assert_one_line_error, code=2)
 
 
 @pytest.fixture(scope="module")
@@ -180,16 +175,9 @@ def test_seq_inter_picks_the_candidate_closest_to_the_reference():
 
 
 def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial_build(tmp_path, monkeypatch):
-    from lamina.data.bpe import train_bpe
     import lamina.eval.generation as generation
 
-    tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
-    torch.manual_seed(0)
-    cfg = transformers.BartConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
-                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                                  decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
-                                  eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)
-    model = transformers.BartForConditionalGeneration(cfg).eval()
+    tok, model, _ = _tiny_pair_models()
     src, ref = ["a b c", "d e f"], ["a b c", "d e f"]
     dec = {"num_beams": 2, "n_best": 2, "max_new_tokens": 4, "max_length": 12}
     log = lambda _: None  # noqa: E731
@@ -269,8 +257,7 @@ def _tiny_pair_models():
         vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0,
         bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)).eval()
-    llama = transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=len(tok), **{k: v for k, v in LLAMA.items() if k != "model_type"}, pad_token_id=0)).eval()
+    llama = tiny_llama(len(tok), **{k: v for k, v in LLAMA.items() if k != "model_type"}, pad_token_id=0)
     return tok, bart, llama
 
 

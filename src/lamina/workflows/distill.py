@@ -30,9 +30,8 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     student_from_teacher: Optional[str] = setting(None, "Copy teacher layers chosen by this strategy.")
     keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
                                   "layers).", ge=1)
-    keep_decoder: Optional[int] = setting(
-        None, "Encoder-decoder students from the teacher's layers (BART, Marian, T5): decoder layers to keep, chosen "
-        "by the same (data-free) strategy, as `lamina prune --keep-decoder` does (default: all of them).", ge=1)
+    keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
+                                          "by the same (data-free) strategy.", ge=1)
     strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
                                           flag="--strategy-option")
     student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
@@ -117,6 +116,9 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
             self.loss = {**self.loss, "kd": self.alpha, "ce": 1.0 - self.alpha}
         if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
             raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
+        if self.keep_decoder is not None and self.student_from_teacher is None:
+            raise ValueError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
+                             "layers the student keeps)")
         method = get_method(self.method)
         try:
             method.Options(**self.method_options)  # unknown or bad method settings fail here

@@ -20,12 +20,13 @@ class GenerateTargetsConfig(TaskSettings, OutputSettings):
     task: str = setting("multi30k", "A seq2seq task: multi30k, bbc-headline or pairs.", flag="-t")
     num_beams: int = setting(5, "Beam size of the teacher's decoding (1: greedy).", ge=1)
     split: Literal["train", "dev"] = setting(
-        "train", "Decode the training sources (for --method seqkd) or the dev sources (for --beam-targets).")
+        "train", "Decode the training sources (for --method seqkd; --max-train-samples picks a subset) or every dev "
+        "source (for --beam-targets).")
     n_best: int = setting(1, "Hypotheses kept per source (best first; Seq-Inter picks among them).", ge=1)
     max_length: int = setting(128, "Source tokens (truncation).", ge=2)
     batch_size: int = setting(32, "Sources decoded per batch.", ge=1)
     max_train_samples: Optional[int] = setting(
-        None, "Decode a seeded subset of N training pairs (the whole dev split is always decoded).", ge=1)
+        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
     seed: int = setting(42, "Seed of the subset.")
     cache_dir: Optional[str] = setting(None, "n-best store folder (default: lamina's cache, teacher_nbest/).")
 
