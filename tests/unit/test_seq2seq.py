@@ -351,12 +351,16 @@ def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decode
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(student.model.decoder.layers[1].fc1.weight, model.model.decoder.layers[1].fc1.weight)
 
-    out = tmp_path / "student"
+    out, dev_targets = tmp_path / "student", tmp_path / "dev-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(teacher), *copy_task, "--split", "dev", "--num-beams", "1",
+                            "-o", str(dev_targets), "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
     _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
                             "--keep", "2", "--keep-decoder", "1", "--alpha", "0.5", "-T", "1", "-o", str(out), *TRAIN,
-                            "--max-steps", "30", "--lr", "1e-2"]))
+                            "--max-steps", "30", "--lr", "1e-2", "--beam-targets", str(dev_targets)]))
     record = _metrics(out)
     assert record["distill"]["student_kept_decoder_layers"] == [0]
+    assert 0 < record["metrics"]["p_teacher_beam"] < 1  # a distilled student scores p(ŷ) at its evaluation too
     assert record["training"]["train_loss_last"] < record["training"]["train_loss_first"], record["training"]
     saved = transformers.AutoModelForSeq2SeqLM.from_pretrained(out)
     assert (saved.config.encoder_layers, saved.config.decoder_layers) == (2, 1)
