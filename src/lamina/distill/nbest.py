@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lamina.data.targets import META_FILE, TARGETS_FILE, read_targets  # noqa: F401  (the store's file format)
 from lamina.errors import LaminaError
 
 NBEST_VERSION = 1
-TARGETS_FILE = "targets.jsonl"
-META_FILE = "meta.json"
 
 
 def weights_digest(model) -> str:
@@ -84,19 +83,6 @@ def build_or_open(teacher, tokenizer, sources: list[str], references: list[str],
                 f.write(json.dumps({"source": s, "reference": r, "nbest": hyps}, ensure_ascii=False) + "\n")
         write_json(tmp / META_FILE, meta)  # last: an entry with meta.json is complete
     return entry, meta, False
-
-
-def read_targets(folder: str | Path) -> tuple[list[dict], dict]:
-    """The rows and meta of an n-best entry (or of a ``generate-targets`` output folder)."""
-    folder = Path(folder).expanduser()
-    if not (folder / META_FILE).is_file() or not (folder / TARGETS_FILE).is_file():
-        raise LaminaError(f"{folder} holds no complete teacher targets ({META_FILE} and {TARGETS_FILE}): "
-                          "run `lamina generate-targets` first")
-    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    rows = [json.loads(line) for line in (folder / TARGETS_FILE).read_text(encoding="utf-8").splitlines() if line]
-    if len(rows) != meta.get("pairs"):
-        raise LaminaError(f"{folder}/{TARGETS_FILE} has {len(rows)} rows where {META_FILE} says {meta.get('pairs')}")
-    return rows, meta
 
 
 def pick_target(row: dict, how: str) -> str:

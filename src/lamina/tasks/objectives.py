@@ -528,7 +528,7 @@ class Seq2Seq(Objective):
     @staticmethod
     def _check_beam_targets(task) -> None:
         """Fail before any training or scoring when ``--beam-targets`` is not a complete targets folder."""
-        from lamina.distill.nbest import read_targets
+        from lamina.data.targets import read_targets
 
         if task.beam_targets:
             read_targets(task.beam_targets)
@@ -541,7 +541,7 @@ class Seq2Seq(Objective):
 
         import datasets
 
-        from lamina.distill.nbest import read_targets
+        from lamina.data.targets import read_targets
         from lamina.errors import LaminaError
         from lamina.eval.scoring import sequence_log_probs
 
