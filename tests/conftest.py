@@ -132,10 +132,57 @@ def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
     return out
 
 
-def assert_one_line_error(result, match: str):
-    """A CLI result that failed with exactly one ``error: ...`` line containing ``match``, no traceback."""
+def assert_one_line_error(result, match: str, code: int | None = None):
+    """A CLI result that failed with exactly one ``error: ...`` line containing ``match``, no traceback
+    (and, given ``code``, that exit status: 2 is bad input, 1 an unexpected failure)."""
     assert result.exit_code != 0, result.output
+    assert code is None or result.exit_code == code, (result.exit_code, result.output, result.stderr)
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), result.stderr
     assert match in err[0], err[0]
     assert "Traceback" not in result.output
+
+
+def assert_cli_ok(result):
+    """A CLI result that succeeded (its output and errors shown when it did not)."""
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result
+
+
+# tiny generating models for the causal-LM, seq2seq and pretraining tests
+WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "red", "blue", "house", "tree"]
+SMALL_LLAMA = dict(hidden_size=16, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32,
+                   num_hidden_layers=2)
+
+
+def write_patterned_corpus(folder: Path, lines: int, strides: int, seed: int = 0) -> Path:
+    """``lines`` lines of 8 WORDS each, stepping through the list by one of ``strides`` seeded strides:
+    patterned text a tiny model can learn, so its LM or MLM loss falls. Returns the file."""
+    g = torch.Generator().manual_seed(seed)
+    text = []
+    for i in range(lines):
+        k = int(torch.randint(0, strides, (1,), generator=g))
+        text.append(" ".join(WORDS[(i + j * (k + 1)) % len(WORDS)] for j in range(8)) + " .")
+    path = Path(folder) / "lines.txt"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+def special_ids(tokenizer) -> dict:
+    """A config's pad/bos/eos ids from a tokenizer."""
+    return {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id}
+
+
+def tiny_llama(vocab_size: int, seed: int = 0, **overrides):
+    """A random LlamaForCausalLM in eval mode: TINY["llama"]'s shape (4 layers × 32) unless overridden."""
+    _, kwargs, _, _ = TINY["llama"]
+    torch.manual_seed(seed)
+    config = transformers.LlamaConfig(**{**kwargs, "vocab_size": vocab_size, **overrides})
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def save_with_tokenizer(model, tokenizer, folder: Path) -> Path:
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return Path(folder)

@@ -4,6 +4,7 @@ generation speed, and its bad inputs."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -11,51 +12,30 @@ import torch
 import transformers
 from typer.testing import CliRunner
 
+from conftest import SMALL_LLAMA, assert_cli_ok, assert_one_line_error, save_with_tokenizer, special_ids, \
+    write_patterned_corpus
+from conftest import tiny_llama as make_llama
 from lamina.cli import app
 from lamina.data.bpe import train_bpe
 from lamina.losses import LossContext, get_loss
 from lamina.losses.functional import causal_lm
 
 runner = CliRunner()
-WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "red", "blue", "house", "tree"]
-
-
-def _ok(result):
-    assert result.exit_code == 0, result.output + (result.stderr or "")
-    return result
-
-
-def _one_line_error(result, match):
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
+_ok = assert_cli_ok
+_one_line_error = functools.partial(assert_one_line_error, code=2)
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    g = torch.Generator().manual_seed(0)
-    lines = []
-    for i in range(240):  # patterned text: learnable, so the LM loss can fall
-        k = int(torch.randint(0, 3, (1,), generator=g))
-        lines.append(" ".join(WORDS[(i + j * (k + 1)) % len(WORDS)] for j in range(8)) + " .")
-    path = tmp_path_factory.mktemp("corpus") / "lines.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_patterned_corpus(tmp_path_factory.mktemp("corpus"), lines=240, strides=3)
 
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory, corpus):
     """A 4-layer random Llama with a BPE tokenizer trained on the corpus, as an HF folder."""
-    folder = tmp_path_factory.mktemp("llama")
     tok = train_bpe(corpus.read_text().splitlines(), vocab_size=320, max_length=64)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
-                                      intermediate_size=64, num_hidden_layers=4, max_position_embeddings=64,
-                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                      eos_token_id=tok.eos_token_id)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
+    model = make_llama(len(tok), max_position_embeddings=64, **special_ids(tok))
+    return save_with_tokenizer(model, tok, tmp_path_factory.mktemp("llama"))
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +66,7 @@ def test_finetune_causal_lm_lowers_the_loss_and_reloads_with_vanilla_transformer
 
 
 def test_token_nll_shifts_like_the_model_loss():
-    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=50, hidden_size=16, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32,
-        num_hidden_layers=2)).eval()
+    model = make_llama(50, **SMALL_LLAMA)
     ids = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(1))
     out = model(input_ids=ids, labels=ids)
     assert float(causal_lm(out.logits, ids)) == pytest.approx(float(out.loss), rel=1e-5)
@@ -145,12 +123,22 @@ def test_bad_input(tiny_llama, trained_llama, corpus, tmp_path, tiny_bert_with_t
     # a decoder student with another tokenizer cannot learn the teacher's token distributions
     other = tmp_path / "other"
     tok = transformers.AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer)
-    torch.manual_seed(0)
-    transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=len(tok), hidden_size=16, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32,
-        num_hidden_layers=2, max_position_embeddings=64)).save_pretrained(other)
-    tok.save_pretrained(other)
+    save_with_tokenizer(make_llama(len(tok), max_position_embeddings=64, **SMALL_LLAMA), tok, other)
     _one_line_error(runner.invoke(app, ["distill", "--task", "causal-lm", "--corpus", str(corpus), "--teacher",
                                         str(trained_llama), "--student", str(other), "-o", str(tmp_path / "b"),
                                         "--max-length", "32", "--max-steps", "1"]), "different vocabularies")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_generation_is_timed_by_the_one_timing_helper(monkeypatch):
+    import lamina.eval.timing as timing
+
+    calls = []
+    real = timing._timed
+    monkeypatch.setattr(timing, "_timed", lambda fn, warmup, repeats: calls.append((warmup, repeats)) or
+                        real(fn, warmup, repeats))
+    model = make_llama(50, **SMALL_LLAMA).train()
+    r = timing.measure_generation(model, prompt_len=4, new_tokens=3, warmup=1, repeats=3)
+    assert calls == [(1, 3)] and model.training  # through _timed; the training flag is restored
+    assert r["seconds_min"] <= r["seconds_per_call"] <= r["seconds_max"]
+    assert r["tokens_per_second"] == pytest.approx(3 / r["seconds_per_call"])

@@ -113,11 +113,12 @@ def test_imp_rounds_sparsity_untouched_parts_and_reload(tiny_bert_with_tokenizer
     assert "Sparsity per matrix" in card and "encoder.layer.0.attention.self.query.weight" in card
 
 
-def test_rewound_survivors_equal_pretrained(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch):
-    """After pruning, the survivors are the pretrained values; the head keeps its trained values."""
-    seen = []
+@pytest.fixture
+def applied_masks(monkeypatch):
+    """Every ``apply_masks`` call of the run, as (the model's state right after, the masks)."""
     from lamina.models import sparsity
 
+    seen = []
     original_apply = sparsity.apply_masks
 
     def spy(model, masks):
@@ -125,6 +126,12 @@ def test_rewound_survivors_equal_pretrained(tiny_bert_with_tokenizer, sst_like, 
         seen.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, masks))
 
     monkeypatch.setattr(sparsity, "apply_masks", spy)
+    return seen
+
+
+def test_rewound_survivors_equal_pretrained(tiny_bert_with_tokenizer, sst_like, tmp_path, applied_masks):
+    """After pruning, the survivors are the pretrained values; the head keeps its trained values."""
+    seen = applied_masks
     pretrained = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
     init = pretrained.state_dict()
     record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "t", prune_rate=0.2,
@@ -251,17 +258,8 @@ def test_oneshot_and_random_modes(tiny_bert_with_tokenizer, sst_like, tmp_path):
 
 
 @pytest.mark.parametrize("how", [{"rewind_step": 2}, {"rewind": "random", "rewind_head": True}])
-def test_rewind_to_step_k_or_random_reinit(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch, how):
-    from lamina.models import sparsity
-
-    seen = []
-    original_apply = sparsity.apply_masks
-
-    def spy(model, masks):
-        original_apply(model, masks)
-        seen.append(({k: v.detach().clone() for k, v in model.state_dict().items()}, masks))
-
-    monkeypatch.setattr(sparsity, "apply_masks", spy)
+def test_rewind_to_step_k_or_random_reinit(tiny_bert_with_tokenizer, sst_like, tmp_path, applied_masks, how):
+    seen = applied_masks
     init = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer).state_dict()
     record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "t", prune_rate=0.3, epochs=2,
                                      target_sparsity=0.3, save_round_models=False, **how), log=lambda *_: None)

@@ -9,24 +9,18 @@ import torch
 import transformers
 from typer.testing import CliRunner
 
+from conftest import assert_one_line_error, write_patterned_corpus
 from lamina.cli import app
 from lamina.losses import LossContext, TeacherView, get_loss
 from lamina.losses.functional import soft_target_kd
 
 runner = CliRunner()
-WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "red", "blue", "house", "tree"]
+_one_line_error = assert_one_line_error
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    g = torch.Generator().manual_seed(0)
-    lines = []
-    for i in range(200):  # patterned text: learnable, so the MLM loss can fall
-        k = int(torch.randint(0, 4, (1,), generator=g))
-        lines.append(" ".join(WORDS[(i + j * (k + 1)) % len(WORDS)] for j in range(8)) + " .")
-    path = tmp_path_factory.mktemp("corpus") / "lines.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_patterned_corpus(tmp_path_factory.mktemp("corpus"), lines=200, strides=4)
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +114,6 @@ def test_kd_masked_counts_masked_positions_only():
     zero = get_loss("kd_masked")(ctx)
     zero.backward()
     assert zero.detach().item() == 0.0 and s.grad is not None
-
-
-def _one_line_error(result, match):
-    assert result.exit_code != 0, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
 
 
 def test_bad_input(tmp_path, corpus, tiny_mlm):

@@ -4,8 +4,10 @@ Word-KD and Seq-KD for a decoder-only (Llama) one; the n-best store; sacrebleu; 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
+import math
 import random
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import torch
 import transformers
 from typer.testing import CliRunner
 
+from conftest import assert_cli_ok, assert_one_line_error, tiny_llama
 from lamina.cli import app
 from lamina.distill.nbest import build_or_open, pick_target, read_targets
 from lamina.errors import LaminaError
@@ -31,15 +34,8 @@ LLAMA = {"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_
 TRAIN = ["--max-length", "12", "--max-new-tokens", "10", "--batch-size", "16", "--no-progress", "--logging-steps", "5"]
 
 
-def _ok(result):
-    assert result.exit_code == 0, result.output + (result.stderr or "")
-    return result
-
-
-def _one_line_error(result, match):
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], result.stderr
+_ok = assert_cli_ok
+_one_line_error = functools.partial(assert_one_line_error, code=2)
 
 
 @pytest.fixture(scope="module")
@@ -179,16 +175,9 @@ def test_seq_inter_picks_the_candidate_closest_to_the_reference():
 
 
 def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial_build(tmp_path, monkeypatch):
-    from lamina.data.bpe import train_bpe
     import lamina.eval.generation as generation
 
-    tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
-    torch.manual_seed(0)
-    cfg = transformers.BartConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
-                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                                  decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
-                                  eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)
-    model = transformers.BartForConditionalGeneration(cfg).eval()
+    tok, model, _ = _tiny_pair_models()
     src, ref = ["a b c", "d e f"], ["a b c", "d e f"]
     dec = {"num_beams": 2, "n_best": 2, "max_new_tokens": 4, "max_length": 12}
     log = lambda _: None  # noqa: E731
@@ -256,3 +245,160 @@ def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
     _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
                                         "--loss", "ce", "-o", str(tmp_path / "c")]), "needs --targets")
     assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "llama"))
+
+
+def _tiny_pair_models():
+    """A BPE tokenizer and a tiny random BART and Llama on its vocabulary."""
+    from lamina.data.bpe import train_bpe
+
+    tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
+    torch.manual_seed(0)
+    bart = transformers.BartForConditionalGeneration(transformers.BartConfig(
+        vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)).eval()
+    llama = tiny_llama(len(tok), **{k: v for k, v in LLAMA.items() if k != "model_type"}, pad_token_id=0)
+    return tok, bart, llama
+
+
+@pytest.mark.parametrize("arch", ["bart", "llama"])
+def test_a_sequence_probability_is_exp_of_its_token_log_probs_summed_step_by_step(arch):
+    """seed 001's p(ŷ): sequence_log_probs (one teacher-forced pass over padded batches) equals log p(y|x)
+    summed token by token from separate forward passes over growing prefixes, for both model kinds."""
+    import datasets
+
+    from lamina.data.pairs import PairCollator, encode_pairs
+    from lamina.eval.scoring import sequence_log_probs
+
+    tok, bart, llama = _tiny_pair_models()
+    model = bart if arch == "bart" else llama
+    pairs = {"source": ["a b c", "d e f g h i"], "target": ["b c d e f", "e"]}
+    decoder_only = arch == "llama"
+    encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
+                           decoder_only=decoder_only)
+    got = sequence_log_probs(model, encoded, PairCollator(tok, None if decoder_only else 1), batch_size=2)
+    for i, (source, target) in enumerate(zip(pairs["source"], pairs["target"])):
+        src, tgt = tok(source)["input_ids"], tok(text_target=target)["input_ids"]
+        assert tgt[-1] == tok.eos_token_id  # the end of the sentence is part of its probability
+        total = 0.0
+        with torch.no_grad():
+            for t in range(len(tgt)):
+                if decoder_only:
+                    logits = model(torch.tensor([src + tgt[:t]])).logits[0, -1]
+                else:
+                    logits = model(input_ids=torch.tensor([src]), decoder_input_ids=torch.tensor([[1] + tgt[:t]])).logits[0, -1]
+                total += torch.log_softmax(logits, -1)[tgt[t]].item()
+        assert got[i] == pytest.approx(total, abs=1e-4)
+        assert 0 < torch.exp(torch.tensor(got[i])).item() < 1
+
+
+def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, copy_task, tmp_path):
+    dev_targets = tmp_path / "dev-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "--split", "dev", "-o", str(dev_targets),
+                            "--num-beams", "3", "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
+    rows, meta = read_targets(dev_targets)
+    assert meta["split"] == "dev" and len(rows) == 24  # every dev pair, whatever --max-train-samples says
+    scored = tmp_path / "scored"
+    _ok(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(dev_targets), "--no-speed",
+                            "--max-length", "12", "--max-new-tokens", "10", "-o", str(scored)]))
+    m = _metrics(scored)["metrics"]
+    # the teacher learned the task: its own beam output is likely under it; the two figures are one measurement
+    assert 0.3 < m["p_teacher_beam"] <= 1 and m["nll_teacher_beam"] > 0
+    assert m["p_teacher_beam"] >= math.exp(-m["nll_teacher_beam"]) - 1e-9  # mean of exp ≥ exp of mean (Jensen)
+    report = runner.invoke(app, ["report", str(scored), "--metrics", "bleu,p_teacher_beam", "--no-plots"])
+    _ok(report)
+    table = next(line for line in report.output.splitlines() if line.startswith("| configuration"))
+    assert table.rstrip(" |").endswith("| bleu | p_teacher_beam")  # the chosen metrics as columns, in order
+    assert f"| {100 * m['p_teacher_beam']:.2f} |" in report.output  # a probability shown in %, as the seed does
+    # training targets score no dev sources; dev targets are not training data for Seq-KD
+    train_targets = tmp_path / "train-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "-o", str(train_targets),
+                            "--num-beams", "1", "--max-train-samples", "8", "--max-length", "12",
+                            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "nb")]))
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(train_targets),
+                                        "--no-speed", "--max-length", "12", "--max-new-tokens", "10"]),
+                    "were not decoded there")
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
+                                        "--targets", str(dev_targets), "--loss", "ce", "--student-from-teacher", "top",
+                                        "--keep", "1", "-o", str(tmp_path / "d"), *TRAIN]), "--split train")
+    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets",
+                                        str(dev_targets)]), "--beam-targets is for seq2seq tasks")
+    assert not (tmp_path / "d").exists()
+
+
+MARIAN = {"model_type": "marian", "d_model": 16, "encoder_layers": 3, "decoder_layers": 3, "encoder_attention_heads": 2,
+          "decoder_attention_heads": 2, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32, "max_position_embeddings": 64,
+          "dropout": 0.0, "attention_dropout": 0.0}
+
+
+def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decoder_layers(copy_task, tmp_path):
+    from conftest import make_tiny
+    from lamina.distill.student import build_student
+
+    teacher = tmp_path / "marian"  # a 3+3 Marian with its BPE tokenizer, barely trained: only its layers matter here
+    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(MARIAN), "--tokenizer-vocab", "300",
+                            "-o", str(teacher), "--max-steps", "2", *TRAIN]))
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(teacher).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(teacher)
+    student, _, init = build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t",
+                                     from_teacher="alternate", keep=2, keep_decoder=2)
+    assert init["kept_layers"] == [0, 2] and init["kept_decoder_layers"] == [0, 2]
+    assert (student.config.encoder_layers, student.config.decoder_layers) == (2, 2)
+    assert len(student.model.decoder.layers) == 2 and len(model.model.decoder.layers) == 3  # the teacher is intact
+    for mine, theirs in zip(student.model.decoder.layers, [model.model.decoder.layers[i] for i in (0, 2)]):
+        a, b = mine.state_dict(), theirs.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(student.model.decoder.layers[1].fc1.weight, model.model.decoder.layers[1].fc1.weight)
+
+    out, dev_targets = tmp_path / "student", tmp_path / "dev-targets"
+    _ok(runner.invoke(app, ["generate-targets", str(teacher), *copy_task, "--split", "dev", "--num-beams", "1",
+                            "-o", str(dev_targets), "--max-length", "12", "--max-new-tokens", "10",
+                            "--cache-dir", str(tmp_path / "nb")]))
+    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
+                            "--keep", "2", "--keep-decoder", "1", "--alpha", "0.5", "-T", "1", "-o", str(out), *TRAIN,
+                            "--max-steps", "30", "--lr", "1e-2", "--beam-targets", str(dev_targets)]))
+    record = _metrics(out)
+    assert record["distill"]["student_kept_decoder_layers"] == [0]
+    assert 0 < record["metrics"]["p_teacher_beam"] < 1  # a distilled student scores p(ŷ) at its evaluation too
+    assert record["training"]["train_loss_last"] < record["training"]["train_loss_first"], record["training"]
+    saved = transformers.AutoModelForSeq2SeqLM.from_pretrained(out)
+    assert (saved.config.encoder_layers, saved.config.decoder_layers) == (2, 1)
+    with pytest.raises(LaminaError, match="is for encoder-decoders"):
+        build_student(task=None, teacher=make_tiny("llama"), teacher_tokenizer=None, teacher_name="t",
+                      from_teacher="top", keep=2, keep_decoder=1)
+    with pytest.raises(LaminaError, match="data-free strategy"):
+        build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t", from_teacher="contribution",
+                      keep=2, keep_decoder=1)
+    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-config",
+                                        json.dumps(MARIAN), "--keep-decoder", "1", "-o", str(tmp_path / "x"), *TRAIN]),
+                    "--keep-decoder goes with --student-from-teacher")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_pruned_t5_generates_the_same_with_and_without_the_cache_after_a_vanilla_reload(tmp_path):
+    """prune --keep / --keep-decoder on a tiny T5 (block 0 of each stack holds the relative position
+    bias and is kept): after AutoModelForSeq2SeqLM.from_pretrained, greedy decoding with the KV cache
+    equals decoding without it (the kept decoder blocks' layer indices renumbered)."""
+    torch.manual_seed(0)
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=60, d_model=16, num_layers=3, num_decoder_layers=3, num_heads=2, d_ff=32, d_kv=8,
+        dropout_rate=0.0, decoder_start_token_id=0))
+    t5.save_pretrained(tmp_path / "t5")
+    pruned = tmp_path / "p"
+    _ok(runner.invoke(app, ["prune", str(tmp_path / "t5"), "-o", str(pruned), "--strategy", "alternate", "--keep", "2",
+                            "--keep-decoder", "2", "--no-speed"]))
+    record = _metrics(pruned)["prune"]
+    assert record["kept_layers"] == [0, 2] and record["kept_decoder_layers"] == [0, 2]
+    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(pruned).eval()
+    assert (model.config.num_layers, model.config.num_decoder_layers) == (2, 2)
+    assert [b.layer[0].SelfAttention.layer_idx for b in model.decoder.block] == [0, 1]
+    assert model.decoder.block[0].layer[0].SelfAttention.has_relative_attention_bias
+    ids = torch.tensor([[5, 17, 42, 8, 1], [9, 3, 30, 1, 0]])
+    kw = dict(attention_mask=(ids != 0).long(), max_new_tokens=10, min_new_tokens=10, do_sample=False)
+    cached, uncached = model.generate(ids, use_cache=True, **kw), model.generate(ids, use_cache=False, **kw)
+    assert cached.shape == (2, 11) and torch.equal(cached, uncached)
+    # the same weights as the original's blocks 0 and 2: the reload kept what was chosen
+    full = t5.state_dict()
+    assert torch.equal(model.decoder.block[1].layer[2].DenseReluDense.wi.weight,
+                       full["decoder.block.2.layer.2.DenseReluDense.wi.weight"])

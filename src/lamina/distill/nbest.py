@@ -11,7 +11,7 @@ written last inside it, so an interrupted build leaves no entry and is never rea
 
 Layout of an entry::
 
-    meta.json        fingerprint, teacher digest, decoding settings, counts
+    meta.json        fingerprint, teacher digest, decoding settings, split, counts
     targets.jsonl    one line per training pair: {"source", "reference", "nbest": [best first, ...]}
 
 Seq-KD trains on ``nbest[0]`` (the teacher's beam output); Seq-Inter on the candidate closest
@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lamina.data.targets import META_FILE, TARGETS_FILE, read_targets  # noqa: F401  (the store's file format)
 from lamina.errors import LaminaError
 
 NBEST_VERSION = 1
-TARGETS_FILE = "targets.jsonl"
-META_FILE = "meta.json"
 
 
 def weights_digest(model) -> str:
@@ -44,9 +43,10 @@ def weights_digest(model) -> str:
     return h.hexdigest()
 
 
-def nbest_fingerprint(teacher_digest: str, source_ids: list[list[int]], decoding: dict) -> str:
+def nbest_fingerprint(teacher_digest: str, source_ids: list[list[int]], decoding: dict, split: str = "train") -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"v": NBEST_VERSION, "teacher": teacher_digest, "decoding": decoding}, sort_keys=True).encode())
+    h.update(json.dumps({"v": NBEST_VERSION, "teacher": teacher_digest, "decoding": decoding, "split": split},
+                        sort_keys=True).encode())
     for ids in source_ids:
         h.update(np.asarray(ids, dtype=np.int64).tobytes())
         h.update(b"|")
@@ -54,9 +54,10 @@ def nbest_fingerprint(teacher_digest: str, source_ids: list[list[int]], decoding
 
 
 def build_or_open(teacher, tokenizer, sources: list[str], references: list[str], *, root: str | Path, decoding: dict,
-                  batch_size: int = 32, log=print) -> tuple[Path, dict, bool]:
+                  batch_size: int = 32, split: str = "train", log=print) -> tuple[Path, dict, bool]:
     """(entry folder, its meta, whether it was reused) for the teacher's n-best lists of ``sources``.
-    ``decoding``: num_beams, n_best, max_new_tokens, max_length."""
+    ``decoding``: num_beams, n_best, max_new_tokens, max_length; ``split``: which split the sources
+    are (only ``train`` entries are training targets for Seq-KD)."""
     from lamina.eval.generation import generate_texts
     from lamina.io import atomic_output_dir, write_json
 
@@ -64,7 +65,7 @@ def build_or_open(teacher, tokenizer, sources: list[str], references: list[str],
         raise LaminaError(f"--n-best {decoding['n_best']} is more than --num-beams {decoding['num_beams']}")
     digest = weights_digest(teacher)
     ids = tokenizer(sources, truncation=True, max_length=decoding["max_length"])["input_ids"]
-    key = nbest_fingerprint(digest, ids, decoding)
+    key = nbest_fingerprint(digest, ids, decoding, split)
     entry = Path(root).expanduser() / key[:24]
     if (entry / META_FILE).is_file():
         log(f"n-best store: reusing {entry}")
@@ -75,26 +76,13 @@ def build_or_open(teacher, tokenizer, sources: list[str], references: list[str],
                            num_return_sequences=decoding["n_best"], max_new_tokens=decoding["max_new_tokens"],
                            max_length=decoding["max_length"], batch_size=batch_size)
     meta = {"version": NBEST_VERSION, "fingerprint": key, "teacher_digest": digest, "decoding": decoding,
-            "pairs": len(sources)}
+            "split": split, "pairs": len(sources)}
     with atomic_output_dir(entry, overwrite=True) as tmp:
         with open(tmp / TARGETS_FILE, "w", encoding="utf-8") as f:
             for s, r, hyps in zip(sources, references, nbest):
                 f.write(json.dumps({"source": s, "reference": r, "nbest": hyps}, ensure_ascii=False) + "\n")
         write_json(tmp / META_FILE, meta)  # last: an entry with meta.json is complete
     return entry, meta, False
-
-
-def read_targets(folder: str | Path) -> tuple[list[dict], dict]:
-    """The rows and meta of an n-best entry (or of a ``generate-targets`` output folder)."""
-    folder = Path(folder).expanduser()
-    if not (folder / META_FILE).is_file() or not (folder / TARGETS_FILE).is_file():
-        raise LaminaError(f"{folder} holds no complete teacher targets ({META_FILE} and {TARGETS_FILE}): "
-                          "run `lamina generate-targets` first")
-    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    rows = [json.loads(line) for line in (folder / TARGETS_FILE).read_text(encoding="utf-8").splitlines() if line]
-    if len(rows) != meta.get("pairs"):
-        raise LaminaError(f"{folder}/{TARGETS_FILE} has {len(rows)} rows where {META_FILE} says {meta.get('pairs')}")
-    return rows, meta
 
 
 def pick_target(row: dict, how: str) -> str:

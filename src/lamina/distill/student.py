@@ -46,6 +46,7 @@ def build_student(
     student: str | None = None,
     from_teacher: str | None = None,
     keep: int | None = None,
+    keep_decoder: int | None = None,
     student_config: str | None = None,
     first_n: int | None = None,
     calibration=None,
@@ -57,7 +58,7 @@ def build_student(
 
     from lamina.models.adapters import get_adapter
     from lamina.models.surgery import drop_layers
-    from lamina.strategies import get_strategy, select_layers
+    from lamina.strategies import get_strategy, select_decoder_layers, select_layers
     from lamina.tasks.objectives import objective_for
 
     modes = {
@@ -73,17 +74,26 @@ def build_student(
             "--student-config CONFIG, or --student-first-n N [--student PRETRAINED]"
             + (f" (got {', '.join(given)})" if given else "")
         )
+    if keep_decoder is not None and from_teacher is None:
+        raise LaminaError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
+                          "layers the student keeps)")
     set_seed(seed)
     if from_teacher is not None:
         if keep is None:
             raise LaminaError("--student-from-teacher needs --keep N (the student's layer count)")
         strategy = get_strategy(from_teacher, **(strategy_options or {}))
         n = get_adapter(teacher).num_layers(teacher.config)
+        decoder = None if keep_decoder is None else select_decoder_layers(teacher, strategy, keep_decoder)
         stats = (calibration(teacher, teacher_tokenizer, token=strategy.calibration_token)
                  if strategy.needs_calibration else None)
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
-        return model, teacher_tokenizer, {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
+        info = {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
+        if decoder is not None:
+            model = drop_layers(model, decoder, inplace=True, stack="decoder")
+            info.update(init=f"teacher layers {kept}, decoder layers {decoder} ({from_teacher})",
+                        kept_decoder_layers=decoder)
+        return model, teacher_tokenizer, info
     objective = objective_for(task)
     if student_config is not None:
         config = objective.student_config(student_config) or _config_from(student_config)

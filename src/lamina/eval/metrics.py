@@ -41,7 +41,7 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 # metrics where lower is better; every other metric is better higher. The direction picks
 # the best checkpoint (TrainingArguments.greater_is_better), the best run of a recipe step
 # (${best:step.output}) and the Pareto front of a report.
-LOWER_IS_BETTER = frozenset({"loss", "perplexity", "errors"})
+LOWER_IS_BETTER = frozenset({"loss", "perplexity", "errors", "nll_teacher_beam"})
 # metrics already on a 0..100 scale (sacrebleu's BLEU and chrF, also bleu_beam5 ...): shown as they are
 PERCENT_SCALE = ("bleu", "chrf")
 

@@ -62,3 +62,34 @@ def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:
                          prediction_loss_only=True) as trainer:
         trainer.remove_callback(PrinterCallback)  # no metrics dict printed to the terminal
         return mlm_metrics(trainer.evaluate(dataset))
+
+
+def sequence_log_probs(model, dataset, collator, *, batch_size: int = 32) -> list[float]:
+    """Per example of an encoded pairs dataset (:func:`lamina.data.pairs.encode_pairs`), the
+    summed log-probability the model gives its target tokens (the labels that are not -100),
+    teacher-forced: log p(y | x) = Σ_t log p(y_t | y_<t, x). An encoder-decoder's logits line
+    up with its labels; a decoder-only model's position t predicts token t + 1."""
+    import torch
+
+    decoder_only = not getattr(model.config, "is_encoder_decoder", False)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out: list[float] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(dataset), batch_size):
+                rows = dataset[start:start + batch_size]
+                batch = collator([{k: rows[k][i] for k in ("input_ids", "attention_mask", "labels")}
+                                  for i in range(len(rows["labels"]))])
+                batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
+                labels = batch.pop("labels")
+                logits = model(**batch).logits.float()
+                if decoder_only:
+                    logits, labels = logits[:, :-1], labels[:, 1:]
+                mask = labels != -100
+                picked = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+                out += (picked * mask).sum(-1).tolist()
+    finally:
+        model.train(was_training)
+    return out

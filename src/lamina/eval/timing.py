@@ -105,14 +105,21 @@ def _timed(fn, warmup: int, repeats: int) -> list[float]:
     return times
 
 
-def _torch_times(model: nn.Module, batch: dict, threads, warmup, repeats) -> list[float]:
+@contextmanager
+def _evaluating(model: nn.Module):
+    """The model in eval mode (its training flag restored after), under ``torch.inference_mode``."""
     was_training = model.training
     model.eval()
     try:
-        with _threads(threads), torch.inference_mode():
-            return _timed(lambda: model(**batch), warmup, repeats)
+        with torch.inference_mode():
+            yield model
     finally:
         model.train(was_training)
+
+
+def _torch_times(model: nn.Module, batch: dict, threads, warmup, repeats) -> list[float]:
+    with _evaluating(model), _threads(threads):
+        return _timed(lambda: model(**batch), warmup, repeats)
 
 
 def measure_throughput(
@@ -198,7 +205,6 @@ def compare_throughput(models: dict, *, rounds: int = 3, **kwargs) -> dict:
     return out
 
 
-@torch.inference_mode()
 def measure_generation(
     model: nn.Module,
     *,
@@ -210,27 +216,18 @@ def measure_generation(
     threads: int | None = None,
     seed: int = 0,
 ) -> dict:
-    """Greedy generation with the KV cache through HF ``generate``: median seconds per call and
-    new tokens per second (``batch_size`` × ``new_tokens`` / seconds), from random prompts;
-    every call is forced to produce exactly ``new_tokens`` tokens."""
+    """Greedy generation with the KV cache through HF ``generate``: median seconds per call (with
+    min and max over the repeats, timed by the same :func:`_timed` as every other figure) and new
+    tokens per second (``batch_size`` × ``new_tokens`` / seconds), from random prompts; every call
+    is forced to produce exactly ``new_tokens`` tokens."""
     vocab = int(getattr(model.config, "vocab_size", 1000))
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(5, max(vocab, 6), (batch_size, prompt_len), generator=generator)
     pad = getattr(model.config, "pad_token_id", None)
     kwargs = dict(attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
                   do_sample=False, num_beams=1, use_cache=True, pad_token_id=0 if pad is None else pad)
-    was_training = model.training
-    model.eval()
-    times = []
-    try:
-        with _threads(threads):
-            for i in range(warmup + repeats):
-                start = time.perf_counter()
-                model.generate(input_ids, **kwargs)
-                if i >= warmup:
-                    times.append(time.perf_counter() - start)
-    finally:
-        model.train(was_training)
+    with _evaluating(model), _threads(threads):
+        times = _timed(lambda: model.generate(input_ids, **kwargs), warmup, repeats)
     median = statistics.median(times)
     return {
         "batch_size": batch_size,
@@ -239,5 +236,7 @@ def measure_generation(
         "threads": threads or torch.get_num_threads(),
         "repeats": repeats,
         "seconds_per_call": median,
+        "seconds_min": min(times),
+        "seconds_max": max(times),
         "tokens_per_second": batch_size * new_tokens / median,
     }

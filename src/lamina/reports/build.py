@@ -50,11 +50,12 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
         md += ["**Command:**", "", "```bash", meta["command"], "```", ""]
     if configs:
         md += ["## Scores", "",
-               "Main dev metric ×100, mean ± std over seeds (number of seeds in brackets). Speed-up: CPU "
+               ("Dev metrics (fractions ×100)" if spec.metrics else "Main dev metric ×100") +
+               ", mean ± std over seeds (number of seeds in brackets). Speed-up: CPU "
                "throughput of the pruned architecture over the unpruned one, measured by `lamina prune` "
                "(min–max over interleaved rounds); latency (batch 1) and samples/s: `lamina eval`'s timing "
                "(median, min–max over repeats). Models of one shape and backend share one measurement.", "",
-               configs_table(configs), ""]
+               configs_table(configs, spec.metrics), ""]
     tasks = tasks_of(layered)
     if tasks:
         md += ["## Score vs layers kept", ""]

@@ -73,11 +73,11 @@ def lineage(record: dict, *, max_depth: int = 12) -> list[dict]:
             break
         seen.add(parent)
         path = Path(parent) / RESULTS_FILE
-        if not path.is_file():
-            break
-        try:
+        try:  # (a model that is no folder, e.g. "random init from {config JSON}", may not even be a valid path)
+            if not path.is_file():
+                break
             current = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             break
         chain.append(_summary(current, parent))
     return chain

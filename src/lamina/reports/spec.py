@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pydantic import field_validator
+
 from lamina.config import Settings, setting
 
 
@@ -16,7 +18,17 @@ class ReportSpec(Settings):
         None, "Steps shown as score vs layers kept (default: every run with a pruning strategy in its lineage).")
     baseline: Optional[list[str]] = setting(
         None, "Steps whose runs give the unpruned score per task (default: unpruned runs at the full depth).")
+    metrics: Optional[list[str]] = setting(
+        None, "Metrics shown as columns of the configurations table, repeated or comma-separated, e.g. "
+        "bleu,bleu_beam5,perplexity (default: each task's main metric).")
     pareto: bool = setting(True, "Score vs speed-up, one point per label, the Pareto front marked.")
     curves: list[str] = setting([], "Steps (or run kinds, e.g. finetune) whose learning curves are plotted.")
     plots: bool = setting(True, "Write PNG plots (with an output folder).")
     runs_table: bool = setting(True, "The per-run table at the end.")
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _split_metrics(cls, value):
+        if isinstance(value, str):
+            value = [value]
+        return None if value is None else [m.strip() for v in value for m in str(v).split(",") if m.strip()]

@@ -3,6 +3,8 @@ strategies × layers kept (Poor Man's BERT's figures), mean ± std over seeds.""
 
 from __future__ import annotations
 
+import statistics
+
 from lamina.reports.collect import Group, Row, group
 from lamina.reports.runs import to_markdown
 
@@ -47,17 +49,35 @@ def configuration(rows: list[Row]):
     return lambda r: f"{r.label}, {r.layers} layers" if len(depths[r.label]) > 1 else r.label
 
 
-def configs_table(rows: list[Row]) -> str:
-    """One row per configuration, one column per task (main metric, mean ± std (seeds))."""
+def metric_text(rows: list[Row], metric: str) -> str:
+    """``metric`` of the rows (seeds), mean ± std, shown as :func:`lamina.eval.metrics.shown` shows it
+    (fractions ×100); "–" where no row has it."""
+    from lamina.eval.metrics import is_fraction
+
+    values = [r.metrics[metric] for r in rows if isinstance(r.metrics.get(metric), (int, float))]
+    if not values:
+        return "–"
+    scale = 100 if all(is_fraction(metric, v) for v in values) else 1
+    mean = statistics.fmean(values)
+    text = f"{scale * mean:.2f}"
+    if len(values) > 1:
+        text += f" ± {scale * statistics.stdev(values):.2f} ({len(values)})"
+    return text
+
+
+def configs_table(rows: list[Row], metrics: list[str] | None = None) -> str:
+    """One row per configuration, one column per task (main metric, mean ± std (seeds)); with
+    ``metrics``, one column per task and metric of these."""
     tasks = tasks_of(rows)
     name = configuration(rows)
     metric_of = {t: next((r.metric for r in rows if r.task == t and r.metric), "") for t in tasks}
     cells = {g.key: g for g in group(rows, lambda r: (name(r), r.task))}
+    shown_metrics = [(t, m, f"{t} ({m})" if len(tasks) > 1 else m) for t in tasks for m in metrics or ()]
     timed = any(r.latency_ms is not None or r.throughput is not None for r in rows)
     exported = any(r.backend != "torch" for r in rows)
     columns = ["configuration", *(["backend"] if exported else []), "layers", "parameters", "speed-up",
                *(["latency b=1 (ms)", "samples/s", "MB on disk"] if timed else [])]
-    columns += [f"{t} ({metric_of[t]})" for t in tasks]
+    columns += [c for _, _, c in shown_metrics] if metrics else [f"{t} ({metric_of[t]})" for t in tasks]
     table = []
     for g in group(rows, lambda r: (name(r),)):
         first = g.first
@@ -68,8 +88,13 @@ def configs_table(rows: list[Row]) -> str:
                "latency b=1 (ms)": _figure(first.latency_ms, first.latency_range),
                "samples/s": _figure(first.throughput, first.throughput_range),
                "MB on disk": _megabytes(first.bytes)}
-        for t in tasks:
-            row[f"{t} ({metric_of[t]})"] = score_text(cells.get((g.key[0], t)))
+        if metrics:
+            for t, m, column in shown_metrics:
+                cell = cells.get((g.key[0], t))
+                row[column] = metric_text(cell.rows if cell else [], m)
+        else:
+            for t in tasks:
+                row[f"{t} ({metric_of[t]})"] = score_text(cells.get((g.key[0], t)))
         table.append(row)
     return to_markdown(columns, table)
 

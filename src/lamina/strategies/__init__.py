@@ -9,6 +9,7 @@ from lamina.strategies.base import (
     get_strategy,
     register_strategy,
     resolve_drop_count,
+    select_decoder_layers,
     select_layers,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "get_strategy",
     "register_strategy",
     "resolve_drop_count",
+    "select_decoder_layers",
     "select_layers",
 ]

@@ -140,3 +140,19 @@ def select_layers(
     if len(set(dropped)) != k or any(not 0 <= i < num_layers for i in dropped):
         raise LaminaError(f"strategy '{strategy.name}' chose invalid layers {dropped} to drop ({k} of {num_layers})")
     return [i for i in range(num_layers) if i not in set(dropped)]
+
+
+def select_decoder_layers(model, strategy: Strategy, keep: int, flag: str = "--keep-decoder") -> list[int]:
+    """The decoder layers an encoder-decoder keeps: ``keep`` of them, by a data-free strategy
+    (calibration statistics measure the encoder's stack). ``lamina prune --keep-decoder`` and
+    ``lamina distill --student-from-teacher S --keep-decoder M`` both choose through this."""
+    from lamina.models.adapters import get_adapter
+
+    adapter = get_adapter(model)
+    if not adapter.is_encoder_decoder:
+        raise LaminaError(f"{flag} is for encoder-decoders (BART, Marian, T5), not '{model.config.model_type}'")
+    if strategy.needs_calibration:
+        raise LaminaError(f"{flag} selects decoder layers with a data-free strategy "
+                          f"({', '.join(available_strategies(data_free=True))}), not '{strategy.name}'")
+    return select_layers(strategy, adapter.stack("decoder").num_layers(model.config), keep=keep)
+

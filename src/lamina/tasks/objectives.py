@@ -474,10 +474,10 @@ class Seq2Seq(Objective):
     def trainer_settings(self, task):  # the best checkpoint by the references' loss (no generation per evaluation)
         return {"metric_for_best_model": "loss", "greater_is_better": False, "prediction_loss_only": True}
 
-    def _encode(self, data, tokenizer, cfg, task):
+    def _encode(self, data, tokenizer, max_length, task):
         from lamina.data.pairs import encode_pairs
 
-        return encode_pairs(data, tokenizer, max_length=cfg.max_length, max_target_length=task.max_new_tokens,
+        return encode_pairs(data, tokenizer, max_length=max_length, max_target_length=task.max_new_tokens,
                             decoder_only=self.decoder_start_token_id is None)
 
     def _check_positions(self, config, tokenizer, cfg, task):
@@ -502,12 +502,13 @@ class Seq2Seq(Objective):
 
         if self.config is not None:
             self._check_positions(self.config, tokenizer, cfg, task)
+        self._check_beam_targets(task)
         train = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False)
         evals = {s: subset(raw[s], cfg.max_eval_samples, cfg.seed, stratify=False) for s in task.eval_splits}
         self.references = {s: (list(d["source"]), list(d["target"])) for s, d in evals.items()}
         self.settings = {"max_length": cfg.max_length, "batch_size": cfg.eval_batch_size}
-        return Prepared(train=self._encode(train, tokenizer, cfg, task),
-                        evals={s: self._encode(d, tokenizer, cfg, task) for s, d in evals.items()},
+        return Prepared(train=self._encode(train, tokenizer, cfg.max_length, task),
+                        evals={s: self._encode(d, tokenizer, cfg.max_length, task) for s, d in evals.items()},
                         collator=self._collator(tokenizer), raw_train=raw["train"].rename_column("source", "text"),
                         train_rows=train)
 
@@ -520,7 +521,42 @@ class Seq2Seq(Objective):
                                     max_new_tokens=task.max_new_tokens, max_length=self.settings["max_length"],
                                     batch_size=self.settings["batch_size"])
         metrics.update(mlm_metrics(loss_of()))
+        if task.beam_targets:
+            metrics.update(self._teacher_beam_scores(model, tokenizer, task, split))
         return metrics
+
+    @staticmethod
+    def _check_beam_targets(task) -> None:
+        """Fail before any training or scoring when ``--beam-targets`` is not a complete targets folder."""
+        from lamina.data.targets import read_targets
+
+        if task.beam_targets:
+            read_targets(task.beam_targets)
+
+    def _teacher_beam_scores(self, model, tokenizer, task, split) -> dict:
+        """Seed 001's p(ŷ): the mean over sentences of the probability the model gives the teacher's
+        beam output ŷ for the split's sources (``--beam-targets``, a generate-targets folder), and the
+        mean negative log-probability of ŷ (nats per sentence)."""
+        import math
+
+        import datasets
+
+        from lamina.data.targets import read_targets
+        from lamina.errors import LaminaError
+        from lamina.eval.scoring import sequence_log_probs
+
+        rows, _ = read_targets(task.beam_targets)
+        output = {r["source"]: r["nbest"][0] for r in rows}
+        sources = self.references[split][0]
+        missing = sum(s not in output for s in sources)
+        if missing:
+            raise LaminaError(f"--beam-targets {task.beam_targets}: {missing} of the {len(sources)} {split} sources "
+                              f"were not decoded there (make it with `lamina generate-targets --split {split}`)")
+        pairs = datasets.Dataset.from_dict({"source": sources, "target": [output[s] for s in sources]})
+        encoded = self._encode(pairs, tokenizer, self.settings["max_length"], task)
+        logp = sequence_log_probs(model, encoded, self._collator(tokenizer), batch_size=self.settings["batch_size"])
+        return {"p_teacher_beam": sum(math.exp(v) for v in logp) / len(logp),
+                "nll_teacher_beam": -sum(logp) / len(logp)}
 
     def scorer(self, task, tokenizer, cfg, record):
         from lamina.data.encode import subset
@@ -530,6 +566,7 @@ class Seq2Seq(Objective):
         split = {"dev": "dev", "train": "train"}.get(cfg.split)
         if split is None:
             raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
+        self._check_beam_targets(task)
         data = subset(task.load(cfg.data_dir)[split], cfg.max_samples, cfg.seed, stratify=False)
         self.references = {split: (list(data["source"]), list(data["target"]))}
         self.settings = {"max_length": cfg.max_length, "batch_size": cfg.batch_size}
@@ -540,7 +577,7 @@ class Seq2Seq(Objective):
 
             self._remember(model)
             self._check_positions(model.config, tokenizer, cfg, task)
-            encoded = self._encode(data, tokenizer, cfg, task)
+            encoded = self._encode(data, tokenizer, cfg.max_length, task)
 
             def loss_of():
                 with scoring_trainer(model, tokenizer, self._collator(tokenizer), batch_size=cfg.batch_size,

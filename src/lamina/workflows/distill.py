@@ -28,7 +28,10 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
                                         flag="--method-option")
     student: Optional[str] = setting(None, "Student model (path or alias).")
     student_from_teacher: Optional[str] = setting(None, "Copy teacher layers chosen by this strategy.")
-    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher).", ge=1)
+    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
+                                  "layers).", ge=1)
+    keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
+                                          "by the same (data-free) strategy.", ge=1)
     strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
                                           flag="--strategy-option")
     student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
@@ -113,6 +116,9 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
             self.loss = {**self.loss, "kd": self.alpha, "ce": 1.0 - self.alpha}
         if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
             raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
+        if self.keep_decoder is not None and self.student_from_teacher is None:
+            raise ValueError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
+                             "layers the student keeps)")
         method = get_method(self.method)
         try:
             method.Options(**self.method_options)  # unknown or bad method settings fail here
@@ -194,7 +200,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     t_name, t_model, t_tok = teachers[0]
     student, tokenizer, init = build_student(
         task=task, teacher=t_model, teacher_tokenizer=t_tok, teacher_name=t_name, student=cfg.student,
-        from_teacher=cfg.student_from_teacher, keep=cfg.keep, student_config=cfg.student_config,
+        from_teacher=cfg.student_from_teacher, keep=cfg.keep, keep_decoder=cfg.keep_decoder,
+        student_config=cfg.student_config,
         first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
         strategy_options=cfg.strategy_options,
     )
@@ -270,6 +277,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
                       "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's"}
                      for i, s in enumerate(specs)],
         "student_init": init["init"],
+        **{f"student_{k}": init[k] for k in ("kept_layers", "kept_decoder_layers") if k in init},
         "losses": weights,
         "temperature": cfg.temperature,
         "cache": cache_state,

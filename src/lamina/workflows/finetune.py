@@ -61,6 +61,8 @@ def from_scratch(cfg: FinetuneConfig, task, objective, raw):
     texts = list(train["source"]) + list(train["target"]) if "source" in train.column_names else list(train["text"])
     tokenizer = train_bpe(texts, vocab_size=cfg.tokenizer_vocab, max_length=max_positions(config))
     config.vocab_size = len(tokenizer)
+    if getattr(config, "decoder_vocab_size", None) is not None:  # Marian: the decoder's own (default 58101)
+        config.decoder_vocab_size = len(tokenizer)
     config.pad_token_id, config.bos_token_id = tokenizer.pad_token_id, tokenizer.bos_token_id
     config.eos_token_id = tokenizer.eos_token_id
     if getattr(config, "is_encoder_decoder", False):

@@ -1,11 +1,13 @@
 """``lamina generate-targets``: the teacher decodes the training sources of a seq2seq task once
 (beam K, n-best list) for sequence-level KD; the lists go into the n-best store
 (:mod:`lamina.distill.nbest`, fingerprinted by teacher weights, data and decoding settings,
-reused when unchanged) and are copied into OUT for ``lamina distill --method seqkd --targets OUT``."""
+reused when unchanged) and are copied into OUT for ``lamina distill --method seqkd --targets OUT``.
+``--split dev`` decodes the dev sources instead (every one of them): the teacher's beam output
+that ``--beam-targets OUT`` scores under a model (seed 001's p(ŷ) column), never training data."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from lamina.config import setting
 from lamina.training.settings import OutputSettings, TaskSettings
@@ -17,6 +19,9 @@ class GenerateTargetsConfig(TaskSettings, OutputSettings):
                            missing="give the teacher model (a folder) as the first argument")
     task: str = setting("multi30k", "A seq2seq task: multi30k, bbc-headline or pairs.", flag="-t")
     num_beams: int = setting(5, "Beam size of the teacher's decoding (1: greedy).", ge=1)
+    split: Literal["train", "dev"] = setting(
+        "train", "Decode the training sources (for --method seqkd; --max-train-samples picks a subset) or every dev "
+        "source (for --beam-targets).")
     n_best: int = setting(1, "Hypotheses kept per source (best first; Seq-Inter picks among them).", ge=1)
     max_length: int = setting(128, "Source tokens (truncation).", ge=2)
     batch_size: int = setting(32, "Sources decoded per batch.", ge=1)
@@ -28,7 +33,8 @@ class GenerateTargetsConfig(TaskSettings, OutputSettings):
 
 @register_workflow("generate-targets")
 class GenerateTargets(Workflow):
-    """Decode a seq2seq task's training sources with a teacher (beam K, n-best) for Seq-KD / Seq-Inter."""
+    """Decode a seq2seq task's training sources with a teacher (beam K, n-best) for Seq-KD / Seq-Inter
+    (or, with --split dev, its dev sources for --beam-targets)."""
 
     Config = GenerateTargetsConfig
     arguments = ("teacher",)
@@ -40,7 +46,7 @@ class GenerateTargets(Workflow):
     def show(self, record, cfg, echo) -> None:
         g = record["generation"]
         how = "reused" if g["reused"] else f"{g['examples_per_second']:.1f} examples/s"
-        echo(f"{g['pairs']} pairs, beam {g['decoding']['num_beams']}, n-best {g['decoding']['n_best']} ({how}); "
+        echo(f"{g['pairs']} {g['split']} pairs, beam {g['decoding']['num_beams']}, n-best {g['decoding']['n_best']} ({how}); "
              f"saved to {cfg.output}")
 
 
@@ -68,15 +74,17 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     if tokenizer is None:
         raise LaminaError(f"the teacher '{cfg.teacher}' has no tokenizer")
     objective._check_positions(teacher.config, tokenizer, cfg, task)
-    train = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False)
+    pairs = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False) if cfg.split == "train" \
+        else raw[cfg.split]
     decoding = {"num_beams": cfg.num_beams, "n_best": cfg.n_best, "max_new_tokens": cfg.max_new_tokens,
                 "max_length": cfg.max_length}
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_nbest"
     start = time.perf_counter()
-    entry, meta, reused = build_or_open(teacher, tokenizer, list(train["source"]), list(train["target"]), root=root,
-                                        decoding=decoding, batch_size=cfg.batch_size, log=log)
+    entry, meta, reused = build_or_open(teacher, tokenizer, list(pairs["source"]), list(pairs["target"]), root=root,
+                                        decoding=decoding, batch_size=cfg.batch_size, split=cfg.split, log=log)
     seconds = time.perf_counter() - start
-    record["generation"] = {"entry": str(entry), "reused": reused, "pairs": meta["pairs"], "decoding": decoding,
+    record["generation"] = {"entry": str(entry), "reused": reused, "split": cfg.split, "pairs": meta["pairs"],
+                            "decoding": decoding,
                             "fingerprint": meta["fingerprint"], "seconds": None if reused else seconds,
                             "examples_per_second": None if reused else meta["pairs"] / seconds}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:

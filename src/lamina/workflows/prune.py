@@ -100,20 +100,6 @@ class Prune(Workflow):
         print_prune_summary(record, cfg.output)
 
 
-def select_decoder_layers(model, strategy, keep: int) -> list[int]:
-    """The decoder layers an encoder-decoder keeps: ``keep`` of them, by a data-free strategy
-    (calibration statistics measure the encoder's stack)."""
-    from lamina.errors import LaminaError
-    from lamina.models.adapters import get_adapter
-    from lamina.strategies import available_strategies, select_layers
-
-    stack = get_adapter(model).stack("decoder")
-    if strategy.needs_calibration:
-        raise LaminaError(f"--keep-decoder selects decoder layers with a data-free strategy "
-                          f"({', '.join(available_strategies(data_free=True))}), not '{strategy.name}'")
-    return select_layers(strategy, stack.num_layers(model.config), keep=keep)
-
-
 def run_prune(cfg: PruneConfig) -> dict:
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir, write_json
@@ -122,7 +108,7 @@ def run_prune(cfg: PruneConfig) -> dict:
     from lamina.models.loading import load_model
     from lamina.models.surgery import drop_layers
     from lamina.results import RESULTS_FILE, finish_record, new_record
-    from lamina.strategies import get_strategy, select_layers
+    from lamina.strategies import get_strategy, select_decoder_layers, select_layers
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
     options = cfg.strategy_settings()

@@ -56,6 +56,9 @@ class SeqKD(Standard):
         from lamina.distill.nbest import pick_target, read_targets
 
         rows, meta = read_targets(options.targets)
+        if meta.get("split", "train") != "train":
+            raise LaminaError(f"--targets {options.targets} holds the teacher's output on the {meta['split']} split: "
+                              "Seq-KD trains on `lamina generate-targets --split train` targets")
         if options.pick == "inter" and meta["decoding"]["n_best"] < 2:
             log("seqkd: --pick inter with an n-best list of 1 is Seq-KD (generate-targets --n-best K for more)")
         pairs = datasets.Dataset.from_dict({"source": [r["source"] for r in rows],
