@@ -81,7 +81,8 @@ def test_finetune_forgets_the_first_task_and_lamol_forgets_less(runs):
     pseudo = lamol["stages"][1]["pseudo"]
     assert pseudo["asked"] == 180 and pseudo["kept"] + pseudo["dropped"] == 180 and pseudo["kept"] > 18, pseudo
     assert "pseudo" not in ft["stages"][1]  # finetune: no replay
-    assert (runs / "lamol" / "README.md").read_text().count("| next |") == 1
+    card = (runs / "lamol" / "README.md").read_text().splitlines()
+    assert sum(line.startswith(("| copy |", "| next |")) for line in card) == 2  # a matrix row per stage
     reloaded = transformers.AutoTokenizer.from_pretrained(runs / "lamol")  # a plain HF folder with the task tokens
     assert reloaded.convert_tokens_to_ids("__copy__") != reloaded.unk_token_id
     transformers.AutoModelForCausalLM.from_pretrained(runs / "lamol")
@@ -164,3 +165,28 @@ def test_bad_input_is_one_error_line_and_writes_nothing(setup, tmp_path):
         out = tmp_path / f"out{i}"
         assert_one_line_error(runner.invoke(app, ["lifelong", model, *files, *args, "-o", str(out)]), match)
         assert not out.exists() and not (tmp_path / f"out{i}.work").exists()
+
+
+def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path, monkeypatch):
+    import lamina.workflows.lifelong as lifelong
+
+    folder, files = setup
+    out = tmp_path / "r"
+    args = ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--method", "lamol", "--max-steps", "2",
+            "-o", str(out), *FAST]
+    real, calls = lifelong.train_stage, []
+
+    def second_stage_fails(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lifelong, "train_stage", second_stage_fails)
+    with pytest.raises(KeyboardInterrupt):
+        runner.invoke(app, args, catch_exceptions=False)
+    assert not out.exists() and (tmp_path / "r.work" / "checkpoint-1" / "trainer_state.json").is_file()
+    result = _ok(runner.invoke(app, [*args, "--resume"]))
+    assert "resuming after task 1 of 2" in result.output and len(calls) == 3  # only the second task trained again
+    record = _record(out)
+    assert [len(row) for row in record["matrix"]["scores"]] == [1, 2] and not (tmp_path / "r.work").exists()

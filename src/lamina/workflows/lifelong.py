@@ -331,7 +331,7 @@ def generate(model, prompts: list[list[int]], tokens: Tokens, *, max_new_tokens:
     model.eval()
     device = next(model.parameters()).device
     out = []
-    extra = {"do_sample": True, "top_k": top_k or None, "top_p": 1.0, "temperature": 1.0} if sample else \
+    extra = {"do_sample": True, "top_k": top_k, "top_p": 1.0, "temperature": 1.0} if sample else \
         {"do_sample": False}
     try:
         with torch.no_grad():
