@@ -398,15 +398,16 @@ def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, 
 
 
 class Collator:
-    """Right-pads ``input_ids`` (pad id), ``labels`` and ``qa_labels`` (-100); ``kd`` per row."""
+    """Right-pads ``input_ids`` (pad id), ``labels`` and ``qa_labels`` (-100) to the longest row, or
+    to ``width`` (``--pad-to-max-length``); ``kd`` per row."""
 
-    def __init__(self, pad: int):
-        self.pad = pad
+    def __init__(self, pad: int, width: int | None = None):
+        self.pad, self.width = pad, width
 
     def __call__(self, features):
         import torch
 
-        width = max(len(f["input_ids"]) for f in features)
+        width = self.width or max(len(f["input_ids"]) for f in features)
 
         def padded(key, value):
             return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features])
@@ -479,7 +480,8 @@ def train_stage(model, rows: list[dict], cfg: LifelongConfig, work: Path, tokens
     args = training_arguments(cfg, work, num_examples=len(data), eval_strategy="no", save_strategy="no",
                               load_best_model_at_end=False, metric_for_best_model=None, remove_unused_columns=False,
                               report_to=[])
-    trainer = lifelong_trainer_class()(model=model, args=args, train_dataset=data, data_collator=Collator(tokens.pad),
+    collator = Collator(tokens.pad, cfg.max_length if cfg.pad_to_max_length else None)
+    trainer = lifelong_trainer_class()(model=model, args=args, train_dataset=data, data_collator=collator,
                                        callbacks=callbacks, teacher=teacher, lm_lambda=cfg.lm_lambda,
                                        temperature=cfg.temperature)
     out = trainer.train()
