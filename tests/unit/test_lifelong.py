@@ -1,0 +1,192 @@
+"""lamina lifelong (LAMOL, L2KD) on a tiny random Llama with a BPE tokenizer and two synthetic
+text-to-text tasks that conflict: given two letters, ``copy`` answers the first, ``next`` the
+letter after the second, with the same question; only the task token tells them apart."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+import transformers
+from typer.testing import CliRunner
+
+from lamina.cli import app
+from lamina.data.bpe import train_bpe
+from lamina.workflows.lifelong import add_task_tokens, encode_rows, parse_pseudo, sample_pseudo
+
+from conftest import assert_one_line_error
+
+runner = CliRunner()
+LETTERS = list("abcdefghijklmnop")
+FAST = ["--lr", "5e-3", "--batch-size", "16", "--max-length", "12", "--max-answer-tokens", "3", "--no-progress",
+        "--logging-steps", "20"]
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result
+
+
+def _record(folder):
+    return json.loads((folder / "lamina_results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The two task files and a 2-layer random Llama (width 64) with a BPE tokenizer."""
+    folder = tmp_path_factory.mktemp("lll")
+    rng = random.Random(0)
+    for kind in ("copy", "next"):
+        with open(folder / f"{kind}.jsonl", "w") as f:
+            for _ in range(200):
+                i, j = rng.randrange(len(LETTERS) - 1), rng.randrange(len(LETTERS) - 1)
+                answer = LETTERS[i] if kind == "copy" else LETTERS[j + 1]
+                f.write(json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which",
+                                    "answer": answer}) + "\n")
+    tok = train_bpe([" ".join(LETTERS)] * 5 + ["which"] * 5, vocab_size=300, max_length=64)
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                      intermediate_size=128, num_hidden_layers=2, max_position_embeddings=64,
+                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                      eos_token_id=tok.eos_token_id)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder / "model")
+    tok.save_pretrained(folder / "model")
+    files = ["--text-file", f"copy={folder / 'copy.jsonl'}", "--text-file", f"next={folder / 'next.jsonl'}"]
+    return folder, files
+
+
+@pytest.fixture(scope="module")
+def runs(setup, tmp_path_factory):
+    """copy → next with finetune and with lamol (same seed, same settings)."""
+    folder, files = setup
+    out = tmp_path_factory.mktemp("runs")
+    for method in ("finetune", "lamol"):
+        _ok(runner.invoke(app, ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--method", method,
+                                "-o", str(out / method), "--epochs", "10", "--pseudo-rate", "1", *FAST]))
+    return out
+
+
+def test_finetune_forgets_the_first_task_and_lamol_forgets_less(runs):
+    ft, lamol = _record(runs / "finetune"), _record(runs / "lamol")
+    for r in (ft, lamol):
+        assert r["matrix"]["tasks"] == ["copy", "next"] and r["matrix"]["trained"] == ["copy", "next"]
+        assert r["matrix"]["scores"][0][0] >= 0.8, r["matrix"]  # task 1 learnt
+    after_ft, after_lamol = ft["matrix"]["scores"][1][0], lamol["matrix"]["scores"][1][0]
+    assert after_ft < ft["matrix"]["scores"][0][0] - 0.5, ft["matrix"]  # finetune forgets task 1
+    assert after_lamol > after_ft + 0.3, (lamol["matrix"], ft["matrix"])  # replay keeps most of it
+    assert lamol["forgetting"]["copy"] < ft["forgetting"]["copy"]
+    assert ft["metrics"]["average"] == pytest.approx(sum(ft["matrix"]["scores"][1]) / 2)
+    pseudo = lamol["stages"][1]["pseudo"]
+    assert pseudo["asked"] == 180 and pseudo["kept"] + pseudo["dropped"] == 180 and pseudo["kept"] > 18, pseudo
+    assert "pseudo" not in ft["stages"][1]  # finetune: no replay
+    card = (runs / "lamol" / "README.md").read_text().splitlines()
+    assert sum(line.startswith(("| copy |", "| next |")) for line in card) == 2  # a matrix row per stage
+    reloaded = transformers.AutoTokenizer.from_pretrained(runs / "lamol")  # a plain HF folder with the task tokens
+    assert reloaded.convert_tokens_to_ids("__copy__") != reloaded.unk_token_id
+    transformers.AutoModelForCausalLM.from_pretrained(runs / "lamol")
+    assert not (runs / "lamol.work").exists()
+
+
+def test_pseudo_examples_carry_their_task_token_and_parse_or_are_dropped(setup, runs):
+    model = transformers.AutoModelForCausalLM.from_pretrained(runs / "lamol")
+    tok = transformers.AutoTokenizer.from_pretrained(runs / "lamol")
+    tokens = add_task_tokens(model, tok, ["copy", "next"])  # already there: the same ids, nothing added
+    assert len(tok) == model.get_input_embeddings().weight.shape[0]
+    torch.manual_seed(0)
+    rows, stats = sample_pseudo(model, tok, tokens, ["copy", "next"], 21, max_length=12, batch_size=16, top_k=20)
+    assert stats["per_task"]["copy"]["asked"] == 11 and stats["per_task"]["next"]["asked"] == 10
+    assert stats["kept"] == len(rows) and stats["kept"] + stats["dropped"] == 21 and rows
+    for task in ("copy", "next"):
+        mine = [r for r in rows if r["task"] == task]
+        assert mine and all(r["answer"] and set(r) == {"context", "question", "answer", "task"} for r in mine), mine
+        encoded = encode_rows(mine, task, tok, tokens, max_length=12, max_answer=3)
+        assert all(e["input_ids"][0] == tokens.tasks[task] for e in encoded)
+    copy, q, a, eos = tokens.tasks["copy"], tokens.question, tokens.answer, tokens.eos
+    x, y = (ids[0] for ids in tok(["k", "m"], add_special_tokens=False)["input_ids"])
+    assert parse_pseudo([x, q, y, a, x, eos], "copy", tokens, tok) == \
+        {"context": "k", "question": "m", "answer": "k", "task": "copy"}
+    for broken in ([x, q, y, a, x],  # no end of sequence
+                   [x, y, a, x, eos],  # no question separator
+                   [x, q, y, a, x, a, y, eos],  # two answers
+                   [x, a, y, q, x, eos],  # answer before question
+                   [x, q, copy, a, x, eos],  # a task token inside
+                   [x, q, y, a, eos]):  # an empty answer
+        assert parse_pseudo(broken, "copy", tokens, tok) is None, broken
+
+
+def test_the_matrix_has_a_row_per_stage_and_a_column_per_task_seen(setup, tmp_path):
+    folder, files = setup
+    out = tmp_path / "ft3"  # finetune may revisit a task: copy → next → copy
+    result = _ok(runner.invoke(app, ["lifelong", str(folder / "model"), "--tasks", "copy,next", "--tasks", "copy",
+                                     *files, "--method", "finetune", "-o", str(out), "--max-steps", "3", *FAST]))
+    m = _record(out)["matrix"]
+    assert m["trained"] == ["copy", "next", "copy"] and m["tasks"] == ["copy", "next"]
+    assert [len(row) for row in m["scores"]] == [1, 2, 2]
+    assert "after task" in result.stdout and "final average" in result.stdout
+
+
+def test_l2kd_methods_train_per_task_teachers_once_and_reuse_them_from_the_teacher_dir(setup, tmp_path):
+    folder, files = setup
+    teachers = tmp_path / "teachers"
+    args = ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--max-steps", "4",
+            "--max-train-samples", "40", "--teacher-dir", str(teachers), "--teacher-split", *FAST]
+    for i, method in enumerate(("word-kd", "seq-kd-soft", "seq-kd")):
+        record = _record(_run([*args, "--method", method], tmp_path / method))
+        assert {t["reused"] for t in record["teachers"].values()} == {i > 0}, method  # trained once, then reused
+        assert len(list(teachers.glob("*/teacher.json"))) == 2
+        split = record["teacher_split"]["copy"]
+        assert split["teacher_correct"] + split["teacher_wrong"] == record["tasks"]["copy"]["dev_examples"]
+        assert "teacher_accuracy" in record["metrics"]
+        stage = record["stages"][1]
+        assert stage["training"]["steps"] == 4 and stage["pseudo"]["asked"] == 8
+        assert ("teacher_answers_empty" in stage) == method.startswith("seq")
+        assert stage["training"]["examples"] == 40 + stage["pseudo"]["kept"]
+
+
+def _run(args, out):
+    _ok(runner.invoke(app, [*args, "-o", str(out)]))
+    return out
+
+
+def test_bad_input_is_one_error_line_and_writes_nothing(setup, tmp_path):
+    folder, files = setup
+    (tmp_path / "noanswer.tsv").write_text("context\tquestion\tlabel\na b\twhich\ta\n")
+    model = str(folder / "model")
+    cases = {
+        "the task sequence is empty": ["--tasks", ""],
+        "--pseudo-rate: must be 0 or more": ["--tasks", "copy,next", "--pseudo-rate", "-0.1"],
+        "task 'copy' appears twice": ["--tasks", "copy,next,copy", "--method", "lamol"],
+        "no 'answer' column": ["--tasks", "bad", "--text-file", f"bad={tmp_path / 'noanswer.tsv'}"],
+        "unknown task 'nope'": ["--tasks", "nope"],
+    }
+    for i, (match, args) in enumerate(cases.items()):
+        out = tmp_path / f"out{i}"
+        assert_one_line_error(runner.invoke(app, ["lifelong", model, *files, *args, "-o", str(out)]), match)
+        assert not out.exists() and not (tmp_path / f"out{i}.work").exists()
+
+
+def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path, monkeypatch):
+    import lamina.workflows.lifelong as lifelong
+
+    folder, files = setup
+    out = tmp_path / "r"
+    args = ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--method", "lamol", "--max-steps", "2",
+            "-o", str(out), *FAST]
+    real, calls = lifelong.train_stage, []
+
+    def second_stage_fails(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lifelong, "train_stage", second_stage_fails)
+    stopped = runner.invoke(app, args)
+    assert stopped.exit_code == 130 and "interrupted" in stopped.stderr, stopped.output
+    assert not out.exists() and (tmp_path / "r.work" / "checkpoint-1" / "trainer_state.json").is_file()
+    result = _ok(runner.invoke(app, [*args, "--resume"]))
+    assert "resuming after task 1 of 2" in result.output and len(calls) == 3  # only the second task trained again
+    record = _record(out)
+    assert [len(row) for row in record["matrix"]["scores"]] == [1, 2] and not (tmp_path / "r.work").exists()
