@@ -242,8 +242,9 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     except (OSError, SafetensorError) as exc:
         raise LaminaError(f"could not read {path}: {str(exc).splitlines()[0]}") from None
     model = quantize_torch(_model_class(config)(config))
+    linears = _dynamic_linears(model)
     try:
-        for name, mod in _dynamic_linears(model):
+        for name, mod in linears:
             q, scales, zps = tensors.pop(f"{name}.qweight"), tensors.pop(f"{name}.qscales"), tensors.pop(f"{name}.qzero_points")
             if f"{name}.qaxis" in tensors:
                 axis = int(tensors.pop(f"{name}.qaxis")[0])
@@ -254,7 +255,7 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     except KeyError as exc:
         raise LaminaError(f"{path} does not match {source}/config.json: no tensor {exc}") from None
     full = model.state_dict()  # the quantised Linears' packed weights as just set, and the rest
-    quantised = {name for name, _ in _dynamic_linears(model)}
+    quantised = {name for name, _ in linears}
     own = {k for k, v in full.items() if isinstance(v, torch.Tensor) and not _owned_by(k, quantised)}
     missing, unexpected = own - set(tensors), set(tensors) - own
     if missing or unexpected:
