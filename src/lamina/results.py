@@ -60,7 +60,12 @@ def new_record(kind: str, *, model: str, task: str | None = None, config: dict |
 
 
 def finish_record(record: dict) -> dict:
+    """Stamp the wall time and the lineage (the runs the model came from, read now, while their
+    folders exist: a report made after they are deleted still knows which pruning a model had)."""
+    from lamina.reports.collect import lineage
+
     t0 = record.pop("_t0", None)
     if t0 is not None:
         record["wall_seconds"] = round(time.time() - t0, 2)
+    record["lineage"] = lineage(record)
     return record

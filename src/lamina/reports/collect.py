@@ -80,6 +80,9 @@ def lineage(record: dict, *, max_depth: int = 12) -> list[dict]:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             break
         chain.append(_summary(current, parent))
+        if len(current.get("lineage") or []) > 1:  # the parent stored its own ancestry when it ran
+            chain.extend(current["lineage"][1:])
+            break
     return chain
 
 

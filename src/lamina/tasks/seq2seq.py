@@ -116,20 +116,19 @@ class Multi30k(Seq2SeqTask):
 @dataclass
 class BBCHeadline(Seq2SeqTask):
     def read(self, data_dir):
-        from lamina.data.bbc import bbc_articles
+        from lamina.data.bbc import bbc_articles, body
 
         parts: dict[str, tuple[list[str], list[str], str]] = {s: ([], [], "bbc-headline " + s)
                                                              for s in ("train", "dev", "test")}
-        seen: set[str] = set()
-        for text, _ in bbc_articles():
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            body = " ".join(lines[1:])
-            if len(lines) < 2 or body in seen:  # the corpus repeats ~100 articles (a few retitled): each body once
+        kept = 0
+        for text, _ in bbc_articles(unique=True):  # the corpus repeats ~130 articles: each body once
+            headline, source = text.strip().splitlines()[0].strip(), body(text)
+            if not source:
                 continue
-            split = {0: "dev", 1: "test"}.get(len(seen) % 10, "train")
-            seen.add(body)
-            parts[split][0].append(body)
-            parts[split][1].append(lines[0])
+            split = {0: "dev", 1: "test"}.get(kept % 10, "train")
+            kept += 1
+            parts[split][0].append(source)
+            parts[split][1].append(headline)
         return parts
 
 
