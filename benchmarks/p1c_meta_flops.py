@@ -95,8 +95,8 @@ def main() -> None:
     teacher.requires_grad_(True)
     parts["teacher forward + backward (batch)"] = flops(lambda: forward_backward(teacher, batch))
     params, teacher_params = dict(student.named_parameters()), list(teacher.parameters())
-    steps = {mode: 1 + flops(lambda: meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=5e-5, mode=mode,
-                                                   pilot_tape=tape)) / kd
+    steps = {mode: 1 + flops(lambda m=mode: meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=5e-5, mode=m,
+                                                         pilot_tape=tape)) / kd
              for mode in ("exact", "mixed", "fd")}
     print(json.dumps({"batch": args.batch, "quiz": args.quiz, "length": args.length, "kd_step_gflop": round(kd / 1e9, 2),
                       "parts_x_kd_step": {k: round(v / kd, 3) for k, v in parts.items()},
