@@ -180,13 +180,19 @@ def test_mixed_meta_gradient_equals_exact(loss, teachers):
 
 
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention):
+def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention, monkeypatch):
     """The replay of the student's forward pass for the Jacobian-vector product draws the
-    pilot's dropout masks again; and the RNG stream goes on as if there had been no replay."""
+    pilot's dropout masks again; and the RNG stream goes on as if there had been no replay.
+    Forward-mode AD goes through both attention implementations (no fallback taken)."""
+    import lamina.distill.methods.metadistil as md
+
+    done, real = [], md.jvp
+    monkeypatch.setattr(md, "jvp", lambda *a, **k: (real(*a, **k), done.append(1))[0])
     params, teacher_params, pilot, tape, quiz_loss = _mixed_problem("kd", 1, dropout=0.3, attention=attention)
     exact = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="exact"))
     after_exact = torch.rand(3)
     mixed = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=tape))
+    assert done == [1], "the forward-mode product returned"
     assert torch.equal(torch.rand(3), after_exact)
     _assert_same(mixed, exact)
 
