@@ -10,9 +10,9 @@ Every ``meta_every`` student steps, one meta round:
    trains on, never the dev set: the reference code used dev "for simplicity"), or
    ``quiz_file``;
 3. **teacher update**: the quiz loss's gradient with respect to every teacher's weights,
-   through the pilot step: ``meta_grad=exact`` (second order: a double backward through the
-   pilot loss and the quiz), ``mixed`` (the same gradient, exactly, as a mixed product: see
-   :func:`meta_gradient`), or ``fd``, the finite-difference form (DARTS-style: first-order
+   through the pilot step: ``meta_grad=exact`` (second order: autograd through the pilot
+   step's own backward graph), ``mixed`` (the same gradient, exactly, as a mixed product: see
+   :func:`meta_gradient`; lower peak memory, one student forward more, so not faster), or ``fd``, the finite-difference form (DARTS-style: first-order
    backward passes only, ``-η [∇_T L(θ_S + εv) − ∇_T L(θ_S − εv)] / 2ε`` with ``v`` the quiz
    gradient at the pilot weights); clipped to ``teacher_clip`` and stepped by the teachers' own
    AdamW at ``teacher_lr``;
@@ -60,9 +60,9 @@ class MetaDistilOptions(BaseModel):
     teacher_lr: float = Field(1e-5, gt=0, description="Learning rate of the teachers' AdamW.")
     meta_every: int = Field(1, ge=1, description="One meta round every N student steps.")
     meta_grad: Literal["exact", "mixed", "fd"] = Field(
-        "exact", description="exact (second order through the pilot loss and the quiz), mixed (the same gradient "
-        "as a mixed product: a student Jacobian-vector product and a teacher backward, no double backward through "
-        "the student or the quiz) or fd (finite difference, first-order passes only).")
+        "exact", description="exact (second order, through the pilot step's backward graph), mixed (the same "
+        "gradient as a mixed product: a student Jacobian-vector product and one teacher backward, no second-order "
+        "graph; less memory, not faster) or fd (finite difference, first-order passes only).")
     quiz_size: int = Field(100, ge=1, description="Quiz examples held out of the training set.")
     quiz_file: Optional[str] = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
                                      "label).")
