@@ -38,15 +38,20 @@ def _tiny(layers: int, hidden: int, seed: int, dropout: float = 0.0, attention: 
     return transformers.BertForSequenceClassification(cfg).double().eval()
 
 
-@pytest.fixture(scope="module")
-def meta_problem():
-    teacher, student = _tiny(2, 16, 0), _tiny(1, 8, 1)
+def _batches():
+    """(a training batch with padding, its labels, a quiz batch, its labels): seeded."""
     g = torch.Generator().manual_seed(0)
     batch = {"input_ids": torch.randint(5, 50, (6, 7), generator=g), "attention_mask": torch.ones(6, 7, dtype=torch.long)}
     batch["attention_mask"][0, 4:] = 0
     labels = torch.randint(0, 2, (6,), generator=g)
     quiz = {"input_ids": torch.randint(5, 50, (5, 6), generator=g), "attention_mask": torch.ones(5, 6, dtype=torch.long)}
-    quiz_labels = torch.randint(0, 2, (5,), generator=g)
+    return batch, labels, quiz, torch.randint(0, 2, (5,), generator=g)
+
+
+@pytest.fixture(scope="module")
+def meta_problem():
+    teacher, student = _tiny(2, 16, 0), _tiny(1, 8, 1)
+    batch, labels, quiz, quiz_labels = _batches()
     teacher_params = list(teacher.parameters())
 
     def pilot(p):
@@ -120,12 +125,7 @@ def _mixed_problem(loss: str, teachers: int, dropout: float = 0.0, attention: st
     student = _tiny(1, 8, 1, dropout=dropout, attention=attention)
     student.train(dropout > 0)
     module = DistillModule(student)
-    g = torch.Generator().manual_seed(0)
-    batch = {"input_ids": torch.randint(5, 50, (6, 7), generator=g), "attention_mask": torch.ones(6, 7, dtype=torch.long)}
-    batch["attention_mask"][0, 4:] = 0
-    labels = torch.randint(0, 2, (6,), generator=g)
-    quiz = {"input_ids": torch.randint(5, 50, (5, 6), generator=g), "attention_mask": torch.ones(5, 6, dtype=torch.long)}
-    quiz_labels = torch.randint(0, 2, (5,), generator=g)
+    batch, labels, quiz, quiz_labels = _batches()
     soft = {"kd": soft_target_kd, "prob_mse": softened_probability_mse}[loss]
 
     def loss_of(student_logits):
