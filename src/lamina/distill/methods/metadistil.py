@@ -12,10 +12,11 @@ Every ``meta_every`` student steps, one meta round:
 3. **teacher update**: the quiz loss's gradient with respect to every teacher's weights,
    through the pilot step: ``meta_grad=exact`` (second order: autograd through the pilot
    step's own backward graph), ``mixed`` (the same gradient, exactly, as a mixed product: see
-   :func:`meta_gradient`; lower peak memory, one student forward more, so not faster), or ``fd``, the finite-difference form (DARTS-style: first-order
-   backward passes only, ``-η [∇_T L(θ_S + εv) − ∇_T L(θ_S − εv)] / 2ε`` with ``v`` the quiz
-   gradient at the pilot weights); clipped to ``teacher_clip`` and stepped by the teachers' own
-   AdamW at ``teacher_lr``;
+   :func:`meta_gradient`; lower peak memory, one student forward more, so not faster), or
+   ``fd``, the finite-difference form (DARTS-style: first-order backward passes only,
+   ``-η [∇_T L(θ_S + εv) − ∇_T L(θ_S − εv)] / 2ε`` with ``v`` the quiz gradient at the pilot
+   weights); clipped to ``teacher_clip`` and stepped by the teachers' own AdamW at
+   ``teacher_lr``;
 4. **real step**: the student's ordinary step (HF Trainer's) against the updated teachers.
 
 Several teachers: the soft losses read the weighted mean of their logits, so each teacher
@@ -101,8 +102,12 @@ def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Te
     (J_o v)``: ``u = J v`` is one forward-mode Jacobian-vector product of the student (or a double
     backward through the student alone, where forward-mode AD is missing) and does not depend on
     the teachers, so the teachers' gradient is one backward of ``Σ_o ∂L/∂s_o · u_o``, with
-    ``∂L/∂s`` differentiated at the outputs' level only. Without a tape: the general form, a
-    double backward through the pilot loss (not through the quiz)."""
+    ``∂L/∂s`` differentiated at the outputs' level only (the leaves make the outputs independent
+    variables, so an output computed from another, e.g. a projected hidden state, is not counted
+    twice). Without a tape: the general form, a double backward through the pilot loss. Neither
+    is cheaper than ``exact``, which differentiates the quiz once as well and runs only the part
+    of the pilot's double backward that leads to the teachers; ``mixed`` costs one student
+    forward more (the JVP's primal) and holds no second-order graph."""
     names = list(params)
     values = [params[n] for n in names]
     zeros = [torch.zeros_like(p) for p in teacher_params]
