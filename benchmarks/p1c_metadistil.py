@@ -12,6 +12,9 @@ each run in its own process and alternated over rounds (order rotated):
                --held-batches 1; the reference's num_held_batches)
   md-fd        --meta-grad fd (finite difference, first-order passes only)
   md-every4    --meta-grad exact --meta-every 4
+  md-mixed     --meta-grad mixed (the exact gradient as a mixed product: a student JVP and a
+               teacher backward, no double backward)
+  md-mixed-every4 --meta-grad mixed --meta-every 4
 
 Step time = interval between consecutive TrainerCallback.on_step_end calls; a run's figure is
 the median over its steps after the first three (for md-every4 the median over whole 4-step
@@ -44,6 +47,8 @@ VARIANTS = {
                                                                   "held_batches": 1}},
     "md-fd": {"method": "metadistil", "method_options": {"meta_grad": "fd"}},
     "md-every4": {"method": "metadistil", "method_options": {"meta_grad": "exact", "meta_every": 4}},
+    "md-mixed": {"method": "metadistil", "method_options": {"meta_grad": "mixed"}},
+    "md-mixed-every4": {"method": "metadistil", "method_options": {"meta_grad": "mixed", "meta_every": 4}},
 }
 
 

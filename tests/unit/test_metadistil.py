@@ -1,7 +1,9 @@
 """MetaDistil (``--method metadistil``) and teachers with another tokenizer, on tiny models.
 
 The meta-gradient is checked against a finite-difference estimate in float64; the ``fd``
-form against the exact one; a pilot step of 0 gives the teacher nothing. End to end: the
+form against the exact one; the ``mixed`` form equals the exact one (soft losses ``kd`` and
+``prob_mse``, two teachers, dropout on, the forward-mode and the double-backward Jacobian-vector
+products, in a real run with hidden-state losses); a pilot step of 0 gives the teacher nothing. End to end: the
 teacher changes and the student learns, resuming after an interruption gives the weights
 of an uninterrupted run, the quiz set is held out of what the student trains on, and bad
 input is one error line with nothing written.
@@ -20,30 +22,36 @@ from typer.testing import CliRunner
 
 from conftest import STUDENT_CONFIG
 from lamina.cli import app
-from lamina.distill.methods.metadistil import meta_gradient, split_off
-from lamina.losses.functional import cross_entropy, soft_target_kd
+from lamina.distill.methods.metadistil import PilotTape, _Taped, meta_gradient, split_off
+from lamina.distill.trainer import DistillModule
+from lamina.losses.functional import cross_entropy, soft_target_kd, softened_probability_mse
 from lamina.workflows.distill import DistillConfig, run_distill
 
 runner = CliRunner()
 
 
-def _tiny(layers: int, hidden: int, seed: int):
+def _tiny(layers: int, hidden: int, seed: int, dropout: float = 0.0, attention: str = "eager"):
     torch.manual_seed(seed)
     cfg = transformers.BertConfig(vocab_size=50, hidden_size=hidden, num_attention_heads=2, intermediate_size=2 * hidden,
-                                  num_hidden_layers=layers, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                  attn_implementation="eager")
+                                  num_hidden_layers=layers, hidden_dropout_prob=dropout,
+                                  attention_probs_dropout_prob=dropout, attn_implementation=attention)
     return transformers.BertForSequenceClassification(cfg).double().eval()
 
 
-@pytest.fixture(scope="module")
-def meta_problem():
-    teacher, student = _tiny(2, 16, 0), _tiny(1, 8, 1)
+def _batches():
+    """(a training batch with padding, its labels, a quiz batch, its labels): seeded."""
     g = torch.Generator().manual_seed(0)
     batch = {"input_ids": torch.randint(5, 50, (6, 7), generator=g), "attention_mask": torch.ones(6, 7, dtype=torch.long)}
     batch["attention_mask"][0, 4:] = 0
     labels = torch.randint(0, 2, (6,), generator=g)
     quiz = {"input_ids": torch.randint(5, 50, (5, 6), generator=g), "attention_mask": torch.ones(5, 6, dtype=torch.long)}
-    quiz_labels = torch.randint(0, 2, (5,), generator=g)
+    return batch, labels, quiz, torch.randint(0, 2, (5,), generator=g)
+
+
+@pytest.fixture(scope="module")
+def meta_problem():
+    teacher, student = _tiny(2, 16, 0), _tiny(1, 8, 1)
+    batch, labels, quiz, quiz_labels = _batches()
     teacher_params = list(teacher.parameters())
 
     def pilot(p):
@@ -109,6 +117,113 @@ def test_fd_meta_gradient_agrees_with_exact_and_pilot_lr_zero_gives_nothing(meta
         assert float(zero.abs().max()) == 0.0, mode
 
 
+def _mixed_problem(loss: str, teachers: int, dropout: float = 0.0, attention: str = "eager"):
+    """(student params, teacher params, pilot, pilot tape, quiz loss): the pilot loss is
+    ``loss`` (+ CE) against the mean of ``teachers`` teachers' logits; with dropout the student
+    trains (dropout on in the pilot, off in the quiz), as in a run."""
+    models = [_tiny(2, 16, 10 + i, attention=attention) for i in range(teachers)]
+    student = _tiny(1, 8, 1, dropout=dropout, attention=attention)
+    student.train(dropout > 0)
+    module = DistillModule(student)
+    batch, labels, quiz, quiz_labels = _batches()
+    soft = {"kd": soft_target_kd, "prob_mse": softened_probability_mse}[loss]
+
+    def loss_of(student_logits):
+        teacher_logits = sum(t(**batch).logits for t in models) / len(models)
+        return soft(student_logits, teacher_logits, 2.0) + cross_entropy(student_logits, labels)
+
+    def pilot(p):
+        torch.manual_seed(5)  # the same dropout masks in every pilot forward
+        return loss_of(functional_call(student, p, args=(), kwargs=batch).logits)
+
+    def tape(p):
+        torch.manual_seed(5)
+        taped = _Taped(module, p)
+        loss = loss_of(taped(**batch).logits)
+        return PilotTape(loss, taped.leaves, taped.outputs, taped.replay)
+
+    def quiz_loss(p):
+        was = student.training
+        student.eval()
+        try:
+            return cross_entropy(functional_call(student, p, args=(), kwargs=quiz).logits, quiz_labels)
+        finally:
+            student.train(was)
+
+    teacher_params = [p for t in models for p in t.parameters()]
+    for p in teacher_params:
+        p.requires_grad_(True)
+    return dict(student.named_parameters()), teacher_params, pilot, tape, quiz_loss
+
+
+def _assert_same(a, b):
+    assert float(a.norm()) > 0
+    assert _cos(a, b) >= 0.9999 and float((a - b).norm() / b.norm()) <= 1e-4, (_cos(a, b), float((a - b).norm()))
+
+
+@pytest.mark.parametrize("loss,teachers", [("kd", 1), ("prob_mse", 1), ("kd", 2), ("prob_mse", 2)])
+def test_mixed_meta_gradient_equals_exact(loss, teachers):
+    params, teacher_params, pilot, tape, quiz_loss = _mixed_problem(loss, teachers)
+    exact = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="exact"))
+    taped = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=tape))
+    general = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed"))
+    _assert_same(taped, exact)
+    _assert_same(general, exact)
+    if teachers == 2:  # each teacher gets its own share, not a copy of the other's
+        half = len(teacher_params) // 2
+        first = _flat(meta_gradient(params, teacher_params[:half], pilot, quiz_loss, pilot_lr=0.5, mode="mixed",
+                                    pilot_tape=tape))
+        assert float(first.norm()) > 0 and not torch.allclose(first, taped[first.numel():])
+    for kw in ({"pilot_tape": tape}, {}):
+        zero = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.0, mode="mixed", **kw))
+        assert float(zero.abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention, monkeypatch):
+    """The replay of the student's forward pass for the Jacobian-vector product draws the
+    pilot's dropout masks again; and the RNG stream goes on as if there had been no replay.
+    Forward-mode AD goes through both attention implementations (no fallback taken)."""
+    import lamina.distill.methods.metadistil as md
+
+    done, real = [], md.jvp
+    monkeypatch.setattr(md, "jvp", lambda *a, **k: (real(*a, **k), done.append(1))[0])
+    params, teacher_params, pilot, tape, quiz_loss = _mixed_problem("kd", 1, dropout=0.3, attention=attention)
+    exact = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="exact"))
+    after_exact = torch.rand(3)
+    mixed = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=tape))
+    assert done == [1], "the forward-mode product returned"
+    assert torch.equal(torch.rand(3), after_exact)
+    _assert_same(mixed, exact)
+
+    def other_masks(p):  # a replay that draws other dropout masks than the pilot did
+        out = tape(p)
+        torch.manual_seed(99)
+        out.replay.__self__.rng = (torch.get_rng_state(), None)
+        return out
+
+    off = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed",
+                              pilot_tape=other_masks))
+    assert float((off - exact).norm() / exact.norm()) > 1e-3, float((off - exact).norm() / exact.norm())
+
+
+def test_mixed_falls_back_to_a_double_backward_without_forward_mode_ad(monkeypatch):
+    import lamina.distill.methods.metadistil as md
+
+    params, teacher_params, pilot, tape, quiz_loss = _mixed_problem("prob_mse", 2, dropout=0.3)
+    exact = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="exact"))
+    calls = []
+
+    def no_forward_mode(*a, **k):
+        calls.append(1)
+        raise NotImplementedError("trying to use forward AD with an operation that does not support it")
+
+    monkeypatch.setattr(md, "jvp", no_forward_mode)
+    mixed = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=tape))
+    assert calls, "the forward-mode product was tried first"
+    _assert_same(mixed, exact)
+
+
 # ---------------------------------------------------------------- end to end
 
 
@@ -138,6 +253,27 @@ def test_metadistil_changes_the_teacher_and_trains_the_student(tiny_teacher, sst
     after = transformers.AutoModelForSequenceClassification.from_pretrained(saved).state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before if k in after), "the teacher learned"
     assert sum(torch.equal(before[k], after[k]) for k in before if k in after) < len(before)
+
+
+@pytest.mark.parametrize("loss", [{"kd": 1.0, "ce": 1.0}, {"prob_mse": 1.0, "hidden_mse": 1.0, "ce": 1.0}])
+def test_mixed_gives_the_exact_teacher_gradient_in_a_run(tiny_teacher, sst_like, tmp_path, loss, monkeypatch):
+    """The trainer's tape: the student's outputs (logits; hidden states and their projections to
+    the teacher's width for hidden_mse) with dropout on, as the run computes them."""
+    import lamina.distill.methods.metadistil as md
+
+    products, real = [], md._student_jvp
+    monkeypatch.setattr(md, "_student_jvp", lambda tape, index, *a: products.append(len(index)) or real(tape, index, *a))
+    student = json.loads(STUDENT_CONFIG) | {"hidden_dropout_prob": 0.2, "attention_probs_dropout_prob": 0.2}
+    norms = {}
+    for mode in ("exact", "mixed"):
+        cfg = _cfg(tiny_teacher, sst_like, tmp_path / mode, loss=loss, max_steps=1, student_config=json.dumps(student),
+                   method_options={"meta_grad": mode})
+        record = run_distill(cfg, log=lambda m: None)
+        assert record["distill"]["method_record"]["meta_grad"] == mode
+        norms[mode] = record["distill"]["method_record"]["last_teacher_grad_norm"]
+    # one product a round, mixed only: over the logits, or also the hidden states the loss reads
+    assert len(products) == 1 and (products[0] > 1) == ("hidden_mse" in loss), products
+    assert norms["exact"] > 0 and abs(norms["mixed"] - norms["exact"]) <= 1e-4 * norms["exact"], norms
 
 
 def test_resuming_metadistil_gives_the_weights_of_an_uninterrupted_run(tiny_teacher, sst_like, tmp_path):

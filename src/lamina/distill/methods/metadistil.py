@@ -10,10 +10,13 @@ Every ``meta_every`` student steps, one meta round:
    trains on, never the dev set: the reference code used dev "for simplicity"), or
    ``quiz_file``;
 3. **teacher update**: the quiz loss's gradient with respect to every teacher's weights,
-   through the pilot step: ``meta_grad=exact`` (second order), or ``fd``, the finite-difference
-   form (DARTS-style: first-order backward passes only,
+   through the pilot step: ``meta_grad=exact`` (second order: autograd through the pilot
+   step's own backward graph), ``mixed`` (the same gradient, exactly, as a mixed product: see
+   :func:`meta_gradient`; lower peak memory, one student forward more, so not faster), or
+   ``fd``, the finite-difference form (DARTS-style: first-order backward passes only,
    ``-η [∇_T L(θ_S + εv) − ∇_T L(θ_S − εv)] / 2ε`` with ``v`` the quiz gradient at the pilot
-   weights); clipped to ``teacher_clip`` and stepped by the teachers' own AdamW at ``teacher_lr``;
+   weights); clipped to ``teacher_clip`` and stepped by the teachers' own AdamW at
+   ``teacher_lr``;
 4. **real step**: the student's ordinary step (HF Trainer's) against the updated teachers.
 
 Several teachers: the soft losses read the weighted mean of their logits, so each teacher
@@ -32,12 +35,13 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch.func import functional_call
+from torch.func import functional_call, jvp
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lamina.distill.methods import register_method
@@ -56,8 +60,10 @@ class MetaDistilOptions(BaseModel):
                             "assume_s_step_size; 0 gives the teachers no gradient).")
     teacher_lr: float = Field(1e-5, gt=0, description="Learning rate of the teachers' AdamW.")
     meta_every: int = Field(1, ge=1, description="One meta round every N student steps.")
-    meta_grad: Literal["exact", "fd"] = Field("exact", description="exact (second order) or fd (finite "
-                                              "difference, first-order passes only).")
+    meta_grad: Literal["exact", "mixed", "fd"] = Field(
+        "exact", description="exact (second order, through the pilot step's backward graph), mixed (the same "
+        "gradient as a mixed product: a student Jacobian-vector product and one teacher backward, no second-order "
+        "graph; less memory, not faster) or fd (finite difference, first-order passes only).")
     quiz_size: int = Field(100, ge=1, description="Quiz examples held out of the training set.")
     quiz_file: Optional[str] = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
                                      "label).")
@@ -69,12 +75,39 @@ class MetaDistilOptions(BaseModel):
                                         "HF folders.")
 
 
+@dataclass
+class PilotTape:
+    """One pilot loss split at the student's outputs, for ``mixed``: ``loss`` reads ``leaves``,
+    detached copies of the student's output tensors ``outputs`` (which keep their graph back to
+    the student's parameters), and the teachers' outputs with their graph; ``replay(params)``
+    computes the same outputs again with other parameters (same inputs, same dropout masks)."""
+
+    loss: torch.Tensor
+    leaves: list[torch.Tensor]
+    outputs: list[torch.Tensor]
+    replay: Callable[[dict], list[torch.Tensor]]
+
+
 def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Tensor],
                   pilot_loss: Callable[[dict], torch.Tensor], quiz_loss: Callable[[dict], torch.Tensor], *,
-                  pilot_lr: float, mode: str = "exact") -> list[torch.Tensor]:
+                  pilot_lr: float, mode: str = "exact",
+                  pilot_tape: Optional[Callable[[dict], PilotTape]] = None) -> list[torch.Tensor]:
     """The gradient of ``quiz_loss(θ_S − pilot_lr · ∇_S pilot_loss(θ_S))`` with respect to
     ``teacher_params`` (which must require grad; ``pilot_loss`` reaches them, ``quiz_loss`` does
-    not). ``params`` are the student's parameters by name, as ``functional_call`` takes them."""
+    not). ``params`` are the student's parameters by name, as ``functional_call`` takes them.
+
+    ``mixed``: with ``v = ∇ quiz_loss(θ')`` at the pilot weights ``θ'`` (no graph), the gradient
+    is exactly ``−η ∂/∂θ_T [∇_S L(θ_S, θ_T) · v]`` (η the pilot lr, L the pilot loss). With a
+    ``pilot_tape`` (L read through the student's outputs ``s``), ``∇_S L · v = Σ_o ∂L/∂s_o ·
+    (J_o v)``: ``u = J v`` is one forward-mode Jacobian-vector product of the student (or a double
+    backward through the student alone, where forward-mode AD is missing) and does not depend on
+    the teachers, so the teachers' gradient is one backward of ``Σ_o ∂L/∂s_o · u_o``, with
+    ``∂L/∂s`` differentiated at the outputs' level only (the leaves make the outputs independent
+    variables, so an output computed from another, e.g. a projected hidden state, is not counted
+    twice). Without a tape: the general form, a double backward through the pilot loss. Neither
+    is cheaper than ``exact``, which differentiates the quiz once as well and runs only the part
+    of the pilot's double backward that leads to the teachers; ``mixed`` costs one student
+    forward more (the JVP's primal) and holds no second-order graph."""
     names = list(params)
     values = [params[n] for n in names]
     zeros = [torch.zeros_like(p) for p in teacher_params]
@@ -83,15 +116,41 @@ def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Te
         fast = {n: v if g is None else v - pilot_lr * g for n, v, g in zip(names, values, grads)}
         got = torch.autograd.grad(quiz_loss(fast), teacher_params, allow_unused=True)
         return [z if g is None else g for g, z in zip(got, zeros)]
-    if mode != "fd":
-        raise LaminaError(f"meta_grad must be exact or fd, not '{mode}'")
+    if mode not in ("fd", "mixed"):
+        raise LaminaError(f"meta_grad must be exact, mixed or fd, not '{mode}'")
     if pilot_lr == 0:
         return zeros
+
+    def quiz_direction(grads) -> list[torch.Tensor]:
+        """v: the quiz loss's gradient at the pilot weights θ' = θ_S − η g, without a graph."""
+        fast = {n: (v if g is None else v - pilot_lr * g).detach().requires_grad_(True)
+                for n, v, g in zip(names, values, grads)}
+        got = torch.autograd.grad(quiz_loss(fast), [fast[n] for n in names], allow_unused=True)
+        return [torch.zeros_like(v) if g is None else g.detach() for v, g in zip(values, got)]
+
+    if mode == "mixed":
+        if pilot_tape is None:  # the general form: a double backward through the pilot loss only
+            grads = torch.autograd.grad(pilot_loss(params), values, create_graph=True, allow_unused=True)
+            direction = quiz_direction([None if g is None else g.detach() for g in grads])
+            product = sum((g * d).sum() for g, d in zip(grads, direction) if g is not None)
+        else:
+            tape = pilot_tape(params)
+            read = [(i, leaf) for i, leaf in enumerate(tape.leaves) if leaf.requires_grad]
+            partials = torch.autograd.grad(tape.loss, [leaf for _, leaf in read], create_graph=True,
+                                           allow_unused=True)  # ∂L/∂s, differentiable in the teachers' outputs
+            kept = [(i, d) for (i, _), d in zip(read, partials) if d is not None]
+            outputs = [tape.outputs[i] for i, _ in kept]
+            grads = torch.autograd.grad(outputs, values, grad_outputs=[d.detach() for _, d in kept],
+                                        retain_graph=True, allow_unused=True)  # ∇_S L = Jᵀ ∂L/∂s
+            direction = quiz_direction(grads)
+            u = _student_jvp(tape, [i for i, _ in kept], outputs, names, values, direction)
+            product = sum((d * ui).sum() for (_, d), ui in zip(kept, u))
+        if not torch.is_tensor(product) or not product.requires_grad:
+            return zeros
+        got = torch.autograd.grad(product, teacher_params, allow_unused=True)
+        return [z if g is None else -pilot_lr * g for g, z in zip(got, zeros)]
     grads = torch.autograd.grad(pilot_loss(params), values, allow_unused=True)
-    fast = {n: (v if g is None else v - pilot_lr * g).detach().requires_grad_(True)
-            for n, v, g in zip(names, values, grads)}
-    quiz_grads = torch.autograd.grad(quiz_loss(fast), [fast[n] for n in names], allow_unused=True)
-    direction = {n: torch.zeros_like(v) if g is None else g.detach() for n, v, g in zip(names, values, quiz_grads)}
+    direction = dict(zip(names, quiz_direction(grads)))
     norm = math.sqrt(sum(float((d.double() ** 2).sum()) for d in direction.values()))
     if norm == 0:
         return zeros
@@ -106,6 +165,26 @@ def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Te
     return [-pilot_lr * (a - b) / (2 * eps) for a, b in zip(plus, minus)]
 
 
+def _student_jvp(tape: PilotTape, index: list[int], outputs: list[torch.Tensor], names: list[str],
+                 values: list[torch.Tensor], direction: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``J v`` for the student's outputs ``tape.outputs[index]``: forward-mode AD on a replay of
+    the student's forward pass, or, where an operation has no forward-mode formula, the double
+    backward trick on the tape's own graph (``Jᵀw`` with ``w`` a variable, then its gradient in
+    ``w`` along ``v``)."""
+    try:
+        with torch.no_grad():
+            _, u = jvp(lambda p: [tape.replay(p)[i] for i in index], ({n: v.detach() for n, v in zip(names, values)},),
+                       (dict(zip(names, direction)),))
+        return [t.detach() for t in u]
+    except (NotImplementedError, RuntimeError):  # an operation without a forward-mode formula
+        pass
+    w = [torch.zeros_like(o, requires_grad=True) for o in outputs]
+    jtw = torch.autograd.grad(outputs, values, grad_outputs=w, create_graph=True, allow_unused=True)
+    pairs = [(g, d) for g, d in zip(jtw, direction) if g is not None]
+    u = torch.autograd.grad([g for g, _ in pairs], w, grad_outputs=[d for _, d in pairs], allow_unused=True)
+    return [torch.zeros_like(o) if t is None else t.detach() for o, t in zip(outputs, u)]
+
+
 class _WithParameters:
     """The trained module called with substitute student parameters (``functional_call``)."""
 
@@ -117,6 +196,47 @@ class _WithParameters:
 
     def __call__(self, *args, **kwargs):
         return functional_call(self.module, self.params, args=args, kwargs=kwargs)
+
+
+class _Taped(_WithParameters):
+    """The same, for ``mixed``: the loss reads detached copies of the outputs (``leaves``); the
+    call's inputs and the RNG state before it are kept, so ``replay`` computes the outputs again
+    with the same dropout masks."""
+
+    def __call__(self, *args, **kwargs):
+        from torch.utils._pytree import tree_flatten, tree_unflatten
+
+        self.args, self.kwargs, self.rng = args, kwargs, _rng_state()
+        flat, spec = tree_flatten(super().__call__(*args, **kwargs))
+        self.outputs = [t for t in flat if torch.is_tensor(t)]
+        copies: dict[int, torch.Tensor] = {}  # one leaf per tensor, should an output appear twice
+        for t in self.outputs:
+            if id(t) not in copies:
+                copies[id(t)] = t.detach().requires_grad_(t.requires_grad)
+        self.leaves = [copies[id(t)] for t in self.outputs]
+        return tree_unflatten([copies[id(t)] if torch.is_tensor(t) else t for t in flat], spec)
+
+    def replay(self, student_params: dict) -> list[torch.Tensor]:
+        from torch.utils._pytree import tree_flatten
+
+        after = _rng_state()
+        _set_rng_state(self.rng)
+        try:
+            out = functional_call(self.module, {f"student.{n}": v for n, v in student_params.items()},
+                                  args=self.args, kwargs=self.kwargs)
+        finally:
+            _set_rng_state(after)  # the RNG stream goes on as if there had been no replay
+        return [t for t in tree_flatten(out)[0] if torch.is_tensor(t)]
+
+
+def _rng_state() -> tuple:
+    return torch.get_rng_state(), (torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None)
+
+
+def _set_rng_state(state: tuple) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1])
 
 
 def split_off(ds, n: int, seed: int):
@@ -292,13 +412,19 @@ class MetaDistil(DistillationTrainer):
         def pilot(p):
             return self.compute_loss(_WithParameters(module, p), dict(inputs))
 
+        def pilot_tape(p):
+            taped = _Taped(module, p)
+            loss = self.compute_loss(taped, dict(inputs))
+            return PilotTape(loss, taped.leaves, taped.outputs, taped.replay)
+
         self._meta_active, self._log_parts = True, False
         for p in teacher_params:
             p.requires_grad_(True)
         try:
             with sdpa_kernel([SDPBackend.MATH]):  # the one SDPA kernel with a double backward
                 grads = meta_gradient(params, teacher_params, pilot, lambda p: self.quiz_loss(student, p),
-                                      pilot_lr=self.method_options.pilot_lr, mode=self.method_options.meta_grad)
+                                      pilot_lr=self.method_options.pilot_lr, mode=self.method_options.meta_grad,
+                                      pilot_tape=pilot_tape)
         finally:
             for p in teacher_params:
                 p.requires_grad_(False)
