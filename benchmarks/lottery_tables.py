@@ -38,6 +38,26 @@ def _ms(values: list[float]) -> str:
     return f"{mean:.1f} ± {100 * statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
 
 
+def _majority(task: str, data_dir: str | None) -> float | None:
+    """The main metric of always predicting the most frequent training label, on dev."""
+    import numpy as np
+
+    from lamina.eval.metrics import compute_metrics
+    from lamina.tasks import get_task
+
+    t = get_task(task)
+    try:
+        data = t.load(data_dir)
+    except Exception:  # data not at hand: the row says so
+        return None
+    labels = list(data["train"]["label"])
+    top = max(set(labels), key=labels.count)
+    dev = np.array(data["dev"]["label"])
+    outputs = np.zeros((len(dev), len(t.labels)), dtype=np.float32)
+    outputs[:, top] = 1.0
+    return compute_metrics(t, outputs, dev)[t.main_metric]
+
+
 def tables(run_dir: Path) -> str:
     recs = _records(run_dir)
     by_step = defaultdict(list)
@@ -58,6 +78,14 @@ def tables(run_dir: Path) -> str:
         floor = statistics.mean(full) - (statistics.stdev(full) if len(full) > 1 else 0.0)
         ok = [s for s, v in imp[t].items() if s > 0 and statistics.mean(v) >= floor]
         found[t] = max(ok) if ok else None
+        data_dir = next((r["config"].get("data_dir") for r in by_step["imp"] if r["task"] == t), None)
+        base = _majority(t, data_dir)
+        rows["majority class"][t] = f"{100 * base:.1f}" if base is not None else "—"
+        if base is not None and statistics.mean(full) <= base + 0.005:
+            found[t] = None  # the full model learnt nothing: every ticket "matches" it, which says nothing
+            rows["full model"][t] = _ms(full) + " (= majority class)"
+            rows["IMP ticket"][t] = "n/a: the full model is at the majority class"
+            continue
         rows["full model"][t] = _ms(full)
         rows["IMP ticket"][t] = _ms(imp[t][found[t]]) if found[t] is not None else "none matches"
     for step, var, label in (("random-prune", "sparsity", "random pruning"),
@@ -72,10 +100,16 @@ def tables(run_dir: Path) -> str:
             scores = [r["metrics"][_main_metric(t)] for r in runs if level(r) == near]
             rows[label][t] = f"{_ms(scores)} (at {near:.0%})"
     lines.append("| sparsity | " + " | ".join(f"{found[t]:.0%}" if found[t] is not None else "—" for t in tasks) + " |")
-    for label in ("full model", "IMP ticket", "random pruning", "random reinit"):
+    for label in ("majority class", "full model", "IMP ticket", "random pruning", "random reinit"):
         lines.append(f"| {label} | " + " | ".join(rows[label].get(t, "—") for t in tasks) + " |")
     lines += ["", "Sparsity: of the prunable matrices (IMP rounds at 10% steps). Random reinit at a 10% round "
-              "means that IMP round's mask."]
+              "means that IMP round's mask. Majority class: always predicting the most frequent training "
+              "label (a full model at that score has learnt nothing, so no sparsity is reported for it).",
+              "", "IMP ticket by sparsity (mean ± std over seeds):", "",
+              "| sparsity | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for level in sorted({s for t in tasks for s in imp[t]}):
+        lines.append(f"| {level:.0%} | " + " | ".join(_ms(imp[t][level]) if level in imp[t] else "—" for t in tasks)
+                     + " |")
 
     transfer = {(r["recipe"]["vars"]["task"], r["recipe"]["vars"]["target"]): r["metrics"][_main_metric(r["task"])]
                 for r in by_step["transfer"]}

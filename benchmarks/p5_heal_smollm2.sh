@@ -8,7 +8,9 @@
 #   lamina models install smollm2-135m
 #   LAMINA_DATA_DIR=../shared/data bash benchmarks/p5_heal_smollm2.sh      # → runs/p5/, results/p5/
 #
-# Overrides for a quick check: MODEL (any causal LM folder), DROP, STEPS, LEN, EVAL_BLOCKS, OUT.
+# Overrides for a quick check: MODEL (any causal LM folder), DROP, STEPS, LEN, EVAL_BLOCKS, OUT;
+# VARIANTS (a subset of "top contribution-last contribution-all angular"), HEAL=0 (score the
+# un-healed prunes only, e.g. to choose which one to heal on a slow machine).
 set -euo pipefail
 MODEL=${MODEL:-smollm2-135m}
 DROP=${DROP:-6}
@@ -19,21 +21,22 @@ OUT=${OUT:-runs/p5}
 RES=${RES:-benchmarks/results/p5}
 W=${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}/wikitext-2-raw
 mkdir -p "$OUT" "$RES"
-echo "$0 MODEL=$MODEL DROP=$DROP STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" > "$RES/command.txt"
+echo "$(date -u +%F) VARIANTS=\"${VARIANTS:-all}\" HEAL=${HEAL:-1} $0 MODEL=$MODEL DROP=$DROP STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" >> "$RES/command.txt"
 
 score() {  # perplexity on the test text + forward and generation speed
   lamina eval "$1" --task causal-lm --corpus "$W/wiki.test.raw" --max-length 512 --max-samples "$EVAL_BLOCKS" \
     --batch-size 4 --speed-batch-sizes 1 --speed-seq-len 64 --json "$RES/$2.json" > /dev/null
 }
 
-score "$MODEL" full
-for variant in top contribution-last contribution-all angular; do
+[ -f "$RES/full.json" ] || score "$MODEL" full
+for variant in ${VARIANTS:-top contribution-last contribution-all angular}; do
   strategy=${variant%%-*}
   opts=()
   case $variant in contribution-last) opts=(--strategy-option token=last);; contribution-all) opts=(--strategy-option token=all);; esac
   [ -d "$OUT/$variant" ] || lamina prune "$MODEL" --strategy "$strategy" "${opts[@]}" --drop "$DROP" \
     --calib-data "$W/wiki.valid.raw" --calib-samples 64 --max-length "$LEN" --no-speed -o "$OUT/$variant"
-  score "$OUT/$variant" "$variant-unhealed"
+  [ -f "$RES/$variant-unhealed.json" ] || score "$OUT/$variant" "$variant-unhealed"
+  [ "${HEAL:-1}" = 1 ] || continue
   common=(--task causal-lm --corpus "$W/wiki.valid.raw" --eval-corpus "$W/wiki.test.raw" --max-eval-samples 8
           --max-length "$LEN" --batch-size 4 --max-steps "$STEPS" --lr 5e-5 --eval-steps "$STEPS" --no-progress)
   [ -d "$OUT/$variant-kd" ] || lamina distill "${common[@]}" --teacher "$MODEL" --student "$OUT/$variant" \
