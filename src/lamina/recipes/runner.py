@@ -151,7 +151,8 @@ def _pick_best(runs: list[Run]) -> Run:
 
 def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | None = None) -> Path | None:
     """Copy a finished run's record into OUTPUT_DIR/results/RUN.json with what the report needs."""
-    from lamina.reports.collect import lineage, run_curve
+    from lamina.reports.collect import run_curve
+    from lamina.results import lineage
 
     if run.kind.always_runs:
         return None

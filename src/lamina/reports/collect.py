@@ -3,14 +3,13 @@ from, its speed-up), learning curves from the Trainer's TensorBoard logs, groups
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.results import RESULTS_FILE
+from lamina.results import RESULTS_FILE, lineage
 
 # TensorBoard scalars kept as learning curves (eval/* also kept, minus timing figures)
 CURVE_TRAIN_TAGS = ("train/loss",)
@@ -37,53 +36,6 @@ def main_metric(record: dict) -> tuple[str | None, float | None]:
 
 # ---------------------------------------------------------------- lineage
 
-
-def _parent(record: dict) -> str | None:
-    cfg = record.get("config") or {}
-    if record.get("kind") == "distill":
-        if cfg.get("student_from_teacher") and cfg.get("teacher"):
-            return cfg["teacher"][0]
-        return cfg.get("student")
-    return record.get("model")
-
-
-def _summary(record: dict, path: str | None) -> dict:
-    cfg, sizes = record.get("config") or {}, record.get("sizes") or {}
-    out = {"kind": record.get("kind"), "path": path, "layers": sizes.get("layers")}
-    if record.get("kind") == "prune":
-        out.update(strategy=cfg.get("strategy"), layers_before=sizes.get("layers_before"),
-                   kept_layers=(record.get("prune") or {}).get("kept_layers"),
-                   speedup=(record.get("speeds") or {}).get("speedup"),
-                   speedup_range=(record.get("speeds") or {}).get("speedup_range"))
-    elif record.get("kind") == "distill":
-        teachers = (record.get("distill") or {}).get("teachers") or [{}]
-        out.update(strategy=cfg.get("student_from_teacher"), layers_before=teachers[0].get("layers"))
-    return out
-
-
-def lineage(record: dict, *, max_depth: int = 12) -> list[dict]:
-    """The record itself, then the runs its model came from (followed through output folders
-    that hold a lamina_results.json), nearest first."""
-    chain = [_summary(record, (record.get("recipe") or {}).get("output"))]
-    seen: set[str] = set()
-    current = record
-    for _ in range(max_depth):
-        parent = _parent(current)
-        if not parent or parent in seen:
-            break
-        seen.add(parent)
-        path = Path(parent) / RESULTS_FILE
-        try:  # (a model that is no folder, e.g. "random init from {config JSON}", may not even be a valid path)
-            if not path.is_file():
-                break
-            current = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            break
-        chain.append(_summary(current, parent))
-        if len(current.get("lineage") or []) > 1:  # the parent stored its own ancestry when it ran
-            chain.extend(current["lineage"][1:])
-            break
-    return chain
 
 
 # ---------------------------------------------------------------- learning curves
