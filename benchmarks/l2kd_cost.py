@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import tempfile
@@ -50,7 +49,7 @@ def main() -> None:
     import torch
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from step_timer import StepTimer
+    from step_timer import alternated_rounds, cost_table, median_step, per_variant, write_cost
 
     from lamina.models.loading import load_causal_lm
     from lamina.workflows.lifelong import (LifelongConfig, add_task_tokens, encode_rows, read_text_task,
@@ -58,7 +57,6 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="l2kd-cost-"))
     files = {"text_files": dict([args.text_file.split("=", 1)])} if args.text_file else {}
     samples = args.steps * args.batch_size
@@ -80,15 +78,15 @@ def main() -> None:
 
     base = copy.deepcopy(model.state_dict())
     teacher = copy.deepcopy(model)
-    steps = {"lamol": [], "l2kd": []}
-    for r in range(args.rounds):
-        order = [("lamol", 0), ("l2kd", 1)]
-        for name, kd in order if r % 2 == 0 else order[::-1]:
-            model.load_state_dict(base)  # every run from the same weights
-            timer = StepTimer()
-            train_stage(model, [{**e, "kd": kd} for e in encoded], cfg, work / f"{name}-r{r}", tokens,
-                        teacher=teacher if kd else None, callbacks=[timer])
-            steps[name].append(statistics.median(timer.steps[2:]))
+
+    def measure(name, r):
+        kd = int(name == "l2kd")
+        model.load_state_dict(base)  # every run from the same weights
+        return median_step(lambda timer: train_stage(model, [{**e, "kd": kd} for e in encoded], cfg,
+                                                     work / f"{name}-r{r}", tokens, teacher=teacher if kd else None,
+                                                     callbacks=[timer]))
+
+    steps = per_variant(alternated_rounds(["lamol", "l2kd"], args.rounds, measure))
     result = {
         "command": " ".join(sys.argv), "threads": args.threads, "model": args.model, "task": args.task,
         "time": time.ctime(), "batch_size": args.batch_size, "max_length": args.max_length,
@@ -97,15 +95,12 @@ def main() -> None:
         "step_seconds": steps,
         "l2kd_step_vs_lamol": statistics.median(steps["l2kd"]) / statistics.median(steps["lamol"]),
     }
-    (out / "cost.json").write_text(json.dumps(result, indent=1))
-    md = ["| what | value |", "|---|---:|",
-          f"| pseudo-data generation, examples/s ({args.examples} sampled, {stats['kept']} parsed) | "
-          f"{result['pseudo_examples_per_second']:.2f} |",
-          f"| LAMOL step (NLL), s (median over rounds) | {statistics.median(steps['lamol']):.4f} |",
-          f"| L2KD step (Word-KD: teacher forward + KL), s | {statistics.median(steps['l2kd']):.4f} |",
-          f"| L2KD / LAMOL step | {result['l2kd_step_vs_lamol']:.2f}x |"]
-    (out / "cost.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_cost(out, result, cost_table([
+        (f"pseudo-data generation, examples/s ({args.examples} sampled, {stats['kept']} parsed)",
+         f"{result['pseudo_examples_per_second']:.2f}"),
+        ("LAMOL step (NLL), s (median over rounds)", f"{statistics.median(steps['lamol']):.4f}"),
+        ("L2KD step (Word-KD: teacher forward + KL), s", f"{statistics.median(steps['l2kd']):.4f}"),
+        ("L2KD / LAMOL step", f"{result['l2kd_step_vs_lamol']:.2f}x")]))
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def main() -> None:
     args = p.parse_args()
     if args.mode == "one":
         return one(args)
+    from step_timer import alternated_rounds, write_cost  # benchmarks/, the script's own folder, is on sys.path
 
     def run(variant: str) -> dict:
         cmd = [sys.executable, __file__, "one", "--teacher", args.teacher, "--student", args.student, "--variant",
@@ -109,12 +110,8 @@ def main() -> None:
 
     run("kd-cache")  # warms the cache entry
     names = list(VARIANTS)
-    rounds = []
-    for r in range(args.rounds):
-        order = names[r:] + names[:r]
-        got = {v: run(v) for v in order}
-        rounds.append({"order": order, "runs": got})
-        print({v: round(got[v]["median_step_s"], 3) for v in names}, flush=True)
+    rounds = alternated_rounds(names, args.rounds, lambda v, r: run(v), after_round=lambda entry: print(
+        {v: round(entry["runs"][v]["median_step_s"], 3) for v in names}, flush=True))
 
     def ratio(v, base):
         return statistics.median(r["runs"][v]["median_step_s"] / r["runs"][base]["median_step_s"] for r in rounds)
@@ -126,8 +123,6 @@ def main() -> None:
               "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                        text=True).stdout.strip(),
               "steps_per_run": args.steps, "rounds": rounds, "table": table}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cost.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["# P1c: a MetaDistil step against a KD step", "",
              f"Command: `{result['command']}` (commit {result['commit']}; 2 threads; machine otherwise idle). "
              f"{args.rounds} rounds × {args.steps} steps per run; medians over rounds of per-run medians.", "",
@@ -136,8 +131,7 @@ def main() -> None:
     for v, t in table.items():
         lines.append(f"| {v} | {t['median_step_s']:.3f} | {t['x_kd_online']:.2f} | {t['x_kd_cache']:.2f} | "
                      f"{t['peak_rss_mb']:.0f} |")
-    (RESULTS / "cost.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_cost(RESULTS, result, lines, indent=2)
 
 
 if __name__ == "__main__":

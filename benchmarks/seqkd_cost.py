@@ -49,14 +49,13 @@ def main() -> None:
     import torch
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from step_timer import StepTimer
+    from step_timer import alternated_rounds, cost_table, median_step, per_variant, write_cost
 
     from lamina.workflows.distill import DistillConfig, run_distill
     from lamina.workflows.generate_targets import GenerateTargetsConfig, run_generate_targets
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="seqkd-cost-"))
     quiet = lambda *_: None  # noqa: E731
     files = {"train_file": args.train_file, "validation_file": args.validation_file} if args.train_file else {}
@@ -68,19 +67,18 @@ def main() -> None:
                                     cache_dir=str(work / f"store-b{beams}"), batch_size=args.batch_size, **files)
         record = run_generate_targets(cfg, log=quiet)
         gen[f"beam{beams}"] = record["generation"]["examples_per_second"]
-    steps = {"nll": [], "word-kd": []}
-    for r in range(args.rounds):
-        order = [("nll", {"ce": 1.0}), ("word-kd", {"kd": 0.5, "ce": 0.5})]
-        for name, loss in order if r % 2 == 0 else order[::-1]:
-            timer = StepTimer()
-            cfg = DistillConfig(teacher=[args.teacher], task=args.task, data_dir=args.data_dir,
-                                student_config=json.dumps(STUDENT), loss=loss, temperature=1.0,
-                                max_length=args.max_length, max_new_tokens=args.max_length,
-                                batch_size=args.batch_size, max_steps=args.steps,
-                                max_train_samples=args.steps * args.batch_size, max_eval_samples=32,
-                                output=str(work / f"{name}-r{r}"), progress=False, seed=42, **files)
-            run_distill(cfg, callbacks=[timer], log=quiet)
-            steps[name].append(statistics.median(timer.steps[2:]))
+    losses = {"nll": {"ce": 1.0}, "word-kd": {"kd": 0.5, "ce": 0.5}}
+
+    def measure(name, r):
+        cfg = DistillConfig(teacher=[args.teacher], task=args.task, data_dir=args.data_dir,
+                            student_config=json.dumps(STUDENT), loss=losses[name], temperature=1.0,
+                            max_length=args.max_length, max_new_tokens=args.max_length,
+                            batch_size=args.batch_size, max_steps=args.steps,
+                            max_train_samples=args.steps * args.batch_size, max_eval_samples=32,
+                            output=str(work / f"{name}-r{r}"), progress=False, seed=42, **files)
+        return median_step(lambda timer: run_distill(cfg, callbacks=[timer], log=quiet))
+
+    steps = per_variant(alternated_rounds(list(losses), args.rounds, measure))
     result = {
         "command": " ".join(sys.argv), "threads": args.threads, "pairs": args.pairs, "time": time.ctime(),
         "generate_targets_examples_per_second": gen,
@@ -88,16 +86,13 @@ def main() -> None:
         "step_seconds": steps,
         "word_kd_step_vs_nll": statistics.median(steps["word-kd"]) / statistics.median(steps["nll"]),
     }
-    (out / "cost.json").write_text(json.dumps(result, indent=1))
-    md = ["| what | value |", "|---|---:|",
-          f"| generate-targets greedy, examples/s | {gen['beam1']:.1f} |",
-          f"| generate-targets beam 5 (5-best), examples/s | {gen['beam5']:.1f} |",
-          f"| beam 5 cost / greedy | {result['beam5_cost_vs_greedy']:.2f}x |",
-          f"| NLL step, s (median over rounds) | {statistics.median(steps['nll']):.4f} |",
-          f"| Word-KD step, s | {statistics.median(steps['word-kd']):.4f} |",
-          f"| Word-KD / NLL step | {result['word_kd_step_vs_nll']:.2f}x |"]
-    (out / "cost.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    write_cost(out, result, cost_table([
+        ("generate-targets greedy, examples/s", f"{gen['beam1']:.1f}"),
+        ("generate-targets beam 5 (5-best), examples/s", f"{gen['beam5']:.1f}"),
+        ("beam 5 cost / greedy", f"{result['beam5_cost_vs_greedy']:.2f}x"),
+        ("NLL step, s (median over rounds)", f"{statistics.median(steps['nll']):.4f}"),
+        ("Word-KD step, s", f"{statistics.median(steps['word-kd']):.4f}"),
+        ("Word-KD / NLL step", f"{result['word_kd_step_vs_nll']:.2f}x")]))
 
 
 if __name__ == "__main__":

@@ -271,3 +271,137 @@ def test_rewind_to_step_k_or_random_reinit(tiny_bert_with_tokenizer, sst_like, t
     assert record["lottery"]["rewind"] == ("step" if "rewind_step" in how else "random")
     if "rewind_head" in how:  # the head rewound too: back to its initial (untrained) values
         assert torch.equal(state["classifier.weight"], seen[0][0]["classifier.weight"])
+
+
+# ---------------------------------------------------------------- --resume
+
+RESUME = dict(prune_rate=0.2, target_sparsity=0.4)  # rounds 0, 1, 2 (0%, 20%, 40%)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _interrupt_at_training(monkeypatch, n):
+    """Make the ``n``-th Trainer.train call (1-based) raise, as a kill in that round would."""
+    calls = {"n": 0}
+    original = transformers.Trainer.train
+
+    def train(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Interrupted(f"killed in training {n}")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "train", train)
+
+
+class torch_one_thread:
+    """The one_thread fixture for module-scoped fixtures (set up before it)."""
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.old)
+
+
+def _ticket(out):
+    state = transformers.AutoModelForSequenceClassification.from_pretrained(out).state_dict()
+    masks, _ = load_masks(out / "mask.safetensors")
+    return state, masks
+
+
+@pytest.fixture(scope="module", params=[{}, {"rewind_step": 1, "save_round_models": False}],
+                ids=["pretrained", "step-k"])
+def uninterrupted(request, tiny_bert_with_tokenizer, sst_like, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "ticket"
+    with torch_one_thread():
+        record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **request.param),
+                             log=lambda *_: None)
+    return request.param, out, record
+
+
+@pytest.mark.parametrize("broken", ["killed-in-round-2", "round-1-half-written"])
+def test_resume_equals_an_uninterrupted_run(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch,
+                                           uninterrupted, broken):
+    from lamina.workflows.lottery import Lottery
+
+    how, full_out, full = uninterrupted
+    out = tmp_path / "ticket"
+    work = tmp_path / "ticket.work"
+    with monkeypatch.context() as m:
+        if broken == "killed-in-round-2":
+            _interrupt_at_training(m, 3)
+        else:  # killed while round 1 writes its round.json: the rest of round 1 is on disk
+            from lamina.workflows import lottery
+
+            real, calls = lottery._write_atomically, []
+
+            def write(path, data):
+                calls.append(path)
+                if len(calls) == 2:
+                    path.with_name(f".{path.name}.partial").write_text('{"round": 1, "spars')
+                    raise Interrupted("killed while writing round-1/round.json")
+                real(path, data)
+
+            m.setattr(lottery, "_write_atomically", write)
+        with pytest.raises(Interrupted):
+            run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **how), log=lambda *_: None)
+    assert not out.exists() and Lottery.resumable(work)  # a recipe resumes it too
+    assert not (work / "rounds" / "round-2").exists()
+    assert (work / "rounds" / "round-1" / "round.json").is_file() == (broken == "killed-in-round-2")
+    assert (work / "rounds" / "round-1" / "mask.safetensors").is_file()
+    if "step" in str(how):
+        assert (work / "rounds" / "round-0" / "rewind.safetensors").is_file()
+        # --no-save-round-models: only the newest finished round's model is kept for resuming
+        assert (work / "rounds" / "round-0" / "model").exists() == (broken != "killed-in-round-2")
+    with pytest.raises(LaminaError, match="add --resume"):  # not silently restarted nor resumed
+        run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **how), log=lambda *_: None)
+    lines = []
+    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, resume=True, **RESUME, **how),
+                         log=lines.append)
+    resumed_after = "round-1" if broken == "killed-in-round-2" else "round-0"
+    assert any(f"resuming after {resumed_after}" in str(line) for line in lines), lines
+    if broken == "round-1-half-written":
+        assert any("round-1" in str(line) and "incomplete" in str(line) for line in lines), lines
+    assert record["training"]["resumed_from"] == resumed_after and full["training"]["resumed_from"] is None
+    rounds, want = record["lottery"]["rounds"], full["lottery"]["rounds"]
+    assert [r["sparsity"] for r in rounds] == [r["sparsity"] for r in want] == pytest.approx([0.0, 0.2, 0.4], abs=1e-4)
+    assert [r["score"] for r in rounds] == [r["score"] for r in want]
+    assert [r["train_loss"] for r in rounds] == [r["train_loss"] for r in want]
+    state, masks = _ticket(out)
+    full_state, full_masks = _ticket(full_out)
+    assert all(torch.equal(masks[k], full_masks[k]) for k in full_masks)
+    for k, v in full_state.items():
+        assert torch.equal(state[k], v), k  # bit for bit on CPU (each round's Trainer is seeded afresh)
+    kept = sorted(p.name for p in (out / "rounds").iterdir())
+    assert kept == ["round-0", "round-1", "round-2"]
+    assert (out / "rounds" / "round-0" / "model").is_dir() != ("step" in str(how))
+    assert not (out / "rounds" / "round-0" / "rewind.safetensors").exists()  # work folder only
+    assert not work.exists()
+
+
+def test_resume_with_other_settings_or_nothing_to_resume_is_refused(tiny_bert_with_tokenizer, sst_like, tmp_path,
+                                                                   monkeypatch):
+    out = tmp_path / "ticket"
+    with pytest.raises(LaminaError, match="nothing to resume"):
+        run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, resume=True, **RESUME), log=lambda *_: None)
+    with monkeypatch.context() as m:
+        _interrupt_at_training(m, 2)
+        with pytest.raises(Interrupted):
+            run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME), log=lambda *_: None)
+    before = sorted(str(p) for p in (tmp_path / "ticket.work").rglob("*"))
+    for flags, needle in ((["--target-sparsity", "0.6"], "target_sparsity 0.6 (was 0.4)"),
+                          (["--seed", "2"], "seed 2 (was 1)"),
+                          (["--schedule", "geometric"], "schedule 'geometric' (was 'linear')"),
+                          (["--mode", "random"], "mode 'random' (was 'imp')")):
+        result = _cli(["lottery", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out),
+                       "--data-dir", sst_like, "--epochs", "1", "--lr", "2e-3", "--batch-size", "16",
+                       "--max-length", "32", "--logging-steps", "2", "--max-train-samples", "32",
+                       "--max-eval-samples", "16", "--prune-rate", "0.2", "--target-sparsity", "0.4", "--seed", "1",
+                       "--no-progress", "--resume", *flags])
+        assert result.exit_code == 2 and needle in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert sorted(str(p) for p in (tmp_path / "ticket.work").rglob("*")) == before and not out.exists()

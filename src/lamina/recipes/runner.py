@@ -73,14 +73,14 @@ def _comparable(args: dict) -> str:
 
 
 def run_status(run: Run, output_dir: Path) -> str:
-    from lamina.training.workdir import last_checkpoint, work_dir_for
+    from lamina.training.workdir import work_dir_for
 
     if run.kind.always_runs:
         return ALWAYS
     if (Path(run.output) / RESULTS_FILE).is_file():
         return CHANGED if _args_changed(run, output_dir) else DONE
     work = work_dir_for(run.output)
-    if run.kind.trains() and work.is_dir() and last_checkpoint(work) is not None:
+    if run.kind.trains() and work.is_dir() and run.kind.resumable(work):
         return RESUME
     return TODO
 

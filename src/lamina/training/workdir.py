@@ -67,16 +67,22 @@ def last_checkpoint(work: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=print) -> tuple[Path, Path | None]:
+def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=print,
+                     found=checkpoints, incomplete=incomplete_reason) -> tuple[Path, Path | None]:
     """Check the output and work folders; return ``(work_dir, checkpoint_to_resume_or_None)``.
 
-    ``log`` gets one line per incomplete checkpoint skipped (and removed) when resuming."""
+    ``log`` gets one line per incomplete checkpoint skipped (and removed) when resuming.
+    ``found`` (``work -> folders, oldest first``) and ``incomplete`` (``folder -> reason or
+    None``) say what a checkpoint is: by default the Trainer's ``checkpoint-N`` folders; a
+    command that keeps its own (``lottery``'s finished rounds) passes its own."""
     work = work_dir_for(output)
     check_output_dir(output, overwrite=overwrite)
     if overwrite and work.exists():
         shutil.rmtree(work)
-    broken = {c: r for c in checkpoints(work) if (r := incomplete_reason(c)) is not None}
-    ckpt = last_checkpoint(work)
+    listed = found(work)
+    broken = {c: r for c in listed if (r := incomplete(c)) is not None}
+    complete = [c for c in listed if c not in broken]
+    ckpt = complete[-1] if complete else None
     why = "; ".join(f"{c.name} is incomplete ({r})" for c, r in broken.items())
     if resume:
         if ckpt is None:
@@ -103,3 +109,28 @@ def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=p
             "or --overwrite to start again"
         )
     return work, None  # the Trainer creates it when it first writes
+
+
+def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = "run_settings.json") -> None:
+    """A run that starts keeps ``settings`` (what decides its result) in ``work/name``; a run that
+    resumes must have the interrupted run's: else one error line naming what differs."""
+    import json
+
+    from lamina.io import write_json
+
+    now = json.loads(json.dumps(settings, default=str))
+    path = work / name
+    if not resume:
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(path, now)
+        return
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise LaminaError(f"cannot resume: {path} (the interrupted run's settings) is missing or unreadable; "
+                          "use --overwrite to start again") from None
+    changed = [f"{k} {now.get(k)!r} (was {before.get(k)!r})" for k in sorted(set(now) | set(before))
+               if now.get(k) != before.get(k)]
+    if changed:
+        raise LaminaError(f"cannot resume {work}: other settings than the interrupted run's: "
+                          f"{'; '.join(changed)} (resume with the same settings, or use --overwrite)")

@@ -53,6 +53,14 @@ class Workflow:
         return "resume" in cls.Config.model_fields
 
     @classmethod
+    def resumable(cls, work: Path) -> bool:
+        """Whether an interrupted run left something in its work folder ``work`` to resume from
+        (by default a complete Trainer checkpoint; a command that keeps its own says so)."""
+        from lamina.training.workdir import last_checkpoint
+
+        return last_checkpoint(work) is not None
+
+    @classmethod
     def takes_data_dir(cls) -> bool:
         return "data_dir" in cls.Config.model_fields
 

@@ -21,10 +21,24 @@ model are in ``OUT/rounds/round-R/``; ``OUT`` itself is a plain HF folder of the
 (zeros in place, no pruning hooks) with ``mask.safetensors`` and a card giving per-matrix and
 global sparsity. Train the mask on another task with ``lamina finetune --mask OUT``, or
 distil into it with ``lamina distill --mask OUT``.
+
+``--resume`` continues an interrupted run after its last *finished* round. While the run goes,
+every round is kept in ``OUT.work/rounds/round-R/``: its mask, its trained model (kept there
+for resuming even with ``--no-save-round-models``, then only the newest one), its
+``training.json`` and, written last and atomically, ``round.json``: a round folder without it
+was interrupted and is redone. With ``--rewind-step K`` the step-K weights are saved in
+``round-0/rewind.safetensors`` (work folder only). Resuming reloads the last finished round's
+model and mask, prunes and rewinds exactly as the uninterrupted run did (the rewind target is
+rebuilt from the same seed, or read back for ``--rewind-step``) and trains the remaining
+rounds; each round's Trainer is seeded afresh, so the ticket equals an uninterrupted run's.
+The settings that decide the result are kept in ``OUT.work/run_settings.json``; resuming with
+others is refused. ``oneshot``/``random`` have one training: ``--resume`` only finishes a run
+whose training ended (else it is refused: start again with ``--overwrite``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -65,10 +79,29 @@ class LotteryConfig(TaskSettings, TrainSettings):
             self.rewind = "step"
         elif self.rewind == "step":
             raise ValueError("--rewind step needs --rewind-step K")
-        if self.resume:
-            raise ValueError("--resume is not supported by lottery yet (rounds are not checkpointed): "
-                             "use --overwrite to start again")
         return self
+
+
+ROUND_FILE = "round.json"  # written last (atomically): a round folder without it is unfinished
+TRAINING_FILE = "training.json"  # the round's training summary (losses, steps)
+MASK_FILE = "mask.safetensors"
+REWIND_FILE = "rewind.safetensors"  # round 0 with --rewind-step: the weights survivors rewind to
+NOT_SETTINGS = ("output", "resume", "overwrite", "progress", "keep_checkpoints", "data_dir")  # free on resume
+
+
+def round_folders(work: Path) -> list[Path]:
+    """``OUT.work/rounds/round-R`` folders, first round first."""
+    rounds = work / "rounds"
+    if not rounds.is_dir():
+        return []
+    found = (p for p in rounds.glob("round-*") if p.is_dir() and p.name[len("round-"):].isdigit())
+    return sorted(found, key=lambda p: int(p.name[len("round-"):]))
+
+
+def round_unfinished(folder: Path) -> str | None:
+    """What a round folder lacks to count as finished (``None`` when it is finished)."""
+    missing = [n for n in (MASK_FILE, TRAINING_FILE, ROUND_FILE) if not (folder / n).is_file()]
+    return f"no {' and no '.join(missing)}" if missing else None
 
 
 @register_workflow("lottery")
@@ -78,6 +111,10 @@ class Lottery(Workflow):
     Config = LotteryConfig
     arguments = ("model",)
     recipe_defaults = {"progress": False}
+
+    @classmethod
+    def resumable(cls, work: Path) -> bool:
+        return any(round_unfinished(f) is None for f in round_folders(work))
 
     def run(self, cfg: LotteryConfig, ctx: RunContext) -> dict:
         return run_lottery(cfg, callbacks=ctx.callbacks, log=ctx.log)
@@ -117,6 +154,35 @@ def _rewind_target(cfg: LotteryConfig, model, initial: dict) -> dict:
     return initial
 
 
+def _write_atomically(path: Path, data) -> None:
+    from lamina.io import write_json
+
+    tmp = path.with_name(f".{path.name}.partial")
+    write_json(tmp, data)
+    tmp.replace(path)  # one rename: the file is whole or absent
+
+
+def _restore(work: Path, last: Path, model, objective, task) -> tuple[list, dict, dict]:
+    """The finished rounds up to ``last``: ``(their round.json entries, last's mask, last's
+    training summary)``, with ``model`` holding last's trained weights."""
+    from lamina.errors import LaminaError
+    from lamina.models.sparsity import load_masks
+
+    done = [f for f in round_folders(work) if int(f.name[len("round-"):]) <= int(last.name[len("round-"):])]
+    for i, f in enumerate(done):
+        if f.name != f"round-{i}" or round_unfinished(f) is not None:
+            raise LaminaError(f"cannot resume {work}: round-{i} is missing or unfinished while {last.name} is "
+                              "finished (a folder removed by hand?): use --overwrite to start again")
+    if not (last / "model" / "config.json").is_file():
+        raise LaminaError(f"cannot resume: {last / 'model'} (the model of the last finished round) is missing; "
+                          "use --overwrite to start again")
+    rounds = [json.loads((f / ROUND_FILE).read_text(encoding="utf-8")) for f in done]
+    masks, _ = load_masks(last / MASK_FILE)
+    trained = objective.load_model(str(last / "model"), task, train=True)[0]
+    model.load_state_dict(trained.state_dict())
+    return rounds, masks, json.loads((last / TRAINING_FILE).read_text(encoding="utf-8"))
+
+
 def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     import torch
     from transformers import Trainer, set_seed
@@ -143,12 +209,16 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     from lamina.training.arguments import steps_per_epoch, training_arguments
     from lamina.training.finish import finish_run, training_summary
     from lamina.training.masks import mask_summary
-    from lamina.training.workdir import prepare_work_dir
+    from lamina.training.workdir import check_same_settings, prepare_work_dir
 
     task = cfg.get_task()
     objective = objective_for(task)
     sparsities = schedule(cfg.target_sparsity, cfg.prune_rate, cfg.schedule) if cfg.mode == "imp" else []
-    work, _ = prepare_work_dir(cfg.output, resume=False, overwrite=cfg.overwrite)
+    work, last = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite, log=log,
+                                  found=round_folders, incomplete=round_unfinished)
+    settings = {k: v for k, v in cfg.model_dump().items() if k not in NOT_SETTINGS}
+    if cfg.resume:
+        check_same_settings(work, settings, resume=True)
     record = new_record("lottery", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
     set_seed(cfg.seed)
@@ -173,9 +243,39 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         masks = dense_masks(model)
     apply_masks(model, masks)
     trainings = len(sparsities) + 1 if cfg.mode == "imp" else 1
-    rounds, trainer, train_output, metrics = [], None, None, {}
     rounds_dir = work / "rounds"
-    for r in range(trainings):
+
+    def prune_and_rewind(r: int) -> None:
+        nonlocal masks
+        masks = magnitude_masks(model, sparsities[r], previous=masks, per_layer=cfg.per_layer)
+        with torch.no_grad():
+            state = model.state_dict()
+            for k, v in state.items():
+                if k in head and not cfg.rewind_head:
+                    continue
+                v.copy_(target[k])
+        apply_masks(model, masks)
+
+    rounds, summary = [], None
+    if last is not None:  # resume after the last finished round
+        rounds, masks, summary = _restore(work, last, model, objective, task)
+        if cfg.rewind == "step":
+            from safetensors.torch import load_file
+
+            saved = rounds_dir / "round-0" / REWIND_FILE
+            if not saved.is_file():
+                raise LaminaError(f"cannot resume: {saved} (the --rewind-step weights) is missing; "
+                                  "use --overwrite to start again")
+            target = load_file(str(saved))
+        if len(rounds) < trainings:
+            prune_and_rewind(len(rounds) - 1)
+        log(f"resuming after {last.name}: {len(rounds)} of {trainings} rounds finished")
+        for r in range(len(rounds), trainings):  # the interrupted round's Trainer folder: start it afresh
+            shutil.rmtree(work / f"round-{r}", ignore_errors=True)
+    else:
+        check_same_settings(work, settings, resume=False)
+
+    for r in range(len(rounds), trainings):
         t0 = time.perf_counter()
         hold = MaskCallback(model, masks)
         snap = _snapshot_callback(model, cfg.rewind_step) if (r == 0 and cfg.rewind == "step") else None
@@ -194,12 +294,13 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         log(f"round {r}: sparsity {100 * sparsity:.1f}%, {task.main_metric} {score}")
         folder = rounds_dir / f"round-{r}"
         folder.mkdir(parents=True, exist_ok=True)
-        save_masks(folder / "mask.safetensors", masks, round=r, score=score, metric=task.main_metric,
+        save_masks(folder / MASK_FILE, masks, round=r, score=score, metric=task.main_metric,
                    task=task.name, model=cfg.model, mode=cfg.mode)
-        if cfg.save_round_models and r < trainings - 1:  # the last round's model is OUT itself
-            save_sparse(model, folder / "model")
-            if tokenizer is not None:
-                tokenizer.save_pretrained(folder / "model")
+        save_sparse(model, folder / "model")  # for --resume; OUT keeps it as --save-round-models says
+        if tokenizer is not None:
+            tokenizer.save_pretrained(folder / "model")
+        summary = training_summary(trainer, train_output, metrics, None)
+        write_json(folder / TRAINING_FILE, summary)
         entry = {"round": r, "sparsity": sparsity, "main_metric": task.main_metric, "score": score,
                  "metrics": {k: v for k, v in metrics.items() if k in task.metrics},
                  "steps": trainer.state.global_step, "train_loss": train_output.training_loss,
@@ -209,22 +310,20 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
             if snap.state is None:
                 raise LaminaError(f"round 0 ended before --rewind-step {cfg.rewind_step}")
             target = snap.state
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in target.items()}, str(folder / REWIND_FILE))
+        del trainer  # a new optimizer (and schedule) each round, as the reference code
         if r < trainings - 1:  # prune, then rewind the survivors
             t_prune = time.perf_counter()
-            masks = magnitude_masks(model, sparsities[r], previous=masks, per_layer=cfg.per_layer)
-            with torch.no_grad():
-                state = model.state_dict()
-                for k, v in state.items():
-                    if k in head and not cfg.rewind_head:
-                        continue
-                    v.copy_(target[k])
-            apply_masks(model, masks)
+            prune_and_rewind(r)
             entry["seconds"]["prune_and_rewind"] = round(time.perf_counter() - t_prune, 2)
-            del trainer  # a new optimizer (and schedule) each round, as the reference code
-        write_json(folder / "round.json", entry)
+        _write_atomically(folder / ROUND_FILE, entry)  # last: the round is finished
+        if not cfg.save_round_models and r > 0:  # only the newest round's model is needed to resume
+            shutil.rmtree(rounds_dir / f"round-{r - 1}" / "model", ignore_errors=True)
 
-    summary = mask_summary(model, masks)
-    record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
+    summary_of_masks = mask_summary(model, masks)
+    record["metrics"] = dict(rounds[-1]["metrics"])
     record["lottery"] = {
         "mode": cfg.mode, "schedule": cfg.schedule if cfg.mode == "imp" else None,
         "schedule_meaning": ("prune-rate of the original weights per round" if cfg.schedule == "linear"
@@ -232,23 +331,29 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         "prune_rate": cfg.prune_rate if cfg.mode == "imp" else None,
         "target_sparsity": cfg.target_sparsity, "threshold": "per-layer" if cfg.per_layer else "global",
         "rewind": cfg.rewind if cfg.mode == "imp" else None, "rewind_step": cfg.rewind_step,
-        "rewind_head": cfg.rewind_head, "rounds": rounds, **summary,
+        "rewind_head": cfg.rewind_head, "rounds": rounds, **summary_of_masks,
         "pruned": "the Linear weights of every block (attention Q/K/V/output, both feed-forward matrices) and "
                   "the pooler; never embeddings, biases, LayerNorms or the task head",
     }
-    record["training"] = {**training_summary(trainer, train_output, metrics, None),
+    record["training"] = {**summary, "resumed_from": last.name if last is not None else None,
                           "train_examples": len(data.train), "steps_per_round": per_round,
                           "eval_examples": {s: len(d) for s, d in data.evals.items()}, "source_path": source}
     record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
                        "nonzero_prunable": int(sum(int(m.sum()) for m in masks.values()))}
 
+    def work_only(directory, names):  # what OUT/rounds leaves out
+        drop = {REWIND_FILE}
+        if not cfg.save_round_models or Path(directory).name == f"round-{trainings - 1}":
+            drop.add("model")  # the last round's model is OUT itself
+        return [n for n in names if n in drop] if Path(directory).parent == rounds_dir else []
+
     def save(tmp):
         save_sparse(model, tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        save_masks(tmp / "mask.safetensors", masks, round=len(rounds) - 1, score=rounds[-1]["score"],
+        save_masks(tmp / MASK_FILE, masks, round=len(rounds) - 1, score=rounds[-1]["score"],
                    metric=task.main_metric, task=task.name, model=cfg.model, mode=cfg.mode)
-        shutil.copytree(rounds_dir, tmp / "rounds")
+        shutil.copytree(rounds_dir, tmp / "rounds", ignore=work_only)
 
     finish_run(cfg, work, record, save=save,
                card=lambda tmp: write_lottery_card(tmp, record, task, name=Path(cfg.output).name,
