@@ -95,7 +95,7 @@ def tables(run_dir: Path) -> str:
             if not runs or found[t] is None:
                 rows[label][t] = "—"
                 continue
-            level = lambda r: float(r["recipe"]["vars"][var]) / (10 if var == "round" else 1)  # noqa: E731
+            level = lambda r, var=var: float(r["recipe"]["vars"][var]) / (10 if var == "round" else 1)  # noqa: E731
             near = min({level(r) for r in runs}, key=lambda s: abs(s - found[t]))
             scores = [r["metrics"][_main_metric(t)] for r in runs if level(r) == near]
             rows[label][t] = f"{_ms(scores)} (at {near:.0%})"
