@@ -36,6 +36,14 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False):
 
 
 def write_json(path: str | Path, data) -> Path:
+    """Write ``data`` as JSON, atomically: a temporary file beside it, then one rename, so a
+    reader (a resume, a recipe deciding what is done) sees the whole file or none."""
     path = Path(path)
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # e.g. --json /dev/stdout: write through
+        path.write_text(text, encoding="utf-8")
+        return path
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
     return path

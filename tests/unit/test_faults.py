@@ -378,3 +378,28 @@ def test_cache_build_cleans_up_after_itself(tmp_path):
                                needs=Needs(teacher_logits=True), max_length=8, dtype="float32", log=lambda m: None)
     assert _temps(root) == [] and len(list(root.iterdir())) == 1
 
+
+
+def test_write_json_is_whole_or_absent_and_writes_through_links(tmp_path, monkeypatch):
+    """A record or round.json killed mid-write must not be read as written: the text goes to a
+    temporary file, then one rename; a link (--json /dev/stdout) is written through, not replaced."""
+    from lamina.io import write_json
+
+    path = tmp_path / "round.json"
+    write_json(path, {"round": 0})
+    real = Path.write_text
+
+    def killed(self, text, *args, **kwargs):
+        real(self, text[:5], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_json(path, {"round": 1})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"round": 0}  # the old file is whole
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("{}")
+    link.symlink_to(target)
+    write_json(link, {"a": 1})
+    assert link.is_symlink() and json.loads(target.read_text()) == {"a": 1}

@@ -34,10 +34,6 @@ def main_metric(record: dict) -> tuple[str | None, float | None]:
     return name, metrics[name]
 
 
-# ---------------------------------------------------------------- lineage
-
-
-
 # ---------------------------------------------------------------- learning curves
 
 

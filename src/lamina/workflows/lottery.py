@@ -89,13 +89,18 @@ REWIND_FILE = "rewind.safetensors"  # round 0 with --rewind-step: the weights su
 NOT_SETTINGS = ("output", "resume", "overwrite", "progress", "keep_checkpoints", "data_dir")  # free on resume
 
 
+def round_number(folder: Path) -> int | None:
+    """R of a ``round-R`` folder (``None`` for any other name)."""
+    r = folder.name[len("round-"):]
+    return int(r) if folder.name.startswith("round-") and r.isdigit() else None
+
+
 def round_folders(work: Path) -> list[Path]:
     """``OUT.work/rounds/round-R`` folders, first round first."""
     rounds = work / "rounds"
     if not rounds.is_dir():
         return []
-    found = (p for p in rounds.glob("round-*") if p.is_dir() and p.name[len("round-"):].isdigit())
-    return sorted(found, key=lambda p: int(p.name[len("round-"):]))
+    return sorted((p for p in rounds.iterdir() if p.is_dir() and round_number(p) is not None), key=round_number)
 
 
 def round_unfinished(folder: Path) -> str | None:
@@ -154,21 +159,13 @@ def _rewind_target(cfg: LotteryConfig, model, initial: dict) -> dict:
     return initial
 
 
-def _write_atomically(path: Path, data) -> None:
-    from lamina.io import write_json
-
-    tmp = path.with_name(f".{path.name}.partial")
-    write_json(tmp, data)
-    tmp.replace(path)  # one rename: the file is whole or absent
-
-
 def _restore(work: Path, last: Path, model, objective, task) -> tuple[list, dict, dict]:
     """The finished rounds up to ``last``: ``(their round.json entries, last's mask, last's
     training summary)``, with ``model`` holding last's trained weights."""
     from lamina.errors import LaminaError
     from lamina.models.sparsity import load_masks
 
-    done = [f for f in round_folders(work) if int(f.name[len("round-"):]) <= int(last.name[len("round-"):])]
+    done = [f for f in round_folders(work) if round_number(f) <= round_number(last)]
     for i, f in enumerate(done):
         if f.name != f"round-{i}" or round_unfinished(f) is not None:
             raise LaminaError(f"cannot resume {work}: round-{i} is missing or unfinished while {last.name} is "
@@ -318,7 +315,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
             t_prune = time.perf_counter()
             prune_and_rewind(r)
             entry["seconds"]["prune_and_rewind"] = round(time.perf_counter() - t_prune, 2)
-        _write_atomically(folder / ROUND_FILE, entry)  # last: the round is finished
+        write_json(folder / ROUND_FILE, entry)  # last (atomic): the round is finished
         if not cfg.save_round_models and r > 0:  # only the newest round's model is needed to resume
             shutil.rmtree(rounds_dir / f"round-{r - 1}" / "model", ignore_errors=True)
 
