@@ -10,7 +10,8 @@
 #
 # Overrides for a quick check: MODEL (any causal LM folder), DROP, STEPS, LEN, EVAL_BLOCKS, OUT;
 # VARIANTS (a subset of "top contribution-last contribution-all angular"), HEAL=0 (score the
-# un-healed prunes only, e.g. to choose which one to heal on a slow machine).
+# un-healed prunes only, e.g. to choose which one to heal on a slow machine), HEAL_WITH (a subset
+# of "kd lm"). Healed runs are named VARIANT-{kd,lm}-{STEPS}steps, so budgets sit side by side.
 set -euo pipefail
 MODEL=${MODEL:-smollm2-135m}
 DROP=${DROP:-6}
@@ -21,7 +22,7 @@ OUT=${OUT:-runs/p5}
 RES=${RES:-benchmarks/results/p5}
 W=${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}/wikitext-2-raw
 mkdir -p "$OUT" "$RES"
-echo "$(date -u +%F) VARIANTS=\"${VARIANTS:-all}\" HEAL=${HEAL:-1} $0 MODEL=$MODEL DROP=$DROP STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" >> "$RES/command.txt"
+echo "$(date -u +%F) VARIANTS=\"${VARIANTS:-all}\" HEAL=${HEAL:-1} HEAL_WITH=\"${HEAL_WITH:-kd lm}\" $0 MODEL=$MODEL DROP=$DROP STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" >> "$RES/command.txt"
 
 score() {  # perplexity on the test text + forward and generation speed
   lamina eval "$1" --task causal-lm --corpus "$W/wiki.test.raw" --max-length 512 --max-samples "$EVAL_BLOCKS" \
@@ -39,11 +40,17 @@ for variant in ${VARIANTS:-top contribution-last contribution-all angular}; do
   [ "${HEAL:-1}" = 1 ] || continue
   common=(--task causal-lm --corpus "$W/wiki.valid.raw" --eval-corpus "$W/wiki.test.raw" --max-eval-samples 8
           --max-length "$LEN" --batch-size 4 --max-steps "$STEPS" --lr 5e-5 --eval-steps "$STEPS" --no-progress)
-  [ -d "$OUT/$variant-kd" ] || lamina distill "${common[@]}" --teacher "$MODEL" --student "$OUT/$variant" \
-    --loss kd=1 -T 1 -o "$OUT/$variant-kd"
-  [ -d "$OUT/$variant-lm" ] || lamina finetune "$OUT/$variant" "${common[@]}" -o "$OUT/$variant-lm"
-  score "$OUT/$variant-kd" "$variant-kd"
-  score "$OUT/$variant-lm" "$variant-lm"
+  for how in ${HEAL_WITH:-kd lm}; do  # healed runs are named by their budget: VARIANT-kd-300steps
+    healed="$variant-$how-${STEPS}steps"
+    if [ ! -d "$OUT/$healed" ]; then
+      if [ "$how" = kd ]; then
+        lamina distill "${common[@]}" --teacher "$MODEL" --student "$OUT/$variant" --loss kd=1 -T 1 -o "$OUT/$healed"
+      else
+        lamina finetune "$OUT/$variant" "${common[@]}" -o "$OUT/$healed"
+      fi
+    fi
+    [ -f "$RES/$healed.json" ] || score "$OUT/$healed" "$healed"
+  done
 done
 
 python - "$RES" <<'PY'
