@@ -402,3 +402,20 @@ def test_a_pruned_t5_generates_the_same_with_and_without_the_cache_after_a_vanil
     full = t5.state_dict()
     assert torch.equal(model.decoder.block[1].layer[2].DenseReluDense.wi.weight,
                        full["decoder.block.2.layer.2.DenseReluDense.wi.weight"])
+
+
+def test_generation_tasks_keep_the_final_model_not_the_checkpoint_with_the_lowest_reference_loss(tmp_path):
+    """Sequence-level KD raises the references' perplexity while BLEU rises, so picking the checkpoint
+    by that loss would keep an early, barely trained Seq-KD student (it did in the P6 run)."""
+    from lamina.tasks.base import get_task
+    from lamina.tasks.objectives import objective_for
+    from lamina.training.arguments import training_arguments
+    from lamina.training.settings import TrainSettings
+
+    task = get_task("multi30k")
+    settings = objective_for(task).trainer_settings(task)
+    args = training_arguments(TrainSettings(output=str(tmp_path / "out")), tmp_path, num_examples=8, **settings)
+    assert args.load_best_model_at_end is False
+    classification = get_task("sst2")  # classifiers still restore the best checkpoint by their metric
+    assert training_arguments(TrainSettings(output=str(tmp_path / "out")), tmp_path, num_examples=8,
+                              **objective_for(classification).trainer_settings(classification)).load_best_model_at_end

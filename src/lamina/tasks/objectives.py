@@ -471,8 +471,14 @@ class Seq2Seq(Objective):
                               f"'{config.model_type}'")
         return self._remember(AutoModelForCausalLM.from_config(config))
 
-    def trainer_settings(self, task):  # the best checkpoint by the references' loss (no generation per evaluation)
-        return {"metric_for_best_model": "loss", "greater_is_better": False, "prediction_loss_only": True}
+    def trainer_settings(self, task):
+        # The final model, not the checkpoint with the lowest loss of the references: sequence-level
+        # KD trades the references' perplexity for BLEU (Kim & Rush: Seq-KD's perplexity goes up while
+        # its BLEU rises), so selecting by that loss kept 1- or 2-epoch Seq-KD / Seq-Inter students in
+        # the P6 run (BLEU 0.6 instead of the final model's). Selecting by BLEU would decode the dev
+        # set at every evaluation.
+        return {"metric_for_best_model": "loss", "greater_is_better": False, "prediction_loss_only": True,
+                "load_best_model_at_end": False}
 
     def _encode(self, data, tokenizer, max_length, task):
         from lamina.data.pairs import encode_pairs
