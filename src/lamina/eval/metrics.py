@@ -68,8 +68,12 @@ def scores_text(metrics: dict) -> str:
 
 def mlm_metrics(eval_output: dict) -> dict:
     """Loss and perplexity from an HF Trainer evaluation of a masked LM."""
-    loss = float(eval_output["eval_loss"])
-    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+    return loss_metrics(float(eval_output["eval_loss"]))
+
+
+def loss_metrics(loss: float) -> dict:
+    """A mean NLL per token (nats) and its perplexity (exp, capped at e^50)."""
+    return {"loss": float(loss), "perplexity": math.exp(min(loss, 50.0))}
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:

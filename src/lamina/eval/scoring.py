@@ -69,13 +69,30 @@ def sequence_log_probs(model, dataset, collator, *, batch_size: int = 32) -> lis
     summed log-probability the model gives its target tokens (the labels that are not -100),
     teacher-forced: log p(y | x) = Σ_t log p(y_t | y_<t, x). An encoder-decoder's logits line
     up with its labels; a decoder-only model's position t predicts token t + 1."""
+    return [logp for logp, _ in target_log_probs(model, dataset, collator, batch_size=batch_size)]
+
+
+def reference_loss(model, dataset, collator, *, batch_size: int = 32) -> dict:
+    """Loss and perplexity of the references of an encoded pairs dataset, token-weighted over
+    the whole split: total target-token NLL / number of target tokens (labels != -100), so the
+    same for any batch size, order or sampler (an HF Trainer's eval loss is a mean of batch means)."""
+    from lamina.eval.metrics import loss_metrics
+
+    scores = target_log_probs(model, dataset, collator, batch_size=batch_size)
+    tokens = sum(n for _, n in scores)
+    return loss_metrics(-sum(logp for logp, _ in scores) / max(tokens, 1))
+
+
+def target_log_probs(model, dataset, collator, *, batch_size: int = 32) -> list[tuple[float, int]]:
+    """Per example of an encoded pairs dataset, (summed log-probability of its target tokens,
+    number of target tokens), as :func:`sequence_log_probs` computes them."""
     import torch
 
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out: list[float] = []
+    out: list[tuple[float, int]] = []
     try:
         with torch.no_grad():
             for start in range(0, len(dataset), batch_size):
@@ -89,7 +106,7 @@ def sequence_log_probs(model, dataset, collator, *, batch_size: int = 32) -> lis
                     logits, labels = logits[:, :-1], labels[:, 1:]
                 mask = labels != -100
                 picked = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                out += (picked * mask).sum(-1).tolist()
+                out += zip((picked * mask).double().sum(-1).tolist(), mask.sum(-1).tolist())
     finally:
         model.train(was_training)
     return out

@@ -512,15 +512,19 @@ class Seq2Seq(Objective):
                         collator=self._collator(tokenizer), raw_train=raw["train"].rename_column("source", "text"),
                         train_rows=train)
 
-    def _scores(self, model, tokenizer, task, split, loss_of) -> dict:
+    def _scores(self, model, tokenizer, task, split, encoded) -> dict:
+        """Generation scores of the split, and the references' loss and perplexity token-weighted over
+        the split (``reference_loss``: the same at training time and in ``lamina eval``, whatever the
+        batching; the Trainer's eval_loss, a mean of batch means, stays for checkpoint selection)."""
         from lamina.eval.generation import generation_scores
-        from lamina.eval.metrics import mlm_metrics
+        from lamina.eval.scoring import reference_loss
 
         sources, targets = self.references[split]
         metrics = generation_scores(model, tokenizer, sources, targets, num_beams=task.num_beams,
                                     max_new_tokens=task.max_new_tokens, max_length=self.settings["max_length"],
                                     batch_size=self.settings["batch_size"])
-        metrics.update(mlm_metrics(loss_of()))
+        metrics.update(reference_loss(model, encoded, self._collator(tokenizer),
+                                      batch_size=self.settings["batch_size"]))
         if task.beam_targets:
             metrics.update(self._teacher_beam_scores(model, tokenizer, task, split))
         return metrics
@@ -561,8 +565,6 @@ class Seq2Seq(Objective):
     def scorer(self, task, tokenizer, cfg, record):
         from lamina.data.encode import subset
         from lamina.errors import LaminaError
-        from lamina.eval.scoring import scoring_trainer
-
         split = {"dev": "dev", "train": "train"}.get(cfg.split)
         if split is None:
             raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
@@ -573,26 +575,15 @@ class Seq2Seq(Objective):
         record["examples"] = {split: len(data)}
 
         def score(model):
-            from transformers import PrinterCallback
-
             self._remember(model)
             self._check_positions(model.config, tokenizer, cfg, task)
-            encoded = self._encode(data, tokenizer, cfg.max_length, task)
-
-            def loss_of():
-                with scoring_trainer(model, tokenizer, self._collator(tokenizer), batch_size=cfg.batch_size,
-                                     prediction_loss_only=True) as trainer:
-                    trainer.remove_callback(PrinterCallback)
-                    return trainer.evaluate(encoded)
-
-            return self._scores(model, tokenizer, task, split, loss_of)
+            return self._scores(model, tokenizer, task, split, self._encode(data, tokenizer, cfg.max_length, task))
 
         return score
 
     def evaluate(self, task, trainer, evals):
         model = getattr(trainer.model, "student", trainer.model)
-        return self._scores(model, trainer.processing_class, task, "dev",
-                            lambda: trainer.evaluate(eval_dataset=evals["dev"]))
+        return self._scores(model, trainer.processing_class, task, "dev", evals["dev"])
 
 
 def evaluate_splits(task: Task, trainer, evals) -> dict:
