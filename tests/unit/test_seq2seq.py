@@ -411,7 +411,7 @@ def test_reference_perplexity_is_token_weighted_and_the_same_for_any_batch_size(
     import datasets
 
     from lamina.data.pairs import PairCollator, encode_pairs
-    from lamina.eval.scoring import reference_loss
+    from lamina.eval.scoring import token_loss
 
     tok, bart, llama = _tiny_pair_models()
     model = bart if arch == "bart" else llama
@@ -422,7 +422,7 @@ def test_reference_perplexity_is_token_weighted_and_the_same_for_any_batch_size(
     encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
                            decoder_only=decoder_only)
     collator = PairCollator(tok, None if decoder_only else 1)
-    got = [reference_loss(model, encoded, collator, batch_size=bs) for bs in (1, 3, 8)]
+    got = [token_loss(model, encoded, collator, batch_size=bs) for bs in (1, 3, 8)]
     nll, tokens, per_pair = 0.0, 0, []
     with torch.no_grad():
         for row in encoded:
