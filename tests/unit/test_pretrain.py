@@ -130,3 +130,45 @@ def test_bad_input(tmp_path, corpus, tiny_mlm):
                                         str(tmp_path / "d"), "--loss", "kd_masked"]), "for masked-LM distillation")
     assert not (tmp_path / "d").exists()
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+
+
+def test_mlm_perplexity_is_token_weighted_over_the_masked_tokens_and_the_same_in_lamina_eval(tiny_mlm, corpus,
+                                                                                             tmp_path):
+    """The masked-token count varies per block: the loss is total NLL / masked tokens over the dev blocks, the same
+    for any batch size, at training time (a distilled student) and in `lamina eval` of the saved model."""
+    from transformers import default_data_collator
+
+    from lamina.data.corpus import masked_eval_blocks
+    from lamina.eval.scoring import token_loss
+
+    out = tmp_path / "student"
+    result = runner.invoke(app, [
+        "distill", "--task", "mlm", "--corpus", str(corpus), "--eval-corpus", str(corpus), "--teacher", str(tiny_mlm),
+        "-o", str(out), "--student-from-teacher", "alternate", "--keep", "2", "--max-length", "32", "--batch-size", "8",
+        "--eval-batch-size", "5", "--max-steps", "2", "--lr", "1e-3", "--max-eval-samples", "13"])
+    assert result.exit_code == 0, result.output + result.stderr
+    trained = json.loads((out / "lamina_results.json").read_text())["metrics"]
+    scored = tmp_path / "eval.json"
+    result = runner.invoke(app, ["eval", str(out), "--task", "mlm", "--corpus", str(corpus), "--max-length", "32",
+                                 "--max-samples", "13", "--batch-size", "3", "--no-speed", "--json", str(scored)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads(scored.read_text())["metrics"]["loss"] == pytest.approx(trained["loss"], rel=1e-5)
+
+    model = transformers.AutoModelForMaskedLM.from_pretrained(out).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(out)
+    blocks = masked_eval_blocks([str(corpus)], tok, 32, max_blocks=13, seed=42)  # both commands' default seed
+    nll, tokens, per_block = 0.0, 0, []
+    with torch.no_grad():
+        for row in blocks:
+            labels = torch.tensor([row["labels"]])
+            n = int(labels.ne(-100).sum())
+            if n:
+                loss = model(input_ids=torch.tensor([row["input_ids"]]), labels=labels).loss.item()
+                nll, tokens = nll + loss * n, tokens + n
+                per_block.append(loss)
+    assert len({sum(1 for x in r if x != -100) for r in blocks["labels"]}) > 1  # the counts do vary
+    for bs in (1, 3, 8):
+        got = token_loss(model, blocks, default_data_collator, batch_size=bs, shift=False)
+        assert got["loss"] == pytest.approx(nll / tokens, rel=1e-5)
+        assert got["loss"] == pytest.approx(trained["loss"], rel=1e-5)
+    assert abs(sum(per_block) / len(per_block) - nll / tokens) > 1e-4  # a mean of block means is another number

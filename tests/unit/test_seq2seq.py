@@ -419,3 +419,59 @@ def test_generation_tasks_keep_the_final_model_not_the_checkpoint_with_the_lowes
     classification = get_task("sst2")  # classifiers still restore the best checkpoint by their metric
     assert training_arguments(TrainSettings(output=str(tmp_path / "out")), tmp_path, num_examples=8,
                               **objective_for(classification).trainer_settings(classification)).load_best_model_at_end
+
+
+@pytest.mark.parametrize("arch", ["bart", "llama"])
+def test_reference_perplexity_is_token_weighted_and_the_same_for_any_batch_size(arch):
+    """The references' loss is total target-token NLL / target tokens over the split: the same for eval batch
+    sizes 1, 3 and 8, and equal to one unpadded forward pass per pair through the model's own loss."""
+    import datasets
+
+    from lamina.data.pairs import PairCollator, encode_pairs
+    from lamina.eval.scoring import token_loss
+
+    tok, bart, llama = _tiny_pair_models()
+    model = bart if arch == "bart" else llama
+    rng = random.Random(1)
+    pairs = {"source": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 8))) for _ in range(11)],
+             "target": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 9))) for _ in range(11)]}
+    decoder_only = arch == "llama"
+    encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
+                           decoder_only=decoder_only)
+    collator = PairCollator(tok, None if decoder_only else 1)
+    got = [token_loss(model, encoded, collator, batch_size=bs) for bs in (1, 3, 8)]
+    nll, tokens, per_pair = 0.0, 0, []
+    with torch.no_grad():
+        for row in encoded:
+            labels = torch.tensor([row["labels"]])
+            n = int((labels[:, 1:] if decoder_only else labels).ne(-100).sum())
+            loss = model(input_ids=torch.tensor([row["input_ids"]]), labels=labels).loss.item()
+            nll, tokens = nll + loss * n, tokens + n
+            per_pair.append(loss)
+    for m in got:
+        assert m["loss"] == pytest.approx(nll / tokens, rel=1e-5)
+        assert m["perplexity"] == pytest.approx(math.exp(nll / tokens), rel=1e-5)
+        assert m["loss"] == pytest.approx(got[0]["loss"], rel=1e-5)
+    # the targets differ in length, so a mean of per-pair means (batch size 1 in a Trainer) is another number
+    assert abs(sum(per_pair) / len(per_pair) - nll / tokens) > 1e-3
+
+
+def test_training_time_reference_perplexity_equals_lamina_eval_of_the_saved_model(copy_task, tmp_path):
+    """finetune's and distill's (the student's) record loss/perplexity are what `lamina eval` gives the saved
+    model, whatever the eval batch size and the training-time length-grouped eval sampler."""
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(BART), "--tokenizer-vocab", "300",
+                            "-o", str(teacher), "--max-steps", "2", "--lr", "5e-3", *TRAIN]))
+    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
+                            "--keep", "1", "--alpha", "0.5", "-T", "1", "-o", str(student), *TRAIN,
+                            "--max-steps", "2", "--lr", "1e-2"]))
+    for folder in (teacher, student):
+        trained = _metrics(folder)["metrics"]
+        for bs in ("5", "24"):
+            scored = tmp_path / f"{folder.name}-eval-{bs}"
+            _ok(runner.invoke(app, ["eval", str(folder), *copy_task, "--no-speed", "--max-length", "12",
+                                    "--max-new-tokens", "10", "--batch-size", bs, "-o", str(scored)]))
+            m = _metrics(scored)["metrics"]
+            assert m["loss"] == pytest.approx(trained["loss"], rel=1e-5), (folder.name, bs)
+            assert m["perplexity"] == pytest.approx(trained["perplexity"], rel=1e-5), (folder.name, bs)
+            assert m["bleu"] == pytest.approx(trained["bleu"])

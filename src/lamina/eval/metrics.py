@@ -66,10 +66,9 @@ def scores_text(metrics: dict) -> str:
     return ", ".join(f"{k} {100 * v:.2f}" if is_fraction(k, v) else f"{k} {v:.4g}" for k, v in metrics.items())
 
 
-def mlm_metrics(eval_output: dict) -> dict:
-    """Loss and perplexity from an HF Trainer evaluation of a masked LM."""
-    loss = float(eval_output["eval_loss"])
-    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+def loss_metrics(loss: float) -> dict:
+    """A mean NLL per token (nats) and its perplexity (exp, capped at e^50)."""
+    return {"loss": float(loss), "perplexity": math.exp(min(loss, 50.0))}
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:

@@ -1,4 +1,5 @@
-"""Scoring a model with an evaluation-only HF Trainer: raw outputs, or the masked-LM loss."""
+"""Scoring a model: raw outputs through an evaluation-only HF Trainer; target-token log-probabilities
+and the token-weighted loss and perplexity."""
 
 from __future__ import annotations
 
@@ -51,31 +52,39 @@ def _predict_batches(model, collator, dataset, batch_size: int):
     return np.concatenate(outputs), (np.concatenate(labels) if labels else None)
 
 
-def mlm_eval_loss(model, tokenizer, dataset, *, batch_size: int = 32) -> dict:
-    """MLM loss and perplexity of ``model`` on a masked-once dataset, through HF Trainer
-    (the same number ``lamina pretrain`` and ``lamina distill --task mlm`` report)."""
-    from transformers import PrinterCallback, default_data_collator
-
-    from lamina.eval.metrics import mlm_metrics
-
-    with scoring_trainer(model, tokenizer, default_data_collator, batch_size=batch_size,
-                         prediction_loss_only=True) as trainer:
-        trainer.remove_callback(PrinterCallback)  # no metrics dict printed to the terminal
-        return mlm_metrics(trainer.evaluate(dataset))
-
-
 def sequence_log_probs(model, dataset, collator, *, batch_size: int = 32) -> list[float]:
     """Per example of an encoded pairs dataset (:func:`lamina.data.pairs.encode_pairs`), the
     summed log-probability the model gives its target tokens (the labels that are not -100),
     teacher-forced: log p(y | x) = Σ_t log p(y_t | y_<t, x). An encoder-decoder's logits line
     up with its labels; a decoder-only model's position t predicts token t + 1."""
+    return [logp for logp, _ in target_log_probs(model, dataset, collator, batch_size=batch_size)]
+
+
+def token_loss(model, dataset, collator, *, batch_size: int = 32, shift: bool | None = None) -> dict:
+    """Loss and perplexity token-weighted over the whole dataset: total NLL of the target tokens
+    (labels != -100) / their number, so the same for any batch size, order or sampler (an HF
+    Trainer's eval loss is a mean of batch means, which is not when the target-token count
+    varies per example: the references of pairs, the masked tokens of MLM blocks)."""
+    from lamina.eval.metrics import loss_metrics
+
+    scores = target_log_probs(model, dataset, collator, batch_size=batch_size, shift=shift)
+    tokens = sum(n for _, n in scores)
+    return loss_metrics(-sum(logp for logp, _ in scores) / max(tokens, 1))
+
+
+def target_log_probs(model, dataset, collator, *, batch_size: int = 32,
+                     shift: bool | None = None) -> list[tuple[float, int]]:
+    """Per example of an encoded dataset (``input_ids``, ``attention_mask``, ``labels``), (summed
+    log-probability of its target tokens, number of target tokens), as :func:`sequence_log_probs`
+    computes them. ``shift``: position t predicts label t + 1 (a decoder-only model); by default
+    so unless the model is an encoder-decoder. A masked LM passes ``shift=False``."""
     import torch
 
-    decoder_only = not getattr(model.config, "is_encoder_decoder", False)
+    decoder_only = not getattr(model.config, "is_encoder_decoder", False) if shift is None else shift
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    out: list[float] = []
+    out: list[tuple[float, int]] = []
     try:
         with torch.no_grad():
             for start in range(0, len(dataset), batch_size):
@@ -89,7 +98,7 @@ def sequence_log_probs(model, dataset, collator, *, batch_size: int = 32) -> lis
                     logits, labels = logits[:, :-1], labels[:, 1:]
                 mask = labels != -100
                 picked = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                out += (picked * mask).sum(-1).tolist()
+                out += zip((picked * mask).double().sum(-1).tolist(), mask.sum(-1).tolist())
     finally:
         model.train(was_training)
     return out

@@ -199,18 +199,20 @@ class MaskedLM(Objective):
                         info={"eval_source": source})
 
     def scorer(self, task, tokenizer, cfg, record):
+        from transformers import default_data_collator
+
         from lamina.data.corpus import masked_eval_blocks
-        from lamina.eval.scoring import mlm_eval_loss
+        from lamina.eval.scoring import token_loss
 
         masked = masked_eval_blocks(list(task.corpus), tokenizer, cfg.max_length, max_blocks=cfg.max_samples,
                                     mlm_probability=task.mlm_probability, seed=cfg.seed)
         record["examples"] = {"blocks": len(masked)}
-        return lambda model: mlm_eval_loss(model, tokenizer, masked, batch_size=cfg.batch_size)
+        return lambda model: token_loss(model, masked, default_data_collator, batch_size=cfg.batch_size, shift=False)
 
     def evaluate(self, task, trainer, evals):
-        from lamina.eval.metrics import mlm_metrics
-
-        return mlm_metrics(trainer.evaluate(eval_dataset=evals["dev"]))
+        """Token-weighted over the masked tokens of the dev blocks (their count varies per block, so the
+        Trainer's eval_loss, a mean of batch means, depends on the batching; it stays for checkpoint selection)."""
+        return block_loss(trainer, evals["dev"], shift=False)
 
 
 @OBJECTIVES.register("image-classification")
@@ -408,19 +410,21 @@ class CausalLM(Objective):
                         collator=default_data_collator, info={"eval_source": source})
 
     def scorer(self, task, tokenizer, cfg, record):
+        from transformers import default_data_collator
+
         from lamina.data.corpus import lm_eval_blocks
-        from lamina.eval.scoring import mlm_eval_loss
+        from lamina.eval.scoring import token_loss
 
         files = list(task.eval_corpus or task.corpus)
         blocks = lm_eval_blocks(files, tokenizer, cfg.max_length, max_blocks=cfg.max_samples)
         record["examples"] = {"blocks": len(blocks), "tokens": len(blocks) * len(blocks[0]["input_ids"]),
                               "source": ", ".join(files)}
-        return lambda model: mlm_eval_loss(model, tokenizer, blocks, batch_size=cfg.batch_size)
+        return lambda model: token_loss(model, blocks, default_data_collator, batch_size=cfg.batch_size, shift=True)
 
     def evaluate(self, task, trainer, evals):
-        from lamina.eval.metrics import mlm_metrics
-
-        return mlm_metrics(trainer.evaluate(eval_dataset=evals["dev"]))
+        """Token-weighted, by the function ``lamina eval`` uses (the blocks have one length, so the Trainer's
+        eval_loss, a mean of batch means, is the same up to rounding)."""
+        return block_loss(trainer, evals["dev"], shift=True)
 
 
 @OBJECTIVES.register("seq2seq")
@@ -518,15 +522,18 @@ class Seq2Seq(Objective):
                         collator=self._collator(tokenizer), raw_train=raw["train"].rename_column("source", "text"),
                         train_rows=train)
 
-    def _scores(self, model, tokenizer, task, split, loss_of) -> dict:
+    def _scores(self, model, tokenizer, task, split, encoded) -> dict:
+        """Generation scores of the split, and the references' loss and perplexity token-weighted over
+        the split (``token_loss``: the same at training time and in ``lamina eval``, whatever the
+        batching; the Trainer's eval_loss, a mean of batch means, stays for checkpoint selection)."""
         from lamina.eval.generation import generation_scores
-        from lamina.eval.metrics import mlm_metrics
+        from lamina.eval.scoring import token_loss
 
         sources, targets = self.references[split]
         metrics = generation_scores(model, tokenizer, sources, targets, num_beams=task.num_beams,
                                     max_new_tokens=task.max_new_tokens, max_length=self.settings["max_length"],
                                     batch_size=self.settings["batch_size"])
-        metrics.update(mlm_metrics(loss_of()))
+        metrics.update(token_loss(model, encoded, self._collator(tokenizer), batch_size=self.settings["batch_size"]))
         if task.beam_targets:
             metrics.update(self._teacher_beam_scores(model, tokenizer, task, split))
         return metrics
@@ -567,8 +574,6 @@ class Seq2Seq(Objective):
     def scorer(self, task, tokenizer, cfg, record):
         from lamina.data.encode import subset
         from lamina.errors import LaminaError
-        from lamina.eval.scoring import scoring_trainer
-
         split = {"dev": "dev", "train": "train"}.get(cfg.split)
         if split is None:
             raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
@@ -579,26 +584,25 @@ class Seq2Seq(Objective):
         record["examples"] = {split: len(data)}
 
         def score(model):
-            from transformers import PrinterCallback
-
             self._remember(model)
             self._check_positions(model.config, tokenizer, cfg, task)
-            encoded = self._encode(data, tokenizer, cfg.max_length, task)
-
-            def loss_of():
-                with scoring_trainer(model, tokenizer, self._collator(tokenizer), batch_size=cfg.batch_size,
-                                     prediction_loss_only=True) as trainer:
-                    trainer.remove_callback(PrinterCallback)
-                    return trainer.evaluate(encoded)
-
-            return self._scores(model, tokenizer, task, split, loss_of)
+            return self._scores(model, tokenizer, task, split, self._encode(data, tokenizer, cfg.max_length, task))
 
         return score
 
     def evaluate(self, task, trainer, evals):
         model = getattr(trainer.model, "student", trainer.model)
-        return self._scores(model, trainer.processing_class, task, "dev",
-                            lambda: trainer.evaluate(eval_dataset=evals["dev"]))
+        return self._scores(model, trainer.processing_class, task, "dev", evals["dev"])
+
+
+def block_loss(trainer, dataset, *, shift: bool) -> dict:
+    """The token-weighted loss and perplexity of the trained model (a distilled student alone) on text blocks."""
+    from transformers import default_data_collator
+
+    from lamina.eval.scoring import token_loss
+
+    return token_loss(getattr(trainer.model, "student", trainer.model), dataset, default_data_collator,
+                      batch_size=trainer.args.per_device_eval_batch_size, shift=shift)
 
 
 def evaluate_splits(task: Task, trainer, evals) -> dict:
