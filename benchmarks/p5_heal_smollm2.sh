@@ -21,6 +21,9 @@ EVAL_BLOCKS=${EVAL_BLOCKS:-16}   # 16 x 512 = 8,192 test tokens, as in the desig
 OUT=${OUT:-runs/p5}
 RES=${RES:-benchmarks/results/p5}
 W=${LAMINA_DATA_DIR:?set LAMINA_DATA_DIR}/wikitext-2-raw
+for how in ${HEAL_WITH:-kd lm}; do
+  case $how in kd|lm) ;; *) echo "p5_heal_smollm2.sh: HEAL_WITH takes kd and/or lm, not '$how'" >&2; exit 2;; esac
+done
 mkdir -p "$OUT" "$RES"
 echo "$(date -u +%F) VARIANTS=\"${VARIANTS:-all}\" HEAL=${HEAL:-1} HEAL_WITH=\"${HEAL_WITH:-kd lm}\" $0 MODEL=$MODEL DROP=$DROP STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" >> "$RES/command.txt"
 

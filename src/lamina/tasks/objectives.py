@@ -574,6 +574,7 @@ class Seq2Seq(Objective):
     def scorer(self, task, tokenizer, cfg, record):
         from lamina.data.encode import subset
         from lamina.errors import LaminaError
+
         split = {"dev": "dev", "train": "train"}.get(cfg.split)
         if split is None:
             raise LaminaError(f"--split must be dev or train, not '{cfg.split}'")
@@ -591,8 +592,12 @@ class Seq2Seq(Objective):
         return score
 
     def evaluate(self, task, trainer, evals):
-        model = getattr(trainer.model, "student", trainer.model)
-        return self._scores(model, trainer.processing_class, task, "dev", evals["dev"])
+        return self._scores(trained_model(trainer), trainer.processing_class, task, "dev", evals["dev"])
+
+
+def trained_model(trainer):
+    """The model a Trainer trains: a distilled student alone (not the wrapper holding its teachers)."""
+    return getattr(trainer.model, "student", trainer.model)
 
 
 def block_loss(trainer, dataset, *, shift: bool) -> dict:
@@ -601,7 +606,7 @@ def block_loss(trainer, dataset, *, shift: bool) -> dict:
 
     from lamina.eval.scoring import token_loss
 
-    return token_loss(getattr(trainer.model, "student", trainer.model), dataset, default_data_collator,
+    return token_loss(trained_model(trainer), dataset, default_data_collator,
                       batch_size=trainer.args.per_device_eval_batch_size, shift=shift)
 
 
