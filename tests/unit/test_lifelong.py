@@ -124,6 +124,10 @@ def test_the_matrix_has_a_row_per_stage_and_a_column_per_task_seen(setup, tmp_pa
     m = _record(out)["matrix"]
     assert m["trained"] == ["copy", "next", "copy"] and m["tasks"] == ["copy", "next"]
     assert [len(row) for row in m["scores"]] == [1, 2, 2]
+    # a stage of 3 steps logs every step (not only the first, as --logging-steps 50 would)
+    curves = [s["training"]["loss_curve"] for s in _record(out)["stages"]]
+    assert [[step for step, _ in c] for c in curves] == [[1, 2, 3]] * 3
+    assert all(s["training"]["train_loss_last"] == c[-1][1] for s, c in zip(_record(out)["stages"], curves))
     assert "after task" in result.stdout and "final average" in result.stdout
 
 

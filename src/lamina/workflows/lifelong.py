@@ -474,21 +474,24 @@ def train_stage(model, rows: list[dict], cfg: LifelongConfig, work: Path, tokens
     """Train ``model`` on the encoded ``rows`` (each with ``kd``) with HF Trainer; the loss summary."""
     import datasets
 
-    from lamina.training.arguments import training_arguments
+    from lamina.training.arguments import steps_per_epoch, training_arguments
 
     data = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels", "qa_labels", "kd")} for r in rows])
+    # a stage is short (tens of steps): log often enough that the last logged loss is not the first
+    total = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch(len(data), cfg.batch_size) * cfg.epochs)
     args = training_arguments(cfg, work, num_examples=len(data), eval_strategy="no", save_strategy="no",
                               load_best_model_at_end=False, metric_for_best_model=None, remove_unused_columns=False,
-                              report_to=[])
+                              report_to=[], logging_steps=max(1, min(cfg.logging_steps, total // 10)))
     collator = Collator(tokens.pad, cfg.max_length if cfg.pad_to_max_length else None)
     trainer = lifelong_trainer_class()(model=model, args=args, train_dataset=data, data_collator=collator,
                                        callbacks=callbacks, teacher=teacher, lm_lambda=cfg.lm_lambda,
                                        temperature=cfg.temperature)
     out = trainer.train()
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    losses = [h["loss"] for h in logged]
     return {"steps": trainer.state.global_step, "train_loss": out.training_loss,
             "train_loss_first": losses[0] if losses else None, "train_loss_last": losses[-1] if losses else None,
-            "examples": len(data)}
+            "loss_curve": [[h["step"], h["loss"]] for h in logged], "examples": len(data)}
 
 
 # ---------------------------------------------------------------- teachers
