@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.data.bpe import train_bpe
-from lamina.workflows.lifelong import add_task_tokens, encode_rows, parse_pseudo, sample_pseudo
+from lamina.workflows.lifelong import (
+    TextTask,
+    add_task_tokens,
+    drop_shared_contexts,
+    encode_rows,
+    parse_pseudo,
+    sample_pseudo,
+)
 
 from conftest import assert_one_line_error
 
@@ -77,7 +84,7 @@ def test_finetune_forgets_the_first_task_and_lamol_forgets_less(runs):
     assert after_ft < ft["matrix"]["scores"][0][0] - 0.5, ft["matrix"]  # finetune forgets task 1
     assert after_lamol > after_ft + 0.3, (lamol["matrix"], ft["matrix"])  # replay keeps most of it
     assert lamol["forgetting"]["copy"] < ft["forgetting"]["copy"]
-    assert ft["metrics"]["average"] == pytest.approx(sum(ft["matrix"]["scores"][1]) / 2)
+    assert ft["metrics"]["average"] == pytest.approx(100 * sum(ft["matrix"]["scores"][1]) / 2)  # accuracy x100
     pseudo = lamol["stages"][1]["pseudo"]
     assert pseudo["asked"] == 180 and pseudo["kept"] + pseudo["dropped"] == 180 and pseudo["kept"] > 18, pseudo
     assert "pseudo" not in ft["stages"][1]  # finetune: no replay
@@ -97,7 +104,9 @@ def test_pseudo_examples_carry_their_task_token_and_parse_or_are_dropped(setup, 
     torch.manual_seed(0)
     rows, stats = sample_pseudo(model, tok, tokens, ["copy", "next"], 21, max_length=12, batch_size=16, top_k=20)
     assert stats["per_task"]["copy"]["asked"] == 11 and stats["per_task"]["next"]["asked"] == 10
-    assert stats["kept"] == len(rows) and stats["kept"] + stats["dropped"] == 21 and rows
+    assert stats["kept"] == len(rows) and stats["kept"] + stats["dropped"] == 21 and rows, (stats["why_dropped"], stats["dropped_examples"])
+    assert sum(stats["why_dropped"].values()) == stats["dropped"]
+    assert len(stats["dropped_examples"]) == min(3, stats["dropped"])
     for task in ("copy", "next"):
         mine = [r for r in rows if r["task"] == task]
         assert mine and all(r["answer"] and set(r) == {"context", "question", "answer", "task"} for r in mine), mine
@@ -194,3 +203,50 @@ def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path
     assert "resuming after task 1 of 2" in result.output and len(calls) == 3  # only the second task trained again
     record = _record(out)
     assert [len(row) for row in record["matrix"]["scores"]] == [1, 2] and not (tmp_path / "r.work").exists()
+
+
+def test_new_tokens_start_at_their_words_embedding(setup):
+    folder, _ = setup
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder / "model")
+    tok = transformers.AutoTokenizer.from_pretrained(folder / "model")
+    tokens = add_task_tokens(model, tok, ["copy", "next"])
+    emb = model.get_input_embeddings().weight
+    for token_id, word in ((tokens.question, " question"), (tokens.answer, " answer"), (tokens.tasks["next"], " next")):
+        pieces = tok(word, add_special_tokens=False)["input_ids"]
+        assert torch.allclose(emb[token_id], emb[pieces].mean(0)), word
+    assert not torch.allclose(emb[tokens.question], emb[tokens.answer])
+    with torch.no_grad():
+        emb[tokens.question] += 1.0  # as if learnt
+    learnt = emb[tokens.question].clone()
+    assert add_task_tokens(model, tok, ["copy", "next"]) == tokens  # already there: the same ids, kept as they are
+    assert torch.equal(model.get_input_embeddings().weight[tokens.question], learnt)
+
+
+def test_a_prompt_does_not_give_away_the_length_of_its_answer(setup):
+    folder, _ = setup
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder / "model")
+    tok = transformers.AutoTokenizer.from_pretrained(folder / "model")
+    tokens = add_task_tokens(model, tok, ["copy"])
+    long = " ".join(LETTERS * 3)  # longer than --max-length: cut
+    rows = [{"context": long, "question": "which", "answer": "a"}, {"context": long, "question": "which", "answer": "a b c"}]
+    short, longer = encode_rows(rows, "copy", tok, tokens, max_length=20, max_answer=4)
+    assert short["prompt"] == longer["prompt"]  # cut against the answer budget, not the gold answer
+    assert len(longer["input_ids"]) <= 20 and longer["input_ids"][: len(longer["prompt"])] == longer["prompt"]
+
+
+def test_training_rows_that_hold_another_tasks_dev_example_are_dropped():
+    def rows(*pairs):
+        return [{"context": c, "question": "q", "answer": a} for c, a in pairs]
+
+    news = TextTask("news", "accuracy", rows(("Title one\nbody one", "tech"), ("Title two\nbody  two", "tech"),
+                                             ("Title 3\nbody three", "sport")), rows(("Title four\nbody four", "tech")))
+    head = TextTask("head", "bleu", rows(("body four", "Title four"), ("body five", "Title five")),
+                    rows(("body two", "Title two"), ("body three", "Title three")))
+    drop_shared_contexts({"news": news, "head": head})
+    # "Title two / body two" holds head's dev example, input and headline; "Title 3" is not the headline
+    assert [r["context"] for r in news.train] == ["Title one\nbody one", "Title 3\nbody three"] and news.held_out == 1
+    assert len(head.train) == 2 and head.held_out == 0  # a news dev article's text without its topic: no leak
+    same = TextTask("same", "accuracy", rows(("a b", "a")), rows(("a b", "c")))
+    other = TextTask("other", "accuracy", rows(("a b", "c")), rows(("a b", "a")))
+    drop_shared_contexts({"same": same, "other": other})
+    assert same.held_out == other.held_out == 0  # the same input for two tasks is not a leak

@@ -155,6 +155,30 @@ class TextTask:
     dev: list[dict]
     description: str = ""
     source: dict = field(default_factory=dict)  # what the data is (the teachers' key)
+    held_out: int = 0  # training rows dropped because another task's dev set holds their text
+
+
+def drop_shared_contexts(tasks: dict[str, TextTask]) -> None:
+    """Drop a task's training rows that hold another task's dev example, input and answer: a
+    context that strictly contains that dev example's context and its answer. bbc-news
+    (headline + article -> topic) and bbc-headline (article -> headline) split the same articles
+    each their own way, and learning an article's topic, with the LM loss on the whole text,
+    would teach the headline that bbc-headline's dev set asks for. Tasks that merely share
+    inputs (the same context, another question) lose nothing."""
+    def norm(text):
+        return " ".join(text.split())
+
+    for name, task in tasks.items():
+        dev = {(norm(r["context"]), norm(r["answer"])) for other, t in tasks.items() if other != name for r in t.dev}
+        dev = {(c, a) for c, a in dev if c and a}
+        if not dev:
+            continue
+
+        def holds(context, dev=dev):
+            return any(c != context and c in context and a in context for c, a in dev)
+
+        kept = [r for r in task.train if not holds(norm(r["context"]))]
+        task.held_out, task.train = len(task.train) - len(kept), kept
 
 
 def _rows(contexts, question: str, answers) -> list[dict]:
@@ -257,9 +281,30 @@ def task_token(name: str) -> str:
     return f"__{name}__"
 
 
+def _init_from_words(model, tokenizer, words: dict[int, str]) -> None:
+    """Start each new token's input (and untied output) embedding at the mean embedding of a
+    word's tokens (``__q__`` at " question", ``__sst2__`` at " sst2"), not at the resized
+    embedding's default: a fine-tuned model then learns to write the separators within tens of
+    steps, so its pseudo-examples parse (with the default, SmolLM2-135M after 30 steps wrote none)."""
+    import torch
+
+    layers = [model.get_input_embeddings()]
+    out = model.get_output_embeddings()
+    if out is not None and out.weight is not layers[0].weight:
+        layers.append(out)
+    with torch.no_grad():
+        for token_id, word in words.items():
+            pieces = tokenizer(word, add_special_tokens=False)["input_ids"]
+            if not pieces:
+                continue
+            for layer in layers:
+                layer.weight[token_id] = layer.weight[pieces].mean(0)
+
+
 def add_task_tokens(model, tokenizer, names: list[str]) -> Tokens:
     """The separators and one token per task (sorted: the same ids for one task set in any order)."""
     new = [QUESTION_TOKEN, ANSWER_TOKEN, *(task_token(n) for n in sorted(names))]
+    had = set(tokenizer.get_vocab())
     tokenizer.add_tokens(new, special_tokens=True)
     if tokenizer.eos_token_id is None:
         raise LaminaError("the model's tokenizer has no end-of-sequence token")
@@ -268,6 +313,10 @@ def add_task_tokens(model, tokenizer, names: list[str]) -> Tokens:
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     ids = tokenizer.convert_tokens_to_ids
+    words = {QUESTION_TOKEN: " question", ANSWER_TOKEN: " answer",
+             **{task_token(n): " " + n.replace("-", " ").replace("_", " ") for n in names}}
+    # only the tokens added now: a model that already has them (a lifelong output) keeps what it learnt
+    _init_from_words(model, tokenizer, {ids(t): w for t, w in words.items() if t not in had})
     return Tokens(ids(QUESTION_TOKEN), ids(ANSWER_TOKEN), tokenizer.eos_token_id, tokenizer.pad_token_id,
                   {n: ids(task_token(n)) for n in names})
 
@@ -287,10 +336,12 @@ def encode_rows(rows: list[dict], task: str, tokenizer, tokens: Tokens, *, max_l
     for c, q, a in zip(contexts, questions, answers):
         a = a[:max_answer]
         q = q[: max(0, max_length // 4)]
-        room = max_length - (len(q) + len(a) + 4)  # task, Q, ANS, EOS
+        # task, Q, ANS, EOS; the context is cut against the answer *budget*, never the gold answer's
+        # length: otherwise a dev prompt's length would tell the model how long its answer is
+        room = max_length - (len(q) + max_answer + 4)
         if room < 0:
             raise LaminaError(f"--max-length {max_length} is too short for a question and answer of task '{task}' "
-                              f"({len(q) + len(a)} tokens)")
+                              f"({len(q)} + --max-answer-tokens {max_answer} tokens)")
         prompt = [tokens.tasks[task], *c[:room], tokens.question, *q, tokens.answer]
         seq = prompt + a + [tokens.eos]
         out.append({"input_ids": seq, "labels": [-100] + seq[1:],
@@ -298,24 +349,34 @@ def encode_rows(rows: list[dict], task: str, tokenizer, tokens: Tokens, *, max_l
     return out
 
 
+DROP_REASONS = ("no end", "separators", "task token", "empty answer")
+
+
 def parse_pseudo(ids: list[int], task: str, tokens: Tokens, tokenizer) -> dict | None:
     """A sampled continuation of a task token → ``{context, question, answer}``, or None when it
     does not parse: no end of sequence, not exactly one Q before exactly one ANS, another task's
     token inside, or an empty answer."""
+    return _parse(ids, task, tokens, tokenizer)[0]
+
+
+def _parse(ids: list[int], task: str, tokens: Tokens, tokenizer) -> tuple[dict | None, str | None]:
+    """``parse_pseudo`` and, for a sample it drops, why (one of ``DROP_REASONS``)."""
     if tokens.eos not in ids:
-        return None
+        return None, "no end"
     body = ids[: ids.index(tokens.eos)]
     if body.count(tokens.question) != 1 or body.count(tokens.answer) != 1:
-        return None
+        return None, "separators"
     q, a = body.index(tokens.question), body.index(tokens.answer)
-    if a < q or any(t in tokens.tasks.values() for t in body):
-        return None
+    if a < q:
+        return None, "separators"
+    if any(t in tokens.tasks.values() for t in body):
+        return None, "task token"
 
     def text(part):
         return tokenizer.decode(part, skip_special_tokens=True).strip()
 
     row = {"context": text(body[:q]), "question": text(body[q + 1:a]), "answer": text(body[a + 1:]), "task": task}
-    return row if row["answer"] else None
+    return (row, None) if row["answer"] else (None, "empty answer")
 
 
 # ---------------------------------------------------------------- generation
@@ -356,6 +417,10 @@ def answer_texts(model, encoded: list[dict], tokens: Tokens, tokenizer, *, max_a
     return [tokenizer.decode([t for t in g if t != tokens.eos], skip_special_tokens=True).strip() for g in gen]
 
 
+def _percent(metric: str, value: float) -> float:
+    return 100 * value if metric == "accuracy" else value
+
+
 def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -375,7 +440,8 @@ def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, 
                   batch_size: int, top_k: int) -> tuple[list[dict], dict]:
     """``n`` pseudo-examples split evenly over the ``earlier`` tasks, sampled from each task's token;
     those that do not parse are dropped and counted."""
-    rows, stats = [], {"asked": n, "kept": 0, "dropped": 0, "per_task": {}}
+    rows, stats = [], {"asked": n, "kept": 0, "dropped": 0, "per_task": {}, "why_dropped": dict.fromkeys(DROP_REASONS, 0)}
+    dropped_samples = []
     if n <= 0 or not earlier:
         return rows, stats
     share = [n // len(earlier) + (1 if i < n % len(earlier) else 0) for i in range(len(earlier))]
@@ -384,13 +450,18 @@ def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, 
             continue
         gen = generate(model, [[tokens.tasks[task]]] * k, tokens, max_new_tokens=max_length - 1,
                        batch_size=batch_size, sample=True, top_k=top_k)
-        parsed = [parse_pseudo(g, task, tokens, tokenizer) for g in gen]
-        kept = [p for p in parsed if p is not None]
+        parsed = [_parse(g, task, tokens, tokenizer) for g in gen]
+        kept = [p for p, _ in parsed if p is not None]
+        for g, (_, why) in zip(gen, parsed):
+            if why:
+                stats["why_dropped"][why] += 1
+                dropped_samples.append(tokenizer.decode(g[:64]))
         rows += kept
         stats["per_task"][task] = {"asked": k, "kept": len(kept), "dropped": k - len(kept)}
         stats["kept"] += len(kept)
         stats["dropped"] += k - len(kept)
     stats["examples"] = rows[:3]  # a few, to look at
+    stats["dropped_examples"] = dropped_samples[:3]  # the first 64 tokens of a few dropped samples
     return rows, stats
 
 
@@ -593,6 +664,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)
     tasks = {name: read_text_task(name, cfg) for name in cfg.distinct_tasks}  # bad data fails before any output
+    drop_shared_contexts(tasks)
     for t in tasks.values():
         if not t.train or not t.dev:
             raise LaminaError(f"task '{t.name}' has no {'training' if not t.train else 'dev'} examples")
@@ -641,6 +713,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
         if cfg.method != "finetune" and m > 0:
             t0 = time.perf_counter()
             n = int(math.ceil(cfg.pseudo_rate * len(new)))
+            set_seed(cfg.seed + m)  # the same samples whether or not a teacher was just trained
             pseudo, stats = sample_pseudo(model, tokenizer, tokens, cfg.tasks[:m], n, max_length=cfg.max_length,
                                           batch_size=cfg.eval_batch_size, top_k=cfg.top_k)
             stats["seconds"] = time.perf_counter() - t0
@@ -683,7 +756,8 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     distinct = cfg.distinct_tasks
     final = dict(zip(distinct, state["matrix"][-1]))
-    metrics = {"average": sum(final.values()) / len(final), **final}
+    # the average puts accuracy on BLEU's 0-100 scale (the matrix and per-task metrics keep fractions)
+    metrics = {"average": sum(_percent(tasks[t].metric, v) for t, v in final.items()) / len(final), **final}
     best = {t: max(row[i] for row in state["matrix"] if len(row) > i) for i, t in enumerate(distinct)}
     record["matrix"] = {"tasks": distinct, "metric": {t: tasks[t].metric for t in distinct},
                         "trained": list(cfg.tasks), "scores": state["matrix"]}
@@ -706,6 +780,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     record["stages"] = state["stages"]
     record["teachers"] = {t: {k: v for k, v in i.items() if k != "right"} for t, i in teachers_info.items()}
     record["tasks"] = {t: {"metric": x.metric, "train_examples": len(x.train), "dev_examples": len(x.dev),
+                           "train_dropped_shared_with_dev": x.held_out,
                            "description": x.description, "token": task_token(t)} for t, x in tasks.items()}
     record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
@@ -751,7 +826,7 @@ def write_card(folder: Path, record: dict, *, name: str) -> None:
     for trained, row in zip(m["trained"], m["scores"]):
         cells = [f"{v:.4f}" for v in row] + [""] * (len(m["tasks"]) - len(row))
         lines.append(f"| {trained} | " + " | ".join(cells) + " |")
-    lines += ["", f"Final average: **{record['metrics']['average']:.4f}** (accuracy as a fraction, BLEU 0–100).", "",
+    lines += ["", f"Final average: **{record['metrics']['average']:.4f}** (0–100: accuracy ×100 and BLEU averaged; the matrix keeps accuracy as a fraction).", "",
               "## Use", "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer",
               f'model = AutoModelForCausalLM.from_pretrained("{name}")',
               f'tokenizer = AutoTokenizer.from_pretrained("{name}")',
