@@ -16,6 +16,11 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return max(1, -(-num_examples // batch_size))
 
 
+def total_steps(cfg: TrainSettings, num_examples: int) -> int:
+    """The optimiser steps a run over ``num_examples`` takes: ``--max-steps``, else epochs × steps per epoch."""
+    return cfg.max_steps if cfg.max_steps > 0 else int(steps_per_epoch(num_examples, cfg.batch_size) * cfg.epochs + 0.999)
+
+
 def training_arguments(cfg: TrainSettings, work: Path, *, num_examples: int, metric_for_best_model: str = "loss",
                        greater_is_better: bool = False, prediction_loss_only: bool = False, **overrides):
     """TrainingArguments for a run over ``num_examples`` training examples; the best checkpoint
@@ -26,8 +31,7 @@ def training_arguments(cfg: TrainSettings, work: Path, *, num_examples: int, met
     from lamina.models.layerdrop import is_active
 
     strategy = "steps" if cfg.eval_steps else "epoch"
-    per_epoch = steps_per_epoch(num_examples, cfg.batch_size)
-    total = cfg.max_steps if cfg.max_steps > 0 else int(per_epoch * cfg.epochs + 0.999)
+    total = total_steps(cfg, num_examples)
     kwargs = dict(
         output_dir=str(work),
         num_train_epochs=cfg.epochs,

@@ -545,11 +545,11 @@ def train_stage(model, rows: list[dict], cfg: LifelongConfig, work: Path, tokens
     """Train ``model`` on the encoded ``rows`` (each with ``kd``) with HF Trainer; the loss summary."""
     import datasets
 
-    from lamina.training.arguments import steps_per_epoch, training_arguments
+    from lamina.training.arguments import total_steps, training_arguments
 
     data = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels", "qa_labels", "kd")} for r in rows])
     # a stage is short (tens of steps): log often enough that the last logged loss is not the first
-    total = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch(len(data), cfg.batch_size) * cfg.epochs)
+    total = total_steps(cfg, len(data))
     args = training_arguments(cfg, work, num_examples=len(data), eval_strategy="no", save_strategy="no",
                               load_best_model_at_end=False, metric_for_best_model=None, remove_unused_columns=False,
                               report_to=[], logging_steps=max(1, min(cfg.logging_steps, total // 10)))
