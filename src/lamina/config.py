@@ -11,15 +11,65 @@ way its source spells it: ``--max-length`` for a flag, ``max_length`` for a key 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from lamina.errors import LaminaError
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # the settings naming what a run writes; any other setting naming an existing file or folder is an input
+    output_fields: ClassVar[tuple[str, ...]] = ("output", "json_path")
+
+    @model_validator(mode="after")
+    def _output_is_not_an_input(self):
+        check_output_not_input(self)
+        return self
+
+
+def _named_paths(value):
+    """The strings in a setting's value that may name a file or folder (``NAME=PATH`` items too)."""
+    if isinstance(value, str):
+        yield value
+        if "=" in value:
+            yield value.partition("=")[2]
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _named_paths(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _named_paths(item)
+
+
+def check_output_not_input(cfg: BaseModel) -> None:
+    """Refuse a run whose output (``output_fields``) is one of its inputs or a folder holding one:
+    writing the output replaces that folder, so the input would be lost (``--overwrite`` or not).
+    An input is any other setting that names an existing file or folder (a model, a teacher, a mask,
+    a data file or folder, a cache)."""
+    fields = getattr(cfg, "output_fields", ())
+    outputs = [(n, Path(v).expanduser().resolve()) for n in fields if isinstance(v := getattr(cfg, n, None), str) and v]
+    if not outputs:
+        return
+    for name in type(cfg).model_fields:
+        if name in fields:
+            continue
+        for raw in _named_paths(getattr(cfg, name)):
+            path = Path(raw).expanduser() if raw and "\0" not in raw else None
+            try:
+                if path is None or not path.exists():
+                    continue
+            except OSError:  # a name too long or otherwise not a path
+                continue
+            path = path.resolve()
+            for out_name, out in outputs:
+                if out == path:
+                    raise ValueError(f"{flag_name(out_name)} {out} is the run's input {flag_name(name)}: a run never "
+                                     "writes over what it reads; choose another output")
+                if out in path.parents:
+                    raise ValueError(f"{flag_name(out_name)} {out} holds the run's input {flag_name(name)} ({path}): "
+                                     "writing the output would delete it; choose another output")
 
 
 def setting(default: Any = ..., help: str = "", *, flag: str | None = None, cli: bool = True,

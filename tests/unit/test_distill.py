@@ -207,3 +207,28 @@ def test_fixed_shape_padding(tiny_teacher):
     assert fixed(features)["input_ids"].shape == (2, 24)
     assert dynamic(features)["input_ids"].shape == (2, len(features[1]["input_ids"]))
     assert fixed(features)["idx"].tolist() == [0, 1]
+
+
+def test_resume_with_another_loss_mix_or_teacher_is_refused(tiny_teacher, sst_like, tmp_path):
+    from transformers import TrainerCallback
+
+    class CrashAt3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise RuntimeError("simulated crash")
+
+    out = tmp_path / "s"
+    cfg = dcfg(tiny_teacher, sst_like, out, student_config=STUDENT_CONFIG, loss="kd=1", max_steps=4, eval_steps=2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_distill(cfg, callbacks=[CrashAt3()], log=lambda m: None)
+    work = tmp_path / "s.work"
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    assert any(p.name == "checkpoint-2" for p in work.iterdir())
+    for change, says in (({"loss": "kd=1,ce=1"}, "loss {'kd': 1.0, 'ce': 1.0} (was {'kd': 1.0})"),
+                         ({"temperature": 4.0}, "temperature 4.0 (was 2.0)")):
+        with pytest.raises(LaminaError, match="other settings than the interrupted run's") as err:
+            run_distill(DistillConfig(**{**cfg.model_dump(), "resume": True, **change}), log=lambda m: None)
+        assert says in str(err.value), str(err.value)
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
+    record = run_distill(cfg.model_copy(update={"resume": True}), log=lambda m: None)
+    assert record["training"]["resumed_from"] == "checkpoint-2" and out.is_dir()

@@ -187,6 +187,19 @@ def test_load_tokenizer(tiny_bert_with_tokenizer, tmp_path):
 # --- 4. resume past a half-written checkpoint ----------------------------------------------
 
 
+def _run_cfg(output, **kw):
+    """A run's config as prepare_work_dir reads it: output, resume, overwrite and one setting."""
+    from lamina.config import Settings
+
+    class RunCfg(Settings):
+        output: str
+        resume: bool = False
+        overwrite: bool = False
+        lr: float = 1.0
+
+    return RunCfg(output=str(output), **kw)
+
+
 def _complete_checkpoint(path: Path) -> Path:
     path.mkdir(parents=True)
     for name in ("config.json", "model.safetensors", "trainer_state.json"):
@@ -205,9 +218,10 @@ def test_last_checkpoint_skips_an_incomplete_one(tmp_path):
     (work / "checkpoint-10" / "model.safetensors").write_text("{}")  # weights but no trainer_state.json
     assert last_checkpoint(work) == good
     with pytest.raises(LaminaError, match=r"add --resume to continue it \(from checkpoint-2\)"):
-        prepare_work_dir(tmp_path / "run", resume=False, overwrite=False)
+        prepare_work_dir(_run_cfg(tmp_path / "run"))
+    (work / "run_settings.json").write_text('{"lr": 1.0}')  # what the interrupted run recorded
     logs = []
-    assert prepare_work_dir(tmp_path / "run", resume=True, overwrite=False, log=logs.append) == (work, good)
+    assert prepare_work_dir(_run_cfg(tmp_path / "run", resume=True), log=logs.append) == (work, good)
     assert len(logs) == 2 and "checkpoint-4" in logs[0] and "no model weights" in logs[0]
     assert "checkpoint-10" in logs[1] and "no trainer_state.json" in logs[1]
 
@@ -220,13 +234,31 @@ def test_only_incomplete_checkpoints_is_nothing_to_resume(tmp_path):
     (work / "checkpoint-4" / "config.json").write_text("{}")
     assert last_checkpoint(work) is None
     with pytest.raises(LaminaError) as err:
-        prepare_work_dir(tmp_path / "run", resume=False, overwrite=False)
+        prepare_work_dir(_run_cfg(tmp_path / "run"))
     msg = str(err.value)
     assert "nothing can be resumed" in msg and "checkpoint-4 is incomplete" in msg and "--overwrite" in msg, msg
     assert "--resume" not in msg
     with pytest.raises(LaminaError, match="nothing to resume: no complete checkpoint in .*checkpoint-4"):
-        prepare_work_dir(tmp_path / "run", resume=True, overwrite=False)
+        prepare_work_dir(_run_cfg(tmp_path / "run", resume=True))
     assert (work / "checkpoint-4" / "config.json").is_file(), "a refused run leaves the work folder alone"
+
+
+def test_resume_with_other_settings_is_refused_and_leaves_the_work_folder(tmp_path):
+    from lamina.training.workdir import begin_work, prepare_work_dir
+
+    cfg = _run_cfg(tmp_path / "run")
+    work, ckpt = prepare_work_dir(cfg)
+    assert ckpt is None and not work.exists(), "nothing is written before training starts"
+    begin_work(work, cfg)
+    assert json.loads((work / "run_settings.json").read_text()) == {"lr": 1.0}
+    _complete_checkpoint(work / "checkpoint-2")
+    (work / "checkpoint-3").mkdir()  # half-written: removed only by a resume that goes ahead
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    with pytest.raises(LaminaError, match=r"other settings than the interrupted run's: lr 2\.0 \(was 1\.0\)"):
+        prepare_work_dir(_run_cfg(tmp_path / "run", resume=True, lr=2.0))
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
+    assert prepare_work_dir(_run_cfg(tmp_path / "run", resume=True))[1].name == "checkpoint-2"
+    assert not (work / "checkpoint-3").exists()
 
 
 def test_finetune_resumes_from_the_last_complete_checkpoint(tiny_bert_with_tokenizer, sst_like, tmp_path, capsys):

@@ -72,7 +72,13 @@ def test_interrupted_run_resumes_and_finishes(tiny_bert_with_tokenizer, sst_like
     assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-3"]
     with pytest.raises(LaminaError, match="--resume to continue"):
         run_finetune(cfg)
-    record = run_finetune(cfg.model_copy(update={"resume": True}))
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    for change, says in (({"lr": 1e-3}, "lr 0.001 (was "), ({"seed": 7}, "seed 7 (was 1)")):
+        with pytest.raises(LaminaError, match="other settings than the interrupted run's") as err:
+            run_finetune(cfg.model_copy(update={"resume": True, **change}))
+        assert says in str(err.value), str(err.value)
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before, "a refused resume leaves OUT.work alone"
+    record = run_finetune(cfg.model_copy(update={"resume": True, "logging_steps": 1}))  # how it logs is free
     assert record["training"]["resumed_from"] == "checkpoint-3"
     assert record["training"]["global_steps"] == 8
     assert out.is_dir() and not work.exists()

@@ -199,6 +199,14 @@ def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path
     stopped = runner.invoke(app, args)
     assert stopped.exit_code == 130 and "interrupted" in stopped.stderr, stopped.output
     assert not out.exists() and (tmp_path / "r.work" / "checkpoint-1" / "trainer_state.json").is_file()
+    work = tmp_path / "r.work"
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    changed = {"tasks ['next', 'copy'] (was ['copy', 'next'])": ("copy,next", "next,copy"),
+               "method 'finetune' (was 'lamol')": ("lamol", "finetune")}
+    for says, (was, now) in changed.items():
+        again = [now if a == was else a for a in args]
+        assert_one_line_error(runner.invoke(app, [*again, "--resume"]), says)
+        assert sorted(p.relative_to(work) for p in work.rglob("*")) == before and len(calls) == 2
     result = _ok(runner.invoke(app, [*args, "--resume"]))
     assert "resuming after task 1 of 2" in result.output and len(calls) == 3  # only the second task trained again
     record = _record(out)

@@ -172,3 +172,19 @@ def test_mlm_perplexity_is_token_weighted_over_the_masked_tokens_and_the_same_in
         assert got["loss"] == pytest.approx(nll / tokens, rel=1e-5)
         assert got["loss"] == pytest.approx(trained["loss"], rel=1e-5)
     assert abs(sum(per_block) / len(per_block) - nll / tokens) > 1e-4  # a mean of block means is another number
+
+
+def test_pretrain_resume_with_another_shape_is_refused(corpus, minilm_path, tmp_path):
+    out = tmp_path / "p"
+    args = ["pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--layers", "2",
+            "--hidden", "16", "--heads", "2", "--max-length", "32", "--batch-size", "8", "--max-steps", "2",
+            "--eval-steps", "1", "--keep-checkpoints", "--no-progress"]
+    assert runner.invoke(app, args).exit_code == 0
+    work = tmp_path / "p.work"
+    import shutil
+
+    shutil.rmtree(out)  # as if the run had stopped after its checkpoints
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    _one_line_error(runner.invoke(app, [*args, "--resume", "--layers", "3"]), "layers 3 (was 2)")
+    _one_line_error(runner.invoke(app, [*args, "--resume", "--mlm-probability", "0.3"]), "mlm_probability 0.3")
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before and not out.exists()

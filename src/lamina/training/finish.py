@@ -9,11 +9,15 @@ from pathlib import Path
 from lamina.io import atomic_output_dir, write_json
 from lamina.results import RESULTS_FILE, finish_record
 from lamina.training.settings import TrainSettings
+from lamina.training.workdir import begin_work
 
 
-def train_and_evaluate(trainer, *, checkpoint, layerdrop, task, objective, evals: dict) -> tuple[object, dict]:
-    """``trainer.train`` (from ``checkpoint`` when resuming), LayerDrop removed, then the
-    objective's evaluation of the best model on every evaluation split."""
+def train_and_evaluate(trainer, *, cfg, checkpoint, layerdrop, task, objective, evals: dict) -> tuple[object, dict]:
+    """``trainer.train`` (from ``checkpoint`` when resuming; a fresh run first records ``cfg``'s
+    settings in its work folder), LayerDrop removed, then the objective's evaluation of the best
+    model on every evaluation split."""
+    if trainer.is_world_process_zero():
+        begin_work(Path(trainer.args.output_dir), cfg)
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if layerdrop is not None:
         layerdrop.remove()

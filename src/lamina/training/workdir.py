@@ -67,14 +67,31 @@ def last_checkpoint(work: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=print,
-                     found=checkpoints, incomplete=incomplete_reason) -> tuple[Path, Path | None]:
-    """Check the output and work folders; return ``(work_dir, checkpoint_to_resume_or_None)``.
+# settings a resumed run may change: where things are and how the run talks, never what it computes
+FREE_ON_RESUME = ("output", "resume", "overwrite", "progress", "keep_checkpoints", "data_dir", "logging_steps",
+                  "eval_batch_size", "cache_dir")
+SETTINGS_FILE = "run_settings.json"
 
+
+def run_settings(cfg) -> dict:
+    """What decides a run's result: its whole config (as JSON) minus :data:`FREE_ON_RESUME` and the
+    command's own ``free_on_resume`` names."""
+    free = set(FREE_ON_RESUME) | set(getattr(cfg, "free_on_resume", ()))
+    return {k: v for k, v in cfg.model_dump(mode="json").items() if k not in free}
+
+
+def prepare_work_dir(cfg, *, log=print, found=checkpoints, incomplete=incomplete_reason) -> tuple[Path, Path | None]:
+    """Check the output and work folders of the run ``cfg`` (its ``output``, ``resume`` and
+    ``overwrite``); return ``(work_dir, checkpoint_to_resume_or_None)``.
+
+    A run that starts records :func:`run_settings` in ``work/run_settings.json`` (:func:`begin_work`,
+    called as its training starts); a run that resumes must have the same settings, else one error line names each that differs and
+    the work folder is left as it is (the check comes before anything is removed).
     ``log`` gets one line per incomplete checkpoint skipped (and removed) when resuming.
     ``found`` (``work -> folders, oldest first``) and ``incomplete`` (``folder -> reason or
     None``) say what a checkpoint is: by default the Trainer's ``checkpoint-N`` folders; a
     command that keeps its own (``lottery``'s finished rounds) passes its own."""
+    output, resume, overwrite = cfg.output, cfg.resume, cfg.overwrite
     work = work_dir_for(output)
     check_output_dir(output, overwrite=overwrite)
     if overwrite and work.exists():
@@ -92,12 +109,13 @@ def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=p
                     "leaves one half-written): use --overwrite instead of --resume to start again"
                 )
             raise LaminaError(f"nothing to resume: no checkpoint in {work}")
+        check_same_settings(work, run_settings(cfg), resume=True)
         for c, reason in broken.items():
             log(f"skipping incomplete checkpoint {c} ({reason}: half-written when the run stopped); "
                 f"removed it, resuming from {ckpt.name}")
             shutil.rmtree(c, ignore_errors=True)
         return work, ckpt
-    if work.exists() and any(work.iterdir()):
+    if work.exists() and any(p.name != SETTINGS_FILE for p in work.iterdir()):
         if ckpt is None:
             found = why if broken else "it holds no checkpoint"
             raise LaminaError(
@@ -108,10 +126,18 @@ def prepare_work_dir(output: str | Path, *, resume: bool, overwrite: bool, log=p
             f"an interrupted run left {work}: add --resume to continue it (from {ckpt.name}) "
             "or --overwrite to start again"
         )
-    return work, None  # the Trainer creates it when it first writes
+    return work, None
 
 
-def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = "run_settings.json") -> None:
+def begin_work(work: Path, cfg) -> None:
+    """Record what decides the result of the run ``cfg`` in ``work`` as its training starts (a fresh
+    run; a resumed one was checked by :func:`prepare_work_dir`). Not earlier: a run refused while it
+    loads its model or data leaves no work folder behind."""
+    if not cfg.resume:
+        check_same_settings(work, run_settings(cfg), resume=False)
+
+
+def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = SETTINGS_FILE) -> None:
     """A run that starts keeps ``settings`` (what decides its result) in ``work/name``; a run that
     resumes must have the interrupted run's: else one error line naming what differs."""
     import json

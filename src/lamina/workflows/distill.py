@@ -192,7 +192,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         if weight > 0:
             type(get_loss(name)).check_objective(task)
     method.check(cfg, task)
-    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    work, checkpoint = prepare_work_dir(cfg)
     record = new_record("distill", model="", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
 
@@ -265,7 +265,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise, student_num_layers=s_layers,
         method_options=method_options, method_data=method_data,
     )
-    train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
+    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
                                                objective=objective, evals=data.evals)
     trainer.after_training([tok for _, _, tok in teachers])
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}

@@ -95,7 +95,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     task = cfg.get_task()
     objective = objective_for(task)
-    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    work, checkpoint = prepare_work_dir(cfg)
     record = new_record("finetune", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
     set_seed(cfg.seed)  # a new head is initialised from this seed
@@ -117,7 +117,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
         data_collator=data.collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
     )
-    train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
+    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
                                                objective=objective, evals=data.evals)
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["training"] = {

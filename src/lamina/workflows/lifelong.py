@@ -660,7 +660,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from lamina.models.adapters import get_adapter
     from lamina.models.loading import load_causal_lm
     from lamina.results import RESULTS_FILE, finish_record, new_record
-    from lamina.training.workdir import prepare_work_dir
+    from lamina.training.workdir import begin_work, prepare_work_dir
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)
     tasks = {name: read_text_task(name, cfg) for name in cfg.distinct_tasks}  # bad data fails before any output
@@ -671,7 +671,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     model, tokenizer, source = load_causal_lm(cfg.model, train=True)
     if tokenizer is None:
         raise LaminaError(f"'{cfg.model}' has no tokenizer")
-    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite, log=log)
+    work, checkpoint = prepare_work_dir(cfg, log=log)
     record = new_record("lifelong", model=cfg.model, task=">".join(cfg.tasks), config=cfg.model_dump(), seed=cfg.seed)
     set_seed(cfg.seed)  # the new token embeddings are drawn from this seed
     tokens = add_task_tokens(model, tokenizer, cfg.distinct_tasks)
@@ -687,6 +687,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     teachers_info: dict[str, dict] = {}
+    begin_work(work, cfg)
 
     def teacher_for(name):
         teacher, info = get_teacher(base, tokenizer, tokens, tasks[name], encoded[name], cfg, work, source, log)

@@ -86,7 +86,6 @@ ROUND_FILE = "round.json"  # written last (atomically): a round folder without i
 TRAINING_FILE = "training.json"  # the round's training summary (losses, steps)
 MASK_FILE = "mask.safetensors"
 REWIND_FILE = "rewind.safetensors"  # round 0 with --rewind-step: the weights survivors rewind to
-NOT_SETTINGS = ("output", "resume", "overwrite", "progress", "keep_checkpoints", "data_dir")  # free on resume
 
 
 def round_number(folder: Path) -> int | None:
@@ -206,16 +205,12 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     from lamina.training.arguments import steps_per_epoch, training_arguments
     from lamina.training.finish import finish_run, training_summary
     from lamina.training.masks import mask_summary
-    from lamina.training.workdir import check_same_settings, prepare_work_dir
+    from lamina.training.workdir import begin_work, prepare_work_dir
 
     task = cfg.get_task()
     objective = objective_for(task)
     sparsities = schedule(cfg.target_sparsity, cfg.prune_rate, cfg.schedule) if cfg.mode == "imp" else []
-    work, last = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite, log=log,
-                                  found=round_folders, incomplete=round_unfinished)
-    settings = {k: v for k, v in cfg.model_dump().items() if k not in NOT_SETTINGS}
-    if cfg.resume:
-        check_same_settings(work, settings, resume=True)
+    work, last = prepare_work_dir(cfg, log=log, found=round_folders, incomplete=round_unfinished)
     record = new_record("lottery", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
     set_seed(cfg.seed)
@@ -269,9 +264,8 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         log(f"resuming after {last.name}: {len(rounds)} of {trainings} rounds finished")
         for r in range(len(rounds), trainings):  # the interrupted round's Trainer folder: start it afresh
             shutil.rmtree(work / f"round-{r}", ignore_errors=True)
-    else:
-        check_same_settings(work, settings, resume=False)
 
+    begin_work(work, cfg)
     for r in range(len(rounds), trainings):
         t0 = time.perf_counter()
         hold = MaskCallback(model, masks)

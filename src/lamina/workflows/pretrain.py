@@ -75,7 +75,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     task = get_task("mlm", **cfg.corpus_options())
     objective = objective_for(task)
     tokenizer = load_tokenizer(cfg.tokenizer)
-    work, checkpoint = prepare_work_dir(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
+    work, checkpoint = prepare_work_dir(cfg)
     record = new_record("pretrain", model=f"{cfg.model_type} from scratch", task=task.name, config=cfg.model_dump(),
                         seed=cfg.seed)
     data = objective.prepare(task, None, tokenizer, cfg)
@@ -93,7 +93,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     args = training_arguments(cfg, work, num_examples=len(data.train), **objective.trainer_settings(task))
     trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"],
                       processing_class=tokenizer, data_collator=data.collator, callbacks=callbacks)
-    train_output, metrics = train_and_evaluate(trainer, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
+    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
                                                objective=objective, evals=data.evals)
     record["metrics"] = metrics
     train, evaluation = data.train, data.evals["dev"]
