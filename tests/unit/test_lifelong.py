@@ -169,6 +169,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(setup, tmp_path):
     model = str(folder / "model")
     cases = {
         "the task sequence is empty": ["--tasks", ""],
+        "give the task sequence with --tasks": [],
         "--pseudo-rate: must be 0 or more": ["--tasks", "copy,next", "--pseudo-rate", "-0.1"],
         "task 'copy' appears twice": ["--tasks", "copy,next,copy", "--method", "lamol"],
         "no 'answer' column": ["--tasks", "bad", "--text-file", f"bad={tmp_path / 'noanswer.tsv'}"],

@@ -118,6 +118,9 @@ def test_forms_and_overrides(tmp_path):
         (_recipe([{"name": "a", "kind": "finetune", "args": FT}, {"name": "a", "kind": "eval", "args": FT}]),
          "two steps are named 'a'"),
         (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "model": "${best:a}"}}]), "best: needs a step"),
+        (_recipe([{"name": "a", "kind": "finetune", "args": FT},
+                  {"name": "b", "kind": "finetune", "args": {**FT, "model": "${a.attr}"}}]),
+         "run a has no variable 'attr' (it has: output)"),
     ],
 )
 def test_bad_recipes_are_one_clear_error(data, match, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import time
 import math
 import random
 import subprocess
@@ -210,6 +211,32 @@ def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial
         read_targets(tmp_path / "partial")
 
 
+def test_a_killed_nbest_build_is_swept_by_the_next_one(tmp_path):
+    from lamina.distill.cache import STALE_UNLOCKED_S, _new_temp
+    from lamina.distill.nbest import sweep
+
+    dead, owner = _new_temp(tmp_path, "ab" * 12)  # what kill -9 leaves mid-write: its lock is gone with it
+    (dead / "targets.jsonl").write_text('{"nbest": ["x"]}\n')
+    owner.close()
+    live, live_owner = _new_temp(tmp_path, "cd" * 12)  # a build under way: its lock is held
+    old = tmp_path / (".%s.partial-abc123" % ("ef" * 12))  # an older lamina's folder: no lock to ask
+    old.mkdir()
+    (old / "targets.jsonl").write_text("")
+    foreign = tmp_path / (".%s-keepme" % ("01" * 12))  # holds something not the store's: never touched
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    logs = []
+    assert sweep(tmp_path, log=logs.append) == [dead] and "interrupted build" in logs[0]
+    assert sweep(tmp_path, log=logs.append, now=time.time() + STALE_UNLOCKED_S + 1) == [old]
+    assert live.is_dir() and foreign.is_dir()
+    live_owner.close()
+    tok, model, _ = _tiny_pair_models()
+    dec = {"num_beams": 1, "n_best": 1, "max_new_tokens": 4, "max_length": 12}
+    entry, _, _ = build_or_open(model, tok, ["a b"], ["a b"], root=tmp_path, decoding=dec, log=lambda _: None)
+    assert not live.exists() and foreign.is_dir()  # a build sweeps first
+    assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "targets.jsonl"]  # no .owner left in the entry
+
+
 def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
     data = tmp_path / "data" / "multi30k"
     data.mkdir(parents=True)
@@ -245,6 +272,7 @@ def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
     _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
                                         "--loss", "ce", "-o", str(tmp_path / "c")]), "needs --targets")
     assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "llama"))
+    assert not any((tmp_path / f"{n}.work").exists() for n in ("a", "b", "c", "llama")), "a refused run leaves no work"
 
 
 def _tiny_pair_models():

@@ -185,7 +185,7 @@ def run_attr(run: Run, attr: str, where: str):
         return run.output
     if attr in run.vars:
         return run.vars[attr]
-    raise LaminaError(f"{where}: run {run.name} has no variable '{attr}' (it has: output, {', '.join(run.vars)})")
+    raise LaminaError(f"{where}: run {run.name} has no variable '{attr}' (it has: {', '.join(['output', *run.vars])})")
 
 
 def _check_unique(runs: list[Run]) -> None:

@@ -18,6 +18,7 @@ checkpoints).
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from lamina.errors import LaminaError
@@ -127,6 +128,19 @@ def prepare_work_dir(cfg, *, log=print, found=checkpoints, incomplete=incomplete
             "or --overwrite to start again"
         )
     return work, None
+
+
+@contextmanager
+def no_trace_if_refused(work: Path):
+    """Around the set-up that may still refuse the run (a Trainer's ``__init__`` creates ``work``, a
+    method checks its data there): a work folder that did not exist before is removed on failure."""
+    existed = work.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def begin_work(work: Path, cfg) -> None:

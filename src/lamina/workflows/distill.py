@@ -182,7 +182,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
     from lamina.training.masks import hold_mask
-    from lamina.training.workdir import prepare_work_dir
+    from lamina.training.workdir import no_trace_if_refused, prepare_work_dir
 
     task = cfg.get_task()
     objective = objective_for(task)
@@ -259,12 +259,13 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
                   special_ids=list(tokenizer.all_special_ids) if tokenizer is not None else [], seed=cfg.seed)
     record["model"] = cfg.student or init["init"]
     s_layers = get_adapter(student).num_layers(student.config)
-    trainer = method(
-        model=module, args=args, train_dataset=train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
-        data_collator=collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
-        teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise, student_num_layers=s_layers,
-        method_options=method_options, method_data=method_data,
-    )
+    with no_trace_if_refused(work):  # a method refusing its data (seqkd: another teacher's targets)
+        trainer = method(
+            model=module, args=args, train_dataset=train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
+            data_collator=collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
+            teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise,
+            student_num_layers=s_layers, method_options=method_options, method_data=method_data,
+        )
     train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
                                                objective=objective, evals=data.evals)
     trainer.after_training([tok for _, _, tok in teachers])

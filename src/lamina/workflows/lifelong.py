@@ -79,8 +79,9 @@ MetricMap = Annotated[dict[str, str], BeforeValidator(lambda v: {k: str(x) for k
 class LifelongConfig(TrainSettings, DataSettings):
     model: str = setting(..., "The lifelong-learning model: a decoder-only causal LM (folder, bundled alias such as "
                          "smollm2-135m, or hub id).", missing="give the model (a causal LM) as the first argument")
-    tasks: TaskList = setting([], "The task sequence in training order (comma-separated or repeated): a GLUE "
-                              "classification task (sst2, ...), bbc-news, bbc-headline, or a NAME of --text-file.")
+    tasks: TaskList = setting(..., "The task sequence in training order (comma-separated or repeated): a GLUE "
+                              "classification task (sst2, ...), bbc-news, bbc-headline, or a NAME of --text-file.",
+                              missing="give the task sequence with --tasks, e.g. sst2,bbc-news")
     method: Literal["finetune", "lamol", "word-kd", "seq-kd-soft", "seq-kd"] = setting(
         "lamol", "finetune: no replay; lamol: replay of generated pseudo-data; word-kd, seq-kd-soft, seq-kd: LAMOL "
         "plus L2KD's per-task teacher on the new task.")
