@@ -196,3 +196,93 @@ def test_a_refused_run_never_touches_an_existing_output(args, tmp_path):
         assert result.exit_code != 0, result.output
         assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
         assert not list(tmp_path.glob(".out*")) and not (tmp_path / "out.work").exists()
+
+
+# ---------------------------------------------------------------- the battery every command inherits
+
+
+def _base_args(name: str, model: str, data_dir: str, corpus: str) -> list[str]:
+    """A command line each registered command accepts up to its work (where it names a model, the
+    tiny one). A newly registered command must be added here, so that it inherits the battery."""
+    base = {
+        "data": ["sst2", "--data-dir", data_dir],
+        "distill": ["--teacher", model, "--task", "sst2", "--data-dir", data_dir, "--student-from-teacher", "top",
+                    "--keep", "1"],
+        "eval": [model, "--task", "sst2", "--data-dir", data_dir, "--no-speed"],
+        "export": [model, "--format", "onnx"],
+        "finetune": [model, "--task", "sst2", "--data-dir", data_dir],
+        "generate-targets": [model],
+        "inspect": [model],
+        "lifelong": [model, "--tasks", "sst2", "--data-dir", data_dir],
+        "lottery": [model, "--task", "sst2", "--data-dir", data_dir],
+        "pretrain": ["--corpus", corpus, "--tokenizer", model],
+        "prune": [model, "--drop", "1", "--no-speed"],
+        "report": [model],
+        "serve": [model],
+    }
+    assert name in base, f"add the new command '{name}' to the battery's _base_args"
+    return base[name]
+
+
+@pytest.fixture
+def battery(tiny_bert_with_tokenizer, sst_like, tmp_path):
+    """A copy of the tiny model inside a folder of its own (so that a failing check harms no fixture)."""
+    import shutil
+
+    model = tmp_path / "holder" / "model"
+    shutil.copytree(tiny_bert_with_tokenizer, model)
+    corpus = tmp_path / "holder" / "corpus.txt"
+    corpus.write_text("the cat sat on the mat .\n" * 20)
+    return model, sst_like, corpus
+
+
+def _snapshot(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_every_command_refuses_a_wrong_type_from_a_file(name, battery, tmp_path):
+    model, data_dir, corpus = battery
+    args = _base_args(name, str(model), data_dir, str(corpus))
+    typed = [n for n, f in cli_fields(name).items() if f.annotation in (int, float) and flag_name(n) not in args]
+    if not typed:
+        pytest.skip(f"{name} has no numeric setting")
+    field_name = typed[0]
+    (tmp_path / "c.yaml").write_text(f"{field_name}: [not, a, number]\n")
+    one_line_error(runner.invoke(app, [name, *args, "--config", str(tmp_path / "c.yaml")]), f"c.yaml: {field_name}:")
+
+
+OUTPUT_COMMANDS = [n for n in WORKFLOW_NAMES if "output" in WORKFLOWS.get(n).Config.model_fields]
+
+
+def test_the_battery_covers_the_commands_that_write():
+    assert {"distill", "eval", "export", "finetune", "generate-targets", "lifelong", "lottery", "pretrain", "prune",
+            "report"} <= set(OUTPUT_COMMANDS)
+
+
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_every_command_leaves_an_existing_output_alone(name, battery, tmp_path):
+    model, data_dir, corpus = battery
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    if name in ("eval", "report"):  # their output is optional, and they write into it rather than replace it
+        pytest.skip(f"{name} writes its files into -o")
+    one_line_error(runner.invoke(app, [name, *_base_args(name, str(model), data_dir, str(corpus)), "-o", str(out)]),
+                   "already exists")
+    assert _snapshot(out) == [("keep.txt", 4)] and not (tmp_path / "out.work").exists()
+    assert not list(tmp_path.glob(".out*"))
+
+
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_no_command_writes_over_its_own_input(name, battery):
+    """``-o`` equal to the input, or a folder holding it, is refused before any work, --overwrite or not."""
+    model, data_dir, corpus = battery
+    holder = model.parent
+    before = _snapshot(holder)
+    args = _base_args(name, str(model), data_dir, str(corpus))
+    for out, says in ((model, "is the run's input"), (holder, "holds the run's input")):
+        for extra in ([], ["--overwrite"]) if "overwrite" in WORKFLOWS.get(name).Config.model_fields else ([],):
+            one_line_error(runner.invoke(app, [name, *args, "-o", str(out), *extra]), says)
+    assert _snapshot(holder) == before
+    assert not any(p.name.endswith(".work") or ".partial-" in p.name for p in holder.parent.iterdir())
