@@ -6,7 +6,8 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - a layer-selection strategy with an option of its own,
 - a loss that reads projected hidden states of a narrower student,
 - a distillation method that also trains its teacher (so the teacher lives in checkpoints),
-- a command (which is then also a recipe step kind and a record kind of reports).
+- a command (which is then also a recipe step kind and a record kind of reports),
+- a task objective (with the task that names it), scored by `lamina eval`.
 """
 
 from __future__ import annotations
@@ -254,3 +255,69 @@ def test_unregistering_a_command_removes_it_from_the_cli(toy_command):
     assert "toy-count" in cli("--help").stdout
     WORKFLOWS.remove("toy-count")
     assert "toy-count" not in cli("--help").stdout
+
+
+# ---------------------------------------------------------------- an objective (with the task that uses it)
+
+
+@pytest.fixture
+def toy_objective():
+    from dataclasses import dataclass
+
+    from lamina.tasks import TASKS, Task, register_task
+    from lamina.tasks.objectives import OBJECTIVES, Objective, register_objective
+
+    @register_objective("toy-embedding-norm")
+    class EmbeddingNorm(Objective):
+        """Scores a base encoder by the mean L2 norm of its last hidden states (no labels, no training)."""
+
+        capabilities = frozenset({"text"})
+
+        def load_model(self, spec, task, *, train):
+            from lamina.models.loading import load_model
+
+            return load_model(spec)
+
+        def scorer(self, task, tokenizer, settings, record):
+            texts = list(task.load(settings.data_dir)[settings.split]["text"])
+            record["examples"] = {settings.split: len(texts)}
+
+            def score(model):
+                batch = tokenizer(texts, padding=True, return_tensors="pt", truncation=True,
+                                  max_length=settings.max_length)
+                with torch.no_grad():
+                    hidden = model(**batch, output_hidden_states=True).hidden_states[-1]
+                mask = batch["attention_mask"].bool()
+                return {"mean_norm": float(hidden[mask].norm(dim=-1).mean())}
+
+            return score
+
+    @dataclass
+    class NormTask(Task):
+        @property
+        def objective(self) -> str:
+            return "toy-embedding-norm"
+
+        def load(self, data_dir=None):
+            import datasets
+
+            rows = datasets.Dataset.from_dict({"text": ["a cat sat", "the dog ran to the park", "blue house"]})
+            return datasets.DatasetDict({"train": rows, "dev": rows})
+
+    register_task(NormTask(name="toy-norm", metrics=("mean_norm",), description="toy: embedding norms"))
+    yield EmbeddingNorm
+    OBJECTIVES.remove("toy-embedding-norm")
+    TASKS.remove("toy-norm")
+
+
+def test_an_objective_is_one_registration(toy_objective, tiny_bert_with_tokenizer, tmp_path):
+    assert "toy-norm" in cli("tasks").stdout
+    cli("eval", tiny_bert_with_tokenizer, "--task", "toy-norm", "--no-speed", "--json", tmp_path / "e.json")
+    record = json.loads((tmp_path / "e.json").read_text())
+    assert record["task"] == "toy-norm" and record["metrics"]["mean_norm"] > 0
+    assert record["examples"] == {"dev": 3}
+    # a loss reads only what the objective offers: kd needs classes or tokens, which this one has not
+    bad = runner.invoke(app, ["distill", "--teacher", str(tiny_bert_with_tokenizer), "--task", "toy-norm",
+                              "--loss", "kd", "-o", str(tmp_path / "d")])
+    assert bad.exit_code == 2 and "loss 'kd' does not apply to task 'toy-norm'" in bad.stderr, bad.stderr
+    assert not (tmp_path / "d").exists()

@@ -90,7 +90,7 @@ def test_a_bad_idx_folder_is_one_error_line_and_no_output(tmp_path):
 
 
 def test_shift_and_jitter():
-    from lamina.tasks.objectives import ImageCollator, shift
+    from lamina.tasks.objectives.images import ImageCollator, shift
 
     img = torch.zeros(5, 5)
     img[2, 2] = 1.0

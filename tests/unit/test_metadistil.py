@@ -333,12 +333,12 @@ def test_the_quiz_set_is_held_out_of_training_and_stratified():
 def test_quiz_never_touches_dev_and_leaves_the_train_rows(tiny_teacher, sst_like, tmp_path):
     from lamina.distill.methods.metadistil import MetaDistil, MetaDistilOptions
     from lamina.tasks import get_task
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import PrepSettings, objective_for
 
     task = get_task("sst2")
     tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
     cfg = _cfg(tiny_teacher, sst_like, tmp_path / "x")
-    data = objective_for(task).prepare(task, task.load(sst_like), tok, cfg)
+    data = objective_for(task).prepare(task, task.load(sst_like), tok, PrepSettings.of(cfg))
     train, extra = MetaDistil.split_training_set(data.train, cfg=cfg, task=task, tokenizer=tok,
                                                  options=MetaDistilOptions(quiz_size=8), log=lambda m: None)
     as_text = lambda ds: {tuple(x) for x in ds["input_ids"]}  # noqa: E731

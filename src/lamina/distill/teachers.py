@@ -22,12 +22,15 @@ def foreign_teachers(teachers, specs, tokenizer, *, student_name: str, task, cfg
     """The teachers whose tokenizer is not the student's. Class logits are over labels, not the
     vocabulary, so such a teacher can teach through logit losses if it reads the raw text with
     its own tokenizer; anything compared token by token or state by state is refused."""
+    from lamina.tasks.objectives import objective_for
+
+    objective = objective_for(task)
     foreign = set()
     for i, ((name, _, tok), spec) in enumerate(zip(teachers, specs)):
         if same_vocabulary(tok, tokenizer):
             continue
         n = spec.needs
-        if task.objective not in ("classification", "regression"):
+        if not (objective.reads_text and objective.has_labels):
             check_same_vocabulary(tok, tokenizer, name, student_name,
                                   f"task '{task.name}' ({task.objective}) compares vocabulary distributions, which "
                                   "needs one tokenizer")

@@ -1,7 +1,7 @@
 """The distillation loss registry and the context a loss reads from.
 
 A loss is a small class registered by name, one file in this package (the registry imports
-every module of it). It says which task objectives it applies to (``objectives``) and what it needs
+every module of it). It says what it reads of a task (``requires``: capability words of the task's objective) and what it needs
 (:meth:`DistillLoss.needs`) so the trainer computes, and the cache stores, only those
 teacher and student outputs (student states it lists in ``Needs.student_states`` are
 projected to a wider teacher's width automatically); ``__call__`` reads a :class:`LossContext` and returns a
@@ -93,15 +93,16 @@ class LossContext:
 
 class DistillLoss:
     name: ClassVar[str] = ""
-    # the task objectives (lamina.tasks.objectives) this loss applies to; None: every one
-    objectives: ClassVar[frozenset[str] | None] = None
+    # what the loss reads of a task, as capability words of its objective (lamina.tasks.objectives:
+    # "classes", "tokens", "masked", ...): the loss applies where the objective has any of them; None: everywhere
+    requires: ClassVar[frozenset[str] | None] = None
     refusal: ClassVar[str] = ""  # why it does not apply elsewhere, for the error line
 
     @classmethod
-    def check_objective(cls, task) -> None:
-        """Refuse a task whose objective this loss cannot read (one line naming the task)."""
-        if cls.objectives is not None and task.objective not in cls.objectives:
-            why = cls.refusal or f"it is for {', '.join(sorted(cls.objectives))} tasks"
+    def check_objective(cls, task, capabilities: frozenset[str]) -> None:
+        """Refuse a task whose objective (its ``capabilities``) this loss cannot read (one line naming the task)."""
+        if cls.requires is not None and not cls.requires & capabilities:
+            why = cls.refusal or f"it is for tasks with {' or '.join(sorted(cls.requires))}"
             raise LaminaError(f"loss '{cls.name}' does not apply to task '{task.name}' ({task.objective}): {why}")
 
     def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int, student_layers: int) -> Needs:

@@ -10,7 +10,7 @@ class SoftTargets(DistillLoss):
     On token-level logits: one distribution per real token (masked LM), per predicted target token
     (causal LM, seq2seq: Kim & Rush's Word-KD when mixed with ``ce`` by ``--alpha``)."""
 
-    objectives = frozenset({"classification", "masked-lm", "causal-lm", "seq2seq", "image-classification"})
+    requires = frozenset({"classes", "tokens"})
     refusal = "'kd' needs class probabilities; for a regression task use ce, hidden_mse, ..."
 
     def needs(self, layer_map, teacher_layers, student_layers):
@@ -46,7 +46,7 @@ class MaskedSoftTargets(SoftTargets):
     ``restrict_ce_to_mask``: for masked-LM students, about 15% of the tokens' vocabulary-wide
     KL terms."""
 
-    objectives = frozenset({"masked-lm"})
+    requires = frozenset({"masked"})
     refusal = "it is for masked-LM distillation (the masked positions): use --task mlm --corpus FILE"
 
     def positions(self, ctx) -> torch.Tensor:

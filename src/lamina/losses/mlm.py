@@ -6,7 +6,7 @@ from lamina.losses.functional import masked_lm
 class MaskedLM(DistillLoss):
     """Masked-LM cross-entropy of an MLM student (labels -100 where nothing is masked)."""
 
-    objectives = frozenset({"masked-lm"})
+    requires = frozenset({"masked"})
     refusal = "it is for masked-LM distillation: use --task mlm --corpus FILE"
 
     def __call__(self, ctx):

@@ -6,7 +6,7 @@ from lamina.losses.functional import softened_probability_mse, widen
 class ProbabilityMSE(DistillLoss):
     """MSE between softened class probabilities × T² (MetaDistil's soft loss); several teachers' logits averaged."""
 
-    objectives = frozenset({"classification", "image-classification"})
+    requires = frozenset({"classes"})
     refusal = "'prob_mse' compares class probabilities; for a regression task use ce, hidden_mse, ..."
 
     def needs(self, layer_map, teacher_layers, student_layers):

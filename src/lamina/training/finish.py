@@ -12,7 +12,7 @@ from lamina.training.settings import TrainSettings
 from lamina.training.workdir import begin_work
 
 
-def train_and_evaluate(trainer, *, cfg, checkpoint, layerdrop, task, objective, evals: dict) -> tuple[object, dict]:
+def train_and_evaluate(trainer, *, cfg, checkpoint, layerdrop, task, objective, data) -> tuple[object, dict]:
     """``trainer.train`` (from ``checkpoint`` when resuming; a fresh run first records ``cfg``'s
     settings in its work folder), LayerDrop removed, then the objective's evaluation of the best
     model on every evaluation split."""
@@ -21,7 +21,7 @@ def train_and_evaluate(trainer, *, cfg, checkpoint, layerdrop, task, objective, 
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if layerdrop is not None:
         layerdrop.remove()
-    return train_output, _evaluate_once(trainer, objective, task, evals)
+    return train_output, _evaluate_once(trainer, objective, task, data)
 
 
 def _best_logged_evaluation(trainer) -> dict | None:
@@ -37,7 +37,7 @@ def _best_logged_evaluation(trainer) -> dict | None:
     return {k: v for k, v in logged[-1].items() if k.startswith("eval_") or k == "epoch"} if logged else None
 
 
-def _evaluate_once(trainer, objective, task, evals: dict) -> dict:
+def _evaluate_once(trainer, objective, task, data) -> dict:
     """The objective's evaluation of the restored best model. Its dev set was already scored
     during training, on these very weights (the checkpoint was saved right after): that
     evaluation is reused instead of being run a second time; other splits are evaluated."""
@@ -51,7 +51,7 @@ def _evaluate_once(trainer, objective, task, evals: dict) -> dict:
 
     trainer.evaluate = reuse
     try:
-        return objective.evaluate(task, trainer, evals)
+        return objective.evaluate(task, trainer, data)
     finally:
         del trainer.evaluate
 

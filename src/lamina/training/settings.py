@@ -65,10 +65,12 @@ class TaskSettings(CorpusSettings, DataSettings):
             TASKS.get(self.task)  # an unknown task fails here, before anything runs
         if self.task in ("mlm", "causal-lm") and not self.corpus:
             raise ValueError(f"--task {self.task} needs a text corpus: --corpus FILE")
-        if (self.jitter or self.omit_label is not None) and self.get_task().objective != "image-classification":
+        from lamina.tasks.objectives import objective_for
+
+        if (self.jitter or self.omit_label is not None) and not objective_for(self.get_task()).has("images"):
             raise ValueError(f"--jitter and --omit-label are for image tasks (mnist, fashion-mnist, digits), "
                              f"not '{self.task}'")
-        if self.beam_targets and self.get_task().objective != "seq2seq":
+        if self.beam_targets and not objective_for(self.get_task()).has("pairs"):
             raise ValueError(f"--beam-targets is for seq2seq tasks (multi30k, bbc-headline, pairs), not '{self.task}'")
         return self
 

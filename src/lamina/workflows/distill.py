@@ -178,7 +178,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.models.card import write_distill_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.results import new_record
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
     from lamina.training.masks import hold_mask
@@ -190,7 +190,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     weights = dict(cfg.loss)
     for name, weight in weights.items():
         if weight > 0:
-            type(get_loss(name)).check_objective(task)
+            type(get_loss(name)).check_objective(task, objective.capabilities)
     method.check(cfg, task)
     work, checkpoint = prepare_work_dir(cfg)
     record = new_record("distill", model="", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
@@ -219,7 +219,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     if any(s.needs.student_attentions for s in specs):
         set_eager_attention(student, *[s.model for s in specs])
 
-    data = objective.prepare(task, raw, tokenizer, cfg)
+    data = objective.prepare(task, raw, tokenizer, PrepSettings.of(cfg), model=student)
     train = data.train
     for i in sorted(foreign):  # such a teacher reads the same rows through its own tokenizer
         teachers[i][2].padding_side = "right"
@@ -267,7 +267,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
             student_num_layers=s_layers, method_options=method_options, method_data=method_data,
         )
     train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, evals=data.evals)
+                                               objective=objective, data=data)
     trainer.after_training([tok for _, _, tok in teachers])
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["distill"] = {
@@ -298,6 +298,6 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
 
     finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name,
-                                                   auto_class=objective.auto_class))
+                                                   auto_class=objective.auto_class_for(student)))
     return record
 

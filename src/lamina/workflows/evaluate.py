@@ -128,7 +128,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     from lamina.models.surgery import drop_layers
     from lamina.results import finish_record, new_record
     from lamina.strategies import available_strategies, get_strategy, select_layers
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import ScoreSettings, objective_for
 
     task = cfg.get_task()
     objective = objective_for(task)
@@ -145,7 +145,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     model, tokenizer, source = loaded or objective.load_model(cfg.model, task, train=False)
     check_max_length(cfg.max_length, model.config, tokenizer)
     model.eval()
-    score = objective.scorer(task, tokenizer, cfg, record)
+    score = objective.scorer(task, tokenizer, ScoreSettings.of(cfg), record)
     n = get_adapter(model.config).num_layers(model.config)
     record["metrics"] = score(model)
     record["sizes"] = {

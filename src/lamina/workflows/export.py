@@ -81,7 +81,6 @@ def _texts(cfg: ExportConfig) -> tuple[list[str], str]:
 
 def run_export(cfg: ExportConfig, log=print) -> dict:
     import tempfile
-    from types import SimpleNamespace
 
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
@@ -134,11 +133,11 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
                               f"{100 * cfg.min_agreement:g}%) on {p['texts']} texts")
         if cfg.task:
             from lamina.tasks import get_task
-            from lamina.tasks.objectives import objective_for
+            from lamina.tasks.objectives import ScoreSettings, objective_for
 
             task = get_task(cfg.task)
-            settings = SimpleNamespace(split="dev", data_dir=cfg.data_dir, max_samples=cfg.max_samples,
-                                       seed=cfg.seed, max_length=cfg.max_length, batch_size=cfg.batch_size)
+            settings = ScoreSettings(split="dev", data_dir=cfg.data_dir, max_samples=cfg.max_samples,
+                                     seed=cfg.seed, max_length=cfg.max_length, batch_size=cfg.batch_size)
             score = objective_for(task).scorer(task, tokenizer, settings, record)
             record["export"]["reference_metrics"] = score(model)
             record["metrics"] = score(exported)

@@ -87,7 +87,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     from lamina.models.card import write_finetune_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.results import new_record
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
     from lamina.training.masks import hold_mask
@@ -110,7 +110,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         callbacks = [*(callbacks or []), held]
         record["mask"] = mask_info
     layerdrop = apply_layerdrop(model, cfg.layerdrop, seed=cfg.seed)
-    data = objective.prepare(task, raw, tokenizer, cfg)
+    data = objective.prepare(task, raw, tokenizer, PrepSettings.of(cfg), model=model)
 
     args = training_arguments(cfg, work, num_examples=len(data.train), **objective.trainer_settings(task))
     trainer = Trainer(
@@ -118,7 +118,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         data_collator=data.collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
     )
     train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, evals=data.evals)
+                                               objective=objective, data=data)
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["training"] = {
         **training_summary(trainer, train_output, metrics, checkpoint),
@@ -131,5 +131,5 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)), main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_finetune_card(tmp, record, task, name=Path(cfg.output).name,
-                                                    auto_class=objective.auto_class))
+                                                    auto_class=objective.auto_class_for(model)))
     return record

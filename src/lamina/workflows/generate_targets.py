@@ -64,16 +64,16 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     from lamina.tasks.objectives import objective_for
 
     task = cfg.get_task()
-    if task.objective != "seq2seq":
+    objective = objective_for(task)
+    if not objective.has("pairs"):
         raise LaminaError(f"generate-targets needs a seq2seq task (multi30k, bbc-headline, pairs), not '{task.name}'")
     check_output_dir(cfg.output, overwrite=cfg.overwrite)
-    objective = objective_for(task)
     record = new_record("generate-targets", model=cfg.teacher, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
     teacher, tokenizer, _ = objective.load_model(cfg.teacher, task, train=False)
     if tokenizer is None:
         raise LaminaError(f"the teacher '{cfg.teacher}' has no tokenizer")
-    objective._check_positions(teacher.config, tokenizer, cfg, task)
+    objective.check_positions(teacher.config, tokenizer, cfg.max_length, task)
     pairs = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False) if cfg.split == "train" \
         else raw[cfg.split]
     decoding = {"num_beams": cfg.num_beams, "n_best": cfg.n_best, "max_new_tokens": cfg.max_new_tokens,

@@ -201,7 +201,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         sparsity_of,
     )
     from lamina.results import new_record
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import steps_per_epoch, training_arguments
     from lamina.training.finish import finish_run, training_summary
     from lamina.training.masks import mask_summary
@@ -217,7 +217,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     model, tokenizer, source = objective.load_model(cfg.model, task, train=True)
     if objective.reads_text:
         check_max_length(cfg.max_length, model.config, tokenizer)
-    data = objective.prepare(task, raw, tokenizer, cfg)
+    data = objective.prepare(task, raw, tokenizer, PrepSettings.of(cfg), model=model)
     per_round = (cfg.max_steps if cfg.max_steps > 0
                  else int(steps_per_epoch(len(data.train), cfg.batch_size) * cfg.epochs + 0.999))
     if cfg.rewind == "step" and cfg.rewind_step > per_round:
@@ -279,7 +279,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         )
         train_output = trainer.train()
         t_train = time.perf_counter()
-        metrics = objective.evaluate(task, trainer, data.evals)
+        metrics = objective.evaluate(task, trainer, data)
         score = metrics.get(task.main_metric)
         sparsity = sparsity_of(masks)
         log(f"round {r}: sparsity {100 * sparsity:.1f}%, {task.main_metric} {score}")
@@ -348,5 +348,5 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
 
     finish_run(cfg, work, record, save=save,
                card=lambda tmp: write_lottery_card(tmp, record, task, name=Path(cfg.output).name,
-                                                   auto_class=objective.auto_class))
+                                                   auto_class=objective.auto_class_for(model)))
     return record

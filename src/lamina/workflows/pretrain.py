@@ -67,7 +67,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     from lamina.models.loading import load_tokenizer
     from lamina.results import new_record
     from lamina.tasks import get_task
-    from lamina.tasks.objectives import objective_for
+    from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments
     from lamina.training.finish import finish_run, train_and_evaluate, training_summary
     from lamina.training.workdir import prepare_work_dir
@@ -78,7 +78,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     work, checkpoint = prepare_work_dir(cfg)
     record = new_record("pretrain", model=f"{cfg.model_type} from scratch", task=task.name, config=cfg.model_dump(),
                         seed=cfg.seed)
-    data = objective.prepare(task, None, tokenizer, cfg)
+    data = objective.prepare(task, None, tokenizer, PrepSettings.of(cfg))
 
     set_seed(cfg.seed)
     intermediate = cfg.intermediate or 4 * cfg.hidden
@@ -94,7 +94,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"],
                       processing_class=tokenizer, data_collator=data.collator, callbacks=callbacks)
     train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, evals=data.evals)
+                                               objective=objective, data=data)
     record["metrics"] = metrics
     train, evaluation = data.train, data.evals["dev"]
     record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),

@@ -303,7 +303,9 @@ class MetaDistil(DistillationTrainer):
 
     @classmethod
     def check(cls, cfg, task) -> None:
-        if task.objective != "classification":
+        from lamina.tasks.objectives import objective_for
+
+        if not objective_for(task).has("text", "classes"):
             raise LaminaError(f"--method metadistil scores the pilot student on class labels; task '{task.name}' is "
                               f"{task.objective}")
         reads_logits = [n for n, w in cfg.loss.items() if w > 0 and get_loss(n).needs([], 1, 1).teacher_logits]

@@ -42,7 +42,9 @@ class SeqKD(Standard):
 
     @classmethod
     def check(cls, cfg, task) -> None:
-        if task.objective != "seq2seq":
+        from lamina.tasks.objectives import objective_for
+
+        if not objective_for(task).has("pairs"):
             raise LaminaError(f"--method seqkd trains on a teacher's decoded targets: it needs a seq2seq task "
                               f"(multi30k, bbc-headline, pairs), not '{task.name}'")
         if not cfg.method_options.get("targets"):
