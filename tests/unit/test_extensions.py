@@ -7,7 +7,10 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - a loss that reads projected hidden states of a narrower student,
 - a distillation method that also trains its teacher (so the teacher lives in checkpoints),
 - a command (which is then also a recipe step kind and a record kind of reports),
-- a task objective (with the task that names it), scored by `lamina eval`.
+- a task objective (with the task that names it), scored by `lamina eval`,
+- an export format (exported, parity-checked, carded, then read back by ``lamina eval``),
+- a metric (its function, direction and scale, read by scoring, display and best-run choice),
+- an architecture adapter (a model_type that layer surgery then knows; a duplicate refused).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from conftest import STUDENT_CONFIG
 from lamina.cli import app
 from lamina.config import Settings, setting
 from lamina.distill.methods import METHODS, register_method
+from lamina.eval.metrics import METRICS, Metric, register_metric
 from lamina.distill.trainer import DistillationTrainer
 from lamina.losses import LOSSES, DistillLoss, Needs, register_loss
 from lamina.losses.functional import cross_entropy
+from lamina.models.adapters import ADAPTERS, ArchitectureAdapter, get_adapter, register_adapter
+from lamina.models.formats import EXPORT_FORMATS, ExportFormat, register_format
 from lamina.recipes import parse_recipe, run_recipe
 from lamina.strategies import STRATEGIES, Strategy, register_strategy
 from lamina.workflows import WORKFLOWS, Workflow, register_workflow
@@ -321,3 +327,126 @@ def test_an_objective_is_one_registration(toy_objective, tiny_bert_with_tokenize
                               "--loss", "kd", "-o", str(tmp_path / "d")])
     assert bad.exit_code == 2 and "loss 'kd' does not apply to task 'toy-norm'" in bad.stderr, bad.stderr
     assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------- an export format
+
+
+@pytest.fixture
+def toy_format():
+    @register_format("toy-fp32")
+    class PlainTensors(ExportFormat):
+        """The fp32 weights as one safetensors file of its own, run by PyTorch."""
+
+        summary = "fp32 safetensors"
+        card = "PyTorch fp32 tensors in toy.safetensors"
+        label = "toy fp32"
+        files = ("toy.safetensors",)
+        parity_rule = "max_diff"
+
+        def export(self, model, tokenizer, folder, texts, max_length):
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
+                      str(Path(folder) / "toy.safetensors"))
+            return self.load(folder, model.config), ["input_ids", "attention_mask"]
+
+        def load(self, folder, config=None, *, threads=None):
+            from safetensors.torch import load_file
+            from transformers import AutoConfig, AutoModelForSequenceClassification
+
+            config = config if config is not None else AutoConfig.from_pretrained(folder)
+            model = AutoModelForSequenceClassification.from_config(config)
+            model.load_state_dict(load_file(str(Path(folder) / "toy.safetensors")))
+            return model.eval()
+
+    yield PlainTensors
+    EXPORT_FORMATS.remove("toy-fp32")
+
+
+def test_an_export_format_is_one_registration(toy_format, tiny_teacher, sst_like, tmp_path):
+    out = tmp_path / "toy"
+    cli("export", tiny_teacher, "-o", out, "--format", "toy-fp32", "--task", "sst2", "--data-dir", sst_like,
+        "--calib-data", "sst2", "--calib-samples", 16, "--max-length", 32)
+    record = json.loads((out / "lamina_results.json").read_text())
+    assert record["export"]["format"] == "toy-fp32" and record["export"]["opset"] is None
+    assert record["export"]["parity"]["max_abs_diff"] < 1e-5, "the format's own parity rule ran"
+    assert record["metrics"] == record["export"]["reference_metrics"]
+    card = (out / "README.md").read_text()
+    assert "PyTorch fp32 tensors in toy.safetensors" in card and "--format toy-fp32" in card
+
+    # read back through the format: eval runs the format's load, on the format's backend
+    cli("eval", out, "--task", "sst2", "--data-dir", sst_like, "--max-length", 32, "--no-speed",
+        "--json", tmp_path / "e.json")
+    scored = json.loads((tmp_path / "e.json").read_text())
+    assert scored["backend"] == "toy-fp32" and scored["metrics"] == record["metrics"]
+    bad = runner.invoke(app, ["eval", str(out), "--backend", "onnx", "--task", "sst2", "--data-dir", sst_like])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and "is a toy-fp32 export, not an ONNX export" \
+        in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+    EXPORT_FORMATS.remove("toy-fp32")
+    bad = runner.invoke(app, ["export", str(tiny_teacher), "-o", str(tmp_path / "x"), "--format", "toy-fp32"])
+    assert bad.exit_code == 2 and bad.stderr.strip() == (
+        "error: --format: unknown export format 'toy-fp32'; available: onnx, onnx-int8, torch-int8")
+
+
+# ---------------------------------------------------------------- a metric
+
+
+@pytest.fixture
+def toy_metric():
+    metric = register_metric(Metric("toy-error-rate", lambda p, g: float((p != g).mean()), higher_is_better=False,
+                                    description="share of labels wrong"))
+    yield metric
+    METRICS.remove("toy-error-rate")
+
+
+def test_a_metric_is_one_registration(toy_metric):
+    import numpy as np
+
+    from lamina.eval.metrics import compute_metrics, greater_is_better, is_fraction, scores_text
+    from lamina.tasks import get_task
+
+    logits = np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+    scores = compute_metrics(get_task("sst2"), logits, [0, 1, 1, 1], metrics=["accuracy", "toy-error-rate"])
+    assert scores == {"accuracy": 0.75, "toy-error-rate": 0.25}
+    # its direction picks best checkpoints, best runs and Pareto fronts; its scale decides the display
+    assert not greater_is_better("toy-error-rate") and is_fraction("toy-error-rate", 0.25)
+    assert scores_text(scores) == "accuracy 75.00, toy-error-rate 25.00"
+    with pytest.raises(ValueError, match="metric 'toy-error-rate' is registered twice"):
+        register_metric(Metric("toy-error-rate"))
+    METRICS.remove("toy-error-rate")
+    with pytest.raises(Exception, match="unknown metric"):
+        compute_metrics(get_task("sst2"), logits, [0, 1, 1, 1], metrics=["toy-error-rate"])
+
+
+# ---------------------------------------------------------------- an architecture adapter
+
+
+@pytest.fixture
+def toy_adapter():
+    adapter = register_adapter(ArchitectureAdapter("toy-bert", "encoder.layer", extra_model_types=("toy-bert-2",)))
+    yield adapter
+    for model_type in ("toy-bert", "toy-bert-2"):
+        ADAPTERS.remove(model_type)
+
+
+def test_an_architecture_adapter_is_one_registration(toy_adapter, tiny_bert_with_tokenizer):
+    from types import SimpleNamespace
+
+    from lamina.errors import LaminaError
+    from lamina.models.loading import load_model
+    from lamina.models.surgery import drop_layers
+
+    assert get_adapter(SimpleNamespace(model_type="toy-bert-2")) is toy_adapter
+    model, _, _ = load_model(str(tiny_bert_with_tokenizer))
+    model.config.model_type = "toy-bert"  # a BERT under another name: layer surgery finds its blocks by the toy
+    pruned = drop_layers(model, [0, 2])
+    assert get_adapter(pruned).num_layers(pruned.config) == 2 and len(toy_adapter.layers(pruned)) == 2
+    with pytest.raises(ValueError, match="architecture 'toy-bert' is registered twice"):
+        register_adapter(ArchitectureAdapter("toy-bert-3", "layers", extra_model_types=("toy-bert",)))
+    assert "toy-bert-3" not in ADAPTERS, "a refused adapter adds none of its model types"
+    for model_type in ("toy-bert", "toy-bert-2"):
+        ADAPTERS.remove(model_type)
+    with pytest.raises(LaminaError, match="unsupported architecture 'toy-bert'; supported: .*bert"):
+        get_adapter(SimpleNamespace(model_type="toy-bert"))

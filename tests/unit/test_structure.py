@@ -17,7 +17,8 @@ ROOT = Path(lamina.__file__).parent
 LAYERS = [
     {"errors"},
     {"lamina"},  # the package itself: __version__ and LaminaError
-    {"registry", "io", "config", "eval", "data"},
+    {"registry"},  # imports errors alone; eval (METRICS) builds on it
+    {"io", "config", "eval", "data"},
     {"results"},  # reads lamina.__version__
     {"models"},
     {"analysis"},

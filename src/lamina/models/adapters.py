@@ -13,7 +13,10 @@ One registry entry per ``config.model_type``. An adapter knows
   ``decoder_num_layers_field``: the decoder's stack, counted, selected and pruned on its own
   (:meth:`ArchitectureAdapter.stack`); the main stack (``layers_path``) is the encoder's.
 
-Adding an architecture is one :func:`register_adapter` call.
+The adapters are the registry :data:`ADAPTERS` (a :class:`lamina.registry.Registry` keyed by
+model_type; ``extra_model_types`` are keys of the same adapter). Adding an architecture is one
+:func:`register_adapter` call (here, or in a module of its own imported before the model is
+loaded); a model_type registered twice is refused, and ``ADAPTERS.remove(model_type)`` forgets one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from lamina.errors import LaminaError
+from lamina.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -81,27 +85,33 @@ class ArchitectureAdapter:
         return int(getattr(config, self.num_layers_field))
 
 
-_REGISTRY: dict[str, ArchitectureAdapter] = {}
+ADAPTERS = Registry("architecture")  # model_type → ArchitectureAdapter
 
 
 def register_adapter(adapter: ArchitectureAdapter) -> ArchitectureAdapter:
-    for model_type in (adapter.model_type, *adapter.extra_model_types):
-        _REGISTRY[model_type] = adapter
+    """Register ``adapter`` under its model_type and each of its ``extra_model_types``; a
+    model_type that already has an adapter is refused (ValueError), none of them is added."""
+    names = (adapter.model_type, *adapter.extra_model_types)
+    taken = [n for n in names if n in ADAPTERS]
+    if taken:
+        raise ValueError(f"architecture '{taken[0]}' is registered twice")
+    for model_type in names:
+        ADAPTERS.add(model_type, adapter)
     return adapter
 
 
 def supported_architectures() -> list[str]:
-    return sorted(_REGISTRY)
+    return ADAPTERS.names()
 
 
 def get_adapter(model_or_config) -> ArchitectureAdapter:
     config = getattr(model_or_config, "config", model_or_config)
     model_type = getattr(config, "model_type", None)
-    if model_type not in _REGISTRY:
+    if model_type not in ADAPTERS:
         raise LaminaError(
             f"unsupported architecture '{model_type}'; supported: {', '.join(supported_architectures())}"
         )
-    return _REGISTRY[model_type]
+    return ADAPTERS.get(model_type)
 
 
 # Encoders: BERT-style `encoder.layer`.

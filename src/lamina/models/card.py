@@ -293,16 +293,16 @@ def write_export_card(folder: str | Path, record: dict, name: str | None = None)
     """README.md for an exported model (``lamina export``): format, parity, sizes, scores, how to run it."""
     name = name or Path(folder).name
     ex, sizes = record["export"], record["sizes"]
+    from lamina.models.formats import get_format
+
     fmt, p = ex["format"], ex["parity"]
-    what = {"onnx": "ONNX (fp32, opset {opset}, dynamic batch and sequence axes)",
-            "onnx-int8": "ONNX with int8 weights (ONNX Runtime dynamic quantisation, per channel, opset {opset})",
-            "torch-int8": "PyTorch with int8 nn.Linear weights (torch.ao dynamic quantisation, deprecated API)"}
+    form = get_format(fmt)
     lines = [
         "---", "tags:", "- lamina", f"- {fmt}", "---", "",
         f"# {name}",
         "",
         f"`{record['model']}` exported for deployment by lamina (`lamina export --format {fmt}`): "
-        + what[fmt].format(opset=ex.get("opset")) + ".",
+        + form.card.format(opset=ex.get("opset")) + ".",
         "",
         "## Checks at export",
         "",
@@ -320,12 +320,5 @@ def write_export_card(folder: str | Path, record: dict, name: str | None = None)
             scale = 100 if is_fraction(k, v) else 1
             lines.append(f"| {k} | {scale * ref[k]:.2f} | {scale * v:.2f} | {scale * (v - ref[k]):+.2f} |")
         lines.append("")
-    lines += [*_provenance(record), "## Use", ""]
-    if fmt == "torch-int8":
-        lines += ["With lamina (the int8 state dict needs the same quantised architecture):", "", "```bash",
-                  f"lamina eval {name} --task {record.get('task') or 'TASK'}", f"lamina serve {name}", "```", ""]
-    else:
-        lines += ["With `onnxruntime` and `tokenizers` alone (`pip install onnxruntime tokenizers`; no torch):", "",
-                  "```python", *onnx_usage(name, ex["inputs"], record["config"].get("max_length", 128)), "```", "",
-                  "With lamina: `lamina eval " + name + " --backend onnx --task TASK`, `lamina serve " + name + "`.", ""]
+    lines += [*_provenance(record), "## Use", "", *form.usage(name, record)]
     return _write(folder, lines)

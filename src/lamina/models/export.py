@@ -1,4 +1,6 @@
-"""Deployment formats of a sequence classifier: ONNX (fp32), ONNX Runtime int8 and PyTorch int8.
+"""The machinery of the deployment formats of a sequence classifier: ONNX (fp32), ONNX Runtime
+int8 and PyTorch int8. Each format is a class in :mod:`lamina.models.formats` (one file each)
+that calls what is here:
 
 - ``onnx``: ``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``, opset
   17: seconds, and the logits agree with PyTorch to ~1e-7) with dynamic batch and sequence
@@ -10,9 +12,9 @@
   :func:`torch_int8_unavailable`, and ONNX Runtime int8 is the supported path.
 
 An exported folder holds the model file, ``config.json`` (labels, shape), the tokenizer, a
-model card and the results record (``kind: export``), and is read back by
-:func:`load_exported`: as an :class:`OnnxModel` (ONNX Runtime) or as a quantised PyTorch
-module. :class:`TextClassifier` turns either (or a plain PyTorch classifier) into labels
+model card and the results record (``kind: export``); :func:`exported_format` says which format
+it is and :func:`load_exported` reads it back through that format (an :class:`OnnxModel`,
+ONNX Runtime, or a quantised PyTorch module). :class:`TextClassifier` turns either (or a plain PyTorch classifier) into labels
 and confidences for raw text: ``lamina serve`` and the parity checks use it.
 """
 
@@ -28,7 +30,6 @@ from torch import nn
 
 from lamina.errors import LaminaError
 
-FORMATS = ("onnx", "onnx-int8", "torch-int8")
 ONNX_FILE = "model.onnx"
 TORCH_INT8_FILE = "model_int8.safetensors"
 OLD_TORCH_INT8_FILE = "model_int8.pt"  # a pickle, written before 2026-12-03: refused, never read
@@ -39,7 +40,10 @@ OPSET = 17
 
 
 def exported_format(folder: str | Path) -> str | None:
-    """``onnx``, ``onnx-int8`` or ``torch-int8`` for a folder ``lamina export`` wrote, else None."""
+    """The format (``onnx``, ``onnx-int8``, ``torch-int8``, ...) of a folder ``lamina export`` wrote,
+    else None: the one its results record names, else the first whose ``files`` the folder holds."""
+    from lamina.models.formats import EXPORT_FORMATS
+
     folder = Path(folder)
     if not folder.is_dir():
         return None
@@ -48,14 +52,13 @@ def exported_format(folder: str | Path) -> str | None:
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
             fmt = (data.get("export") or {}).get("format") if data.get("kind") == "export" else None
-            if fmt in FORMATS:
+            if isinstance(fmt, str) and fmt in EXPORT_FORMATS:
                 return fmt
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass
-    if (folder / ONNX_FILE).is_file():
-        return "onnx"
-    if (folder / TORCH_INT8_FILE).is_file() or (folder / OLD_TORCH_INT8_FILE).is_file():
-        return "torch-int8"
+    for name in EXPORT_FORMATS.names():
+        if any((folder / f).is_file() for f in EXPORT_FORMATS.get(name).files):
+            return name
     return None
 
 
@@ -266,27 +269,34 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     return model.eval()
 
 
-def load_exported(spec: str, *, backend: str, threads: int | None = None):
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
+
+
+def load_exported(spec: str, *, backend: str | None = None, threads: int | None = None):
     """``(model, tokenizer, source)`` for ``lamina eval`` / ``lamina serve`` on ``backend``
-    (``torch`` or ``onnx``): a PyTorch folder, a ``torch-int8`` export, or an ONNX export.
-    The wrong pairing is one clear error."""
+    (``torch``, ``onnx``: see :func:`lamina.models.formats.backends`; None: the folder's own): an
+    export read back by its format, or None for a plain PyTorch folder (the caller's usual
+    loader). An export asked for on another backend is one clear error."""
+    from lamina.models.formats import EXPORT_FORMATS, get_format
     from lamina.models.loading import load_tokenizer, resolve_model
 
     source = resolve_model(spec)
-    fmt = exported_format(source)
-    if backend == "onnx":
-        if fmt not in ("onnx", "onnx-int8"):
-            what = "a torch-int8 export" if fmt == "torch-int8" else "a PyTorch model folder"
-            raise LaminaError(f"'{spec}' is {what}, not an ONNX export (no {ONNX_FILE}): export it with "
-                              f"`lamina export {spec} -o OUT --format onnx` or use --backend torch")
-        model = OnnxModel(source, threads=threads)
-    elif fmt in ("onnx", "onnx-int8"):
-        raise LaminaError(f"'{spec}' is an ONNX export ({fmt}): evaluate it with --backend onnx")
-    elif fmt == "torch-int8":
-        model = load_torch_int8(source)
-    else:
-        return None  # a plain PyTorch folder: the caller's usual loader
-    return model, load_tokenizer(source), source
+    name = exported_format(source)
+    fmt = get_format(name) if name else None
+    own = fmt.backend if fmt else "torch"
+    backend = backend or own
+    if backend != own:
+        if fmt is not None and fmt.backend != "torch":
+            raise LaminaError(f"'{spec}' is {_a(fmt.label)} export ({name}): evaluate it with --backend {fmt.backend}")
+        wanted = next(get_format(n) for n in EXPORT_FORMATS.names() if get_format(n).backend == backend)
+        what = f"a {name} export" if fmt else "a PyTorch model folder"
+        missing = f" (no {', '.join(wanted.files)})" if wanted.files else ""
+        raise LaminaError(f"'{spec}' is {what}, not {_a(wanted.label)} export{missing}: export it with "
+                          f"`lamina export {spec} -o OUT --format {wanted.name}` or use --backend {own}")
+    if fmt is None:
+        return None
+    return fmt.load(source, threads=threads), load_tokenizer(source), source
 
 
 # ---------------------------------------------------------------- predictions from text

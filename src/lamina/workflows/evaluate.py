@@ -17,7 +17,7 @@ from lamina.workflows.prune import SpeedSettings
 class EvalConfig(TaskSettings, SpeedSettings):
     model: str = setting(..., "Local folder, Hugging Face hub id, or bundled alias of the model to score.")
     split: Literal["dev", "train"] = setting("dev", "dev or train.")
-    backend: Literal["torch", "onnx"] = setting(
+    backend: str = setting(
         "torch", "torch: a PyTorch folder (fp32, or a torch-int8 export); onnx: an ONNX export run by ONNX Runtime "
         "(onnx or onnx-int8).")
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
@@ -45,6 +45,15 @@ class EvalConfig(TaskSettings, SpeedSettings):
     @classmethod
     def _parse_ints(cls, value, info):
         return parse_numbers(value, "--" + info.field_name.replace("_", "-"), int)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value):
+        from lamina.models.formats import backends
+
+        if value not in backends():
+            raise ValueError(f"unknown backend '{value}'; available: {', '.join(backends())}")
+        return value
 
 
 @register_workflow("eval")

@@ -1,10 +1,11 @@
-"""``lamina export``: a classifier as ONNX, ONNX Runtime int8 or PyTorch int8, checked against
-PyTorch on real text before the folder is written."""
+"""``lamina export``: a classifier in a deployment format (ONNX, ONNX Runtime int8, PyTorch int8:
+the registry :mod:`lamina.models.formats`, one file each), checked against PyTorch on real text
+by the format's parity rule before the folder is written."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 from pydantic import field_validator
 
@@ -14,10 +15,15 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 from lamina.workflows.prune import ModelSettings
 
 
+def _formats_help() -> str:
+    from lamina.models.formats import EXPORT_FORMATS
+
+    named = [f"{n} ({EXPORT_FORMATS.get(n).summary})" for n in EXPORT_FORMATS.names()]
+    return (", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else "".join(named)) + "."
+
+
 class ExportConfig(ModelSettings, DataSettings, OutputSettings):
-    format: Literal["onnx", "onnx-int8", "torch-int8"] = setting(
-        "onnx-int8", "onnx (fp32 ONNX), onnx-int8 (ONNX Runtime dynamic int8) or torch-int8 (PyTorch dynamic int8; "
-        "deprecated API).")
+    format: str = setting("onnx-int8", _formats_help())
     task: Optional[str] = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
                                   "(a GLUE name or bbc-news) and record the change.", flag="-t")
     calib_data: Optional[str] = setting(
@@ -32,6 +38,15 @@ class ExportConfig(ModelSettings, DataSettings, OutputSettings):
     min_agreement: float = setting(0.99, "int8: the smallest allowed argmax agreement with fp32 PyTorch.",
                                    ge=0, le=1)
 
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value):
+        from lamina.models.formats import EXPORT_FORMATS
+
+        if value not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format '{value}'; available: {', '.join(EXPORT_FORMATS.names())}")
+        return value
+
     @field_validator("task")
     @classmethod
     def _known_task(cls, value):
@@ -44,9 +59,9 @@ class ExportConfig(ModelSettings, DataSettings, OutputSettings):
 
 @register_workflow("export")
 class Export(Workflow):
-    """Export a classifier for deployment (onnx, onnx-int8, torch-int8): parity with PyTorch on real text
-    (fp32 logits within --max-diff; int8 argmax agreement at least --min-agreement), and with --task the dev
-    score before and after. The folder holds the model, config, tokenizer, card and results record."""
+    """Export a classifier for deployment (onnx, onnx-int8, torch-int8, ...: --format): parity with PyTorch on
+    real text (fp32 logits within --max-diff; int8 argmax agreement at least --min-agreement), and with --task
+    the dev score before and after. The folder holds the model, config, tokenizer, card and results record."""
 
     Config = ExportConfig
     arguments = ("model",)
@@ -56,10 +71,10 @@ class Export(Workflow):
 
     def show(self, record, cfg, echo) -> None:
         from lamina.eval.metrics import scores_text
+        from lamina.models.formats import get_format
 
         p = record["export"]["parity"]
-        check = (f"max |logit diff| {p['max_abs_diff']:.2e}" if record["export"]["format"] == "onnx"
-                 else f"argmax agreement {100 * p['argmax_agreement']:.2f}%")
+        check = get_format(record["export"]["format"]).parity_text(p)
         echo(f"{record['export']['format']}: {check} on {p['texts']} texts; "
              f"{record['sizes']['bytes'] / 1e6:.1f} MB (PyTorch fp32 {record['sizes']['bytes_before'] / 1e6:.1f} MB)")
         if record.get("metrics"):
@@ -80,13 +95,13 @@ def _texts(cfg: ExportConfig) -> tuple[list[str], str]:
 
 
 def run_export(cfg: ExportConfig, log=print) -> dict:
-    import tempfile
 
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir, write_json
     from lamina.models import export as ex
     from lamina.models.card import write_export_card
+    from lamina.models.formats import get_format
     from lamina.models.loading import load_model, resolve_model
     from lamina.results import RESULTS_FILE, finish_record, new_record
 
@@ -95,8 +110,10 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     fmt = ex.exported_format(source)
     if fmt:
         raise LaminaError(f"'{cfg.model}' is already an export ({fmt}); export the PyTorch model it came from")
-    if cfg.format == "torch-int8" and ex.torch_int8_unavailable():
-        raise LaminaError(ex.torch_int8_unavailable())
+    form = get_format(cfg.format)
+    unavailable = form.available()
+    if unavailable:
+        raise LaminaError(unavailable)
     record = new_record("export", model=cfg.model, task=cfg.task, config=cfg.model_dump())
     model, tokenizer, source = load_model(cfg.model)
     ex.check_exportable(model, cfg.model)
@@ -106,31 +123,17 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     record["sizes"] = {"layers": getattr(model.config, "num_hidden_layers", None),
                        "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
-        if cfg.format == "torch-int8":
-            exported = ex.quantize_torch(model)  # a quantised copy; ``model`` stays fp32
-            ex.save_torch_int8(exported, tmp / ex.TORCH_INT8_FILE)
-            names = ex.input_names(model, tokenizer)
-        else:
-            with tempfile.TemporaryDirectory() as work:
-                fp32 = Path(work) / ex.ONNX_FILE if cfg.format == "onnx-int8" else tmp / ex.ONNX_FILE
-                names = ex.export_onnx(model, tokenizer, fp32, texts, max_length=cfg.max_length)
-                if cfg.format == "onnx-int8":
-                    ex.quantize_onnx(fp32, tmp / ex.ONNX_FILE)
-            exported = ex.OnnxModel(tmp, config=model.config, fmt=cfg.format)
+        exported, names = form.export(model, tokenizer, tmp, texts, cfg.max_length)
         # every setting written out (id2label included even when it is the default LABEL_i)
         model.config.to_json_file(tmp / "config.json", use_diff=False)
         tokenizer.save_pretrained(tmp)
         p = ex.parity(model, exported, tokenizer, texts, max_length=cfg.max_length)
         p["source"] = calib_source
-        record["export"] = {"format": cfg.format, "inputs": names, "opset": ex.OPSET if "onnx" in cfg.format else None,
-                            "parity": p, "source_path": source}
-        if cfg.format == "onnx" and p["max_abs_diff"] > cfg.max_diff:
-            raise LaminaError(f"parity check failed: fp32 ONNX logits differ from PyTorch by {p['max_abs_diff']:.2e} "
-                              f"(> --max-diff {cfg.max_diff:g}) on {p['texts']} texts")
-        if cfg.format != "onnx" and p["argmax_agreement"] < cfg.min_agreement:
-            raise LaminaError(f"parity check failed: {cfg.format} agrees with fp32 PyTorch on "
-                              f"{100 * p['argmax_agreement']:.2f}% of argmaxes (< --min-agreement "
-                              f"{100 * cfg.min_agreement:g}%) on {p['texts']} texts")
+        record["export"] = {"format": form.name, "inputs": names, "opset": form.opset, "parity": p,
+                            "source_path": source}
+        failure = form.parity_failure(p, max_diff=cfg.max_diff, min_agreement=cfg.min_agreement)
+        if failure:
+            raise LaminaError(f"parity check failed: {failure}")
         if cfg.task:
             from lamina.tasks import get_task
             from lamina.tasks.objectives import ScoreSettings, objective_for

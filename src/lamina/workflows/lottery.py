@@ -202,7 +202,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     )
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
-    from lamina.training.arguments import steps_per_epoch, training_arguments
+    from lamina.training.arguments import total_steps, training_arguments
     from lamina.training.finish import finish_run, training_summary
     from lamina.training.masks import mask_summary
     from lamina.training.workdir import begin_work, prepare_work_dir
@@ -218,8 +218,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     if objective.reads_text:
         check_max_length(cfg.max_length, model.config, tokenizer)
     data = objective.prepare(task, raw, tokenizer, PrepSettings.of(cfg), model=model)
-    per_round = (cfg.max_steps if cfg.max_steps > 0
-                 else int(steps_per_epoch(len(data.train), cfg.batch_size) * cfg.epochs + 0.999))
+    per_round = total_steps(cfg, len(data.train))
     if cfg.rewind == "step" and cfg.rewind_step > per_round:
         raise LaminaError(f"--rewind-step {cfg.rewind_step} is beyond training: a round has {per_round} steps")
 

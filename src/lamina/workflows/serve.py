@@ -35,7 +35,7 @@ def served_model(spec: str, *, threads: int | None = None, max_length: int = 128
     name, _, path = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else ("", "", spec)
     source = resolve_model(path)
     fmt = exported_format(source)
-    loaded = load_exported(path, backend="onnx" if fmt in ("onnx", "onnx-int8") else "torch", threads=threads)
+    loaded = load_exported(path, threads=threads)  # an export on its format's own backend
     if loaded is None:
         model, tokenizer, source = load_model(path)
         check_exportable(model, path)

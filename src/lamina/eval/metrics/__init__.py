@@ -1,4 +1,16 @@
-"""Task metrics, computed with scikit-learn and scipy (GLUE conventions).
+"""Task metrics: each one a :class:`Metric` in the registry :data:`METRICS`, one file each.
+
+A metric knows its function (``compute(predictions, gold) → float``, computed with
+scikit-learn and scipy by GLUE conventions; None for numbers computed elsewhere, such as the
+loss, perplexity and sacrebleu's BLEU and chrF), its direction (``higher_is_better``: it picks
+the best checkpoint, the best run of a recipe step and a report's Pareto front) and its scale
+(``fraction``: 0..1, shown ×100; ``percent``: 0..100, shown as it is; ``value``: a loss or a
+count, shown as it is). A ``family`` metric also answers for every name that starts with its
+own (``bleu`` for ``bleu_beam5``). A name no metric answers for (a command's own number) is
+higher-is-better and a fraction when it lies within ±1.
+
+A new metric is one file in this folder with a :func:`register_metric` call; the folder's
+modules are imported the first time a metric is looked up.
 
 ``compute_metrics(task, predictions, labels)`` takes raw model outputs (logits, or one
 score per example for regression) and gold labels and returns the task's metrics, each a
@@ -7,53 +19,60 @@ float in the task's usual scale (accuracy 0..1, correlations -1..1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from lamina.errors import LaminaError
+from lamina.registry import Registry
+
+Scale = Literal["fraction", "percent", "value"]
 
 
-def _corr(fn) -> Callable:
-    def metric(pred, gold):
-        if np.std(pred) == 0 or np.std(gold) == 0:
-            return 0.0  # undefined for a constant series; report no correlation
-        return float(fn(pred, gold)[0])
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    compute: Callable[[np.ndarray, np.ndarray], float] | None = None  # None: computed elsewhere
+    higher_is_better: bool = True
+    scale: Scale = "fraction"
+    family: bool = False  # also the metric of every name starting with this one (bleu → bleu_beam5)
+    description: str = ""
 
+
+METRICS = Registry("metric", package="lamina.eval.metrics")
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Register ``metric`` under its name (a name registered twice is refused)."""
+    METRICS.add(metric.name, metric)
     return metric
 
 
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": lambda p, g: float(accuracy_score(g, p)),
-    "f1": lambda p, g: float(f1_score(g, p, average="binary")),
-    "macro_f1": lambda p, g: float(f1_score(g, p, average="macro")),
-    "mcc": lambda p, g: float(matthews_corrcoef(g, p)),
-    "pearson": _corr(pearsonr),
-    "spearman": _corr(spearmanr),
-    "errors": lambda p, g: float((np.asarray(p) != np.asarray(g)).sum()),  # misclassified examples (Hinton's table)
-}
+def metric_of(name: str) -> Metric:
+    """The metric that answers for ``name``: its own entry, else the longest ``family`` entry it
+    starts with, else an unregistered one (higher is better, a fraction)."""
+    if name in METRICS:
+        return METRICS.get(name)
+    families = [m for m in METRICS.entries.values() if m.family and name.startswith(m.name)]
+    return max(families, key=lambda m: len(m.name)) if families else Metric(name)
 
 
-# metrics where lower is better; every other metric is better higher. The direction picks
-# the best checkpoint (TrainingArguments.greater_is_better), the best run of a recipe step
-# (${best:step.output}) and the Pareto front of a report.
-LOWER_IS_BETTER = frozenset({"loss", "perplexity", "errors", "nll_teacher_beam"})
-# metrics already on a 0..100 scale (sacrebleu's BLEU and chrF, also bleu_beam5 ...): shown as they are
-PERCENT_SCALE = ("bleu", "chrf")
+def computable_metrics() -> list[str]:
+    """Metrics :func:`compute_metrics` can compute from predictions and labels."""
+    return [name for name in METRICS.names() if METRICS.get(name).compute is not None]
 
 
 def greater_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
+    return metric_of(metric).higher_is_better
 
 
 def is_fraction(metric: str, value) -> bool:
-    """A score on a 0..1 scale (accuracy, F1, correlations), shown ×100; losses are not."""
+    """A score on a 0..1 scale (accuracy, F1, correlations), shown ×100; losses, counts and BLEU are not."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1 \
-        and greater_is_better(metric) and not metric.startswith(PERCENT_SCALE)
+        and metric_of(metric).scale == "fraction"
 
 
 def shown(metric: str, value, digits: int = 2) -> float:
@@ -106,10 +125,11 @@ def compute_metrics(task, outputs, labels, *, metrics=None) -> dict[str, float]:
     if len(pred) != len(gold):
         raise LaminaError(f"{len(pred)} predictions for {len(gold)} labels")
     names = metrics or [m for m in task.metrics if not m.startswith("mismatched_")]
-    unknown = [m for m in names if m not in METRICS]
+    known = computable_metrics()
+    unknown = [m for m in names if m not in known]
     if unknown:
-        raise LaminaError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
-    return {name: METRICS[name](pred, gold) for name in names}
+        raise LaminaError(f"unknown metric(s) {unknown}; known: {', '.join(known)}")
+    return {name: METRICS.get(name).compute(pred, gold) for name in names}
 
 
 def trainer_metrics(task):

@@ -1,0 +1,17 @@
+"""Label metrics of classifiers (scikit-learn, GLUE conventions): accuracy, F1, macro F1, MCC, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from lamina.eval.metrics import Metric, register_metric
+
+register_metric(Metric("accuracy", lambda p, g: float(accuracy_score(g, p)), description="share of labels right"))
+register_metric(Metric("f1", lambda p, g: float(f1_score(g, p, average="binary")), description="binary F1"))
+register_metric(Metric("macro_f1", lambda p, g: float(f1_score(g, p, average="macro")),
+                       description="F1 averaged over classes"))
+register_metric(Metric("mcc", lambda p, g: float(matthews_corrcoef(g, p)), description="Matthews correlation"))
+# misclassified examples (Hinton's table): a count, lower is better
+register_metric(Metric("errors", lambda p, g: float((np.asarray(p) != np.asarray(g)).sum()), higher_is_better=False,
+                       scale="value", description="misclassified examples"))
