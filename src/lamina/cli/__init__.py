@@ -227,13 +227,13 @@ def strategies():
 
 @command(name="losses")
 def losses():
-    """List the distillation losses and the task objectives each applies to."""
+    """List the distillation losses and the tasks each applies to (by what their objective offers)."""
     from lamina.losses import LOSSES
 
     for name in LOSSES.names():
         cls = LOSSES.get(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        where = ", ".join(sorted(cls.objectives)) if cls.objectives else "any task"
+        where = f"tasks with {' or '.join(sorted(cls.requires))}" if cls.requires else "any task"
         typer.echo(f"{name:13s} {doc} [{where}]")
 
 
