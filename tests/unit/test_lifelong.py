@@ -5,7 +5,6 @@ letter after the second, with the same question; only the task token tells them 
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import torch
@@ -13,7 +12,6 @@ import transformers
 from typer.testing import CliRunner
 
 from lamina.cli import app
-from lamina.data.bpe import train_bpe
 from lamina.workflows.lifelong import (
     TextTask,
     add_task_tokens,
@@ -23,10 +21,9 @@ from lamina.workflows.lifelong import (
     sample_pseudo,
 )
 
-from conftest import assert_one_line_error
+from conftest import LETTERS, assert_one_line_error
 
 runner = CliRunner()
-LETTERS = list("abcdefghijklmnop")
 FAST = ["--lr", "5e-3", "--batch-size", "16", "--max-length", "12", "--max-answer-tokens", "3", "--no-progress",
         "--logging-steps", "20"]
 
@@ -41,27 +38,9 @@ def _record(folder):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """The two task files and a 2-layer random Llama (width 64) with a BPE tokenizer."""
-    folder = tmp_path_factory.mktemp("lll")
-    rng = random.Random(0)
-    for kind in ("copy", "next"):
-        with open(folder / f"{kind}.jsonl", "w") as f:
-            for _ in range(200):
-                i, j = rng.randrange(len(LETTERS) - 1), rng.randrange(len(LETTERS) - 1)
-                answer = LETTERS[i] if kind == "copy" else LETTERS[j + 1]
-                f.write(json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which",
-                                    "answer": answer}) + "\n")
-    tok = train_bpe([" ".join(LETTERS)] * 5 + ["which"] * 5, vocab_size=300, max_length=64)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
-                                      intermediate_size=128, num_hidden_layers=2, max_position_embeddings=64,
-                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                      eos_token_id=tok.eos_token_id)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder / "model")
-    tok.save_pretrained(folder / "model")
-    files = ["--text-file", f"copy={folder / 'copy.jsonl'}", "--text-file", f"next={folder / 'next.jsonl'}"]
-    return folder, files
+def setup(lifelong_setup):
+    """The two task files and a 2-layer random Llama (width 64) with a BPE tokenizer (conftest)."""
+    return lifelong_setup
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +238,4 @@ def test_training_rows_that_hold_another_tasks_dev_example_are_dropped():
     other = TextTask("other", "accuracy", rows(("a b", "c")), rows(("a b", "a")))
     drop_shared_contexts({"same": same, "other": other})
     assert same.held_out == other.held_out == 0  # the same input for two tasks is not a leak
+
