@@ -52,8 +52,11 @@ def main() -> None:
     from step_timer import alternated_rounds, cost_table, median_step, per_variant, write_cost
 
     from lamina.models.loading import load_causal_lm
-    from lamina.workflows.lifelong import (LifelongConfig, add_task_tokens, encode_rows, read_text_task,
-                                           sample_pseudo, train_stage)
+    from lamina.lifelong.format import add_task_tokens, encode_rows
+    from lamina.lifelong.replay import sample_pseudo
+    from lamina.lifelong.tasks import read_text_task
+    from lamina.lifelong.trainer import train_stage
+    from lamina.workflows.lifelong import LifelongConfig
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -23,9 +23,10 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-METHODS = ("finetune", "lamol", "word-kd", "seq-kd-soft", "seq-kd")
-NAMES = {"finetune": "Fine-tune", "lamol": "LAMOL", "word-kd": "+ Word-KD", "seq-kd-soft": "+ Seq-KD-soft",
-         "seq-kd": "+ Seq-KD"}
+from lamina.lifelong.methods import LIFELONG_METHODS
+
+METHODS = tuple(LIFELONG_METHODS)  # the tables' row order
+NAMES = {name: m.title for name, m in LIFELONG_METHODS.items()}
 
 
 def _records(run_dir: Path) -> list[dict]:

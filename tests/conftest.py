@@ -186,3 +186,38 @@ def save_with_tokenizer(model, tokenizer, folder: Path) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return Path(folder)
+
+
+# lifelong: two conflicting text-to-text tasks on letters and a tiny Llama with a BPE tokenizer
+LETTERS = list("abcdefghijklmnop")
+
+
+@pytest.fixture(scope="session")
+def lifelong_setup(tmp_path_factory):
+    """The two task files (``copy`` answers the first of two letters, ``next`` the letter after the
+    second, same question) and a 2-layer random Llama (width 64) with a BPE tokenizer; returns
+    ``(folder, files)``: the model is ``folder / "model"``, ``files`` the two --text-file options."""
+    import json
+    import random
+
+    from lamina.data.bpe import train_bpe
+
+    folder = tmp_path_factory.mktemp("lll")
+    rng = random.Random(0)
+    for kind in ("copy", "next"):
+        with open(folder / f"{kind}.jsonl", "w") as f:
+            for _ in range(200):
+                i, j = rng.randrange(len(LETTERS) - 1), rng.randrange(len(LETTERS) - 1)
+                answer = LETTERS[i] if kind == "copy" else LETTERS[j + 1]
+                f.write(json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which",
+                                    "answer": answer}) + "\n")
+    tok = train_bpe([" ".join(LETTERS)] * 5 + ["which"] * 5, vocab_size=300, max_length=64)
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                      intermediate_size=128, num_hidden_layers=2, max_position_embeddings=64,
+                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                                      eos_token_id=tok.eos_token_id)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder / "model")
+    tok.save_pretrained(folder / "model")
+    files = ["--text-file", f"copy={folder / 'copy.jsonl'}", "--text-file", f"next={folder / 'next.jsonl'}"]
+    return folder, files

@@ -5,7 +5,6 @@ letter after the second, with the same question; only the task token tells them 
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import torch
@@ -13,20 +12,13 @@ import transformers
 from typer.testing import CliRunner
 
 from lamina.cli import app
-from lamina.data.bpe import train_bpe
-from lamina.workflows.lifelong import (
-    TextTask,
-    add_task_tokens,
-    drop_shared_contexts,
-    encode_rows,
-    parse_pseudo,
-    sample_pseudo,
-)
+from lamina.lifelong.format import add_task_tokens, encode_rows
+from lamina.lifelong.replay import parse_pseudo, sample_pseudo
+from lamina.lifelong.tasks import TextTask, drop_shared_contexts
 
-from conftest import assert_one_line_error
+from conftest import LETTERS, assert_one_line_error
 
 runner = CliRunner()
-LETTERS = list("abcdefghijklmnop")
 FAST = ["--lr", "5e-3", "--batch-size", "16", "--max-length", "12", "--max-answer-tokens", "3", "--no-progress",
         "--logging-steps", "20"]
 
@@ -41,27 +33,9 @@ def _record(folder):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """The two task files and a 2-layer random Llama (width 64) with a BPE tokenizer."""
-    folder = tmp_path_factory.mktemp("lll")
-    rng = random.Random(0)
-    for kind in ("copy", "next"):
-        with open(folder / f"{kind}.jsonl", "w") as f:
-            for _ in range(200):
-                i, j = rng.randrange(len(LETTERS) - 1), rng.randrange(len(LETTERS) - 1)
-                answer = LETTERS[i] if kind == "copy" else LETTERS[j + 1]
-                f.write(json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which",
-                                    "answer": answer}) + "\n")
-    tok = train_bpe([" ".join(LETTERS)] * 5 + ["which"] * 5, vocab_size=300, max_length=64)
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
-                                      intermediate_size=128, num_hidden_layers=2, max_position_embeddings=64,
-                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                      eos_token_id=tok.eos_token_id)
-    transformers.LlamaForCausalLM(config).save_pretrained(folder / "model")
-    tok.save_pretrained(folder / "model")
-    files = ["--text-file", f"copy={folder / 'copy.jsonl'}", "--text-file", f"next={folder / 'next.jsonl'}"]
-    return folder, files
+def setup(lifelong_setup):
+    """The two task files and a 2-layer random Llama (width 64) with a BPE tokenizer (conftest)."""
+    return lifelong_setup
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +233,40 @@ def test_training_rows_that_hold_another_tasks_dev_example_are_dropped():
     other = TextTask("other", "accuracy", rows(("a b", "c")), rows(("a b", "a")))
     drop_shared_contexts({"same": same, "other": other})
     assert same.held_out == other.held_out == 0  # the same input for two tasks is not a leak
+
+
+def test_the_teacher_key_holds_every_setting_a_teacher_depends_on(tmp_path):
+    from lamina.lifelong.teachers import teacher_digest, teacher_key
+    from lamina.workflows.lifelong import LifelongConfig
+
+    rows = [{"context": "a b", "question": "which", "answer": "a"}] * 4
+    task = TextTask("sst2", "accuracy", rows, rows[:2], source={"task": "sst2"})
+    cfg = LifelongConfig(model="some-model", tasks=["sst2"], output=str(tmp_path / "out"))
+
+    def digest(**changes):
+        return teacher_digest(teacher_key(cfg.model_copy(update=changes), task, "/models/some-model"))
+
+    base = digest()
+    # what the teacher computes: precision, batching, training settings, the task set (its token ids)
+    for changes in ({"bf16": True}, {"group_by_length": not cfg.group_by_length}, {"lr": cfg.lr * 2},
+                    {"seed": cfg.seed + 1}, {"max_answer_tokens": 7}, {"tasks": ["sst2", "cola"]}):
+        assert digest(**changes) != base, changes
+    # how the run talks or where it writes, and how the student (not the teacher) learns
+    for changes in ({"logging_steps": 7}, {"eval_batch_size": 3}, {"output": str(tmp_path / "other")},
+                    {"method": "seq-kd"}, {"pseudo_rate": 1.0}, {"temperature": 4.0}, {"top_k": 3},
+                    {"teacher_dir": str(tmp_path / "t")}, {"teacher_split": True}, {"tasks": ["sst2", "sst2"]}):
+        assert digest(**changes) == base, changes
+    other = TextTask("sst2", "accuracy", rows, rows[:2], source={"files": ["/data/x.jsonl"]})
+    assert teacher_digest(teacher_key(cfg, other, "/models/some-model")) != base  # another data set
+    assert teacher_digest(teacher_key(cfg, task, "/models/another")) != base  # another starting model
+
+
+def test_a_teacher_is_trained_again_for_another_group_by_length_but_not_for_another_logging_steps(setup, tmp_path):
+    folder, files = setup
+    args = ["lifelong", str(folder / "model"), "--tasks", "copy", *files, "--method", "word-kd", "--max-steps", "2",
+            "--max-train-samples", "16", "--max-eval-samples", "8", "--teacher-dir", str(tmp_path / "teachers"), *FAST]
+    reused = {}
+    for name, extra in (("first", []), ("logging", ["--logging-steps", "7"]), ("grouping", ["--no-group-by-length"])):
+        reused[name] = _record(_run([*args, *extra], tmp_path / name))["teachers"]["copy"]["reused"]
+    assert reused == {"first": False, "logging": True, "grouping": False}
+    assert len(list((tmp_path / "teachers").glob("*/teacher.json"))) == 2

@@ -25,6 +25,7 @@ LAYERS = [
     {"strategies", "losses"},
     {"tasks", "display"},
     {"reports", "training", "distill", "serve"},
+    {"lifelong"},  # lamina lifelong's parts: they train through training/
     {"workflows"},
     {"recipes", "quickstart"},
     {"cli"},

@@ -16,9 +16,17 @@ from lamina.errors import LaminaError
 from lamina.tasks.base import Examples, Task, float_labels, label_ids, register_task
 
 
-def _columns(records: list[dict], path, text_columns, label_column) -> tuple[list[tuple[str, ...]], list]:
+def read_examples(path) -> list[dict]:
+    """The rows of a labelled CSV / TSV / JSONL file (``read_records``); a file without one is an
+    error. Shared by the custom task and ``lamina lifelong``'s ``--text-file`` tasks."""
+    records = read_records(path)
     if not records:
         raise LaminaError(f"{path} holds no examples")
+    return records
+
+
+def _columns(path, text_columns, label_column) -> tuple[list[tuple[str, ...]], list]:
+    records = read_examples(path)
     missing = [c for c in (*text_columns, label_column) if c not in records[0]]
     if missing:
         raise LaminaError(f"{path}: missing column(s) {missing}; it has {sorted(records[0])}")
@@ -43,7 +51,7 @@ class CustomTask(Task):
         text_columns = tuple(text_columns or ("text",))
         if not 1 <= len(text_columns) <= 2:
             raise LaminaError(f"give one or two --text-column, not {len(text_columns)}")
-        train_texts, train_raw = _columns(read_records(train_file), train_file, text_columns, label_column)
+        train_texts, train_raw = _columns(train_file, text_columns, label_column)
         if regression:
             labels, metrics = None, ("pearson", "spearman")
         else:
@@ -62,7 +70,7 @@ class CustomTask(Task):
     def _split(self, split: str):
         path = self.train_file if split == "train" else self.validation_file
         if split not in self._cache:
-            self._cache[split] = _columns(read_records(path), path, self.text_columns, self.label_column)
+            self._cache[split] = _columns(path, self.text_columns, self.label_column)
         texts, raw = self._cache[split]
         if self.is_regression:
             labels = float_labels(raw, path)
