@@ -70,16 +70,18 @@ def read_text_task(name: str, cfg) -> TextTask:
 
     if name in cfg.text_files:
         return _read_text_file(name, cfg)
+    from lamina.tasks.objectives import objective_for
+
     task = get_task(name)
-    objective = task.objective
-    if objective not in ("classification", "seq2seq"):
-        raise LaminaError(f"task '{name}' ({objective}) is not a text-to-text task: lifelong takes classification "
-                          "tasks, seq2seq tasks (bbc-headline) and --text-file tasks")
+    objective = objective_for(task)
+    pairs, classes = objective.has("pairs"), objective.has("text", "classes")
+    if not (pairs or classes):
+        raise LaminaError(f"task '{name}' ({task.objective}) is not a text-to-text task: lifelong takes "
+                          "classification tasks, seq2seq tasks (bbc-headline) and --text-file tasks")
     data = task.load(cfg.data_dir)
-    stratify = objective == "classification"
-    train = subset(data["train"], cfg.max_train_samples, cfg.seed, stratify=stratify)
-    dev = subset(data["dev"], cfg.max_eval_samples, cfg.seed, stratify=stratify)
-    if objective == "seq2seq":
+    train = subset(data["train"], cfg.max_train_samples, cfg.seed, stratify=classes)
+    dev = subset(data["dev"], cfg.max_eval_samples, cfg.seed, stratify=classes)
+    if pairs:
         question = QUESTIONS.get(name, "What is the target?")
         return TextTask(name, "bleu", _rows(train["source"], question, train["target"]),
                         _rows(dev["source"], question, dev["target"]), task.description, {"task": name})
