@@ -156,7 +156,7 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
     err = next((e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
                next((e for e in errors if e["type"] != "missing"), errors[0]))
     loc = [str(x) for x in err["loc"]]
-    msg = _plain(err)
+    msg = plain_error(err)
     if err["type"] == "extra_forbidden":
         import difflib
 
@@ -190,7 +190,7 @@ def _num(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _plain(err: dict) -> str:
+def plain_error(err: dict) -> str:
     """pydantic's message, written for people (no "Value error," prefix; bounds in words)."""
     if err["type"] in _BOUNDS and err.get("ctx"):
         ctx = {k: _num(v) for k, v in err["ctx"].items()}

@@ -79,14 +79,12 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
     differing = {k for k, v in seen.items() if len(v) > 1}
     assert differing == {
         "epochs", "lr", "group_by_length",  # pretrain's defaults for training from scratch
-        "corpus",  # required by pretrain, a --task mlm option elsewhere
         "max_length", "batch_size", "seed",  # calibration tokens / scoring batch / subset seed in prune and eval
         "model", "output", "overwrite",  # required in some commands, optional in others
         "strategy", "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
         "json_path",  # a table (inspect) or a record (eval)
         "keep", "layers",  # prune: layers to keep; distill: student depth; pretrain: a layer count
         "task",  # generate-targets: a seq2seq task (multi30k by default)
-        "num_beams",  # generate-targets: the teacher's beam (5); elsewhere the evaluation's beam search (1: greedy)
         "teacher",  # generate-targets: one positional teacher; distill: a list
         "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)
         "threads",  # eval: CPU threads while timing; serve: threads per loaded model

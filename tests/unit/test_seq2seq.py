@@ -351,7 +351,7 @@ def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, c
                                         "--targets", str(dev_targets), "--loss", "ce", "--student-from-teacher", "top",
                                         "--keep", "1", "-o", str(tmp_path / "d"), *TRAIN]), "--split train")
     _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets",
-                                        str(dev_targets)]), "--beam-targets is for seq2seq tasks")
+                                        str(dev_targets)]), "beam_targets is an option of bbc-headline, multi30k, pairs")
     assert not (tmp_path / "d").exists()
 
 

@@ -250,15 +250,21 @@ def methods():
 
 @command(name="tasks")
 def tasks():
-    """List the tasks and their objectives."""
-    from lamina.tasks import available_tasks, get_task
+    """List the tasks, their objectives and metrics, and each task's options (--task-option NAME=VALUE)."""
+    from lamina.tasks import available_tasks, get_task, task_options_model
 
     for name in available_tasks():
         if name == "custom":
-            typer.echo(f"{name:13s} your own CSV/TSV/JSONL files (--train-file, --validation-file)")
-            continue
-        task = get_task(name)
-        typer.echo(f"{name:13s} {task.description} [{task.objective}; {', '.join(task.metrics)}]")
+            typer.echo(f"{name:13s} your own CSV/TSV/JSONL files (train_file, validation_file)")
+        elif name in ("mlm", "causal-lm"):
+            typer.echo(f"{name:13s} {'masked' if name == 'mlm' else 'causal'} language modelling on your text "
+                       "corpus (corpus=FILE) [loss, perplexity]")
+        else:
+            task = get_task(name)
+            typer.echo(f"{name:13s} {task.description} [{task.objective}; {', '.join(task.metrics)}]")
+        model = task_options_model(name)
+        for key, field in (model.model_fields.items() if model is not None else ()):
+            typer.echo(f"{'':15s}--task-option {key}=...  {field.description or ''}")
 
 
 @command(models_app, name="list")

@@ -91,7 +91,8 @@ def _parameter(name: str, field, positional: bool, show_default: bool = True) ->
         default = field.get_default(call_default_factory=True) if simple and not field.is_required() else None
         if tp is bool and not show_default:  # a setting of one method: unset unless typed
             tp = Optional[bool]
-        info = typer.Option(default, *decls, help=help_, show_default=simple and default is not None)
+        info = typer.Option(default, *decls, help=help_, show_default=simple and default is not None,
+                            hidden=bool(extra.get("hidden")))
         annotation = Optional[tp] if tp is not bool else bool
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 

@@ -2,6 +2,17 @@
 
 Every module of this package is imported by the registry when a task is first looked up."""
 
-from lamina.tasks.base import TASKS, Task, available_tasks, get_task, label_distribution, register_task, split_metrics
+from lamina.tasks.base import (  # noqa: F401
+    TASKS,
+    Task,
+    TaskOptions,
+    all_task_options,
+    available_tasks,
+    get_task,
+    label_distribution,
+    register_task,
+    split_metrics,
+    task_options_model,
+)
 
 __all__ = ["TASKS", "Task", "available_tasks", "get_task", "label_distribution", "register_task", "split_metrics"]

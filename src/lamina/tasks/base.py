@@ -8,13 +8,19 @@ decides the model head, the collator, the losses allowed and how it is evaluated
 
 Adding a task is one file in this package (the registry imports every module of it) with
 one :func:`register_task` call: a :class:`Task` instance, or a factory that builds one
-from the run's task options (as ``custom`` and ``mlm`` do).
+from the run's task options (as ``custom`` and ``mlm`` do). A task with options declares
+them as a pydantic ``options`` model; :func:`get_task` validates what a run gives
+(``--task-option NAME=VALUE``) against it, so a task refuses an option it does not read.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+from lamina.config import flag_name, plain_error
 from lamina.errors import LaminaError
 from lamina.registry import Registry
 
@@ -112,23 +118,94 @@ def split_metrics(task: Task, split: str, values: dict) -> dict:
 TASKS = Registry("task", package="lamina.tasks")
 
 
-def register_task(task_or_factory, name: str | None = None):
-    """Register a :class:`Task` (or a factory ``(**task_options) -> Task`` under ``name``)."""
+class TaskOptions(BaseModel):
+    """The options a task reads (subclassed per task family); a field's description is its help."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def register_task(task_or_factory, name: str | None = None, options: type[TaskOptions] | None = None):
+    """Register a :class:`Task` (or a factory ``(**options) -> Task`` under ``name``, taking the
+    fields of the ``options`` model)."""
     if isinstance(task_or_factory, Task):
         task = task_or_factory
-        TASKS.add(task.name, lambda **_: task)
+
+        def factory(**_):
+            return task
     else:
-        TASKS.add(name or task_or_factory.name, task_or_factory)
+        factory = task_or_factory
+    entry = _Entry(factory, options)
+    TASKS.add(name or task_or_factory.name, entry)
     return task_or_factory
+
+
+class _Entry:
+    """A registered task: its factory and its options model (None: it takes no options)."""
+
+    def __init__(self, factory, options):
+        self.factory, self.options = factory, options
+
+    def __call__(self, **options) -> Task:
+        return self.factory(**options)
 
 
 def available_tasks() -> list[str]:
     return TASKS.names()
 
 
+def task_options_model(name: str) -> type[TaskOptions] | None:
+    """The options model of the task ``name`` (None when it takes none)."""
+    return TASKS.get(name).options
+
+
+def all_task_options() -> dict[str, object]:
+    """Every option some registered task takes: name → its field (the first task's description)."""
+    out = {}
+    for name in TASKS.names():
+        model = TASKS.get(name).options
+        for key, f in (model.model_fields.items() if model is not None else ()):
+            out.setdefault(key, f)
+    return out
+
+
+def resolve_task_name(name: str, options: dict) -> str:
+    """Giving ``train_file`` means the custom task (with ``pairs``: seq2seq pairs from files)."""
+    return "custom" if options.get("train_file") and name != "pairs" else name
+
+
+def check_task_options(name: str, options: dict) -> dict:
+    """``options`` validated against the task's options model (typed, defaults filled), or one error line."""
+    from pydantic import ValidationError
+
+    import os
+
+    def plain(v):  # paths as strings (a library caller may pass pathlib.Path)
+        return os.fspath(v) if isinstance(v, os.PathLike) else [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    options = {k: plain(v) for k, v in options.items()}
+    name = resolve_task_name(name, options)
+    model = TASKS.get(name).options
+    fields = model.model_fields if model is not None else {}
+    unknown = sorted(set(options) - set(fields))
+    if unknown:
+        key = unknown[0]
+        owners = [t for t in TASKS.names() if TASKS.get(t).options is not None and key in TASKS.get(t).options.model_fields]
+        has = f"its options: {', '.join(fields)}" if fields else "it takes none"
+        elsewhere = f"; {key} is an option of {', '.join(owners)}" if owners else ""
+        raise LaminaError(f"task '{name}' has no option '{key}' ({has}{elsewhere})")
+    if model is None:
+        return {}
+    try:
+        return model(**options).model_dump()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise LaminaError(f"task '{name}': --task-option {where} ({flag_name(where)}): {plain_error(err)}") from None
+
+
 def get_task(name: str, **options) -> Task:
-    """A registered task built with the run's task options (``custom``'s files, ``mlm``'s corpus);
-    giving ``train_file`` means the custom task (or, with ``pairs``, seq2seq pairs)."""
-    if options.get("train_file") and name != "pairs":  # pairs: seq2seq files; otherwise a labelled custom task
-        name = "custom"
-    return TASKS.get(name)(**options)
+    """A registered task built with the run's task options (``custom``'s files, ``mlm``'s corpus),
+    validated against the task's options model; giving ``train_file`` means the custom task (or,
+    with ``pairs``, seq2seq pairs)."""
+    typed = check_task_options(name, options)
+    return TASKS.get(resolve_task_name(name, options))(**typed)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lamina.tasks.base import register_task
-from lamina.tasks.mlm import MaskedLMTask
+from lamina.tasks.mlm import CorpusOptions, MaskedLMTask
 
 CAUSAL_LM_TASK_NAME = "causal-lm"
 
@@ -25,11 +25,15 @@ class CausalLMTask(MaskedLMTask):
         return "causal-lm"
 
     @classmethod
-    def from_options(cls, corpus=None, eval_corpus=None, eval_fraction=0.05, **_):
-        corpus = tuple(corpus or ())
+    def from_options(cls, corpus=None, eval_corpus=None, eval_fraction=0.05):
+        from lamina.errors import LaminaError
+
+        if not corpus:
+            raise LaminaError(f"--task {CAUSAL_LM_TASK_NAME} needs a text corpus: --corpus FILE")
+        corpus = tuple(corpus)
         text = ", ".join(f"`{c}`" for c in corpus) or "(no corpus given)"
         return cls(CAUSAL_LM_TASK_NAME, ("loss", "perplexity"), None, f"causal language modelling on {text}",
                    corpus=corpus, eval_corpus=tuple(eval_corpus or ()), eval_fraction=eval_fraction)
 
 
-register_task(CausalLMTask.from_options, name=CAUSAL_LM_TASK_NAME)
+register_task(CausalLMTask.from_options, name=CAUSAL_LM_TASK_NAME, options=CorpusOptions)

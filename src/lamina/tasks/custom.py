@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
 
 from lamina.data.records import read_records
 from lamina.errors import LaminaError
-from lamina.tasks.base import Examples, Task, float_labels, label_ids, register_task
+from lamina.tasks.base import Examples, Task, TaskOptions, float_labels, label_ids, register_task
+
+
+class CustomOptions(TaskOptions):
+    train_file: Optional[str] = Field(None, description="Training CSV/TSV/JSONL.")
+    validation_file: Optional[str] = Field(None, description="Validation file.")
+    text_columns: list[str] = Field(["text"], description="Text column (give twice for pairs).",
+                                    json_schema_extra={"flag": "--text-column"})
+    label_column: str = Field("label", description="Label column.")
+    regression: bool = Field(False, description="The label is a number.")
 
 
 def read_examples(path) -> list[dict]:
@@ -84,4 +96,4 @@ class CustomTask(Task):
         return datasets.DatasetDict({"train": self._split("train"), "dev": self._split("dev")})
 
 
-register_task(CustomTask.from_options, name="custom")
+register_task(CustomTask.from_options, name="custom", options=CustomOptions)

@@ -8,9 +8,9 @@ digits (1,797 images; a fixed stratified 80/20 split, seed 42): always offline, 
 
 Splits are ``train`` and ``dev``; for the idx tasks ``dev`` is the official 10,000-image
 test set (Hinton's table counts test errors), so the image objective never picks a
-checkpoint by it: the last model is kept. Task options (``TaskSettings``): ``--jitter N``
+checkpoint by it: the last model is kept. Task options (``ImageOptions``): ``--task-option jitter=N``
 shifts each training image by up to N pixels in each direction, drawn afresh every time it
-is read; ``--omit-label K`` leaves class K out of the training (transfer) set only.
+is read; ``omit_label=K`` leaves class K out of the training (transfer) set only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ from pathlib import Path
 
 from lamina.data.paths import data_dir as resolve_data_dir
 from lamina.errors import LaminaError
-from lamina.tasks.base import Task, register_task
+from typing import Optional
+
+from pydantic import Field
+
+from lamina.tasks.base import Task, TaskOptions, register_task
+
+
+class ImageOptions(TaskOptions):
+    jitter: int = Field(0, ge=0, description="Shift each training image by up to N pixels (drawn afresh each time).")
+    omit_label: Optional[int] = Field(None, ge=0, description="Leave this class out of the training (transfer) set.")
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DIGITS = tuple(str(i) for i in range(10))
@@ -89,12 +98,12 @@ class DigitsTask(ImageTask):
 
 
 def _factory(cls, name, labels, description, **fixed):
-    def build(jitter: int = 0, omit_label: int | None = None, **_):
+    def build(jitter: int = 0, omit_label: int | None = None):
         if omit_label is not None and not 0 <= omit_label < len(labels):
             raise LaminaError(f"--omit-label {omit_label}: task '{name}' has labels 0..{len(labels) - 1}")
         return cls(name, ("accuracy", "errors"), labels, description, jitter=jitter, omit_label=omit_label, **fixed)
 
-    register_task(build, name=name)
+    register_task(build, name=name, options=ImageOptions)
 
 
 _factory(ImageTask, "mnist", DIGITS, "MNIST digits, 28x28 (idx folder; none offline here)", subfolder="mnist")

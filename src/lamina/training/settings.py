@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import field_validator, model_validator
 
-from lamina.config import Settings, setting
+from lamina.config import OptionMap, Settings, parse_mapping, setting
 
 DEFAULT_MODEL = "minilm-l6"
 
@@ -23,76 +23,77 @@ class CorpusSettings(Settings):
     """Plain-text corpora for masked-LM and causal-LM training (``--task mlm``, ``--task causal-lm``,
     ``lamina pretrain``)."""
 
-    corpus: Optional[list[str]] = setting(None, "--task mlm/causal-lm: plain-text training file (repeat for several).")
+    corpus: Optional[list[str]] = setting(None, "Plain-text training file (repeat for several).")
     eval_corpus: Optional[list[str]] = setting(
-        None, "--task mlm/causal-lm: plain-text evaluation file (default: --eval-fraction of the corpus held out).")
-    mlm_probability: float = setting(0.15, "--task mlm: share of tokens masked.", gt=0, lt=1)
-    eval_fraction: float = setting(0.05, "--task mlm/causal-lm: share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
+        None, "Plain-text evaluation file (default: --eval-fraction of the corpus held out).")
+    mlm_probability: float = setting(0.15, "Share of tokens masked.", gt=0, lt=1)
+    eval_fraction: float = setting(0.05, "Share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
 
     def corpus_options(self) -> dict:
         return {"corpus": self.corpus, "eval_corpus": self.eval_corpus, "mlm_probability": self.mlm_probability,
                 "eval_fraction": self.eval_fraction}
 
 
-class TaskSettings(CorpusSettings, DataSettings):
-    """Which data a run reads: a registered task and its options."""
+class TaskSettings(DataSettings):
+    """Which data a run reads: a registered task and the options that task declares.
+
+    A task's options (``lamina tasks`` lists them) are ``--task-option NAME=VALUE`` (repeatable),
+    ``task_options:`` in a file or recipe, or, as shorthand, their own flag or key (``--corpus FILE``,
+    ``--jitter 2``, ``num_beams: 5``): those are routed into ``task_options`` and kept out of the
+    help, so each command lists only the settings it reads. The task validates them: an option
+    the task does not read is refused with one line."""
 
     task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm or causal-lm (text corpora) or custom.",
                         flag="-t")
-    # custom task files
-    train_file: Optional[str] = setting(None, "custom task: training CSV/TSV/JSONL.")
-    validation_file: Optional[str] = setting(None, "custom task: validation file.")
-    text_columns: list[str] = setting(["text"], "custom task: text column (give twice for pairs).",
-                                      flag="--text-column")
-    label_column: str = setting("label", "custom task: label column.")
-    regression: bool = setting(False, "custom task: the label is a number.")
-    jitter: int = setting(0, "image tasks: shift each training image by up to N pixels (drawn afresh each time).",
-                          ge=0)
-    omit_label: Optional[int] = setting(None, "image tasks: leave this class out of the training (transfer) set.",
-                                        ge=0)
-    # seq2seq tasks (multi30k, bbc-headline, pairs): generation settings of their evaluation
-    num_beams: int = setting(1, "seq2seq tasks: also score beam search with this many beams (1: greedy only).", ge=1)
-    max_new_tokens: int = setting(64, "seq2seq tasks: longest generated target, in tokens.", ge=1)
-    beam_targets: Optional[str] = setting(
-        None, "seq2seq tasks: a `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
-        "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).")
+    task_options: OptionMap = setting(
+        {}, "An option of the task, NAME=VALUE (repeatable; `lamina tasks` lists each task's options: e.g. "
+        "corpus=FILE for mlm, train_file=F for custom, num_beams=5 for multi30k, jitter=2 for fashion-mnist).",
+        flag="--task-option")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_task_options(cls, values):
+        """Task options given by their own name (a flag, a key of a file or recipe) go into ``task_options``."""
+        from lamina.tasks import all_task_options
+
+        if not isinstance(values, dict):
+            return values
+        names = [k for k in values if k not in cls.model_fields and k in all_task_options()]
+        if not names:
+            return values
+        values = dict(values)
+        routed = parse_mapping(values.get("task_options"), "--task-option")
+        for k in names:
+            routed.setdefault(k, values.pop(k))
+        values["task_options"] = routed
+        return values
 
     @model_validator(mode="after")
     def _check_task(self):
-        from lamina.tasks import TASKS
+        from lamina.tasks.base import check_task_options
 
-        if not self.train_file or self.task == "pairs":
-            TASKS.get(self.task)  # an unknown task fails here, before anything runs
-        if self.task in ("mlm", "causal-lm") and not self.corpus:
-            raise ValueError(f"--task {self.task} needs a text corpus: --corpus FILE")
-        from lamina.tasks.objectives import objective_for
-
-        if (self.jitter or self.omit_label is not None) and not objective_for(self.get_task()).has("images"):
-            raise ValueError(f"--jitter and --omit-label are for image tasks (mnist, fashion-mnist, digits), "
-                             f"not '{self.task}'")
-        if self.beam_targets and not objective_for(self.get_task()).has("pairs"):
-            raise ValueError(f"--beam-targets is for seq2seq tasks (multi30k, bbc-headline, pairs), not '{self.task}'")
+        check_task_options(self.task, self.task_options)  # an unknown task or option fails here, before anything runs
         return self
 
-    def task_options(self) -> dict:
-        return {
-            "train_file": self.train_file,
-            "validation_file": self.validation_file,
-            "text_columns": self.text_columns,
-            "label_column": self.label_column,
-            "regression": self.regression,
-            "jitter": self.jitter,
-            "omit_label": self.omit_label,
-            "num_beams": self.num_beams,
-            "max_new_tokens": self.max_new_tokens,
-            "beam_targets": self.beam_targets,
-            **self.corpus_options(),
-        }
+    @classmethod
+    def extra_cli_fields(cls) -> dict:
+        """The task options as hidden flags (``--corpus``, ``--jitter``, ...): accepted, not listed."""
+        import copy
+
+        from lamina.tasks import all_task_options
+
+        out = {}
+        for key, field in all_task_options().items():
+            if key not in cls.model_fields:
+                flag = copy.copy(field)
+                flag.json_schema_extra = {**(field.json_schema_extra or {}), "hidden": True}
+                out[key] = flag
+        return out
 
     def get_task(self):
         from lamina.tasks import get_task
 
-        return get_task(self.task, **self.task_options())
+        return get_task(self.task, **self.task_options)
 
 
 class OutputSettings(Settings):

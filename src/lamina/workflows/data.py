@@ -24,7 +24,7 @@ class Data(Workflow):
         from lamina.tasks.summary import summarize_task
 
         return summarize_task(cfg.task, data_dir=cfg.data_dir, tokenizer_model=cfg.model,
-                              task_options=cfg.task_options())
+                              task_options=cfg.task_options)
 
     def show(self, record, cfg, echo) -> None:
         from lamina.display import print_data_summary

@@ -63,18 +63,20 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
 
     @classmethod
     def extra_cli_fields(cls) -> dict:
-        """Every registered method's own settings as flags too (``--pilot-lr`` for metadistil); they
-        are also keys of a --config file or recipe args, and always ``--method-option NAME=VALUE``."""
+        """Every registered method's own settings as hidden flags too (``--pilot-lr`` for metadistil):
+        accepted as shorthand, like keys of a --config file or recipe args, but listed by `lamina
+        methods`, not by `lamina distill --help`, which lists ``--method-option NAME=VALUE``."""
+        import copy
+
         from lamina.distill.methods import METHODS
 
-        out = {}
+        out = super().extra_cli_fields()
         for name in METHODS.names():
             for key, field in METHODS.get(name).Options.model_fields.items():
                 if key not in cls.model_fields and key not in out:
-                    import copy
-
                     flag = copy.copy(field)
                     flag.description = f"--method {name}: {field.description or ''}".strip()
+                    flag.json_schema_extra = {**(field.json_schema_extra or {}), "hidden": True}
                     out[key] = flag
         return out
 

@@ -76,7 +76,7 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     objective.check_positions(teacher.config, tokenizer, cfg.max_length, task)
     pairs = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False) if cfg.split == "train" \
         else raw[cfg.split]
-    decoding = {"num_beams": cfg.num_beams, "n_best": cfg.n_best, "max_new_tokens": cfg.max_new_tokens,
+    decoding = {"num_beams": cfg.num_beams, "n_best": cfg.n_best, "max_new_tokens": task.max_new_tokens,
                 "max_length": cfg.max_length}
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_nbest"
     start = time.perf_counter()
