@@ -18,12 +18,24 @@ def check_output_dir(out: str | Path, *, overwrite: bool = False) -> Path:
     return out
 
 
+_PARTIAL = ".partial-"
+
+
+def final_name(folder: str | Path) -> str:
+    """The name ``folder`` will have: for the temporary folder of :func:`atomic_output_dir`, the
+    name of the output folder it becomes."""
+    name = Path(folder).name
+    if name.startswith(".") and _PARTIAL in name:
+        return name[1:name.rindex(_PARTIAL)]
+    return name
+
+
 @contextmanager
 def atomic_output_dir(out: str | Path, *, overwrite: bool = False):
     """Yield a temporary folder; on success it replaces ``out`` in one rename, on failure it is removed."""
     out = check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_PARTIAL}", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the result should look like any other folder
     try:
         yield tmp

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from lamina.registry import Registry
+
 RESULTS_FILE = "lamina_results.json"
 
 
@@ -71,29 +73,59 @@ def finish_record(record: dict) -> dict:
     return record
 
 
+# ---------------------------------------------------------------- record kinds
+
+
+class RecordKind:
+    """What lamina makes of one kind of record besides its JSON: its model card, the extra fields
+    of its ``lamina report`` row and its place in a lineage. Every command
+    (:class:`lamina.workflows.Workflow`) is one, registered under its name in :data:`RECORD_KINDS`,
+    so the shared code (cards, reports, lineage) asks the record's kind, never compares kinds.
+    These defaults fit a record with no section of its own (and a kind no longer registered)."""
+
+    def card(self, folder: Path, record: dict, **context) -> list[str] | Path | None:
+        """The model card of ``record`` written to ``folder`` (README.md): its lines (which
+        :func:`lamina.models.card.write_card` writes), the path of a card it wrote itself, or
+        None for no card. ``context`` is what the run knows besides the record (``name``: the
+        final folder name, ``task``, ``auto_class`` ...)."""
+        return None
+
+    def report_row(self, record: dict) -> dict:
+        """Fields of this record's report row (:class:`lamina.reports.collect.Row`) that differ
+        from what every record gives."""
+        return {}
+
+    def lineage_parent(self, record: dict) -> str | None:
+        """The model (folder) this run started from, followed to build the lineage."""
+        return record.get("model")
+
+    def lineage_summary(self, record: dict) -> dict:
+        """What this run adds to its entry in a lineage besides kind, path and layers (a
+        pruning: strategy, layers before, kept layers, speed-up)."""
+        return {}
+
+
+# every command registers here under its name (lamina.workflows.WORKFLOWS mirrors into it)
+RECORD_KINDS = Registry("record kind", package="lamina.workflows")
+
+
+def record_kind(record_or_kind: dict | str | None) -> RecordKind:
+    """The hooks of a record's kind (a plain :class:`RecordKind` for an unknown kind)."""
+    kind = record_or_kind.get("kind") if isinstance(record_or_kind, dict) else record_or_kind
+    entry = RECORD_KINDS.entries.get(kind) if isinstance(kind, str) else None
+    return entry() if entry is not None else RecordKind()
+
+
 # ---------------------------------------------------------------- lineage
 
 
 def _parent(record: dict) -> str | None:
-    cfg = record.get("config") or {}
-    if record.get("kind") == "distill":
-        if cfg.get("student_from_teacher") and cfg.get("teacher"):
-            return cfg["teacher"][0]
-        return cfg.get("student")
-    return record.get("model")
+    return record_kind(record).lineage_parent(record)
 
 
 def _summary(record: dict, path: str | None) -> dict:
-    cfg, sizes = record.get("config") or {}, record.get("sizes") or {}
-    out = {"kind": record.get("kind"), "path": path, "layers": sizes.get("layers")}
-    if record.get("kind") == "prune":
-        out.update(strategy=cfg.get("strategy"), layers_before=sizes.get("layers_before"),
-                   kept_layers=(record.get("prune") or {}).get("kept_layers"),
-                   speedup=(record.get("speeds") or {}).get("speedup"),
-                   speedup_range=(record.get("speeds") or {}).get("speedup_range"))
-    elif record.get("kind") == "distill":
-        teachers = (record.get("distill") or {}).get("teachers") or [{}]
-        out.update(strategy=cfg.get("student_from_teacher"), layers_before=teachers[0].get("layers"))
+    out = {"kind": record.get("kind"), "path": path, "layers": (record.get("sizes") or {}).get("layers")}
+    out.update(record_kind(record).lineage_summary(record))
     return out
 
 

@@ -6,7 +6,8 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - a layer-selection strategy with an option of its own,
 - a loss that reads projected hidden states of a narrower student,
 - a distillation method that also trains its teacher (so the teacher lives in checkpoints),
-- a command (which is then also a recipe step kind and a record kind of reports),
+- a command (which is then also a recipe step kind and a record kind of reports), with its own
+  model card and terminal table,
 - a task objective (with the task that names it), scored by `lamina eval`,
 - an export format (exported, parity-checked, carded, then read back by ``lamina eval``),
 - a metric (its function, direction and scale, read by scoring, display and best-run choice),
@@ -225,6 +226,7 @@ def toy_command():
         def run(self, cfg, ctx):
             from lamina.eval.timing import parameter_count
             from lamina.io import atomic_output_dir, write_json
+            from lamina.models.card import write_card
             from lamina.models.loading import load_model
             from lamina.results import RESULTS_FILE, finish_record, new_record
 
@@ -232,8 +234,25 @@ def toy_command():
             record = new_record("toy-count", model=cfg.model, config=cfg.model_dump())
             record["metrics"] = {"million_parameters": parameter_count(model) / 1e6 * cfg.scale}
             with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
-                write_json(tmp / RESULTS_FILE, finish_record(record))
+                finish_record(record)
+                write_card(tmp, record)  # the card below: the shared writer asks the record's kind
+                write_json(tmp / RESULTS_FILE, record)
             return record
+
+        def card(self, folder, record, *, name, **context):
+            from lamina.models.card import front_matter, provenance
+
+            count = record["metrics"]["million_parameters"]
+            return [*front_matter(["lamina", "toy-count"]), f"# {name}", "",
+                    f"Toy count: {count:.4f} million parameters (scale {record['config']['scale']:g}).", "",
+                    *provenance(record)]
+
+        def show(self, record, cfg, echo):
+            from lamina.display import console, table
+
+            t = table("toy count", ("scale", "million parameters"))
+            t.add_row(f"{cfg.scale:g}", f"{record['metrics']['million_parameters']:.4f}")
+            console.print(t)
 
     yield ToyCount
     WORKFLOWS.remove("toy-count")
@@ -241,8 +260,14 @@ def toy_command():
 
 def test_a_command_is_one_registration(toy_command, tiny_bert_with_tokenizer, tmp_path):
     assert "--scale" in cli("toy-count", "--help").stdout
-    cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "one", "--scale", 2)
+    shown = cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "one", "--scale", 2).stdout
     first = json.loads((tmp_path / "one" / "lamina_results.json").read_text())
+    count = first["metrics"]["million_parameters"]
+    # the command's own table, printed by the CLI, and its own card, written as the folder's README.md
+    assert "toy count" in shown and "million parameters" in shown and f"{count:.4f}" in shown
+    card = (tmp_path / "one" / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\ntags:\n- lamina\n- toy-count\n---\n\n# one\n")
+    assert f"Toy count: {count:.4f} million parameters (scale 2)." in card and "- **Command:** `lamina" in card
     (tmp_path / "c.yaml").write_text("scale: 4\n")
     cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "two", "--config", tmp_path / "c.yaml")
     second = json.loads((tmp_path / "two" / "lamina_results.json").read_text())

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.results import RESULTS_FILE, lineage
+from lamina.results import RESULTS_FILE, lineage, record_kind
 
 # TensorBoard scalars kept as learning curves (eval/* also kept, minus timing figures)
 CURVE_TRAIN_TAGS = ("train/loss",)
@@ -120,6 +120,7 @@ class Row:
     throughput: float | None = None  # samples/s at the largest batch timed
     throughput_range: tuple | None = None
     speed_key: str | None = None  # rows with the same key share one speed measurement
+    measures: bool = False  # the run measured the model named by its record (an eval), its output is no model
     curve: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict)
 
@@ -128,11 +129,19 @@ def _strip_seed(name: str, seed) -> str:
     return re.sub(rf"-s{seed}$", "", name) if seed is not None else name
 
 
+def _pruning(chain: list[dict]) -> dict | None:
+    """The nearest run in a lineage that dropped layers and timed the model before and after
+    (its summary carries a speed-up: ``lamina prune``'s)."""
+    return next((c for c in chain if "speedup" in c), None)
+
+
 def make_row(path: Path, record: dict) -> Row:
+    """A record's report row: what every record gives, then the fields its kind's
+    ``report_row`` hook sets (:class:`lamina.results.RecordKind`)."""
     recipe = record.get("recipe") or {}
     run = recipe.get("run") or (path.parent.name if path.name == RESULTS_FILE else path.stem)
     chain = record.get("lineage") or lineage(record)
-    prune = next((c for c in chain if c.get("kind") == "prune"), None)
+    prune = _pruning(chain)
     first = chain[0]
     strategy = (prune or {}).get("strategy") or first.get("strategy")
     sizes = record.get("sizes") or {}
@@ -142,32 +151,35 @@ def make_row(path: Path, record: dict) -> Row:
     seed = record.get("seed")
     speeds = record.get("speeds") or {}
     output = recipe.get("output") or (str(path.parent) if path.name == RESULTS_FILE else None)
-    nbytes = sizes.get("bytes")
-    if nbytes is None and output and record.get("kind") != "eval" and Path(output).is_dir():
-        from lamina.eval.timing import weights_size_bytes
-
-        nbytes = weights_size_bytes(output) or None
-    backend = record.get("backend") or (record.get("export") or {}).get("format") or speeds.get("backend") or "torch"
+    own = record_kind(record).report_row(record)
+    backend = own.pop("backend", None) or record.get("backend") or speeds.get("backend") or "torch"
     # a pruning's speed-up is PyTorch's: an export's speed is its own backend's (its latency, not this)
     speedup = (prune or {}).get("speedup") if backend == "torch" else None
     curve = record.get("curve")
     if not curve:  # a run folder's own record (not gathered by a recipe): read its logs too
         folder = path.parent if recipe.get("output") is None and path.name == RESULTS_FILE else None
         curve = run_curve(folder, record)
-    return Row(
+    fields = dict(
         run=run, step=recipe.get("step") or record.get("kind"), kind=record.get("kind"),
         label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
         parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
         series=recipe.get("label") or (prune or {}).get("strategy") or _strip_seed(run, seed),
         speedup_range=tuple(prune["speedup_range"]) if speedup is not None and prune.get("speedup_range") else None,
-        backend=backend, output=output, bytes=nbytes,
+        backend=backend, output=output, bytes=sizes.get("bytes"),
         latency_ms=speeds.get("latency_ms_batch1"),
         latency_range=tuple(speeds["latency_ms_batch1_range"]) if speeds.get("latency_ms_batch1_range") else None,
-        throughput=speeds.get("samples_per_second") if record.get("kind") != "prune" else None,
+        throughput=speeds.get("samples_per_second"),
         throughput_range=tuple(speeds["samples_per_second_range"]) if speeds.get("samples_per_second_range") else None,
-        speed_key=speeds.get("speed_key") if record.get("kind") != "prune" else None,
+        speed_key=speeds.get("speed_key"),
     )
+    fields.update(own)
+    row = Row(**fields)
+    if row.bytes is None and row.output and not row.measures and Path(row.output).is_dir():
+        from lamina.eval.timing import weights_size_bytes
+
+        row.bytes = weights_size_bytes(row.output) or None
+    return row
 
 
 def fill_speedups(rows: list[Row]) -> None:
@@ -232,7 +244,7 @@ def fill_latencies(rows: list[Row]) -> None:
             m.latency_range = (min(r[0] for r in lat_ranges), max(r[1] for r in lat_ranges)) if lat_ranges else None
             m.throughput = statistics.median(thr) if thr else None
             m.throughput_range = (min(r[0] for r in thr_ranges), max(r[1] for r in thr_ranges)) if thr_ranges else None
-    evals = [r for r in measured if r.kind == "eval"]
+    evals = [r for r in measured if r.measures]
     for r in rows:
         if r in measured:
             continue
@@ -250,7 +262,7 @@ def fill_latencies(rows: list[Row]) -> None:
 
 def measures_another(row: Row, rows: list[Row]) -> bool:
     """An eval of a model that another row made (its score is that model's, measured again)."""
-    return row.kind == "eval" and any(o is not row and _same_folder(row.record.get("model"), o.output) for o in rows)
+    return row.measures and any(o is not row and _same_folder(row.record.get("model"), o.output) for o in rows)
 
 
 def load_rows(found) -> list[Row]:

@@ -8,6 +8,14 @@ edit:
 - the recipe step kind ``name`` (a step's ``args`` validated into the same ``Config``),
 - a record kind that ``lamina report`` reads (unless ``in_reports`` is off).
 
+A command owns what is shown of its records, in its own class: ``card`` (the model card in its
+output folder, written by :func:`lamina.models.card.write_card`), ``show`` (what the terminal
+prints when it is done), ``report_row`` (its fields of a ``lamina report`` row) and
+``lineage_parent`` / ``lineage_summary`` (its place in a model's lineage). Those hooks come from
+:class:`lamina.results.RecordKind`; registering a workflow registers it as its record kind too
+(:data:`lamina.results.RECORD_KINDS`), which is how cards, reports and lineage, below this
+layer, reach them.
+
 Every module of this package is imported by the registry when a command is first looked
 up; a workflow defined elsewhere registers itself when its module is imported.
 """
@@ -19,8 +27,23 @@ from typing import ClassVar
 
 from lamina.config import Settings, validate
 from lamina.registry import Registry
+from lamina.results import RECORD_KINDS, RecordKind
 
-WORKFLOWS = Registry("command", package="lamina.workflows")
+
+class _Commands(Registry):
+    """The command registry; every command is also the record kind of its name."""
+
+    def add(self, name: str, entry) -> None:
+        super().add(name, entry)
+        RECORD_KINDS.remove(name)  # (a kind left behind by a command that was not removed here)
+        RECORD_KINDS.add(name, entry)
+
+    def remove(self, name: str) -> None:
+        super().remove(name)
+        RECORD_KINDS.remove(name)
+
+
+WORKFLOWS = _Commands("command", package="lamina.workflows")
 register_workflow = WORKFLOWS.register
 
 
@@ -38,7 +61,7 @@ class RunContext:
         self.in_recipe = in_recipe
 
 
-class Workflow:
+class Workflow(RecordKind):
     name: ClassVar[str] = ""
     Config: ClassVar[type[Settings]] = Settings
     arguments: ClassVar[tuple[str, ...]] = ()  # config fields taken as positional command-line arguments

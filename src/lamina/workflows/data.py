@@ -27,6 +27,20 @@ class Data(Workflow):
                               task_options=cfg.task_options)
 
     def show(self, record, cfg, echo) -> None:
-        from lamina.display import print_data_summary
+        from lamina.display import console, escape, table
 
-        print_data_summary(record)
+        console.print(f"[bold]{record['task']}[/bold]: {record['description']}  (source: {record['source']})")
+        t = table(None, ("split", "examples", "labels", "tokens p50", "p90", "p95", "p99", "max", "truncated@128"),
+                  labels="left")
+        for name, s in record["splits"].items():
+            lens = s["token_lengths"]
+            labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items()) if s["labels"] else s.get("label_range", "")
+            t.add_row(
+                name, f"{s['examples']:,}", labels, *(str(lens[p]) for p in ("p50", "p90", "p95", "p99", "max")),
+                "-" if s["truncated_at_128"] is None else f"{100 * s['truncated_at_128']:.1f}%",
+            )
+        console.print(t)
+        for i, ex in enumerate(record["examples"], 1):
+            text = " ".join(ex["text"].split())[:200]
+            pair = "  ||  " + " ".join(ex["text_pair"].split())[:200] if ex.get("text_pair") is not None else ""
+            console.print(escape(f"{i}. [{ex['label']}] {text}{pair}"))

@@ -139,6 +139,57 @@ class Distill(Workflow):
     def run(self, cfg: DistillConfig, ctx: RunContext) -> dict:
         return run_distill(cfg, callbacks=ctx.callbacks, log=ctx.log)
 
+    def lineage_parent(self, record: dict) -> str | None:
+        # the student's starting point: the teacher it was cut from, or the --student model
+        cfg = record.get("config") or {}
+        if cfg.get("student_from_teacher") and cfg.get("teacher"):
+            return cfg["teacher"][0]
+        return cfg.get("student")
+
+    def lineage_summary(self, record: dict) -> dict:
+        teachers = (record.get("distill") or {}).get("teachers") or [{}]
+        return {"strategy": (record.get("config") or {}).get("student_from_teacher"),
+                "layers_before": teachers[0].get("layers")}
+
+    def card(self, folder, record: dict, *, name: str, task,
+             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+        """The model card of a distilled student: teachers, initialisation, losses and scores."""
+        from lamina.models.card import fmt_params, front_matter, layerdrop_lines, provenance, scores_table, usage
+
+        cfg, d, tr, sizes = record["config"], record["distill"], record["training"], record["sizes"]
+        teachers = ", ".join(f"`{t['name']}` ({t['layers']} layers, weight {t['weight']})" for t in d["teachers"])
+        maps = "; ".join(f"{t['name']}: {t['layer_map']}" for t in d["teachers"])
+        losses = " + ".join(f"{w:g}·{n}" for n, w in d["losses"].items())
+        lines = [
+            *front_matter(["lamina", "knowledge-distillation", f"task:{task.name}"]),
+            f"# {name}",
+            "",
+            f"A {sizes['layers']}-layer student distilled on **{task.name}** ({task.description}) with lamina "
+            "(`lamina distill`).",
+            "",
+            "## How it was made",
+            "",
+            f"- **Teacher(s):** {teachers}",
+            f"- **Method:** `{d.get('method', 'standard')}`"
+            + (f" ({', '.join(f'{k}={v}' for k, v in d['method_options'].items())})" if d.get("method_options") else ""),
+            f"- **Student initialisation:** {d['student_init']} ({sizes['layers']} layers, "
+            f"{fmt_params(sizes['parameters'])} parameters)",
+            f"- **Loss:** {losses}; temperature {d['temperature']}; layer map ({cfg['layer_map']}) {maps}",
+            f"- **Teacher-output cache:** {d['cache']}",
+            f"- **Token noise:** {d['noise'] or 'none'}; student pre-fine-tuning: {d['prefinetune_epochs']} epochs",
+            f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+            f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+            f"{cfg['max_length']}, seed {cfg['seed']}; {tr['global_steps']} steps, best checkpoint {tr['best_checkpoint']}",
+            *layerdrop_lines(cfg, " (student)"),
+            f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+            *provenance(record),
+            "## Scores",
+            "",
+            *scores_table(record),
+            *usage(name, auto_class),
+        ]
+        return lines
+
 
 def _calibration(rows, samples: int = 256):
     """Layer statistics on up to ``samples`` training rows (seed 0), for a data-driven
@@ -177,7 +228,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.eval.timing import parameter_count
     from lamina.losses import get_loss
     from lamina.models.adapters import get_adapter
-    from lamina.models.card import write_distill_card
+    from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
@@ -299,7 +350,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
             tokenizer.save_pretrained(tmp)
 
     finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_distill_card(tmp, record, task, name=Path(cfg.output).name,
-                                                   auto_class=objective.auto_class_for(student)))
+               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
+                                           auto_class=objective.auto_class_for(student)))
     return record
 

@@ -79,12 +79,52 @@ class Eval(Workflow):
         return record
 
     def show(self, record, cfg, echo) -> None:
-        from lamina.display import print_eval
+        from lamina.display import Table, console, mb, metric_cell
 
-        print_eval(record)
+        t = Table(title=f"{record['model']} on {record['task']} ({record['config']['split']})")
+        t.add_column("")
+        t.add_column("value", justify="right")
+        for k, v in record["metrics"].items():
+            t.add_row(k, metric_cell(k, v))
+        sizes = record["sizes"]
+        t.add_section()
+        t.add_row("layers", str(sizes["layers"]))
+        t.add_row("parameters", f"{sizes['parameters']:,}")
+        t.add_row("weights on disk", mb(sizes.get("bytes")))
+        speeds = record.get("speeds") or {}
+        if speeds:
+            t.add_section()
+            if speeds.get("latency_ms_batch1") is not None:
+                t.add_row(f"latency, batch 1 × {speeds['seq_len']} (ms)", f"{speeds['latency_ms_batch1']:.1f}")
+            for bs, r in speeds["per_batch_size"].items():
+                t.add_row(f"samples/s, batch {bs} × {speeds['seq_len']}", f"{r['samples_per_second']:.1f}")
+        console.print(t)
+        if record.get("depths"):
+            self.show_depths(record)
         for path in (cfg.json_path, cfg.output and f"{cfg.output}/lamina_results.json"):
             if path:
                 echo(f"wrote {path}")
+
+    @staticmethod
+    def show_depths(record: dict) -> None:
+        """``--depths``: the table of data-free prunings scored without retraining."""
+        from lamina.display import console, metric_cell, table
+
+        rows = record["depths"]
+        names = list(rows[0]["metrics"])
+        t = table(f"pruned without retraining ({record['config']['strategy']})",
+                  ["layers", "kept layers", *names, "parameters"] + (["speed-up"] if "speedup" in rows[0] else []))
+        for r in rows:
+            cells = [str(r["layers"]), ",".join(map(str, r["kept_layers"])),
+                     *[metric_cell(k, r["metrics"][k]) for k in names], f"{r['parameters']:,}"]
+            if "speedup" in r:
+                cells.append(f"{r['speedup']:.2f}x")
+            t.add_row(*cells)
+        console.print(t)
+
+    def report_row(self, record: dict) -> dict:
+        # it measured the model its record names: its output folder holds no model (no size on disk of its own)
+        return {"measures": True}
 
 
 def _speeds(model, *, speed_seq_len, speed_batch_sizes, threads, repeats=5, generation: bool = False) -> dict:

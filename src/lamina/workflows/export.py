@@ -82,6 +82,46 @@ class Export(Workflow):
                  f"(PyTorch fp32: {scores_text(record['export']['reference_metrics'])})")
         echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
 
+    def report_row(self, record: dict) -> dict:
+        # the exported model runs on its format's backend (its speed is that backend's, not PyTorch's)
+        fmt = (record.get("export") or {}).get("format")
+        return {"backend": fmt} if fmt else {}
+
+    def card(self, folder, record: dict, *, name: str, **context) -> list[str]:
+        """The model card of an exported model (``lamina export``): format, parity, sizes, scores, how to run it."""
+        from lamina.eval.metrics import is_fraction
+        from lamina.models.card import fmt_params, provenance
+        from lamina.models.formats import get_format
+
+        ex, sizes = record["export"], record["sizes"]
+        fmt, p = ex["format"], ex["parity"]
+        form = get_format(fmt)
+        lines = [
+            "---", "tags:", "- lamina", f"- {fmt}", "---", "",
+            f"# {name}",
+            "",
+            f"`{record['model']}` exported for deployment by lamina (`lamina export --format {fmt}`): "
+            + form.card.format(opset=ex.get("opset")) + ".",
+            "",
+            "## Checks at export",
+            "",
+            f"- **Parity on real text** ({p['texts']} texts from `{p['source']}`, {p['rows_compared']} rows incl. a batch "
+            f"of 1 and one of 7): max |logit difference| vs PyTorch fp32 {p['max_abs_diff']:.2e}, argmax agreement "
+            f"{100 * p['argmax_agreement']:.2f}%",
+            f"- **Size on disk:** {sizes['bytes'] / 1e6:.1f} MB (PyTorch fp32: {sizes['bytes_before'] / 1e6:.1f} MB)",
+            f"- **Parameters of the source:** {fmt_params(sizes['parameters'])}",
+        ]
+        if record.get("metrics"):
+            ref = ex["reference_metrics"]
+            lines += ["", f"## Scores ({record['task']} dev)", "", "| metric | PyTorch fp32 | exported | change |",
+                      "|---|---:|---:|---:|"]
+            for k, v in record["metrics"].items():
+                scale = 100 if is_fraction(k, v) else 1
+                lines.append(f"| {k} | {scale * ref[k]:.2f} | {scale * v:.2f} | {scale * (v - ref[k]):+.2f} |")
+            lines.append("")
+        lines += [*provenance(record), "## Use", "", *form.usage(name, record)]
+        return lines
+
 
 def _texts(cfg: ExportConfig) -> tuple[list[str], str]:
     from lamina.data.calibration import load_calibration_texts
@@ -100,7 +140,7 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir, write_json
     from lamina.models import export as ex
-    from lamina.models.card import write_export_card
+    from lamina.models.card import write_card
     from lamina.models.formats import get_format
     from lamina.models.loading import load_model, resolve_model
     from lamina.results import RESULTS_FILE, finish_record, new_record
@@ -148,6 +188,6 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
                                                  for k, v in record["export"]["reference_metrics"].items()}
         record["sizes"]["bytes"] = weights_size_bytes(tmp)
         finish_record(record)
-        write_export_card(tmp, record, name=Path(cfg.output).name)
+        write_card(tmp, record, name=Path(cfg.output).name)
         write_json(tmp / RESULTS_FILE, record)
     return record

@@ -48,6 +48,40 @@ class Finetune(Workflow):
     def run(self, cfg: FinetuneConfig, ctx: RunContext) -> dict:
         return run_finetune(cfg, callbacks=ctx.callbacks)
 
+    def card(self, folder, record: dict, *, name: str, task,
+             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+        """The model card of a fine-tuned model: source, task, training settings and dev scores."""
+        from lamina.models.card import fmt_params, front_matter, layerdrop_lines, provenance, scores_table, usage
+
+        cfg, tr, sizes = record["config"], record["training"], record["sizes"]
+        lines = [
+            *front_matter(["lamina", "text-classification", f"task:{task.name}"]),
+            f"# {name}",
+            "",
+            f"`{record['model']}` fine-tuned on **{task.name}** ({task.description}) with lamina (`lamina finetune`).",
+            "",
+            "## How it was made",
+            "",
+            f"- **Source model:** `{record['model']}` ({sizes['layers']} layers, {fmt_params(sizes['parameters'])} parameters)",
+            f"- **Task:** `{task.name}`; labels: {list(task.labels) if task.labels else 'regression (one score)'}",
+            f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+            f"- **Evaluation examples:** {tr['eval_examples']}",
+            f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+            f"{cfg['max_length']}, warm-up {cfg['warmup_ratio']}, weight decay {cfg['weight_decay']}, seed {cfg['seed']}",
+            *layerdrop_lines(cfg),
+            f"- **Steps:** {tr['global_steps']}; best checkpoint: {tr['best_checkpoint']} (by {task.main_metric})",
+            f"- **Training loss:** first logged {tr['train_loss_first']:.4f}, last logged {tr['train_loss_last']:.4f}"
+            if tr.get("train_loss_first") is not None
+            else "- **Training loss:** not logged",
+            f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+            *provenance(record),
+            "## Scores",
+            "",
+            *scores_table(record),
+            *usage(name, auto_class),
+        ]
+        return lines
+
 
 def from_scratch(cfg: FinetuneConfig, task, objective, raw):
     """A randomly initialised model from ``--model-config`` and a BPE tokenizer trained on the
@@ -84,7 +118,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     from lamina.data.encode import check_max_length
     from lamina.eval.timing import parameter_count
     from lamina.models.adapters import get_adapter
-    from lamina.models.card import write_finetune_card
+    from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
@@ -130,6 +164,6 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
 
     finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)), main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_finetune_card(tmp, record, task, name=Path(cfg.output).name,
-                                                    auto_class=objective.auto_class_for(model)))
+               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
+                                           auto_class=objective.auto_class_for(model)))
     return record

@@ -41,8 +41,33 @@ class Inspect(Workflow):
         return table
 
     def show(self, record, cfg, echo) -> None:
-        from lamina.display import print_inspect_table
+        from lamina.display import console, table
 
-        print_inspect_table(record)
+        t = table(f"{record['model']} ({record['architecture']}): per-layer view",
+                  ("layer", "parameters", "contribution cos(in,out)", "angular dist(in,out)"))
+        for row in record["rows"]:
+            t.add_row(
+                str(row["layer"]),
+                f"{row['parameters']:,}",
+                f"{row.get('contribution_cosine', float('nan')):.4f}",
+                f"{row.get('angular_distance', float('nan')):.4f}",
+            )
+        tot = record["totals"]
+        t.add_section()
+        t.add_row("total", f"{tot['parameters']:,}", "", "")
+        t.add_row("in layers", f"{tot['layer_parameters']:,}", "", "")
+        console.print(t)
+        cal = record.get("calibration") or {}
+        console.print(
+            f"calibration: {cal.get('source')} · {cal.get('samples')} examples · {cal.get('tokens'):,} tokens "
+            f"({'last token' if cal.get('token') == 'last' else 'all tokens'})"
+        )
+        blocks = ", ".join(
+            f"{b['size']}→layers {b['start']}..{b['start'] + b['size'] - 1} ({b['angular_distance']:.3f})"
+            for b in record.get("best_blocks", [])
+        )
+        if blocks:
+            console.print(f"most redundant contiguous block per size (angular): {blocks}")
+        console.print("high cosine / low angular distance = the layer changes its input little (a drop candidate)")
         if cfg.json_path:
             echo(f"wrote {cfg.json_path}")

@@ -130,6 +130,57 @@ class Lottery(Workflow):
                      f"{r['main_metric']} {r['score']:.4f}")
         super().show(record, cfg, echo)
 
+    def card(self, folder, record: dict, *, name: str, task,
+             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+        """The model card of a lottery ticket: how it was found, every round, global and per-matrix sparsity."""
+        from lamina.models.card import fmt_params, front_matter, provenance, scores_table, usage
+
+        cfg, lt, sizes = record["config"], record["lottery"], record["sizes"]
+        how = {
+            "imp": f"iterative magnitude pruning ({lt['threshold']} threshold, {lt['schedule']} schedule: "
+                   f"{lt['schedule_meaning']}, rate {lt['prune_rate']}), rewound to {lt['rewind']}"
+                   + (f" (step {lt['rewind_step']})" if lt["rewind"] == "step" else "")
+                   + ("; the head rewound too" if lt["rewind_head"] else "; the head keeps its trained values"),
+            "oneshot": f"one-shot magnitude pruning of the pretrained weights ({lt['threshold']} threshold), then fine-tuned",
+            "random": "a random mask at the target sparsity, then fine-tuned",
+        }[lt["mode"]]
+        lines = [
+            *front_matter(["lamina", "lottery-ticket", "sparse", f"task:{task.name}"]),
+            f"# {name}",
+            "",
+            f"A {100 * lt['global_sparsity']:.1f}%-sparse subnetwork of `{record['model']}` trained on **{task.name}** "
+            f"({task.description}) with lamina (`lamina lottery --mode {lt['mode']}`). The zeros are stored in place "
+            "in the weights (dense tensors): a vanilla `from_pretrained` keeps them; `mask.safetensors` holds the mask.",
+            "",
+            "## How it was made",
+            "",
+            f"- **Method:** {how}",
+            f"- **Pruned:** {lt['pruned']}",
+            f"- **Prunable weights:** {lt['prunable_weights']:,}; non-zero after pruning: {sizes['nonzero_prunable']:,} "
+            f"(global sparsity {100 * lt['global_sparsity']:.2f}%); all parameters: {fmt_params(sizes['parameters'])}",
+            f"- **Settings per round:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
+            f"{cfg['max_length']}, seed {cfg['seed']}",
+            f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+            *provenance(record),
+            "## Rounds",
+            "",
+            "| round | sparsity | " + lt["rounds"][0]["main_metric"] + " (dev) | steps |",
+            "|---:|---:|---:|---:|",
+            *[f"| {r['round']} | {100 * r['sparsity']:.1f}% | {r['score']:.4f} | {r['steps']} |" for r in lt["rounds"]],
+            "",
+            "## Sparsity per matrix",
+            "",
+            "| matrix | sparsity |",
+            "|---|---:|",
+            *[f"| `{k}` | {100 * v:.1f}% |" for k, v in lt["per_matrix"].items()],
+            "",
+            "## Scores",
+            "",
+            *scores_table(record),
+            *usage(name, auto_class),
+        ]
+        return lines
+
 
 def _snapshot_callback(model, step: int):
     """A Trainer callback that copies the model's state after ``step`` optimizer steps (``.state``)."""
@@ -188,7 +239,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     from lamina.eval.timing import parameter_count
     from lamina.io import write_json
     from lamina.models.adapters import get_adapter
-    from lamina.models.card import write_lottery_card
+    from lamina.models.card import write_card
     from lamina.models.sparsity import (
         MaskCallback,
         apply_masks,
@@ -346,6 +397,6 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         shutil.copytree(rounds_dir, tmp / "rounds", ignore=work_only)
 
     finish_run(cfg, work, record, save=save,
-               card=lambda tmp: write_lottery_card(tmp, record, task, name=Path(cfg.output).name,
-                                                   auto_class=objective.auto_class_for(model)))
+               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
+                                           auto_class=objective.auto_class_for(model)))
     return record

@@ -57,12 +57,51 @@ class Pretrain(Workflow):
         echo(f"eval MLM loss {m['loss']:.4f}, perplexity {m['perplexity']:.1f}  ({record['wall_seconds']:.0f} s)")
         echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
 
+    def card(self, folder, record: dict, *, name: str, **context) -> list[str]:
+        """The model card of a masked-LM trained from scratch by ``lamina pretrain``."""
+        from lamina.models.card import fmt_params, front_matter, layerdrop_lines, provenance, usage
+
+        cfg, tr, sizes, m = record["config"], record["training"], record["sizes"], record["metrics"]
+        p = record["pretrain"]
+        lines = [
+            *front_matter(["lamina", "fill-mask", "masked-lm"]),
+            f"# {name}",
+            "",
+            f"A {sizes['layers']}-layer {p['model_type']} masked language model trained from scratch with lamina "
+            "(`lamina pretrain`).",
+            "",
+            "## How it was made",
+            "",
+            f"- **Architecture:** {p['model_type']}, {sizes['layers']} layers, hidden {p['hidden']}, {p['heads']} heads, "
+            f"intermediate {p['intermediate']}; {fmt_params(sizes['parameters'])} parameters",
+            f"- **Tokenizer:** from `{cfg['tokenizer']}` (vocabulary {p['vocab_size']:,})",
+            f"- **Training corpus:** {', '.join(f'`{c}`' for c in cfg['corpus'])}: {p['train_blocks']:,} blocks of "
+            f"{p['block_size']} tokens",
+            f"- **Evaluation:** {p['eval_source']}: {p['eval_blocks']:,} blocks, masked once (seed {p['eval_mask_seed']})",
+            f"- **Objective:** masked LM, {cfg['mlm_probability']:.0%} of tokens (80% [MASK], 10% random, 10% kept)",
+            f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, warm-up "
+            f"{cfg['warmup_ratio']}, seed {cfg['seed']}; {tr['global_steps']} steps",
+            *layerdrop_lines(cfg),
+            f"- **Wall time:** {record.get('wall_seconds', 0):.0f} s",
+            *provenance(record),
+            "## Scores",
+            "",
+            "| metric | value |",
+            "|---|---:|",
+            f"| training loss (last logged) | {tr['train_loss_last']:.4f} |" if tr.get("train_loss_last") is not None else "",
+            f"| evaluation MLM loss | {m['loss']:.4f} |",
+            f"| evaluation perplexity | {m['perplexity']:.1f} |",
+            "",
+            *usage(name, "AutoModelForMaskedLM"),
+        ]
+        return lines
+
 
 def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     from transformers import AutoConfig, AutoModelForMaskedLM, Trainer, set_seed
 
     from lamina.eval.timing import parameter_count
-    from lamina.models.card import write_pretrain_card
+    from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.models.loading import load_tokenizer
     from lamina.results import new_record
@@ -107,5 +146,5 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     }
     finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)),
                main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_pretrain_card(tmp, record, name=Path(cfg.output).name))
+               card=lambda tmp: write_card(tmp, record, name=Path(cfg.output).name))
     return record

@@ -95,16 +95,95 @@ class Prune(Workflow):
         return run_prune(cfg)
 
     def show(self, record, cfg, echo) -> None:
-        from lamina.display import print_prune_summary
+        from lamina.display import Table, console, mb
 
-        print_prune_summary(record, cfg.output)
+        output, sizes, p = cfg.output, record["sizes"], record["prune"]
+        t = Table(title=f"{record['model']} → {output}  (strategy: {record['config']['strategy']})")
+        t.add_column("")
+        t.add_column("before", justify="right")
+        t.add_column("after", justify="right")
+        t.add_column("ratio", justify="right")
+        t.add_row("layers", str(sizes["layers_before"]), str(sizes["layers"]), "")
+        pb, pa = sizes["parameters_before"], sizes["parameters"]
+        t.add_row("parameters", f"{pb:,}", f"{pa:,}", f"{pa / pb:.2f}x")
+        sb, sa = sizes.get("bytes_before"), sizes.get("bytes")
+        t.add_row("weights on disk", mb(sb), mb(sa), f"{sa / sb:.2f}x" if sb else "")
+        if record.get("speeds"):
+            s = record["speeds"]
+            t.add_row(
+                f"samples/s (CPU, {s['batch_size']}×{s['seq_len']})",
+                f"{s['before_samples_per_second']:.1f}",
+                f"{s['samples_per_second']:.1f}",
+                f"{s['speedup']:.2f}x",
+            )
+        console.print(t)
+        console.print(f"kept layers {p['kept_layers']}, dropped {p['dropped_layers']}")
+        console.print(f"saved to {output} (model card: {output}/README.md)")
+
+    def report_row(self, record: dict) -> dict:
+        # its speeds compare the model before and after pruning: a speed-up, not a throughput of its own
+        return {"throughput": None, "speed_key": None}
+
+    def lineage_summary(self, record: dict) -> dict:
+        speeds = record.get("speeds") or {}
+        return {"strategy": (record.get("config") or {}).get("strategy"),
+                "layers_before": (record.get("sizes") or {}).get("layers_before"),
+                "kept_layers": (record.get("prune") or {}).get("kept_layers"),
+                "speedup": speeds.get("speedup"), "speedup_range": speeds.get("speedup_range")}
+
+    def card(self, folder, record: dict, *, name: str, **context) -> list[str]:
+        """The model card of a pruned model from its results record; ``name`` is the final folder name."""
+        from lamina.models.card import fmt_params, front_matter, provenance, usage
+
+        p, sizes = record["prune"], record["sizes"]
+        keep = p["kept_layers"]
+        before, after = sizes["parameters_before"], sizes["parameters"]
+        options = {k: v for k, v in record["config"].items() if k not in ("strategy", "drop", "keep", "layers")}
+        lines = [
+            *front_matter(["lamina", "layer-pruning"]),
+            f"# {name}",
+            "",
+            f"A layer-pruned copy of `{record['model']}`, made with lamina (`lamina prune`). "
+            "No training was done after pruning.",
+            "",
+            "## How it was made",
+            "",
+            f"- **Source model:** `{record['model']}` ({p['architecture']}, {sizes['layers_before']} layers)",
+            f"- **Strategy:** `{record['config']['strategy']}`" + (f" (options: {options})" if options else ""),
+            f"- **Kept layers** (0-based indices into the source): {keep}",
+            f"- **Dropped layers:** {p['dropped_layers']}",
+            f"- **Layers:** {sizes['layers_before']} → {len(keep)}",
+            f"- **Parameters:** {fmt_params(before)} → {fmt_params(after)} ({100 * (1 - after / before):.1f}% fewer)",
+        ]
+        if p.get("calibration"):
+            cal = p["calibration"]
+            lines.append(
+                f"- **Calibration data:** `{cal['source']}`, {cal['samples']} examples, "
+                f"{cal['tokens']:,} tokens (max length {cal['max_length']})"
+            )
+        if record.get("speeds"):
+            s = record["speeds"]
+            lines.append(
+                f"- **CPU throughput** (batch {s['batch_size']} × {s['seq_len']} tokens, {s['threads']} threads, "
+                f"median of {s['repeats']}): {s['before_samples_per_second']:.1f} → "
+                f"{s['samples_per_second']:.1f} samples/s ({s['speedup']:.2f}x)"
+            )
+        lines += [
+            *provenance(record),
+            "## Scores",
+            "",
+            "Not evaluated yet: pruned models usually need fine-tuning or distillation to recover quality.",
+            "",
+            *usage(name, "AutoModel"),
+        ]
+        return lines
 
 
 def run_prune(cfg: PruneConfig) -> dict:
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir, write_json
     from lamina.models.adapters import get_adapter
-    from lamina.models.card import write_prune_card
+    from lamina.models.card import write_card
     from lamina.models.loading import load_model
     from lamina.models.surgery import drop_layers
     from lamina.results import RESULTS_FILE, finish_record, new_record
@@ -175,6 +254,6 @@ def run_prune(cfg: PruneConfig) -> dict:
             tokenizer.save_pretrained(tmp)
         record["sizes"]["bytes"] = weights_size_bytes(tmp)
         finish_record(record)
-        write_prune_card(tmp, record, name=Path(cfg.output).name)
+        write_card(tmp, record, name=Path(cfg.output).name)
         write_json(Path(tmp) / RESULTS_FILE, record)
     return record
