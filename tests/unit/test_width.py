@@ -183,3 +183,24 @@ def test_prune_command_width_end_to_end_and_refusals(tiny_bert_with_tokenizer, t
         assert_one_line_error(runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(bad), "--no-speed",
                                                   *args]), says, code=2)
         assert not bad.exists()
+
+
+def test_distill_a_student_cut_from_the_teacher_by_depth_and_width(tiny_teacher, sst_like, tmp_path):
+    """--student-from-teacher with --ffn/--heads/--hidden: a narrower student whose hidden states reach the
+    teacher's through the learned projection (hidden_mse), trained and saved as a vanilla folder."""
+    out = tmp_path / "s"
+    result = runner.invoke(app, [
+        "distill", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like, "-o", str(out),
+        "--student-from-teacher", "top", "--keep", "2", "--ffn", "16", "--heads", "2", "--hidden", "16",
+        "--loss", "kd=1,hidden_mse=1", "--max-steps", "4", "--batch-size", "16", "--max-length", "32",
+        "--no-progress", "--no-cache"])
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    record = json.loads((out / "lamina_results.json").read_text())
+    assert record["distill"]["projections"] == [0]  # the 16-wide student reaches the 32-wide teacher
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
+    assert (model.config.num_hidden_layers, model.config.intermediate_size, model.config.num_attention_heads,
+            model.config.hidden_size) == (2, 16, 2, 16)
+    assert "narrowed by activation importance" in json.dumps(record)
+    bad = runner.invoke(app, ["distill", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like,
+                              "-o", str(tmp_path / "b"), "--student-config", "{}", "--ffn", "16"])
+    assert_one_line_error(bad, "shape a student cut from the teacher", code=2)

@@ -7,3 +7,4 @@ architecture (:class:`lamina.models.width.WidthSpec`), ``{"ffn": [layers × neur
 """
 
 from lamina.importance.base import IMPORTANCE, Importance, get_importance, register_importance  # noqa: F401
+from lamina.importance.narrow import narrow  # noqa: F401

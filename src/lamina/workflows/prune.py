@@ -214,47 +214,20 @@ def run_prune(cfg: PruneConfig) -> dict:
     return record
 
 
+
 def _prune_width(cfg: PruneConfig, model, tokenizer) -> tuple[object, dict]:
     """The (depth-pruned) ``model`` narrowed to ``cfg.widths`` by the importance criterion, and what was done."""
-    import time
-
+    from lamina.data.calibration import calibration_batches, load_calibration_texts
     from lamina.errors import LaminaError
-    from lamina.importance import get_importance
-    from lamina.models.width import plan_from_scores, prune_width, width_spec
+    from lamina.importance import get_importance, narrow
 
-    criterion = get_importance(cfg.importance)
-    spec = width_spec(model)
-    before = {"ffn": spec.ffn(model.config), "heads": spec.heads(model.config),
-              "kv_heads": spec.kv_heads(model.config), "hidden": spec.hidden(model.config)}
     batches, calibration = [], None
-    if criterion.needs_calibration:
-        from lamina.data.calibration import load_calibration_texts
-
+    if get_importance(cfg.importance).needs_calibration:
         if tokenizer is None:
             raise LaminaError(f"'{cfg.model}' has no tokenizer: --importance {cfg.importance} reads calibration text "
                               "(or use --importance magnitude)")
         texts = load_calibration_texts(cfg.calib_data, data_dir=cfg.data_dir, samples=cfg.calib_samples)
-        batches = _batches(tokenizer, texts, max_length=cfg.max_length)
+        batches = calibration_batches(tokenizer, texts, max_length=cfg.max_length)
         calibration = {"source": cfg.calib_data or "bbc-news", "samples": len(texts), "max_length": cfg.max_length}
-    start = time.perf_counter()
-    scores = criterion.scores(model, batches)
-    seconds = time.perf_counter() - start
-    plan = plan_from_scores(scores, model.config, **cfg.widths)
-    pruned = prune_width(model, plan)
-    return pruned, {"importance": cfg.importance, "importance_seconds": seconds, "calibration": calibration,
-                    "before": before, "after": plan.shape(spec, model.config),
-                    "kept_heads": plan.heads, "kept_kv_heads": plan.kv_heads}
-
-
-def _batches(tokenizer, texts, *, max_length: int, batch_size: int = 16) -> list[dict]:
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token
-    out = []
-    for i in range(0, len(texts), batch_size):
-        chunk = texts[i:i + batch_size]
-        pairs = [t if isinstance(t, tuple) else (t,) for t in chunk]
-        firsts = [p[0] for p in pairs]
-        seconds = [p[1] for p in pairs] if all(len(p) > 1 for p in pairs) else None
-        enc = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-        out.append({k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
-    return out
+    pruned, info = narrow(model, cfg.widths, importance=cfg.importance, batches=batches)
+    return pruned, {**info, "calibration": calibration}
