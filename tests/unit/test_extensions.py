@@ -11,7 +11,8 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - a task objective (with the task that names it), scored by `lamina eval`,
 - an export format (exported, parity-checked, carded, then read back by ``lamina eval``),
 - a metric (its function, direction and scale, read by scoring, display and best-run choice),
-- an architecture adapter (a model_type that layer surgery then knows; a duplicate refused).
+- an architecture adapter (a model_type that layer surgery then knows; a duplicate refused),
+- an importance criterion of width pruning (then `lamina prune --importance NAME`).
 """
 
 from __future__ import annotations
@@ -475,3 +476,42 @@ def test_an_architecture_adapter_is_one_registration(toy_adapter, tiny_bert_with
         ADAPTERS.remove(model_type)
     with pytest.raises(LaminaError, match="unsupported architecture 'toy-bert'; supported: .*bert"):
         get_adapter(SimpleNamespace(model_type="toy-bert"))
+
+
+# ---------------------------------------------------------------- an importance criterion (width pruning)
+
+
+@pytest.fixture
+def toy_importance():
+    from lamina.importance import IMPORTANCE, Importance, register_importance
+
+    @register_importance("toy-last-first")
+    class LastFirst(Importance):
+        """Ranks later units higher (keeps the last neurons, heads and channels); no data."""
+
+        needs_calibration = False
+
+        def scores(self, model, batches=None):
+            from lamina.models.adapters import get_adapter
+            from lamina.models.width import width_spec
+
+            spec, c = width_spec(model), model.config
+            n = get_adapter(model).num_layers(c)
+            return {"ffn": [torch.arange(spec.ffn(c), dtype=torch.float) for _ in range(n)],
+                    "heads": [torch.arange(spec.heads(c), dtype=torch.float) for _ in range(n)],
+                    "hidden": torch.arange(spec.hidden(c), dtype=torch.float)}
+
+    yield LastFirst
+    IMPORTANCE.remove("toy-last-first")
+
+
+def test_an_importance_criterion_is_one_registration(toy_importance, tiny_bert_with_tokenizer, tmp_path):
+    assert "toy-last-first" in cli("importance").stdout
+    cli("prune", tiny_bert_with_tokenizer, "-o", tmp_path / "w", "--ffn", 16, "--importance", "toy-last-first",
+        "--no-speed")
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "w" / "model.safetensors", "pt") as pruned, \
+            safe_open(tiny_bert_with_tokenizer / "model.safetensors", "pt") as full:
+        key = "bert.encoder.layer.0.intermediate.dense.weight"
+        assert torch.equal(pruned.get_tensor(key), full.get_tensor(key)[48:])  # the last 16 of 64 neurons

@@ -22,7 +22,7 @@ LAYERS = [
     {"results"},  # reads lamina.__version__
     {"models"},
     {"analysis"},
-    {"strategies", "losses"},
+    {"strategies", "losses", "importance"},
     {"tasks", "display"},
     {"reports", "training", "distill", "serve"},
     {"lifelong"},  # lamina lifelong's parts: they train through training/

@@ -225,6 +225,18 @@ def strategies():
         typer.echo(f"{name:13s} {cls.describe()}{flag}" + (f" (options: {options})" if options else ""))
 
 
+@command(name="importance")
+def importance():
+    """List the importance criteria that rank FFN neurons, heads and hidden channels for width pruning."""
+    from lamina.importance import IMPORTANCE
+
+    for name in IMPORTANCE.names():
+        cls = IMPORTANCE.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        flag = " [uses calibration data]" if cls.needs_calibration else ""
+        typer.echo(f"{name:13s} {doc}{flag}")
+
+
 @command(name="losses")
 def losses():
     """List the distillation losses and the tasks each applies to (by what their objective offers)."""

@@ -94,3 +94,18 @@ def tokenize_batches(tokenizer, texts: list[tuple[str, ...]], *, max_length: int
         if enc["input_ids"].shape[-1] == 0:
             raise LaminaError("the tokenizer turned the calibration text into no tokens at all")
         yield {k: v for k, v in enc.items() if isinstance(v, torch.Tensor)}
+
+
+def calibration_batches(tokenizer, texts, *, max_length: int, batch_size: int = 16) -> list[dict]:
+    """``texts`` (tuples of one or two texts, or strings) tokenized into padded batches for forward passes
+    (a tokenizer without a pad token pads with its end-of-sequence token)."""
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    out = []
+    for i in range(0, len(texts), batch_size):
+        pairs = [t if isinstance(t, tuple) else (t,) for t in texts[i:i + batch_size]]
+        firsts = [p[0] for p in pairs]
+        seconds = [p[1] for p in pairs] if all(len(p) > 1 for p in pairs) else None
+        enc = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        out.append({k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")})
+    return out

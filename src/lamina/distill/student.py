@@ -52,6 +52,10 @@ def build_student(
     calibration=None,
     seed: int = 42,
     strategy_options: dict | None = None,
+    width: dict | None = None,
+    importance: str = "activation",
+    width_texts=None,
+    max_length: int = 128,
 ):
     """Return ``(student_model, tokenizer, description)``; exactly one way must be chosen."""
     from transformers import set_seed
@@ -93,6 +97,11 @@ def build_student(
             model = drop_layers(model, decoder, inplace=True, stack="decoder")
             info.update(init=f"teacher layers {kept}, decoder layers {decoder} ({from_teacher})",
                         kept_decoder_layers=decoder)
+        if width:
+            model, info["width"] = _narrow(model, teacher_tokenizer, width, importance, width_texts, max_length)
+            shape = info["width"]["after"]
+            info["init"] += (f", narrowed by {importance} importance to FFN {shape['ffn']}, {shape['heads']} heads, "
+                             f"hidden {shape['hidden']}")
         return model, teacher_tokenizer, info
     objective = objective_for(task)
     if student_config is not None:
@@ -119,3 +128,17 @@ def build_student(
         model = drop_layers(model, list(range(first_n)), inplace=True)
         return model, tokenizer or teacher_tokenizer, {"init": f"first {first_n} layers of {source}"}
     return model, tokenizer or teacher_tokenizer, {"init": f"{source}"}
+
+
+def _narrow(model, tokenizer, width: dict, importance: str, texts, max_length: int):
+    """The depth-pruned student narrowed to ``width`` by ``importance``, measured on ``texts()``."""
+    from lamina.data.calibration import calibration_batches
+    from lamina.importance import get_importance, narrow
+
+    batches = []
+    if get_importance(importance).needs_calibration:
+        if tokenizer is None or texts is None:
+            raise LaminaError(f"--importance {importance} reads the training text through the teacher's tokenizer; "
+                              "use --importance magnitude here")
+        batches = calibration_batches(tokenizer, texts(), max_length=max_length)
+    return narrow(model, width, importance=importance, batches=batches)

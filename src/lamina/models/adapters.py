@@ -9,6 +9,9 @@ One registry entry per ``config.model_type``. An adapter knows
 * ``per_layer_fields``: config lists with one entry per block (sliced on pruning);
 * ``causal``: whether the model reads left to right (decides the token used for
   angular distances, see :mod:`lamina.analysis.layer_stats`);
+* ``width``: where the architecture keeps its widths (FFN neurons, heads, hidden channels) and
+  which dimension of each weight is which (:class:`lamina.models.width.WidthSpec`); None where
+  width pruning is not available;
 * for encoder-decoders (BART, Marian, T5), ``decoder_layers_path`` and
   ``decoder_num_layers_field``: the decoder's stack, counted, selected and pruned on its own
   (:meth:`ArchitectureAdapter.stack`); the main stack (``layers_path``) is the encoder's.
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from lamina.errors import LaminaError
+from lamina.models.width import WidthSpec
 from lamina.registry import Registry
 
 
@@ -40,6 +44,7 @@ class ArchitectureAdapter:
     decoder_layers_path: str | None = None  # encoder-decoders: the decoder's blocks
     decoder_num_layers_field: str | None = None
     first_block_required: bool = False  # block 0 holds shared weights (T5's relative position bias)
+    width: WidthSpec | None = None  # width pruning (lamina.models.width); None: not available
 
     @property
     def is_encoder_decoder(self) -> bool:
@@ -114,17 +119,108 @@ def get_adapter(model_or_config) -> ArchitectureAdapter:
     return ADAPTERS.get(model_type)
 
 
+# Width rules (lamina.models.width): which dimension of each weight is the hidden stream, a layer's FFN
+# neurons or its heads. BERT-style encoders name their weights alike.
+_E = r"encoder\.layer\.(?P<layer>\d+)\."
+_HIDDEN_HEADS = (  # heads and pooler/classifier/MLM-head weights that read or write the hidden stream
+    (r"pooler\.dense\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"pooler\.dense\.bias$", {0: "hidden"}),
+    (r"^classifier\.weight$", {1: "hidden"}),
+    (r"classifier\.dense\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"classifier\.dense\.bias$", {0: "hidden"}),
+    (r"classifier\.out_proj\.weight$", {1: "hidden"}),
+    (r"predictions\.transform\.dense\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"predictions\.transform\.(dense\.bias|LayerNorm\.(weight|bias))$", {0: "hidden"}),
+    (r"predictions\.decoder\.weight$", {1: "hidden"}),
+    (r"lm_head\.dense\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"lm_head\.(dense\.bias|layer_norm\.(weight|bias))$", {0: "hidden"}),
+    (r"lm_head\.decoder\.weight$", {1: "hidden"}),
+)
+_FFN = (
+    (_E + r"intermediate\.dense\.weight$", {0: "ffn", 1: "hidden"}),
+    (_E + r"intermediate\.dense\.bias$", {0: "ffn"}),
+    (_E + r"output\.dense\.weight$", {0: "hidden", 1: "ffn"}),
+)
+BERT_WIDTH = WidthSpec(rules=(
+    (r"embeddings\.(word|position|token_type)_embeddings\.weight$", {1: "hidden"}),
+    (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
+    (_E + r"attention\.self\.(query|key|value)\.weight$", {0: "heads", 1: "hidden"}),
+    (_E + r"attention\.self\.(query|key|value)\.bias$", {0: "heads"}),
+    (_E + r"attention\.output\.dense\.weight$", {0: "hidden", 1: "heads"}),
+    (_E + r"(attention\.output|output)\.(dense\.bias|LayerNorm\.(weight|bias))$", {0: "hidden"}),
+    *_FFN, *_HIDDEN_HEADS,
+))
+_COUPLED = ("its embeddings are {what} wide and projected to the hidden size; width pruning keeps the hidden "
+            "size and the heads of {mt} (the head size is hidden / heads), and prunes --ffn")
+ELECTRA_WIDTH = WidthSpec(rules=_FFN, no_heads=_COUPLED.format(what="embedding_size", mt="ELECTRA"),
+                          no_hidden=_COUPLED.format(what="embedding_size", mt="ELECTRA"))
+_MPNET_HEADS = ("MPNet shares one relative-position bias over heads across all layers, so its heads (and, "
+                "as its head size is hidden / heads, its hidden channels) stay; --ffn prunes it")
+MPNET_WIDTH = WidthSpec(rules=_FFN, no_heads=_MPNET_HEADS, no_hidden=_MPNET_HEADS)
+_T = r"transformer\.layer\.(?P<layer>\d+)\."
+DISTILBERT_WIDTH = WidthSpec(hidden_field="dim", ffn_field="hidden_dim", heads_field="n_heads", rules=(
+    (r"embeddings\.(word|position)_embeddings\.weight$", {1: "hidden"}),
+    (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
+    (_T + r"attention\.(q_lin|k_lin|v_lin)\.weight$", {0: "heads", 1: "hidden"}),
+    (_T + r"attention\.(q_lin|k_lin|v_lin)\.bias$", {0: "heads"}),
+    (_T + r"attention\.out_lin\.weight$", {0: "hidden", 1: "heads"}),
+    (_T + r"(attention\.out_lin\.bias|sa_layer_norm\.(weight|bias)|output_layer_norm\.(weight|bias))$",
+     {0: "hidden"}),
+    (_T + r"ffn\.lin1\.weight$", {0: "ffn", 1: "hidden"}),
+    (_T + r"ffn\.lin1\.bias$", {0: "ffn"}),
+    (_T + r"ffn\.lin2\.weight$", {0: "hidden", 1: "ffn"}),
+    (_T + r"ffn\.lin2\.bias$", {0: "hidden"}),
+    (r"pre_classifier\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"pre_classifier\.bias$", {0: "hidden"}),
+    (r"^classifier\.weight$", {1: "hidden"}),
+    (r"vocab_transform\.weight$", {0: "hidden", 1: "hidden"}),
+    (r"(vocab_transform\.bias|vocab_layer_norm\.(weight|bias))$", {0: "hidden"}),
+    (r"vocab_projector\.weight$", {1: "hidden"}),
+))
+
 # Encoders: BERT-style `encoder.layer`.
-register_adapter(ArchitectureAdapter("bert", "encoder.layer"))
-register_adapter(ArchitectureAdapter("roberta", "encoder.layer", extra_model_types=("xlm-roberta", "camembert")))
-register_adapter(ArchitectureAdapter("electra", "encoder.layer"))
-register_adapter(ArchitectureAdapter("mpnet", "encoder.layer"))
-register_adapter(ArchitectureAdapter("distilbert", "transformer.layer", num_layers_field="n_layers"))
+register_adapter(ArchitectureAdapter("bert", "encoder.layer", width=BERT_WIDTH))
+register_adapter(ArchitectureAdapter("roberta", "encoder.layer", extra_model_types=("xlm-roberta", "camembert"),
+                                     width=BERT_WIDTH))
+register_adapter(ArchitectureAdapter("electra", "encoder.layer", width=ELECTRA_WIDTH))
+register_adapter(ArchitectureAdapter("mpnet", "encoder.layer", width=MPNET_WIDTH))
+register_adapter(ArchitectureAdapter("distilbert", "transformer.layer", num_layers_field="n_layers",
+                                     width=DISTILBERT_WIDTH))
 # Decoders.
-register_adapter(ArchitectureAdapter("gpt2", "h", num_layers_field="n_layer", causal=True))
+_H = r"(?:^|\.)h\.(?P<layer>\d+)\."
+GPT2_WIDTH = WidthSpec(hidden_field="n_embd", ffn_field="n_inner", heads_field="n_head", ffn_default_factor=4, rules=(
+    (r"(?:^|\.)(wte|wpe)\.weight$", {1: "hidden"}),
+    (_H + r"ln_(1|2)\.(weight|bias)$", {0: "hidden"}),
+    (_H + r"attn\.c_attn\.weight$", {0: "hidden", 1: "qkv_heads"}),  # Conv1D: (in, out)
+    (_H + r"attn\.c_attn\.bias$", {0: "qkv_heads"}),
+    (_H + r"attn\.c_proj\.weight$", {0: "heads", 1: "hidden"}),
+    (_H + r"attn\.c_proj\.bias$", {0: "hidden"}),
+    (_H + r"mlp\.c_fc\.weight$", {0: "hidden", 1: "ffn"}),
+    (_H + r"mlp\.c_fc\.bias$", {0: "ffn"}),
+    (_H + r"mlp\.c_proj\.weight$", {0: "ffn", 1: "hidden"}),
+    (_H + r"mlp\.c_proj\.bias$", {0: "hidden"}),
+    (r"(?:^|\.)ln_f\.(weight|bias)$", {0: "hidden"}),
+    (r"^(lm_head|score)\.weight$", {1: "hidden"}),
+))
+_L = r"(?:^|\.)layers\.(?P<layer>\d+)\."
+LLAMA_WIDTH = WidthSpec(kv_heads_field="num_key_value_heads", head_dim_field="head_dim", rules=(
+    (r"embed_tokens\.weight$", {1: "hidden"}),
+    (_L + r"self_attn\.q_proj\.weight$", {0: "heads", 1: "hidden"}),
+    (_L + r"self_attn\.q_proj\.bias$", {0: "heads"}),
+    (_L + r"self_attn\.(k_proj|v_proj)\.weight$", {0: "kv_heads", 1: "hidden"}),
+    (_L + r"self_attn\.(k_proj|v_proj)\.bias$", {0: "kv_heads"}),
+    (_L + r"self_attn\.o_proj\.weight$", {0: "hidden", 1: "heads"}),
+    (_L + r"self_attn\.o_proj\.bias$", {0: "hidden"}),
+    (_L + r"mlp\.(gate_proj|up_proj)\.weight$", {0: "ffn", 1: "hidden"}),
+    (_L + r"mlp\.down_proj\.weight$", {0: "hidden", 1: "ffn"}),
+    (_L + r"(input_layernorm|post_attention_layernorm)\.weight$", {0: "hidden"}),
+    (r"(?:^|\.)norm\.weight$", {0: "hidden"}),
+    (r"^(lm_head|score)\.weight$", {1: "hidden"}),
+))
+register_adapter(ArchitectureAdapter("gpt2", "h", num_layers_field="n_layer", causal=True, width=GPT2_WIDTH))
 register_adapter(
     ArchitectureAdapter(
-        "llama", "layers", causal=True, extra_model_types=("qwen2", "qwen3", "mistral")
+        "llama", "layers", causal=True, extra_model_types=("qwen2", "qwen3", "mistral"), width=LLAMA_WIDTH
     )
 )
 # lamina's own multilayer perceptron (lamina.models.mlp, Hinton et al.'s MNIST nets): blocks in mlp.layers

@@ -34,6 +34,12 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
                                           "by the same (data-free) strategy.", ge=1)
     strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
                                           flag="--strategy-option")
+    ffn: Optional[int] = setting(None, "With --student-from-teacher: FFN neurons the student keeps per layer.", ge=1)
+    heads: Optional[int] = setting(None, "With --student-from-teacher: attention heads the student keeps per layer.",
+                                   ge=1)
+    hidden: Optional[int] = setting(None, "With --student-from-teacher: hidden channels the student keeps.", ge=1)
+    importance: str = setting("activation", "With --ffn/--heads/--hidden: how the teacher's units are ranked "
+                              "(see `lamina importance`; activation reads 256 training examples).")
     student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
     student_first_n: Optional[int] = setting(None, "First N layers of --student (default minilm-l6).", ge=1)
     loss: dict[str, float] = setting({"kd": 1.0}, "Weighted losses, e.g. kd=1,pkd=100 (see `lamina losses`).")
@@ -121,12 +127,23 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         if self.keep_decoder is not None and self.student_from_teacher is None:
             raise ValueError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
                              "layers the student keeps)")
+        if self.widths and self.student_from_teacher is None:
+            raise ValueError("--ffn/--heads/--hidden shape a student cut from the teacher: give --student-from-teacher "
+                             "STRATEGY --keep N")
+        from lamina.importance import IMPORTANCE
+
+        IMPORTANCE.get(self.importance)
         method = get_method(self.method)
         try:
             method.Options(**self.method_options)  # unknown or bad method settings fail here
         except ValidationError as exc:
             raise ValueError(describe_error(exc, flags=set(self.method_options), model=method.Options)) from None
         return self
+
+
+    @property
+    def widths(self) -> dict:
+        return {k: v for k, v in (("ffn", self.ffn), ("heads", self.heads), ("hidden", self.hidden)) if v is not None}
 
 
 @register_workflow("distill")
@@ -191,17 +208,21 @@ class Distill(Workflow):
         return lines
 
 
+def _calibration_texts(rows, samples: int = 256) -> list[tuple]:
+    """Up to ``samples`` training rows (seed 0) as text tuples: what a data-driven --student-from-teacher
+    strategy and a width criterion measure the teacher on."""
+    picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
+    pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
+    column = "text" if "text" in picked.column_names else "source"  # seq2seq pairs: the sources
+    return [(a, b) for a, b in zip(picked[column], pairs)] if pairs else [(a,) for a in picked[column]]
+
+
 def _calibration(rows, samples: int = 256):
-    """Layer statistics on up to ``samples`` training rows (seed 0), for a data-driven
-    --student-from-teacher strategy."""
+    """Layer statistics on the calibration rows, for a data-driven --student-from-teacher strategy."""
     from lamina.analysis import stats_from_texts
 
     def stats(model, tokenizer, token=None):  # the rows are read only when a strategy asks (text tasks)
-        picked = rows.shuffle(seed=0).select(range(min(samples, len(rows))))
-        pairs = list(picked["text_pair"]) if "text_pair" in picked.column_names else None
-        column = "text" if "text" in picked.column_names else "source"  # seq2seq pairs: the sources
-        texts = [(a, b) for a, b in zip(picked[column], pairs)] if pairs else [(a,) for a in picked[column]]
-        return stats_from_texts(model, tokenizer, texts, token=token)
+        return stats_from_texts(model, tokenizer, _calibration_texts(rows, samples), token=token)
 
     return stats
 
@@ -256,7 +277,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         from_teacher=cfg.student_from_teacher, keep=cfg.keep, keep_decoder=cfg.keep_decoder,
         student_config=cfg.student_config,
         first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
-        strategy_options=cfg.strategy_options,
+        strategy_options=cfg.strategy_options, width=cfg.widths, importance=cfg.importance,
+        width_texts=lambda: _calibration_texts(raw["train"]), max_length=cfg.max_length,
     )
     if tokenizer is None and objective.reads_text:
         raise LaminaError("no tokenizer: the teacher folder must hold one")
@@ -331,7 +353,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
                       "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's"}
                      for i, s in enumerate(specs)],
         "student_init": init["init"],
-        **{f"student_{k}": init[k] for k in ("kept_layers", "kept_decoder_layers") if k in init},
+        **{f"student_{k}": init[k] for k in ("kept_layers", "kept_decoder_layers", "width") if k in init},
         "losses": weights,
         "temperature": cfg.temperature,
         "cache": cache_state,

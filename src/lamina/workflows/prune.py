@@ -55,6 +55,12 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
     strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
                                           "alternate; repeatable).", flag="--strategy-option")
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
+    ffn: Optional[int] = setting(None, "Width: FFN (MLP) neurons to keep in every layer.", ge=1)
+    heads: Optional[int] = setting(None, "Width: attention heads to keep in every layer (grouped-query attention: "
+                                   "key/value groups go whole with their query heads).", ge=1)
+    hidden: Optional[int] = setting(None, "Width: hidden (residual) channels to keep.", ge=1)
+    importance: str = setting("activation", "Width: how units are ranked (see `lamina importance`): activation "
+                              "(forward passes on the calibration text, Minitron) or magnitude (weights only).")
 
     @field_validator("drop", "keep")
     @classmethod
@@ -69,8 +75,27 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
     def _parse_layers(cls, value):
         return parse_numbers(value, "--layers", int)
 
+    @field_validator("importance")
+    @classmethod
+    def _known_importance(cls, value):
+        from lamina.importance import IMPORTANCE
+
+        IMPORTANCE.get(value)  # an unknown criterion fails here
+        return value
+
+    @property
+    def widths(self) -> dict:
+        return {k: v for k, v in (("ffn", self.ffn), ("heads", self.heads), ("hidden", self.hidden)) if v is not None}
+
+    @property
+    def prunes_depth(self) -> bool:
+        return any(v is not None for v in (self.drop, self.keep, self.layers, self.keep_decoder))
+
     @model_validator(mode="after")
     def _check(self):
+        if not self.prunes_depth and not self.widths:
+            raise ValueError("say what goes: --drop K, --keep N or --layers 0,2,4 (depth) and/or --ffn N, --heads N, "
+                             "--hidden N (width)")
         if self.layers is not None:
             if "strategy" in self.model_fields_set and self.strategy != "explicit":
                 raise ValueError(f"--layers lists the layers to keep and goes with --strategy explicit, "
@@ -193,19 +218,28 @@ def run_prune(cfg: PruneConfig) -> dict:
     options = cfg.strategy_settings()
     strategy = get_strategy(cfg.strategy, **options)
     record = new_record("prune", model=cfg.model,
-                        config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options})
+                        config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options,
+                                **cfg.widths, **({"importance": cfg.importance} if cfg.widths else {})})
     model, tokenizer, source = load_model(cfg.model)
+    if cfg.widths:
+        from lamina.models.width import check_width_request
+
+        check_width_request(model.config, **cfg.widths)  # before any measurement
     adapter = get_adapter(model)
     n = adapter.num_layers(model.config)
+    depth = cfg.prunes_depth
     stats, cal_info = (cfg.calibration(model, tokenizer, token=strategy.calibration_token)
-                       if strategy.needs_calibration else (None, None))
+                       if depth and strategy.needs_calibration else (None, None))
     only_decoder = cfg.keep_decoder is not None and cfg.drop is None and cfg.keep is None
-    keep = list(range(n)) if only_decoder else select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
+    keep = (list(range(n)) if only_decoder or not depth
+            else select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats))
     pruned = drop_layers(model, keep)
     decoder = None
     if cfg.keep_decoder is not None:
         decoder = select_decoder_layers(model, strategy, cfg.keep_decoder)
         pruned = drop_layers(pruned, decoder, inplace=True, stack="decoder")
+    if cfg.widths:
+        pruned, record["width"] = _prune_width(cfg, pruned, tokenizer)
     record["sizes"] = {
         "layers_before": n,
         "layers": len(keep),
@@ -257,3 +291,22 @@ def run_prune(cfg: PruneConfig) -> dict:
         write_card(tmp, record, name=Path(cfg.output).name)
         write_json(Path(tmp) / RESULTS_FILE, record)
     return record
+
+
+
+def _prune_width(cfg: PruneConfig, model, tokenizer) -> tuple[object, dict]:
+    """The (depth-pruned) ``model`` narrowed to ``cfg.widths`` by the importance criterion, and what was done."""
+    from lamina.data.calibration import calibration_batches, load_calibration_texts
+    from lamina.errors import LaminaError
+    from lamina.importance import get_importance, narrow
+
+    batches, calibration = [], None
+    if get_importance(cfg.importance).needs_calibration:
+        if tokenizer is None:
+            raise LaminaError(f"'{cfg.model}' has no tokenizer: --importance {cfg.importance} reads calibration text "
+                              "(or use --importance magnitude)")
+        texts = load_calibration_texts(cfg.calib_data, data_dir=cfg.data_dir, samples=cfg.calib_samples)
+        batches = calibration_batches(tokenizer, texts, max_length=cfg.max_length)
+        calibration = {"source": cfg.calib_data or "bbc-news", "samples": len(texts), "max_length": cfg.max_length}
+    pruned, info = narrow(model, cfg.widths, importance=cfg.importance, batches=batches)
+    return pruned, {**info, "calibration": calibration}
