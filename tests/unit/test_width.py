@@ -172,6 +172,8 @@ def test_prune_command_width_end_to_end_and_refusals(tiny_bert_with_tokenizer, t
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["width"]["after"] == {"ffn": 16, "heads": 2, "kv_heads": 2, "hidden": 16}
     assert record["width"]["importance"] == "activation" and record["width"]["calibration"]["samples"] == 16
+    card = (out / "README.md").read_text()
+    assert "A layer- and width-pruned copy" in card and "FFN 64 → 16, heads 4 → 2, hidden 32 → 16" in card
     model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
     assert (model.config.num_hidden_layers, model.config.intermediate_size, model.config.num_attention_heads,
             model.config.hidden_size) == (3, 16, 2, 16)

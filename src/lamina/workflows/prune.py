@@ -163,12 +163,16 @@ class Prune(Workflow):
         p, sizes = record["prune"], record["sizes"]
         keep = p["kept_layers"]
         before, after = sizes["parameters_before"], sizes["parameters"]
-        options = {k: v for k, v in record["config"].items() if k not in ("strategy", "drop", "keep", "layers")}
+        width = record.get("width")
+        not_options = ("strategy", "drop", "keep", "layers", "ffn", "heads", "hidden", "importance")
+        options = {k: v for k, v in record["config"].items() if k not in not_options}
+        what = "A layer- and width-pruned" if width and p["dropped_layers"] else "A width-pruned" if width \
+            else "A layer-pruned"
         lines = [
-            *front_matter(["lamina", "layer-pruning"]),
+            *front_matter(["lamina", "layer-pruning", *(["width-pruning"] if width else [])]),
             f"# {name}",
             "",
-            f"A layer-pruned copy of `{record['model']}`, made with lamina (`lamina prune`). "
+            f"{what} copy of `{record['model']}`, made with lamina (`lamina prune`). "
             "No training was done after pruning.",
             "",
             "## How it was made",
@@ -180,6 +184,14 @@ class Prune(Workflow):
             f"- **Layers:** {sizes['layers_before']} → {len(keep)}",
             f"- **Parameters:** {fmt_params(before)} → {fmt_params(after)} ({100 * (1 - after / before):.1f}% fewer)",
         ]
+        if width:
+            b, a = width["before"], width["after"]
+            lines.append(f"- **Width** (every layer): FFN {b['ffn']} → {a['ffn']}, heads {b['heads']} → {a['heads']}"
+                         + (f" (key/value heads {b['kv_heads']} → {a['kv_heads']})" if b["kv_heads"] != b["heads"]
+                            else "")
+                         + f", hidden {b['hidden']} → {a['hidden']}; units ranked by `{width['importance']}` importance"
+                         + (f" on `{width['calibration']['source']}` ({width['calibration']['samples']} examples)"
+                            if width.get("calibration") else ""))
         if p.get("calibration"):
             cal = p["calibration"]
             lines.append(
