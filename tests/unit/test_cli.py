@@ -96,7 +96,7 @@ def test_unsupported_architecture(unsupported_model, tmp_path):
         (["--layers", "0,x"], "comma-separated integers"),
         (["--strategy", "middle", "--drop", "1"], "unknown strategy 'middle'"),
         (["--strategy", "top", "--layers", "0,1"], "goes with --strategy explicit"),
-        ([], "exactly one of drop"),
+        ([], "say what goes: --drop K"),
     ],
 )
 def test_impossible_requests(tiny_bert_with_tokenizer, tmp_path, args, match):

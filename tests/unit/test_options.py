@@ -84,6 +84,7 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "strategy", "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
         "json_path",  # a table (inspect) or a record (eval)
         "keep", "layers",  # prune: layers to keep; distill: student depth; pretrain: a layer count
+        "ffn", "heads", "hidden", "importance",  # prune: the pruned widths; distill: the student's; pretrain: sizes
         "task",  # generate-targets: a seq2seq task (multi30k by default)
         "teacher",  # generate-targets: one positional teacher; distill: a list
         "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)

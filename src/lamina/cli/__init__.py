@@ -268,9 +268,6 @@ def tasks():
     for name in available_tasks():
         if name == "custom":
             typer.echo(f"{name:13s} your own CSV/TSV/JSONL files (train_file, validation_file)")
-        elif name in ("mlm", "causal-lm"):
-            typer.echo(f"{name:13s} {'masked' if name == 'mlm' else 'causal'} language modelling on your text "
-                       "corpus (corpus=FILE) [loss, perplexity]")
         else:
             task = get_task(name)
             typer.echo(f"{name:13s} {task.description} [{task.objective}; {', '.join(task.metrics)}]")

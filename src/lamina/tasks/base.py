@@ -123,6 +123,9 @@ class TaskOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def check_run(self, task_name: str) -> None:
+        """Refuse, in one line, options a *run* cannot go with (``lamina tasks`` builds tasks without them)."""
+
 
 def register_task(task_or_factory, name: str | None = None, options: type[TaskOptions] | None = None):
     """Register a :class:`Task` (or a factory ``(**options) -> Task`` under ``name``, taking the
@@ -173,8 +176,9 @@ def resolve_task_name(name: str, options: dict) -> str:
     return "custom" if options.get("train_file") and name != "pairs" else name
 
 
-def check_task_options(name: str, options: dict) -> dict:
-    """``options`` validated against the task's options model (typed, defaults filled), or one error line."""
+def check_task_options(name: str, options: dict, *, for_run: bool = False) -> dict:
+    """``options`` validated against the task's options model (typed, defaults filled), or one error line;
+    ``for_run`` also asks the options whether a run can go with them (a corpus task needs its corpus)."""
     from pydantic import ValidationError
 
     import os
@@ -196,7 +200,10 @@ def check_task_options(name: str, options: dict) -> dict:
     if model is None:
         return {}
     try:
-        return model(**options).model_dump()
+        typed = model(**options)
+        if for_run:
+            typed.check_run(name)
+        return typed.model_dump()
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"])

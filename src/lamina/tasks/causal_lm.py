@@ -26,12 +26,8 @@ class CausalLMTask(MaskedLMTask):
 
     @classmethod
     def from_options(cls, corpus=None, eval_corpus=None, eval_fraction=0.05):
-        from lamina.errors import LaminaError
-
-        if not corpus:
-            raise LaminaError(f"--task {CAUSAL_LM_TASK_NAME} needs a text corpus: --corpus FILE")
-        corpus = tuple(corpus)
-        text = ", ".join(f"`{c}`" for c in corpus) or "(no corpus given)"
+        corpus = tuple(corpus or ())
+        text = ", ".join(f"`{c}`" for c in corpus) or "your text corpus (corpus=FILE)"
         return cls(CAUSAL_LM_TASK_NAME, ("loss", "perplexity"), None, f"causal language modelling on {text}",
                    corpus=corpus, eval_corpus=tuple(eval_corpus or ()), eval_fraction=eval_fraction)
 

@@ -22,6 +22,12 @@ class CorpusOptions(TaskOptions):
         None, description="Plain-text evaluation file (default: eval_fraction of the corpus held out).")
     eval_fraction: float = Field(0.05, gt=0, lt=1, description="Share of the corpus held out when no eval_corpus.")
 
+    def check_run(self, task_name: str) -> None:
+        from lamina.errors import LaminaError
+
+        if not self.corpus:
+            raise LaminaError(f"--task {task_name} needs a text corpus: --corpus FILE")
+
 
 class MaskedLMOptions(CorpusOptions):
     mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked.")
@@ -42,12 +48,8 @@ class MaskedLMTask(Task):
 
     @classmethod
     def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05):
-        from lamina.errors import LaminaError
-
-        if not corpus:
-            raise LaminaError(f"--task {MLM_TASK_NAME} needs a text corpus: --corpus FILE")
-        corpus = tuple(corpus)
-        text = ", ".join(f"`{c}`" for c in corpus) or "(no corpus given)"
+        corpus = tuple(corpus or ())
+        text = ", ".join(f"`{c}`" for c in corpus) or "your text corpus (corpus=FILE)"
         return cls(MLM_TASK_NAME, ("loss", "perplexity"), None, f"masked language modelling on {text}",
                    corpus=corpus, eval_corpus=tuple(eval_corpus or ()), mlm_probability=mlm_probability,
                    eval_fraction=eval_fraction)

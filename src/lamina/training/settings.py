@@ -72,7 +72,7 @@ class TaskSettings(DataSettings):
     def _check_task(self):
         from lamina.tasks.base import check_task_options
 
-        check_task_options(self.task, self.task_options)  # an unknown task or option fails here, before anything runs
+        check_task_options(self.task, self.task_options, for_run=True)  # an unknown task or option fails here
         return self
 
     @classmethod
