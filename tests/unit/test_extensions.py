@@ -12,7 +12,8 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - an export format (exported, parity-checked, carded, then read back by ``lamina eval``),
 - a metric (its function, direction and scale, read by scoring, display and best-run choice),
 - an architecture adapter (a model_type that layer surgery then knows; a duplicate refused),
-- an importance criterion of width pruning (then `lamina prune --importance NAME`).
+- an importance criterion of width pruning (then `lamina prune --importance NAME`),
+- a task with an option of its own (`--task-option NAME=VALUE`, validated by the task).
 """
 
 from __future__ import annotations
@@ -515,3 +516,59 @@ def test_an_importance_criterion_is_one_registration(toy_importance, tiny_bert_w
             safe_open(tiny_bert_with_tokenizer / "model.safetensors", "pt") as full:
         key = "bert.encoder.layer.0.intermediate.dense.weight"
         assert torch.equal(pruned.get_tensor(key), full.get_tensor(key)[48:])  # the last 16 of 64 neurons
+
+
+# ---------------------------------------------------------------- a task with an option of its own
+
+
+@pytest.fixture
+def toy_task_with_option():
+    from dataclasses import dataclass
+
+    from pydantic import Field as PField
+
+    from lamina.tasks import TASKS, Task, TaskOptions, register_task
+
+    class RepeatOptions(TaskOptions):
+        repeat: int = PField(1, ge=1, description="Write each example's text this many times.")
+
+    @dataclass
+    class Repeated(Task):
+        repeat: int = 1
+
+        def load(self, data_dir=None):
+            import datasets
+
+            rows = {"text": [" ".join(["good film"] * self.repeat), " ".join(["bad film"] * self.repeat)] * 4,
+                    "label": [1, 0] * 4}
+            d = datasets.Dataset.from_dict(rows)
+            return datasets.DatasetDict({"train": d, "dev": d})
+
+    def build(repeat: int = 1):
+        return Repeated("toy-repeat", ("accuracy",), ("negative", "positive"), "toy: repeated texts", repeat=repeat)
+
+    register_task(build, name="toy-repeat", options=RepeatOptions)
+    yield RepeatOptions
+    TASKS.remove("toy-repeat")
+
+
+def test_a_task_option_is_one_registration(toy_task_with_option, tmp_path):
+    listed = cli("tasks").stdout
+    assert "toy-repeat" in listed and "--task-option repeat=" in listed
+    assert "--repeat" not in cli("data", "--help").stdout, "a task's options are not every command's flags"
+    runs = {}
+    for times in (1, 3):
+        cli("data", "toy-repeat", "--task-option", f"repeat={times}")
+        from lamina.tasks.summary import summarize_task
+
+        runs[times] = summarize_task("toy-repeat", task_options={"repeat": times})["splits"]["train"]["token_lengths"]
+    assert runs[3]["max"] > runs[1]["max"]
+    (tmp_path / "c.yaml").write_text("repeat: 3\n")  # a key of its own name reaches the task too
+    assert cli("data", "toy-repeat", "--config", tmp_path / "c.yaml").exit_code == 0
+    bad_key = tmp_path / "bad.yaml"
+    bad_key.write_text("repeat: 0\n")
+    assert "must be 1 or more" in runner.invoke(app, ["data", "toy-repeat", "--config", str(bad_key)]).stderr
+    bad = runner.invoke(app, ["data", "toy-repeat", "--task-option", "repeat=0"])
+    assert bad.exit_code == 2 and "task 'toy-repeat': --task-option repeat (--repeat): must be 1 or more" in bad.stderr
+    other = runner.invoke(app, ["data", "sst2", "--task-option", "repeat=2"])
+    assert other.exit_code == 2 and "repeat is an option of toy-repeat" in other.stderr

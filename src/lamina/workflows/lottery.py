@@ -72,6 +72,14 @@ class LotteryConfig(TaskSettings, TrainSettings):
                                       "are always saved).")
 
     @model_validator(mode="after")
+    def _no_layerdrop(self):
+        from lamina.models.layerdrop import is_active
+
+        if is_active(self.layerdrop):
+            raise ValueError("--layerdrop is not applied by lamina lottery (its rounds train the full depth)")
+        return self
+
+    @model_validator(mode="after")
     def _check_rewind(self):
         if self.rewind_step is not None:
             if self.rewind not in ("pretrained", "step"):

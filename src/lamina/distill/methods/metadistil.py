@@ -29,6 +29,13 @@ kernels lack (on CPU too: ``_scaled_dot_product_flash_attention_for_cpu_backward
 under ``sdpa_kernel(SDPBackend.MATH)``, and the ordinary steps keep the fast kernels; models
 with eager attention need nothing. ``save_teacher=DIR`` also writes the meta-learned teacher(s) as plain HF
 folders.
+
+Why one file of over 500 lines: the module is one idea, the meta step, and its parts only make sense
+together: the options, the quiz split, the pure ``meta_gradient`` (its three forms, tested against each
+other and against a finite difference), the pilot tape that the ``mixed`` form replays, and the
+trainer hooks that run a round and checkpoint the teachers' optimizer. Splitting the gradient forms
+from the tape they read, or the hooks from the state they save, would scatter one algorithm over
+files that each cannot be read alone.
 """
 
 from __future__ import annotations
