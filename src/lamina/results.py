@@ -10,7 +10,7 @@ with the same top-level keys::
     metrics   task metrics ({} when none were measured)
     sizes     parameters, layers, bytes on disk
     speeds    throughput figures from lamina.eval.timing
-    versions  lamina, torch, transformers, python
+    versions  lamina, torch, transformers, onnxruntime, python
     seed      the seed (or null);  wall_seconds  how long it took
 """
 
@@ -38,10 +38,17 @@ def versions() -> dict:
 
     from lamina import __version__
 
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # int8 scores move with the ONNX Runtime release (quickstart int8: 95.69 once, 95.45 on 1.32.0)
+        ort = version("onnxruntime")
+    except PackageNotFoundError:
+        ort = None
     return {
         "lamina": __version__,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
+        "onnxruntime": ort,
         "python": platform.python_version(),
     }
 
