@@ -48,9 +48,9 @@ def _batches():
     return batch, labels, quiz, torch.randint(0, 2, (5,), generator=g)
 
 
-@pytest.fixture(scope="module")
-def meta_problem():
-    teacher, student = _tiny(2, 16, 0), _tiny(1, 8, 1)
+def _meta_problem(dtype=torch.float64):
+    """(teacher, student, teacher parameters, pilot loss, quiz loss) of the seeded tiny problem in ``dtype``."""
+    teacher, student = _tiny(2, 16, 0).to(dtype), _tiny(1, 8, 1).to(dtype)
     batch, labels, quiz, quiz_labels = _batches()
     teacher_params = list(teacher.parameters())
 
@@ -62,6 +62,11 @@ def meta_problem():
         return cross_entropy(functional_call(student, p, args=(), kwargs=quiz).logits, quiz_labels)
 
     return teacher, student, teacher_params, pilot, quiz_loss
+
+
+@pytest.fixture(scope="module")
+def meta_problem():
+    return _meta_problem()
 
 
 def _flat(grads):
@@ -118,17 +123,7 @@ def test_fd_meta_gradient_agrees_with_exact_and_pilot_lr_zero_gives_nothing(meta
 
 
 def test_fd_meta_gradient_in_float32_is_within_1e_3_of_exact():
-    teacher, student = _tiny(2, 16, 0).float(), _tiny(1, 8, 1).float()
-    batch, labels, quiz, quiz_labels = _batches()
-    teacher_params = list(teacher.parameters())
-
-    def pilot(p):
-        s = functional_call(student, p, args=(), kwargs=batch).logits
-        return soft_target_kd(s, teacher(**batch).logits, 2.0) + cross_entropy(s, labels)
-
-    def quiz_loss(p):
-        return cross_entropy(functional_call(student, p, args=(), kwargs=quiz).logits, quiz_labels)
-
+    teacher, student, teacher_params, pilot, quiz_loss = _meta_problem(torch.float32)
     params = dict(student.named_parameters())
     exact, fd = (_flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode=m))
                  for m in ("exact", "fd"))
