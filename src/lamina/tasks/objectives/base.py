@@ -158,6 +158,19 @@ class Objective:
         raise NotImplementedError
 
 
+class TextBlocks(Objective):
+    """What the language-modelling objectives share: text blocks from a corpus, scored by the loss alone."""
+
+    loss_only = True
+
+    def raw_data(self, task, data_dir):
+        from lamina.errors import LaminaError
+
+        if not task.corpus:  # the run's settings said so already (CorpusOptions.check_run); a library caller too
+            raise LaminaError(f"--task {task.name} needs a text corpus: --corpus FILE")
+        return task.load(data_dir)
+
+
 def trained_model(trainer):
     """The model a Trainer trains: a distilled student alone (not the wrapper holding its teachers)."""
     return getattr(trainer.model, "student", trainer.model)

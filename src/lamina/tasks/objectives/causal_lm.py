@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from lamina.tasks.objectives.base import Objective, Prepared, block_loss, register_objective
+from lamina.tasks.objectives.base import Prepared, TextBlocks, block_loss, register_objective
 
 
 @register_objective("causal-lm")
-class CausalLM(Objective):
+class CausalLM(TextBlocks):
     """Next-token prediction on text blocks (decoder-only models); loss and perplexity on a
     fixed evaluation set, lower is better."""
 
     capabilities = frozenset({"text", "tokens", "generates"})
     cache_off_reason = "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
     auto_class = "AutoModelForCausalLM"
-    loss_only = True
 
     def load_model(self, spec, task, *, train):
         from lamina.models.loading import load_causal_lm
@@ -29,13 +28,6 @@ class CausalLM(Objective):
         if getattr(config, "is_encoder_decoder", False) or not get_adapter(config).causal:
             raise LaminaError(f"a causal-LM task needs a decoder-only config, not '{config.model_type}'")
         return AutoModelForCausalLM.from_config(config)
-
-    def raw_data(self, task, data_dir):
-        from lamina.errors import LaminaError
-
-        if not task.corpus:
-            raise LaminaError(f"--task {task.name} needs a text corpus: --corpus FILE")
-        return task.load(data_dir)
 
     def prepare(self, task, raw, tokenizer, settings, *, model=None) -> Prepared:
         from transformers import default_data_collator

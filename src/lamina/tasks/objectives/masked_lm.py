@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from lamina.tasks.objectives.base import Objective, Prepared, block_loss, register_objective
+from lamina.tasks.objectives.base import Prepared, TextBlocks, block_loss, register_objective
 
 
 @register_objective("masked-lm")
-class MaskedLM(Objective):
+class MaskedLM(TextBlocks):
     """Masked language modelling on text blocks; lower loss is better."""
 
     capabilities = frozenset({"text", "tokens", "masked"})
     cache_off_reason = "masking changes the inputs every step, so teacher outputs are computed online"
     auto_class = "AutoModelForMaskedLM"
-    loss_only = True
 
     def load_model(self, spec, task, *, train):
         from lamina.models.loading import load_masked_lm
@@ -23,13 +22,6 @@ class MaskedLM(Objective):
         from transformers import AutoModelForMaskedLM
 
         return AutoModelForMaskedLM.from_config(config)
-
-    def raw_data(self, task, data_dir):
-        from lamina.errors import LaminaError
-
-        if not task.corpus:
-            raise LaminaError("--task mlm needs a text corpus: --corpus FILE")
-        return task.load(data_dir)
 
     def prepare(self, task, raw, tokenizer, settings, *, model=None) -> Prepared:
         from lamina.data.corpus import mlm_collator, mlm_datasets
