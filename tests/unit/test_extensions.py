@@ -328,8 +328,8 @@ def toy_objective():
     @dataclass
     class NormTask(Task):
         @property
-        def objective(self) -> str:
-            return "toy-embedding-norm"
+        def objective(self):
+            return EmbeddingNorm
 
         def load(self, data_dir=None):
             import datasets

@@ -66,10 +66,10 @@ def test_every_task_names_known_metrics():
     for name in available_tasks():
         if name != "custom":
             task = get_task(name)
-            if task.objective in ("masked-lm", "causal-lm"):  # scored by the loss itself, lower is better
+            if task.objective.name in ("masked-lm", "causal-lm"):  # scored by the loss itself, lower is better
                 assert all(not greater_is_better(m) for m in task.metrics), name
                 continue
-            if task.objective == "seq2seq":  # sacrebleu's BLEU/chrF (0..100, higher is better), reference loss
+            if task.objective.name == "seq2seq":  # sacrebleu's BLEU/chrF (0..100, higher is better), reference loss
                 assert all(m.startswith(("bleu", "chrf")) or not greater_is_better(m) for m in task.metrics), name
                 continue
             assert all(m in METRICS or m.startswith("mismatched_") for m in task.metrics), name

@@ -270,7 +270,7 @@ def tasks():
             typer.echo(f"{name:13s} your own CSV/TSV/JSONL files (train_file, validation_file)")
         else:
             task = get_task(name)
-            typer.echo(f"{name:13s} {task.description} [{task.objective}; {', '.join(task.metrics)}]")
+            typer.echo(f"{name:13s} {task.description} [{task.objective.name}; {', '.join(task.metrics)}]")
         model = task_options_model(name)
         for key, field in (model.model_fields.items() if model is not None else ()):
             typer.echo(f"{'':15s}--task-option {key}=...  {field.description or ''}")

@@ -32,7 +32,7 @@ def foreign_teachers(teachers, specs, tokenizer, *, student_name: str, task, cfg
         n = spec.needs
         if not (objective.reads_text and objective.has_labels):
             check_same_vocabulary(tok, tokenizer, name, student_name,
-                                  f"task '{task.name}' ({task.objective}) compares vocabulary distributions, which "
+                                  f"task '{task.name}' ({task.objective.name}) compares vocabulary distributions, which "
                                   "needs one tokenizer")
         if n.teacher_cls or n.teacher_tokens or n.teacher_attentions or n.student_states:
             token_level = ", ".join(sorted(k for k, w in cfg.loss.items() if w > 0 and not _logits_only(k)))

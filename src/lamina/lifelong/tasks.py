@@ -76,7 +76,7 @@ def read_text_task(name: str, cfg) -> TextTask:
     objective = objective_for(task)
     pairs, classes = objective.has("pairs"), objective.has("text", "classes")
     if not (pairs or classes):
-        raise LaminaError(f"task '{name}' ({task.objective}) is not a text-to-text task: lifelong takes "
+        raise LaminaError(f"task '{name}' ({task.objective.name}) is not a text-to-text task: lifelong takes "
                           "classification tasks, seq2seq tasks (bbc-headline) and --text-file tasks")
     data = task.load(cfg.data_dir)
     train = subset(data["train"], cfg.max_train_samples, cfg.seed, stratify=classes)

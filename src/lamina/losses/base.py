@@ -103,7 +103,7 @@ class DistillLoss:
         """Refuse a task whose objective (its ``capabilities``) this loss cannot read (one line naming the task)."""
         if cls.requires is not None and not cls.requires & capabilities:
             why = cls.refusal or f"it is for tasks with {' or '.join(sorted(cls.requires))}"
-            raise LaminaError(f"loss '{cls.name}' does not apply to task '{task.name}' ({task.objective}): {why}")
+            raise LaminaError(f"loss '{cls.name}' does not apply to task '{task.name}' ({task.objective.name}): {why}")
 
     def needs(self, layer_map: list[tuple[int, int]], teacher_layers: int, student_layers: int) -> Needs:
         return Needs()

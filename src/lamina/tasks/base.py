@@ -3,8 +3,8 @@
 A labelled task loads into a :class:`datasets.DatasetDict` with the splits ``train`` and
 ``dev`` (plus ``dev_mismatched`` for MNLI) and the columns ``text``, optionally
 ``text_pair``, and ``label`` (an int class id, or a float for regression). Its
-``objective`` (classification, regression, masked-lm; see :mod:`lamina.tasks.objectives`)
-decides the model head, the collator, the losses allowed and how it is evaluated.
+``objective`` (the objective's class: classification, regression, masked-lm, ...; see
+:mod:`lamina.tasks.objectives`) decides the model head, the collator, the losses allowed and how it is evaluated.
 
 Adding a task is one file in this package (the registry imports every module of it) with
 one :func:`register_task` call: a :class:`Task` instance, or a factory that builds one
@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from lamina.config import flag_name, plain_error
 from lamina.errors import LaminaError
 from lamina.registry import Registry
+
+if TYPE_CHECKING:
+    from lamina.tasks.objectives.base import Objective
 
 
 @dataclass
@@ -34,12 +38,16 @@ class Task:
     eval_splits: tuple[str, ...] = ("dev",)
 
     @property
-    def objective(self) -> str:
-        return "regression" if self.labels is None else "classification"
+    def objective(self) -> type[Objective]:
+        """The class of this task's objective (:mod:`lamina.tasks.objectives`); a task with
+        another objective overrides this."""
+        from lamina.tasks.objectives.classification import Classification, Regression
+
+        return Regression if self.labels is None else Classification
 
     @property
     def is_regression(self) -> bool:
-        return self.objective == "regression"
+        return "regression" in self.objective.capabilities
 
     @property
     def num_labels(self) -> int:

@@ -21,8 +21,10 @@ CAUSAL_LM_TASK_NAME = "causal-lm"
 @dataclass
 class CausalLMTask(MaskedLMTask):
     @property
-    def objective(self) -> str:
-        return "causal-lm"
+    def objective(self):
+        from lamina.tasks.objectives.causal_lm import CausalLM
+
+        return CausalLM
 
     @classmethod
     def from_options(cls, corpus=None, eval_corpus=None, eval_fraction=0.05):

@@ -44,8 +44,10 @@ class ImageTask(Task):
     max_pixel: float = 255.0
 
     @property
-    def objective(self) -> str:
-        return "image-classification"
+    def objective(self):
+        from lamina.tasks.objectives.images import ImageClassification
+
+        return ImageClassification
 
     @property
     def input_size(self) -> int:

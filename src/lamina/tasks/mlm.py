@@ -43,8 +43,10 @@ class MaskedLMTask(Task):
     eval_fraction: float = 0.05  # held out of the corpus when no evaluation corpus is given
 
     @property
-    def objective(self) -> str:
-        return "masked-lm"
+    def objective(self):
+        from lamina.tasks.objectives.masked_lm import MaskedLM
+
+        return MaskedLM
 
     @classmethod
     def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05):

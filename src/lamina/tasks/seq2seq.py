@@ -68,8 +68,10 @@ class Seq2SeqTask(Task):
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
-    def objective(self) -> str:
-        return "seq2seq"
+    def objective(self):
+        from lamina.tasks.objectives.seq2seq import Seq2Seq
+
+        return Seq2Seq
 
     def load(self, data_dir: str | None = None):
         import datasets

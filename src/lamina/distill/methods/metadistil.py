@@ -314,7 +314,7 @@ class MetaDistil(DistillationTrainer):
 
         if not objective_for(task).has("text", "classes"):
             raise LaminaError(f"--method metadistil scores the pilot student on class labels; task '{task.name}' is "
-                              f"{task.objective}")
+                              f"{task.objective.name}")
         reads_logits = [n for n, w in cfg.loss.items() if w > 0 and get_loss(n).needs([], 1, 1).teacher_logits]
         if not reads_logits:
             raise LaminaError("--method metadistil needs a loss that reads the teachers' logits (kd or prob_mse): "

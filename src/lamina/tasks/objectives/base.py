@@ -1,7 +1,7 @@
 """Task objectives: what a task trains and how it is scored, one registered class a file.
 
-A task names its objective (``Task.objective``, the registry key); :func:`objective_for` is
-the one place that name is resolved. The objective, not ``if mlm`` branches in the
+A task's ``objective`` is the objective's class (:func:`objective_for` makes an instance); its
+registered ``name`` is for people (``lamina tasks``, error messages), never compared. The objective, not ``if mlm`` branches in the
 workflows, decides:
 
 - the model head (``load_model``, ``model_from_config``) and the vanilla Auto class that
@@ -197,4 +197,4 @@ def evaluate_splits(task: Task, trainer, evals) -> dict:
 
 def objective_for(task: Task) -> Objective:
     """The objective of ``task`` (a fresh instance; it holds no state)."""
-    return OBJECTIVES.get(task.objective)()
+    return task.objective()
