@@ -39,7 +39,7 @@ CONDITIONAL = {
               "calib_samples": "a data-driven strategy or activation importance",
               "data_dir": "a GLUE calibration source", "speed_seq_len": "--speed", "speed_batch_size": "--speed",
               "importance": "--ffn/--heads/--hidden"},
-    "inspect": {"data_dir": "a GLUE calibration source"},
+    "inspect": {"data_dir": "a GLUE calibration source", "importance": "--width"},
     "export": {"data_dir": "--task", "max_samples": "--task", "seed": "--task", "batch_size": "--task"},
     "distill": {"keep_decoder": "encoder-decoder teachers", "strategy_options": "a strategy with options",
                 "student": "--student", "student_config": "--student-config", "student_first_n": "--student-first-n",

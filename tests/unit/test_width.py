@@ -206,3 +206,43 @@ def test_distill_a_student_cut_from_the_teacher_by_depth_and_width(tiny_teacher,
     bad = runner.invoke(app, ["distill", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like,
                               "-o", str(tmp_path / "b"), "--student-config", "{}", "--ffn", "16"])
     assert_one_line_error(bad, "shape a student cut from the teacher", code=2)
+
+
+def test_width_summary_reads_planted_scores():
+    from lamina.importance.summary import top_half_share, width_summary
+
+    assert top_half_share(torch.ones(8)) == pytest.approx(0.5)
+    assert top_half_share(torch.tensor([4.0, 0.0, 0.0, 0.0])) == pytest.approx(1.0)
+    summary = width_summary({"ffn": [torch.ones(6), torch.tensor([3.0, 1, 0, 0])],
+                             "heads": [torch.tensor([2.0, 1.0, 4.0]), torch.zeros(3)],  # layer 1: no head scores
+                             "hidden": torch.tensor([1.0, 1.0, 2.0, 0.0])})
+    first, second = summary["rows"]
+    assert first["ffn_top_half"] == pytest.approx(0.5) and second["ffn_top_half"] == pytest.approx(1.0)
+    assert first["weakest_head"] == 1 and first["head_relative"] == pytest.approx([0.5, 0.25, 1.0])
+    assert all(v != v for v in second["head_relative"])  # no scores: nan, not a division by zero
+    assert summary["hidden"] == {"channels": 4, "hidden_top_half": pytest.approx(0.75)}
+
+
+def test_inspect_width_finds_a_planted_dead_head_and_refuses_an_unknown_criterion(tiny_bert_with_tokenizer,
+                                                                                 tmp_path):
+    folder = tmp_path / "dead"
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
+    with torch.no_grad():  # head 1 of layer 0 outputs nothing (8 = head size of the tiny BERT)
+        for w in (model.bert.encoder.layer[0].attention.self.value.weight,
+                  model.bert.encoder.layer[0].attention.self.value.bias):
+            w[8:16] = 0.0
+    model.save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer).save_pretrained(folder)
+    calib = tmp_path / "calib.txt"
+    calib.write_text("\n".join(f"the cat number {i} sat on a mat" for i in range(12)))
+    out = tmp_path / "t.json"
+    result = runner.invoke(app, ["inspect", str(folder), "--width", "--calib-data", str(calib), "--max-length", "16",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    width = json.loads(out.read_text())["width"]
+    assert width["importance"] == "activation" and len(width["rows"]) == 4
+    assert width["rows"][0]["weakest_head"] == 1 and width["rows"][0]["weakest_head_relative"] == 0.0
+    assert width["hidden"]["channels"] == 32
+    assert "widths ranked by activation importance" in result.output
+    assert_one_line_error(runner.invoke(app, ["inspect", str(folder), "--width", "--importance", "nope"]),
+                          "unknown importance criterion 'nope'", code=2)

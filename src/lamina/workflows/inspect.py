@@ -1,8 +1,11 @@
-"""``lamina inspect``: one row per layer (parameters, contribution, angular distance) on calibration text."""
+"""``lamina inspect``: one row per layer (parameters, contribution, angular distance) on calibration text;
+with ``--width``, what an importance criterion says of each layer's FFN neurons, heads and hidden channels."""
 
 from __future__ import annotations
 
 from typing import Literal, Optional
+
+from pydantic import field_validator
 
 from lamina.config import setting
 from lamina.workflows import RunContext, Workflow, register_workflow
@@ -14,6 +17,17 @@ class InspectConfig(ModelSettings, CalibrationSettings):
     token: Literal["auto", "last", "all"] = setting(
         "auto", "Tokens the statistics average over: last, all (ShortGPT's Block Influence), auto (last for "
         "decoders, all for encoders).")
+    width: bool = setting(False, "Also rank each layer's FFN neurons, heads and hidden channels by --importance and "
+                          "summarise them (which widths could shrink).")
+    importance: str = setting("activation", "With --width: the criterion (see `lamina importance`).")
+
+    @field_validator("importance")
+    @classmethod
+    def _known_importance(cls, value):
+        from lamina.importance import IMPORTANCE
+
+        IMPORTANCE.get(value)  # an unknown criterion fails here
+        return value
 
 
 @register_workflow("inspect")
@@ -36,6 +50,8 @@ class Inspect(Workflow):
         table = layer_table(model, stats)
         table.update({"kind": "inspect", "command": command_line(), "model": cfg.model,
                       "architecture": type(model).__name__, "calibration": cal_info, "versions": versions()})
+        if cfg.width:
+            table["width"] = _width(cfg, model, tokenizer)
         if cfg.json_path:
             write_json(cfg.json_path, table)
         return table
@@ -69,5 +85,48 @@ class Inspect(Workflow):
         if blocks:
             console.print(f"most redundant contiguous block per size (angular): {blocks}")
         console.print("high cosine / low angular distance = the layer changes its input little (a drop candidate)")
+        if record.get("width"):
+            _show_width(record["width"])
         if cfg.json_path:
             echo(f"wrote {cfg.json_path}")
+
+
+def _width(cfg: InspectConfig, model, tokenizer) -> dict:
+    """The importance summary of ``model``'s widths (see :mod:`lamina.importance.summary`)."""
+    import time
+
+    from lamina.importance import get_importance
+    from lamina.importance.summary import width_summary
+    from lamina.models.width import check_width_request
+
+    check_width_request(model.config)  # an architecture with no width rules: one error line
+    criterion = get_importance(cfg.importance)
+    batches = cfg.calibration_batches(tokenizer, cfg.model)[0] if criterion.needs_calibration else []
+    start = time.perf_counter()
+    scores = criterion.scores(model, batches)
+    return {"importance": cfg.importance, "seconds": round(time.perf_counter() - start, 3), **width_summary(scores)}
+
+
+def _show_width(width: dict) -> None:
+    from lamina.display import console, table
+
+    t = table(f"widths ranked by {width['importance']} importance ({width['seconds']:.1f} s)",
+              ("layer", "FFN", "FFN: best half holds", "heads", "weakest head (vs strongest)", "median head"))
+    for row in width["rows"]:
+        rel = row["weakest_head_relative"]
+        weakest = "–" if rel is None or rel != rel else f"{row['weakest_head']} ({rel:.2f})"
+        t.add_row(str(row["layer"]), str(row["ffn"]), f"{row['ffn_top_half']:.0%}", str(row["heads"]), weakest,
+                  _median(row["head_relative"]))
+    console.print(t)
+    console.print("(every head's score, relative to its layer's strongest: --json)")
+    hidden = width["hidden"]
+    console.print(f"hidden: {hidden['channels']} channels; the best half holds {hidden['hidden_top_half']:.0%} of the "
+                  "importance. 50% = every unit matters alike; near 100% = half could go at little cost "
+                  "(`lamina prune --ffn/--heads/--hidden`)")
+
+
+def _median(values: list[float]) -> str:
+    import statistics
+
+    values = [v for v in values if v == v]
+    return f"{statistics.median(values):.2f}" if values else "–"

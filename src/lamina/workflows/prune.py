@@ -33,6 +33,18 @@ class CalibrationSettings(DataSettings):
                 "max_length": min(self.max_length, max_positions(model.config)), "token": stats.token}
         return stats, info
 
+    def calibration_batches(self, tokenizer, model_name: str) -> tuple[list[dict], dict]:
+        """(tokenized calibration batches, what they are) for an importance criterion."""
+        from lamina.data.calibration import calibration_batches, load_calibration_texts
+        from lamina.errors import LaminaError
+
+        if tokenizer is None:
+            raise LaminaError(f"'{model_name}' has no tokenizer: this importance criterion reads calibration text "
+                              "(or use --importance magnitude)")
+        texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
+        batches = calibration_batches(tokenizer, texts, max_length=self.max_length)
+        return batches, {"source": self.calib_data or "bbc-news", "samples": len(texts), "max_length": self.max_length}
+
 
 class SpeedSettings(Settings):
     speed: bool = setting(True, "Measure CPU throughput (and latency).")
@@ -308,17 +320,10 @@ def run_prune(cfg: PruneConfig) -> dict:
 
 def _prune_width(cfg: PruneConfig, model, tokenizer) -> tuple[object, dict]:
     """The (depth-pruned) ``model`` narrowed to ``cfg.widths`` by the importance criterion, and what was done."""
-    from lamina.data.calibration import calibration_batches, load_calibration_texts
-    from lamina.errors import LaminaError
     from lamina.importance import get_importance, narrow
 
     batches, calibration = [], None
     if get_importance(cfg.importance).needs_calibration:
-        if tokenizer is None:
-            raise LaminaError(f"'{cfg.model}' has no tokenizer: --importance {cfg.importance} reads calibration text "
-                              "(or use --importance magnitude)")
-        texts = load_calibration_texts(cfg.calib_data, data_dir=cfg.data_dir, samples=cfg.calib_samples)
-        batches = calibration_batches(tokenizer, texts, max_length=cfg.max_length)
-        calibration = {"source": cfg.calib_data or "bbc-news", "samples": len(texts), "max_length": cfg.max_length}
+        batches, calibration = cfg.calibration_batches(tokenizer, cfg.model)
     pruned, info = narrow(model, cfg.widths, importance=cfg.importance, batches=batches)
     return pruned, {**info, "calibration": calibration}
