@@ -148,9 +148,10 @@ def load_settings_file(path: str | Path) -> dict:
 
 
 def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), source: str | None = None,
-                   model: type[BaseModel] | None = None, arguments: tuple[str, ...] = ()) -> str:
+                   model: type[BaseModel] | None = None, arguments: tuple[str, ...] = (), keys: bool = False) -> str:
     """One line for the first error: ``--flag: msg`` for a setting given as a flag, ``SOURCE:
-    key: msg`` for one from a file or recipe, and the bare message for a cross-field check."""
+    key: msg`` for one from a file or recipe, and the bare message for a cross-field check.
+    ``keys``: every setting was given by its key (a Python call), so a missing one is named as a key too."""
     errors = exc.errors()
     # the error about a setting typed on the command line first, then any wrong value, then a missing one
     err = next((e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
@@ -168,10 +169,12 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
     name = loc[0]
     if err["type"] == "missing":
         field = model.model_fields.get(name) if model is not None else None
+        help_ = (field.description or "") if field is not None else ""
+        if keys:
+            return f"{source + ': ' if source else ''}{name} is required" + (f" ({help_})" if help_ else "")
         missing = ((field.json_schema_extra or {}).get("missing") if field is not None else None)
         if missing:
             return missing
-        help_ = (field.description or "") if field is not None else ""
         if name in arguments:
             return f"give {name.upper()}: {help_}"
         return f"{flag_name(name)} is required" + (f" ({help_})" if help_ else "")
@@ -199,9 +202,10 @@ def plain_error(err: dict) -> str:
 
 
 def validate(model: type[BaseModel], values: dict, *, flags: set[str] = frozenset(), source: str | None = None,
-             arguments: tuple[str, ...] = ()):
+             arguments: tuple[str, ...] = (), keys: bool = False):
     """``model(**values)``, or a one-line :class:`LaminaError`."""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise LaminaError(describe_error(exc, flags=flags, source=source, model=model, arguments=arguments)) from None
+        raise LaminaError(describe_error(exc, flags=flags, source=source, model=model, arguments=arguments,
+                                         keys=keys)) from None
