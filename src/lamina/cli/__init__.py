@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from lamina.errors import LaminaError
 
-try:  # typer ≥ 0.22 ships its own copy of click
+try:  # recent typer ships its own copy of click (typer._click)
     from typer._click.exceptions import UsageError
 except ImportError:  # pragma: no cover
     from click.exceptions import UsageError
