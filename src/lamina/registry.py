@@ -6,6 +6,12 @@ Strategies, losses, tasks, distillation methods and commands (workflows) are eac
 every module of that package the first time it is asked for a name, so a new strategy,
 loss, task, method or command is one new file in its folder and no other edit. Code
 outside lamina registers its own entries the same way (importing its module first).
+
+Discovery imports every module of a registry's package, so those modules stay light: the
+command line builds its options and lists the registries from them without loading torch or
+transformers. A module that a registry discovers imports heavy libraries inside the functions
+that use them, or names them with :func:`lazy_import` (``torch = lazy_import("torch")``),
+and its type hints are strings (``from __future__ import annotations``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,25 @@ import importlib
 import pkgutil
 
 from lamina.errors import LaminaError
+
+
+class lazy_import:
+    """A module imported on first use: ``torch = lazy_import("torch")`` at the top of a module
+    binds ``torch`` without importing it; the first attribute read (``torch.zeros``) does. For
+    modules whose every function uses the library; a class statement that needs it (a subclass
+    of ``torch.nn.Module``) still imports it when the class is defined."""
+
+    def __init__(self, name: str):
+        self.__dict__["_name"] = name
+
+    def __getattr__(self, attr: str):
+        module = self.__dict__.get("_module")
+        if module is None:
+            module = self.__dict__["_module"] = importlib.import_module(self._name)
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module '{self._name}'>"
 
 
 class Registry:

@@ -2,8 +2,14 @@
 
 Every registered workflow (:mod:`lamina.workflows`) is a command, its options generated
 from its ``Config`` (:mod:`lamina.cli.options`); the commands below are the ones that are
-about lamina itself (recipes, the registries, bundled models). This package is the only
-lazy-import boundary: ``lamina --help`` loads no torch.
+about lamina itself (recipes, the registries, bundled models).
+
+Building the command line imports every registry's modules (the workflows' ``Config``, the
+methods', strategies' and tasks' options), and those modules import torch, transformers,
+datasets and numpy only inside the functions that use them (or via
+:class:`lamina.registry.lazy_import`): ``lamina --help``, every command's ``--help``, the
+listings and the refusal of bad settings run without them (tests/unit/test_fast_cli.py).
+Bad input ends in one ``error:`` line and exit 2, click's usage errors included.
 """
 
 from __future__ import annotations
@@ -14,8 +20,14 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from lamina.errors import LaminaError
+
+try:  # recent typer ships its own copy of click (typer._click)
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import UsageError
 
 DEFAULT_MODEL = "minilm-l6"
 
@@ -53,7 +65,40 @@ class _App(typer.Typer):
             self._syncing = False
 
 
+class _Group(TyperGroup):
+    """Click's usage errors (an unknown flag or command, a value that is not a number, a missing
+    argument) as one ``error:`` line, exit 2, like lamina's own; no usage box. ``lamina`` with no
+    arguments still prints the help."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with _one_line_usage_errors():  # a command's own parse errors come through its group's invoke
+            return super().invoke(ctx)
+
+
+class _one_line_usage_errors:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, UsageError) and type(exc).__name__ != "NoArgsIsHelpError":  # (that one shows the help)
+            exc.show = functools.partial(_show_usage_error, exc)
+        return False
+
+
+def _show_usage_error(exc, file=None) -> None:
+    message = exc.format_message().rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():  # "No such option" → "no such option", as lamina writes
+        message = message[0].lower() + message[1:]
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    typer.echo(f"error: {message}{where}", err=True)
+
+
 app = _App(
+    cls=_Group,
     help="lamina: make transformer models shallower and smaller, then teach them back.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: long option names are never cut at 80 columns
@@ -62,6 +107,22 @@ app = _App(
 )
 models_app = typer.Typer(help="Bundled models (offline aliases).", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(models_app, name="models")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from lamina import __version__
+
+        typer.echo(f"lamina {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Print lamina's version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+):
+    pass
 
 
 def _fail(message: str, code: int = 2):
@@ -99,14 +160,29 @@ def command(typer_app: typer.Typer = app, **kwargs):
 
 
 def _quiet_libraries() -> None:
+    """transformers' warnings and progress bars off, and datasets' per-map progress bars (the
+    Trainer's own bar says how a run goes). A library not imported yet is told by the environment
+    variables it reads when it is imported, so a command that needs neither imports neither."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import transformers
+    if "transformers" in sys.modules:
+        import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    import datasets  # its per-map progress bars: the Trainer's own bar says how a run goes
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    else:
+        os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # what set_verbosity_error() sets
+    if "huggingface_hub" in sys.modules:  # transformers' disable_progress_bar() is huggingface_hub's too
+        import huggingface_hub.utils
 
-    datasets.disable_progress_bars()
+        huggingface_hub.utils.disable_progress_bars()
+    else:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads hub's at import
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
+    else:
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 def _workflow_command(workflow_cls):

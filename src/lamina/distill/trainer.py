@@ -1,6 +1,6 @@
 """DistillationTrainer: HF Trainer whose loss is a weighted sum of registered losses.
 
-The trained module is :class:`DistillModule`: the student plus every trainable part of the
+The trained module is :class:`~lamina.distill.module.DistillModule`: the student plus every trainable part of the
 run (learned width projections; the teachers too, for a method that trains them), so
 checkpoints and ``--resume`` carry all of it, while the exported model is
 ``module.student`` alone. This class decides nothing about the teachers: a distillation
@@ -14,52 +14,31 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
 from pydantic import BaseModel, ConfigDict
-from torch import nn
-from transformers import Trainer
 
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
 from lamina.losses.functional import cross_entropy, token_nll
-from lamina.models.adapters import get_adapter
+from lamina.registry import lazy_import
+
+torch = lazy_import("torch")  # (the method registry imports this module: `lamina methods` loads no torch)
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def __getattr__(name: str):
+    if name == "DistillModule":  # (a torch module: defined in lamina.distill.module, read here as before)
+        from lamina.distill.module import DistillModule
+
+        return DistillModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class DistillModule(nn.Module):
-    # compute_loss returns a per-batch mean itself: the Trainer must not rescale it by
-    # token counts or by the number of processes (it would, seeing forward(**inputs))
-    accepts_loss_kwargs = False
-    _keys_to_ignore_on_save = None  # read by the Trainer after loading the best checkpoint
-
-    def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None,
-                 teachers: list[nn.Module] | None = None):
-        super().__init__()
-        self.student = student
-        self.projections = nn.ModuleDict({str(k): v for k, v in (projections or {}).items()})
-        if teachers:  # trained teachers are part of the module, so checkpoints carry them
-            self.teachers = nn.ModuleList(teachers)
-        self.config = student.config  # the Trainer reads a few fields (e.g. for logging)
-
-    def forward(self, project: dict[int, set[int]] | None = None, **inputs):
-        """The student's outputs; with ``project`` ({teacher index: student hidden indices})
-        also those hidden states mapped to each teacher's width. The projections run here,
-        inside forward, so DDP sees and synchronises their gradients."""
-        out = self.student(**inputs)
-        if project is None:
-            return out
-        projected = {
-            (t, j): self.projections[str(t)](out.hidden_states[j])
-            for t, indices in project.items()
-            if str(t) in self.projections
-            for j in indices
-        }
-        return out, projected
 
 
 @dataclass
@@ -82,8 +61,15 @@ class Noise:
     seed: int = 0
 
 
-class DistillationTrainer(Trainer):
-    """The base of every distillation method; see :mod:`lamina.distill.methods`."""
+class DistillationTrainer:
+    """The base of every distillation method; see :mod:`lamina.distill.methods`.
+
+    An HF ``Trainer`` once instantiated: ``Method(model=..., args=...)`` builds (once per method)
+    the class ``Method`` + ``transformers.Trainer`` and returns an instance of it, with this class
+    and the method's before ``Trainer`` in its MRO (so their hooks override Trainer's and reach it
+    through ``super()``). The class itself is light: a method's ``Options``, ``describe()`` and
+    ``check()`` are read (by ``lamina methods``, ``lamina distill --help``, a config's
+    validation) without importing transformers."""
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions  # the method's own settings (``--method-option``)
@@ -110,6 +96,9 @@ class DistillationTrainer(Trainer):
     def after_training(self, tokenizers: list) -> None:
         """Called once training is done, before the output is written (e.g. to save a trained teacher)."""
 
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(_with_trainer(cls))
+
     def __init__(self, *args, teachers: list[TeacherSpec], loss_weights: dict[str, float], temperature: float = 1.0,
                  noise: Noise | None = None, student_num_layers: int = 0, method_options: BaseModel | None = None,
                  method_data: dict | None = None, **kwargs):
@@ -126,6 +115,8 @@ class DistillationTrainer(Trainer):
         self.project = {i: t.needs.student_states for i, t in enumerate(teachers)}
         student = getattr(self.model, "student", self.model)
         # a decoder-only LM's token logits predict the next label (an encoder-decoder's are aligned)
+        from lamina.models.adapters import get_adapter
+
         self.shift_labels = bool(get_adapter(student).causal and not getattr(student.config, "is_encoder_decoder", False))
         self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
         self._parts: dict[str, list[float]] = defaultdict(list)
@@ -250,6 +241,20 @@ class DistillationTrainer(Trainer):
         return loss, logits, labels
 
 
+def _with_trainer(cls: type) -> type:
+    """``cls`` with ``transformers.Trainer`` as its last base (built once per class)."""
+    from transformers import Trainer
+
+    if issubclass(cls, Trainer):
+        return cls
+    built = cls.__dict__.get("_trainer_class")
+    if built is None:
+        built = type(cls.__name__, (cls, Trainer), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                     "__doc__": cls.__doc__})
+        cls._trainer_class = built
+    return built
+
+
 def without_shared_tensors(state_dict: dict) -> dict:
     """The state dict with only the first name of tensors that share memory."""
     seen, out = set(), {}
@@ -281,6 +286,8 @@ def make_projections(student, teachers: list[TeacherSpec]) -> dict[int, nn.Modul
     """A linear map student width → teacher width for each teacher whose width differs and
     whose losses compare student hidden states with it (``Needs.student_states``; TinyBERT's
     W_h). Trained, never exported."""
+    from torch import nn
+
     hs = student.config.hidden_size
     out = {}
     for i, t in enumerate(teachers):

@@ -25,8 +25,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-from torch import nn
+from lamina.registry import lazy_import
+
+# imported by the first measurement: a command refuses bad settings before torch is loaded
+torch = lazy_import("torch")
+nn = lazy_import("torch.nn")
 
 _SHARED: dict[tuple, dict] = {}  # (speed key, batch, seq, threads, warmup, repeats, seed) -> measurement
 

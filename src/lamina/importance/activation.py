@@ -13,9 +13,7 @@ aggregations Minitron compares for its activation scores. The pass runs in eval 
 
 from __future__ import annotations
 
-import torch
-
-from lamina.importance.base import Importance, empty_scores, input_role, is_norm, register_importance
+from lamina.importance.base import Importance, empty_scores, input_role, is_norm, register_importance, torch
 
 
 @register_importance("activation")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-from torch import nn
+from lamina.registry import Registry, lazy_import
 
-from lamina.registry import Registry
+# the registry imports every criterion: `lamina importance` lists them without loading torch
+torch = lazy_import("torch")
+nn = lazy_import("torch.nn")
 
 IMPORTANCE = Registry("importance criterion", package="lamina.importance")
 register_importance = IMPORTANCE.register

@@ -5,9 +5,7 @@ heads), a hidden channel's entries in every weight that reads or writes the resi
 
 from __future__ import annotations
 
-import torch
-
-from lamina.importance.base import Importance, empty_scores, head_of, register_importance
+from lamina.importance.base import Importance, empty_scores, head_of, register_importance, torch
 
 
 @register_importance("magnitude")

@@ -14,11 +14,13 @@ of layer ``j`` (1-based). A layer map is a list of ``(student_index, teacher_ind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
 from lamina.errors import LaminaError
 from lamina.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass

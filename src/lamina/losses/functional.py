@@ -6,8 +6,10 @@ Masks are ``(B, T)`` with 1 for real tokens; averages run over real tokens only.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
+from lamina.registry import lazy_import
+
+torch = lazy_import("torch")  # (the loss registry imports the losses, which import these functions)
+F = lazy_import("torch.nn.functional")
 
 
 def widen(x: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,13 @@
-import torch
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from lamina.errors import LaminaError
 from lamina.losses.base import DistillLoss, Needs, register_loss
 from lamina.losses.functional import soft_target_kd, widen
+
+if TYPE_CHECKING:
+    import torch
 
 
 @register_loss("kd")

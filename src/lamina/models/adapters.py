@@ -25,12 +25,14 @@ loaded); a model_type registered twice is refused, and ``ADAPTERS.remove(model_t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lamina.errors import LaminaError
 from lamina.models.width import WidthSpec
 from lamina.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class ArchitectureAdapter:
         return getattr(model, "base_model", model)
 
     def layers(self, model: nn.Module) -> nn.ModuleList:
+        from torch import nn
+
         obj = self.base(model)
         for part in self.layers_path.split("."):
             if not hasattr(obj, part):

@@ -24,11 +24,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
-
 from lamina.errors import LaminaError
+from lamina.registry import lazy_import
+
+# the export formats (lamina.models.formats) read this module's file names when the command line lists them
+np = lazy_import("numpy")
+torch = lazy_import("torch")
+nn = lazy_import("torch.nn")
 
 ONNX_FILE = "model.onnx"
 TORCH_INT8_FILE = "model_int8.safetensors"
@@ -345,17 +347,6 @@ class TextClassifier:
 # ---------------------------------------------------------------- export
 
 
-class _Logits(nn.Module):
-    """The classifier as a function of positional tensors (what the TorchScript exporter traces)."""
-
-    def __init__(self, model: nn.Module, names: list[str]):
-        super().__init__()
-        self.model, self.names = model, names
-
-    def forward(self, *tensors):
-        return self.model(**dict(zip(self.names, tensors)), return_dict=True).logits
-
-
 def check_exportable(model: nn.Module, spec: str) -> None:
     if not type(model).__name__.endswith("ForSequenceClassification"):
         raise LaminaError(f"'{spec}' is a {type(model).__name__}, not a sequence classifier: lamina export takes a "
@@ -370,6 +361,20 @@ def input_names(model: nn.Module, tokenizer) -> list[str]:
     return ["input_ids"] + [n for n in names if n != "input_ids"]
 
 
+def _logits_module(model: nn.Module, names: list[str]) -> nn.Module:
+    """The classifier as a function of positional tensors (what the TorchScript exporter traces)."""
+
+    class _Logits(nn.Module):
+        def __init__(self, model: nn.Module, names: list[str]):
+            super().__init__()
+            self.model, self.names = model, names
+
+        def forward(self, *tensors):
+            return self.model(**dict(zip(self.names, tensors)), return_dict=True).logits
+
+    return _Logits(model, names)
+
+
 def export_onnx(model: nn.Module, tokenizer, path: Path, sample_texts: list[str], *, max_length: int = 128) -> list[str]:
     """Write ``model`` (a sequence classifier) to ``path`` as ONNX with dynamic batch and
     sequence axes; returns the graph's input names."""
@@ -381,7 +386,7 @@ def export_onnx(model: nn.Module, tokenizer, path: Path, sample_texts: list[str]
     args = tuple(enc[n] if n in enc else torch.zeros_like(enc["input_ids"]) for n in names)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
-    wrapped = _Logits(model.eval(), names).eval()
+    wrapped = _logits_module(model.eval(), names).eval()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(wrapped, args, str(path), input_names=names, output_names=["logits"], dynamic_axes=axes,

@@ -12,12 +12,12 @@ import json
 import pickle
 from pathlib import Path
 
-import transformers
-from transformers import AutoConfig, AutoModel, AutoTokenizer
-
 from lamina.errors import LaminaError
 from lamina.models.adapters import get_adapter, supported_architectures
 from lamina.models.bundled import BUNDLED, bundled_path
+from lamina.registry import lazy_import
+
+transformers = lazy_import("transformers")  # imported once a model is read: a missing folder is refused without it
 
 
 def resolve_model(spec: str) -> str:
@@ -47,7 +47,7 @@ def _model_class(config):
         cls = getattr(transformers, name, None)
         if cls is not None:
             return cls
-    return AutoModel
+    return transformers.AutoModel
 
 
 def _local_config(folder: Path) -> dict:
@@ -82,7 +82,7 @@ def load_config(spec: str):
     local = Path(source).is_dir()
     data = _local_config(Path(source)) if local else None
     try:
-        return AutoConfig.from_pretrained(source), source
+        return transformers.AutoConfig.from_pretrained(source), source
     except (OSError, ValueError, TypeError, KeyError) as exc:
         if local:
             path = Path(source) / "config.json"
@@ -194,7 +194,7 @@ def load_tokenizer(spec: str):
     """The tokenizer of a local folder, bundled alias or hub id; one clear error if none."""
     source = resolve_model(spec)
     try:
-        return AutoTokenizer.from_pretrained(source)
+        return transformers.AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError, TypeError) as exc:
         raise LaminaError(f"could not load a tokenizer from '{spec}': {_first_line(exc)}") from None
 
@@ -235,7 +235,7 @@ def load_model(spec: str, *, with_tokenizer: bool = True):
     tokenizer = None
     if with_tokenizer and _may_have_tokenizer(source):
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError, TypeError):
             tokenizer = None
     model.eval()
@@ -267,7 +267,7 @@ def load_for_classification(spec: str, task, *, train: bool):
             raise LaminaError(
                 f"'{spec}' predicts {model.config.num_labels} labels but task '{task.name}' has {task.num_labels}"
             )
-    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None and tokenizer is not None:
@@ -287,7 +287,7 @@ def load_masked_lm(spec: str, *, train: bool = False):
     )
     if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained masked-LM head (train one with `lamina pretrain`)")
-    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     return model, tokenizer, source
 
 
@@ -308,7 +308,7 @@ def load_causal_lm(spec: str, *, train: bool = False):
     if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained language-model head (it was saved as "
                           f"{', '.join(config.architectures or ['a bare model'])})")
-    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if model.config.pad_token_id is None and tokenizer is not None:
@@ -338,7 +338,7 @@ def load_generator(spec: str, *, train: bool = False):
                                    output_loading_info=True)
     if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained language-model head")
-    tokenizer = AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
+    tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     return model, tokenizer, source
 
 
@@ -348,7 +348,7 @@ def config_from_spec(spec: str, flag: str = "--model-config"):
     text = spec.strip().startswith("{")  # JSON text (too long to be a path, sometimes)
     path = Path(spec).expanduser()
     if not text and path.is_dir():
-        return AutoConfig.from_pretrained(path)
+        return transformers.AutoConfig.from_pretrained(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if not text and path.is_file() else json.loads(spec)
     except json.JSONDecodeError:
@@ -358,4 +358,4 @@ def config_from_spec(spec: str, flag: str = "--model-config"):
     if data["model_type"] not in transformers.CONFIG_MAPPING:
         raise LaminaError(f"{flag}: unknown model_type {json.dumps(data['model_type'])}")
     data = dict(data)
-    return AutoConfig.for_model(data.pop("model_type"), **data)
+    return transformers.AutoConfig.for_model(data.pop("model_type"), **data)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lamina.errors import LaminaError
 from lamina.models.adapters import get_adapter
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def validate_keep(keep: Sequence[int], num_layers: int) -> list[int]:
@@ -64,6 +66,8 @@ def drop_layers(model: nn.Module, keep: Sequence[int], *, inplace: bool = False,
     layers = adapter.layers(model)
     if len(layers) != n:
         raise LaminaError(f"config says {n} layers but the model holds {len(layers)}")
+    from torch import nn
+
     kept = nn.ModuleList([layers[i] for i in keep])
     for new_idx, block in enumerate(kept):
         _renumber(block, new_idx)

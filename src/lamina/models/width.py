@@ -28,11 +28,15 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lamina.errors import LaminaError
+from lamina.registry import lazy_import
+
+if TYPE_CHECKING:
+    from torch import nn
+
+torch = lazy_import("torch")  # (the architecture adapters, read by the command line, import WidthSpec)
 
 ROLES = ("hidden", "ffn", "heads", "kv_heads", "qkv_heads")
 

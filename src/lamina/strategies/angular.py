@@ -1,6 +1,7 @@
-import numpy as np
-
+from lamina.registry import lazy_import
 from lamina.strategies.base import Strategy, TokenOptions, register_strategy
+
+np = lazy_import("numpy")  # (the strategy registry imports this module)
 
 
 @register_strategy("angular")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from lamina.registry import lazy_import
 from lamina.tasks.base import get_task, label_distribution
+
+np = lazy_import("numpy")  # (the task registry imports this module)
 
 
 def summarize_task(name: str, *, data_dir=None, tokenizer_model: str = "minilm-l6", task_options=None) -> dict:

@@ -40,12 +40,13 @@ class Inspect(Workflow):
     in_recipes = False  # it writes no run folder
 
     def run(self, cfg: InspectConfig, ctx: RunContext) -> dict:
-        from lamina.analysis import layer_table
         from lamina.io import write_json
         from lamina.models.loading import load_model
         from lamina.results import command_line, versions
 
-        model, tokenizer, _ = load_model(cfg.model)
+        model, tokenizer, _ = load_model(cfg.model)  # (a missing folder is refused before torch is imported)
+        from lamina.analysis import layer_table
+
         stats, cal_info = cfg.calibration(model, tokenizer, token=None if cfg.token == "auto" else cfg.token)
         table = layer_table(model, stats)
         table.update({"kind": "inspect", "command": command_line(), "model": cfg.model,

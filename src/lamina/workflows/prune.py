@@ -233,7 +233,7 @@ def run_prune(cfg: PruneConfig) -> dict:
     from lamina.io import atomic_output_dir, check_output_dir, write_json
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
-    from lamina.models.loading import load_model
+    from lamina.models.loading import load_model, resolve_model
     from lamina.models.surgery import drop_layers
     from lamina.results import RESULTS_FILE, finish_record, new_record
     from lamina.strategies import get_strategy, select_decoder_layers, select_layers
@@ -241,6 +241,7 @@ def run_prune(cfg: PruneConfig) -> dict:
     check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
     options = cfg.strategy_settings()
     strategy = get_strategy(cfg.strategy, **options)
+    resolve_model(cfg.model)  # a missing folder fails here too, before the record loads torch for its versions
     record = new_record("prune", model=cfg.model,
                         config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options,
                                 **cfg.widths, **({"importance": cfg.importance} if cfg.widths else {})})

@@ -24,8 +24,6 @@ class ServeConfig(Settings):
 def served_model(spec: str, *, threads: int | None = None, max_length: int = 128):
     """A :class:`lamina.serve.app.Served` for ``spec`` (``NAME=PATH`` or a path): an ONNX export runs
     on ONNX Runtime, anything else on PyTorch; one clear error if it is not a classifier."""
-    import torch
-
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
     from lamina.models.export import TextClassifier, check_exportable, exported_format, load_exported, export_record
@@ -33,7 +31,9 @@ def served_model(spec: str, *, threads: int | None = None, max_length: int = 128
     from lamina.serve.app import Served
 
     name, _, path = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else ("", "", spec)
-    source = resolve_model(path)
+    source = resolve_model(path)  # (a missing folder is refused before torch is imported)
+    import torch
+
     fmt = exported_format(source)
     loaded = load_exported(path, threads=threads)  # an export on its format's own backend
     if loaded is None:

@@ -46,18 +46,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Optional
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
-from torch.func import functional_call, jvp
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lamina.distill.methods import register_method
 from lamina.distill.trainer import DistillationTrainer
 from lamina.errors import LaminaError
 from lamina.losses import get_loss
 from lamina.losses.functional import cross_entropy
+from lamina.registry import lazy_import
+
+torch = lazy_import("torch")  # (the method registry imports this module: `lamina methods` loads no torch)
 
 TEACHER_OPTIMIZER = "teacher_optimizer"
+
+
+def functional_call(*args, **kwargs):
+    """``torch.func.functional_call``."""
+    from torch.func import functional_call
+
+    return functional_call(*args, **kwargs)
+
+
+def jvp(*args, **kwargs):
+    """``torch.func.jvp`` (forward-mode AD)."""
+    from torch.func import jvp
+
+    return jvp(*args, **kwargs)
 
 
 class MetaDistilOptions(BaseModel):
@@ -422,6 +436,8 @@ class MetaDistil(DistillationTrainer):
             student.train(was)
 
     def meta_step(self, inputs: dict) -> None:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
         module = self.model
         student = module.student
         student.train()

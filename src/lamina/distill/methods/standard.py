@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from lamina.distill.methods import register_method
 from lamina.distill.trainer import DistillationTrainer
 
@@ -18,5 +16,7 @@ class Standard(DistillationTrainer):
             t.model.requires_grad_(False)
 
     def teacher_forward(self, spec, inputs, **outputs):
+        import torch
+
         with torch.no_grad():
             return spec.model(**inputs, **outputs)

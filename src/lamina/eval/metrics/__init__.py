@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
 from lamina.errors import LaminaError
-from lamina.registry import Registry
+from lamina.registry import Registry, lazy_import
+
+np = lazy_import("numpy")  # (the tasks, listed by the command line, read the metrics' names)
 
 Scale = Literal["fraction", "percent", "value"]
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-from scipy.stats import pearsonr, spearmanr
-
 from lamina.eval.metrics import Metric, register_metric
+from lamina.registry import lazy_import
+
+np = lazy_import("numpy")
+stats = lazy_import("scipy.stats")  # imported by the first score, not by the registry
 
 
-def _corr(fn) -> Callable:
+def _corr(name: str) -> Callable:
     def metric(pred, gold):
+        fn = getattr(stats, name)
         if np.std(pred) == 0 or np.std(gold) == 0:
             return 0.0  # undefined for a constant series; report no correlation
         return float(fn(pred, gold)[0])
@@ -19,5 +21,5 @@ def _corr(fn) -> Callable:
     return metric
 
 
-register_metric(Metric("pearson", _corr(pearsonr), description="Pearson correlation"))
-register_metric(Metric("spearman", _corr(spearmanr), description="Spearman rank correlation"))
+register_metric(Metric("pearson", _corr("pearsonr"), description="Pearson correlation"))
+register_metric(Metric("spearman", _corr("spearmanr"), description="Spearman rank correlation"))
