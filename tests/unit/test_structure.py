@@ -28,7 +28,7 @@ LAYERS = [
     {"lifelong"},  # lamina lifelong's parts: they train through training/
     {"workflows"},
     {"recipes", "quickstart"},
-    {"cli"},
+    {"cli", "api"},  # api: every command as a function (lamina.__getattr__ reaches it lazily)
 ]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
 
