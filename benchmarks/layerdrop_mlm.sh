@@ -37,7 +37,7 @@ data=(--corpus "$WIKI/wiki.valid.raw" --max-length 128 --batch-size 32 --seed 42
 for p in $RATES; do
   t=$RUNS/teacher-ld$p
   [ -f "$t/lamina_results.json" ] || lamina pretrain "${data[@]}" --eval-corpus "$WIKI/wiki.test.raw" \
-    --max-eval-samples "$EVAL_BLOCKS" --layers 4 --hidden "$HIDDEN" --heads "$HEADS" --layerdrop "$p" \
+    --max-eval-samples "$EVAL_BLOCKS" --num-layers 4 --hidden-size "$HIDDEN" --num-heads "$HEADS" --layerdrop "$p" \
     --epochs "$EPOCHS" --lr "$LR" -o "$t" --overwrite
   cp "$t/lamina_results.json" "$RESULTS/teacher-ld$p.json"
   [ -f "$RESULTS/depths-ld$p.json" ] || lamina eval "$t" --task mlm --corpus "$WIKI/wiki.test.raw" \

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
             dest = models_dir / f"{who}-{fmt}"
             rec = run_export(ExportConfig(model=folders[who]["torch"], output=str(dest), format=fmt, overwrite=True,
                                           data_dir=args.data_dir, max_length=args.max_length,
-                                          calib_data=args.task, min_agreement=0.0), log=lambda *_: None)
+                                          parity_data=args.task, min_agreement=0.0), log=lambda *_: None)
             p = rec["export"]["parity"]
             print(f"exported {who} {fmt}: max|diff| {p['max_abs_diff']:.2e}, agreement {p['argmax_agreement']:.4f}")
             folders[who][fmt] = str(dest)

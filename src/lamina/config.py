@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from lamina.errors import LaminaError
 
@@ -22,11 +23,51 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # the settings naming what a run writes; any other setting naming an existing file or folder is an input
     output_fields: ClassVar[tuple[str, ...]] = ("output", "json_path")
+    # settings renamed, old name → new name: the old name is refused from every source (a flag, a key of a
+    # file, a recipe step's args) with one line naming the new one. A class's own, merged with its bases'
+    # (:meth:`renamed_settings`); the command line takes the old names as hidden flags that say so.
+    renamed: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs):
+        super().__pydantic_init_subclass__(**kwargs)
+        for old, new in cls.renamed_settings().items():
+            if old in cls.model_fields or new not in cls.model_fields:
+                raise TypeError(f"{cls.__name__}.renamed: '{old}' → '{new}' must name a setting that is gone and "
+                                "one that exists")
+
+    @classmethod
+    def renamed_settings(cls) -> dict[str, str]:
+        """Every old setting name → its new name, this class's and its bases'."""
+        out: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("renamed") or {})
+        return out
+
+    @classmethod
+    def upgrade_renamed(cls, values: dict) -> dict:
+        """Stored settings (a results record's config, a recipe manifest, a run's settings file) written
+        before a rename, read with today's names. Never for input: there the old names are refused."""
+        return upgrade_renamed(values, cls.renamed_settings())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed(cls, values):
+        if isinstance(values, dict):
+            for old, new in cls.renamed_settings().items():
+                if old in values:
+                    raise PydanticCustomError("renamed", "{old} was renamed {new}", {"old": old, "new": new})
+        return values
 
     @model_validator(mode="after")
     def _output_is_not_an_input(self):
         check_output_not_input(self)
         return self
+
+
+def upgrade_renamed(values: dict, renamed: dict[str, str]) -> dict:
+    """``values`` with each old key of ``renamed`` (old → new) spelled the new way (unless both are there)."""
+    return {renamed[k] if k in renamed and renamed[k] not in values else k: v for k, v in values.items()}
 
 
 def _named_paths(value):
@@ -153,6 +194,12 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
     key: msg`` for one from a file or recipe, and the bare message for a cross-field check.
     ``keys``: every setting was given by its key (a Python call), so a missing one is named as a key too."""
     errors = exc.errors()
+    renamed = next((e for e in errors if e["type"] == "renamed"), None)
+    if renamed is not None:  # an old name: spelled the way its source spells it, with the new one
+        old, new = renamed["ctx"]["old"], renamed["ctx"]["new"]
+        if old in flags or source is None:
+            return f"{flag_name(old)} was renamed {flag_name(new)}"
+        return f"{source}: {old} was renamed {new}"
     # the error about a setting typed on the command line first, then any wrong value, then a missing one
     err = next((e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
                next((e for e in errors if e["type"] != "missing"), errors[0]))

@@ -29,7 +29,7 @@ def served(tiny_teacher, sst_like, tmp_path):
 
     int8 = tmp_path / "int8"
     r = CliRunner().invoke(cli, ["export", str(tiny_teacher), "-o", str(int8), "--format", "onnx-int8",
-                                 "--calib-data", "sst2", "--data-dir", sst_like, "--max-length", "32"])
+                                 "--parity-data", "sst2", "--data-dir", sst_like, "--max-length", "32"])
     assert r.exit_code == 0, r.output
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

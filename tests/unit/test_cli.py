@@ -25,7 +25,7 @@ def run(*args):
 
 def test_prune_explicit_writes_a_vanilla_folder_with_a_card(tiny_bert_with_tokenizer, tmp_path):
     out = tmp_path / "pruned"
-    result = run("prune", tiny_bert_with_tokenizer, "-o", out, "--layers", "0,2", "--no-speed")
+    result = run("prune", tiny_bert_with_tokenizer, "-o", out, "--keep-layers", "0,2", "--no-speed")
     assert result.exit_code == 0, result.output
     model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
     assert model.config.num_hidden_layers == 2
@@ -92,10 +92,10 @@ def test_unsupported_architecture(unsupported_model, tmp_path):
         (["--drop", "9"], "cannot drop 9 layers"),
         (["--drop", "-1"], "0 or more"),
         (["--keep", "0"], "cannot keep 0"),
-        (["--layers", "0,7"], "out of range"),
-        (["--layers", "0,x"], "comma-separated integers"),
+        (["--keep-layers", "0,7"], "out of range"),
+        (["--keep-layers", "0,x"], "--keep-layers: comma-separated integers"),
         (["--strategy", "middle", "--drop", "1"], "unknown strategy 'middle'"),
-        (["--strategy", "top", "--layers", "0,1"], "goes with --strategy explicit"),
+        (["--strategy", "top", "--keep-layers", "0,1"], "goes with --strategy explicit"),
         ([], "say what goes: --drop K"),
     ],
 )

@@ -31,7 +31,7 @@ def exports(tiny_teacher, sst_like, tmp_path_factory):
     for fmt in ("onnx", "onnx-int8", "torch-int8"):
         folder = root / fmt
         r = run("export", tiny_teacher, "-o", folder, "--format", fmt, "--task", "sst2", "--data-dir", sst_like,
-                "--calib-data", "sst2", "--max-length", 32)
+                "--parity-data", "sst2", "--max-length", 32)
         assert r.exit_code == 0, r.output
         out[fmt] = folder
     return out
@@ -95,8 +95,8 @@ def test_eval_backend_onnx_gives_pytorchs_accuracy(tiny_teacher, exports, sst_li
 
 def test_a_pruned_model_exports(tiny_teacher, tmp_path):
     pruned = tmp_path / "pruned"
-    assert run("prune", tiny_teacher, "-o", pruned, "--layers", "0,2", "--no-speed").exit_code == 0
-    r = run("export", pruned, "-o", tmp_path / "onnx", "--format", "onnx", "--calib-samples", 16)
+    assert run("prune", tiny_teacher, "-o", pruned, "--keep-layers", "0,2", "--no-speed").exit_code == 0
+    r = run("export", pruned, "-o", tmp_path / "onnx", "--format", "onnx", "--parity-samples", 16)
     assert r.exit_code == 0, r.output
     rec = record(tmp_path / "onnx")
     assert rec["export"]["parity"]["max_abs_diff"] < 1e-4 and rec["sizes"]["layers"] == 2

@@ -394,7 +394,7 @@ def toy_format():
 def test_an_export_format_is_one_registration(toy_format, tiny_teacher, sst_like, tmp_path):
     out = tmp_path / "toy"
     cli("export", tiny_teacher, "-o", out, "--format", "toy-fp32", "--task", "sst2", "--data-dir", sst_like,
-        "--calib-data", "sst2", "--calib-samples", 16, "--max-length", 32)
+        "--parity-data", "sst2", "--parity-samples", 16, "--max-length", 32)
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["export"]["format"] == "toy-fp32" and record["export"]["opset"] is None
     assert record["export"]["parity"]["max_abs_diff"] < 1e-5, "the format's own parity rule ran"

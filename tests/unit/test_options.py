@@ -52,7 +52,10 @@ def test_options_are_the_config_fields(name):
     fields = cli_fields(name)
     cfg = WORKFLOWS.get(name).Config
     extra = cfg.extra_cli_fields() if hasattr(cfg, "extra_cli_fields") else {}  # e.g. distill: each method's settings
-    assert set(params) == set(fields) | set(extra) | {"config"}, "every setting is an option, and nothing else is"
+    renamed = cfg.renamed_settings()  # old names: hidden flags, refused naming the new one (test_renames.py)
+    assert set(params) == set(fields) | set(extra) | set(renamed) | {"config"}, \
+        "every setting is an option, and nothing else is"
+    assert all(params[old].hidden for old in renamed)
     for field_name, field in fields.items():
         param = params[field_name]
         if param.param_type_name == "option":
@@ -83,13 +86,12 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "model", "output", "overwrite",  # required in some commands, optional in others
         "strategy", "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
         "json_path",  # a table (inspect) or a record (eval)
-        "keep", "layers",  # prune: layers to keep; distill: student depth; pretrain: a layer count
-        "ffn", "heads", "hidden", "importance",  # prune: the pruned widths; distill: the student's; pretrain: sizes
+        "keep",  # prune: layers to keep; distill: the student's depth (the same count, two wordings)
+        "ffn", "heads", "hidden", "importance",  # how many units to keep: prune's model, distill's student
         "task",  # generate-targets: a seq2seq task (multi30k by default)
         "teacher",  # generate-targets: one positional teacher; distill: a list
         "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)
         "threads",  # eval: CPU threads while timing; serve: threads per loaded model
-        "calib_data", "calib_samples",  # prune: calibration for statistics; export: texts of the parity check
         "max_samples",  # eval: a subset to score; export: a dev subset for the score change (with --task)
         "split",  # eval: the split scored (dev); generate-targets: the sources decoded (train, for Seq-KD)
         "method",  # distill: a distillation method; lifelong: a lifelong-learning method (finetune, lamol, L2KD's)

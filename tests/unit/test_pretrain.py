@@ -27,8 +27,8 @@ def corpus(tmp_path_factory):
 def tiny_mlm(tmp_path_factory, corpus, minilm_path):
     out = tmp_path_factory.mktemp("pretrain") / "mlm"
     result = runner.invoke(app, [
-        "pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--layers", "4",
-        "--hidden", "32", "--heads", "2", "--max-length", "32", "--batch-size", "8", "--epochs", "6", "--lr", "3e-3",
+        "pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--num-layers", "4",
+        "--hidden-size", "32", "--num-heads", "2", "--max-length", "32", "--batch-size", "8", "--epochs", "6", "--lr", "3e-3",
         "--logging-steps", "5", "--layerdrop", "0.1",
     ])
     assert result.exit_code == 0, result.output + result.stderr
@@ -119,8 +119,8 @@ def test_kd_masked_counts_masked_positions_only():
 def test_bad_input(tmp_path, corpus, tiny_mlm):
     _one_line_error(runner.invoke(app, ["pretrain", "--corpus", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "a")]),
                     "corpus file not found")
-    _one_line_error(runner.invoke(app, ["pretrain", "--corpus", str(corpus), "-o", str(tmp_path / "b"), "--hidden", "30",
-                                        "--heads", "4"]), "not divisible")
+    _one_line_error(runner.invoke(app, ["pretrain", "--corpus", str(corpus), "-o", str(tmp_path / "b"),
+                                        "--hidden-size", "30", "--num-heads", "4"]), "not divisible")
     _one_line_error(runner.invoke(app, ["distill", "--task", "mlm", "--teacher", str(tiny_mlm), "-o", str(tmp_path / "c"),
                                         "--student-from-teacher", "alternate", "--keep", "2"]), "--corpus")
     _one_line_error(runner.invoke(app, ["eval", str(tiny_mlm), "--task", "mlm"]), "--corpus")
@@ -176,8 +176,8 @@ def test_mlm_perplexity_is_token_weighted_over_the_masked_tokens_and_the_same_in
 
 def test_pretrain_resume_with_another_shape_is_refused(corpus, minilm_path, tmp_path):
     out = tmp_path / "p"
-    args = ["pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--layers", "2",
-            "--hidden", "16", "--heads", "2", "--max-length", "32", "--batch-size", "8", "--max-steps", "2",
+    args = ["pretrain", "--corpus", str(corpus), "--tokenizer", str(minilm_path), "-o", str(out), "--num-layers", "2",
+            "--hidden-size", "16", "--num-heads", "2", "--max-length", "32", "--batch-size", "8", "--max-steps", "2",
             "--eval-steps", "1", "--keep-checkpoints", "--no-progress"]
     assert runner.invoke(app, args).exit_code == 0
     work = tmp_path / "p.work"
@@ -185,6 +185,12 @@ def test_pretrain_resume_with_another_shape_is_refused(corpus, minilm_path, tmp_
 
     shutil.rmtree(out)  # as if the run had stopped after its checkpoints
     before = sorted(p.relative_to(work) for p in work.rglob("*"))
-    _one_line_error(runner.invoke(app, [*args, "--resume", "--layers", "3"]), "layers 3 (was 2)")
+    _one_line_error(runner.invoke(app, [*args, "--resume", "--num-layers", "3"]), "num_layers 3 (was 2)")
     _one_line_error(runner.invoke(app, [*args, "--resume", "--mlm-probability", "0.3"]), "mlm_probability 0.3")
     assert sorted(p.relative_to(work) for p in work.rglob("*")) == before and not out.exists()
+    # a work folder left by a lamina from before the renames holds the old names: read as the new ones
+    settings = json.loads((work / "run_settings.json").read_text())
+    old = {"num_layers": "layers", "hidden_size": "hidden", "num_heads": "heads", "intermediate_size": "intermediate"}
+    (work / "run_settings.json").write_text(json.dumps({old.get(k, k): v for k, v in settings.items()}))
+    _one_line_error(runner.invoke(app, [*args, "--resume", "--num-layers", "3"]),
+                    "settings than the interrupted run's: num_layers 3 (was 2) (resume")  # that one only

@@ -251,8 +251,8 @@ def test_a_pretrain_step_feeds_a_finetune_step(tmp_path, minilm_path):
         vars={"corpus": str(corpus)},
         steps=[
             {"name": "mlm", "kind": "pretrain",
-             "args": {"corpus": ["${corpus}"], "tokenizer": str(minilm_path), "layers": 2, "hidden": 16, "heads": 2,
-                      "max_length": 16, "max_steps": 2, "batch_size": 8, "logging_steps": 1}},
+             "args": {"corpus": ["${corpus}"], "tokenizer": str(minilm_path), "num_layers": 2, "hidden_size": 16,
+                      "num_heads": 2, "max_length": 16, "max_steps": 2, "batch_size": 8, "logging_steps": 1}},
             {"name": "ft", "kind": "finetune",
              "args": {"model": "${mlm.output}", "task": "bbc-news", "max_train_samples": 8, "max_eval_samples": 8,
                       "max_length": 16, "max_steps": 1, "batch_size": 8}},

@@ -22,7 +22,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def int8_export(tiny_teacher, sst_like, tmp_path_factory):
     out = tmp_path_factory.mktemp("serve") / "int8"
-    r = runner.invoke(cli, ["export", str(tiny_teacher), "-o", str(out), "--format", "onnx-int8", "--calib-data", "sst2",
+    r = runner.invoke(cli, ["export", str(tiny_teacher), "-o", str(out), "--format", "onnx-int8", "--parity-data", "sst2",
                             "--data-dir", sst_like, "--max-length", "32"])
     assert r.exit_code == 0, r.output
     return out

@@ -2,7 +2,8 @@
 
 Each config field becomes an option named after it (``max_length`` → ``--max-length``),
 with the field's description as help and the field's default shown; the fields a workflow
-lists in ``arguments`` are positional. Every command also takes ``--config FILE.yaml``: the
+lists in ``arguments`` are positional. A renamed setting's old flag (``Config.renamed``) is a
+hidden option that the model refuses, naming the new flag. Every command also takes ``--config FILE.yaml``: the
 file's settings are the base and the flags typed on the command line override them. The
 pydantic model alone validates the result, so a value is checked the same way from a flag,
 a file or a recipe, and a bad one is named the way its source spells it.
@@ -97,6 +98,18 @@ def _parameter(name: str, field, positional: bool, show_default: bool = True) ->
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
+def _refused_parameter(old: str, new: str, field) -> inspect.Parameter:
+    """A renamed setting's old flag: hidden, taking what the new one takes, refused by the settings model
+    with one line naming the new flag."""
+    tp, repeats = cli_type(field.annotation)
+    if tp is bool:
+        decls, annotation = [f"{flag_name(old)}/--no-{old.replace('_', '-')}"], Optional[bool]
+    else:  # any text: the refusal names the new flag whatever the value
+        decls, annotation = [flag_name(old)], (Optional[list[str]] if repeats else Optional[str])
+    info = typer.Option(None, *decls, help=f"Renamed {flag_name(new)}.", show_default=False, hidden=True)
+    return inspect.Parameter(old, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+
 def given_on_command_line(ctx: typer.Context, values: dict) -> dict:
     # compared by name: typer ships its own copy of click, with its own ParameterSource enum
     return {k: v for k, v in values.items()
@@ -113,8 +126,10 @@ def build_command(workflow_cls, *, run):
     own = [n for n in Config.__annotations__ if n in fields]  # the command's own settings first, then shared ones
     order = own + [n for n in fields if n not in own]
     params += [_parameter(n, fields[n], positional=False) for n in order if n not in workflow_cls.arguments]
+    renamed = Config.renamed_settings() if hasattr(Config, "renamed_settings") else {}
     extra = Config.extra_cli_fields() if hasattr(Config, "extra_cli_fields") else {}
-    params += [_parameter(n, f, positional=False, show_default=False) for n, f in extra.items()]
+    params += [_parameter(n, f, positional=False, show_default=False) for n, f in extra.items() if n not in renamed]
+    params += [_refused_parameter(old, new, Config.model_fields[new]) for old, new in renamed.items()]
     params.append(inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY,
                                     default=typer.Option(None, "--config", help=CONFIG_HELP), annotation=Optional[str]))
 

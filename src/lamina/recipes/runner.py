@@ -48,6 +48,15 @@ def _gathered(run: Run, output_dir: Path) -> Path:
     return output_dir / "results" / f"{run.name}.json"
 
 
+def _stored_args(run: Run, path: Path) -> dict | None:
+    """The args the gathered record was made with, read with today's setting names (a record made
+    before a rename stored the old ones)."""
+    stored = (json.loads(path.read_text(encoding="utf-8")).get("recipe") or {}).get("args")
+    if isinstance(stored, dict) and hasattr(run.kind.Config, "upgrade_renamed"):
+        stored = run.kind.Config.upgrade_renamed(stored)
+    return stored
+
+
 def _args_changed(run: Run, output_dir: Path) -> bool:
     """True when the run's gathered record was made with other args (a changed recipe, form or
     --set). Runs whose args wait on ${best:...} are compared when they start."""
@@ -55,7 +64,7 @@ def _args_changed(run: Run, output_dir: Path) -> bool:
     if run.deferred or not path.is_file():
         return False
     try:
-        stored = (json.loads(path.read_text(encoding="utf-8")).get("recipe") or {}).get("args")
+        stored = _stored_args(run, path)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False
     return stored is not None and _comparable(stored) != _comparable(run.args)
@@ -64,7 +73,7 @@ def _args_changed(run: Run, output_dir: Path) -> bool:
 def _best_changed(run: Run, output_dir: Path) -> bool:
     if not run.deferred or not _gathered(run, output_dir).is_file():
         return False
-    stored = (json.loads(_gathered(run, output_dir).read_text(encoding="utf-8")).get("recipe") or {}).get("args")
+    stored = _stored_args(run, _gathered(run, output_dir))
     return stored is not None and _comparable(stored) != _comparable(resolve_best(run, _pick_best))
 
 

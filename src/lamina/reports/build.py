@@ -34,7 +34,7 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     depth = max((r.full_layers for r in scored if r.full_layers), default=None)
     configs = _select(scored, spec.configs, lambda r: not measures_another(r, rows))
     baseline = _select(scored, spec.baseline, lambda r: r.strategy is None and r.kind == "finetune" and r.layers == depth)
-    layered = _select(scored, spec.layers, lambda r: r.strategy is not None)
+    layered = _select(scored, spec.depth_steps, lambda r: r.strategy is not None)
     curved = _select(rows, spec.curves, lambda r: False)
     written: list[Path] = []
     draw = plots_dir is not None and spec.plots

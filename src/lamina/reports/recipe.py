@@ -22,7 +22,9 @@ def report_inputs(paths) -> tuple[list, ReportSpec, dict]:
     data = json.loads(manifest.read_text(encoding="utf-8"))
     recipe = data.get("recipe") or {}
     step = next((s for s in recipe.get("steps", []) if s.get("kind") == "report"), None)
-    args = {k: v for k, v in ((step or {}).get("args") or {}).items() if k in ReportSpec.model_fields}
+    # (a folder made before a rename stored the old names: read with today's)
+    args = ReportSpec.upgrade_renamed((step or {}).get("args") or {})
+    args = {k: v for k, v in args.items() if k in ReportSpec.model_fields}
     form = data.get("form")
     meta = {"name": recipe.get("name"), "description": recipe.get("description"), "form": form,
             "form_description": ((recipe.get("forms") or {}).get(form) or {}).get("description") if form else None,

@@ -14,7 +14,7 @@ class ReportSpec(Settings):
     intro: str = setting("", "Markdown placed under the title (what a recipe reproduces, the seed's claims).")
     configs: Optional[list[str]] = setting(
         None, "Recipe steps (or run kinds) whose runs are rows of the configurations table (default: every run).")
-    layers: Optional[list[str]] = setting(
+    depth_steps: Optional[list[str]] = setting(
         None, "Steps shown as score vs layers kept (default: every run with a pruning strategy in its lineage).")
     baseline: Optional[list[str]] = setting(
         None, "Steps whose runs give the unpruned score per task (default: unpruned runs at the full depth).")
@@ -25,6 +25,8 @@ class ReportSpec(Settings):
     curves: list[str] = setting([], "Steps (or run kinds, e.g. finetune) whose learning curves are plotted.")
     plots: bool = setting(True, "Write PNG plots (with an output folder).")
     runs_table: bool = setting(True, "The per-run table at the end.")
+    # --layers named steps here, but layers to keep in prune and a layer count in pretrain
+    renamed = {"layers": "depth_steps"}
 
     @field_validator("metrics", mode="before")
     @classmethod

@@ -58,7 +58,8 @@ class TaskSettings(DataSettings):
 
         if not isinstance(values, dict):
             return values
-        names = [k for k in values if k not in cls.model_fields and k in all_task_options()]
+        renamed = cls.renamed_settings()  # an old name is refused (Settings), never routed
+        names = [k for k in values if k not in cls.model_fields and k not in renamed and k in all_task_options()]
         if not names:
             return values
         values = dict(values)

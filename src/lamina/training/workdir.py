@@ -110,7 +110,7 @@ def prepare_work_dir(cfg, *, log=print, found=checkpoints, incomplete=incomplete
                     "leaves one half-written): use --overwrite instead of --resume to start again"
                 )
             raise LaminaError(f"nothing to resume: no checkpoint in {work}")
-        check_same_settings(work, run_settings(cfg), resume=True)
+        check_same_settings(work, run_settings(cfg), resume=True, renamed=_renamed(cfg))
         for c, reason in broken.items():
             log(f"skipping incomplete checkpoint {c} ({reason}: half-written when the run stopped); "
                 f"removed it, resuming from {ckpt.name}")
@@ -151,9 +151,15 @@ def begin_work(work: Path, cfg) -> None:
         check_same_settings(work, run_settings(cfg), resume=False)
 
 
-def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = SETTINGS_FILE) -> None:
+def _renamed(cfg) -> dict:
+    return type(cfg).renamed_settings() if hasattr(type(cfg), "renamed_settings") else {}
+
+
+def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = SETTINGS_FILE,
+                        renamed: dict | None = None) -> None:
     """A run that starts keeps ``settings`` (what decides its result) in ``work/name``; a run that
-    resumes must have the interrupted run's: else one error line naming what differs."""
+    resumes must have the interrupted run's: else one error line naming what differs. ``renamed``
+    (old name → new) reads a settings file written before a setting was renamed."""
     import json
 
     from lamina.io import write_json
@@ -169,6 +175,10 @@ def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str =
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         raise LaminaError(f"cannot resume: {path} (the interrupted run's settings) is missing or unreadable; "
                           "use --overwrite to start again") from None
+    if renamed and isinstance(before, dict):
+        from lamina.config import upgrade_renamed
+
+        before = upgrade_renamed(before, renamed)
     changed = [f"{k} {now.get(k)!r} (was {before.get(k)!r})" for k in sorted(set(now) | set(before))
                if now.get(k) != before.get(k)]
     if changed:

@@ -26,10 +26,10 @@ class ExportConfig(ModelSettings, DataSettings, OutputSettings):
     format: str = setting("onnx-int8", _formats_help())
     task: Optional[str] = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
                                   "(a GLUE name or bbc-news) and record the change.", flag="-t")
-    calib_data: Optional[str] = setting(
+    parity_data: Optional[str] = setting(
         None, "Text the parity check runs on: a .txt/.tsv/.csv/.jsonl file, a GLUE task name, or bbc-news "
         "(default: --task's training text, else bbc-news).")
-    calib_samples: int = setting(128, "Texts the parity check compares (sampled with seed 0).", ge=1)
+    parity_samples: int = setting(128, "Texts the parity check compares (sampled with seed 0).", ge=1)
     max_length: int = setting(128, "Tokens per text in the parity check and the dev scoring.", ge=2)
     max_samples: Optional[int] = setting(None, "Score a seeded subset of the dev set (with --task).", ge=1)
     batch_size: int = setting(64, "Batch size of the dev scoring.", ge=1)
@@ -37,6 +37,9 @@ class ExportConfig(ModelSettings, DataSettings, OutputSettings):
     max_diff: float = setting(1e-4, "fp32 ONNX: the largest allowed |logit difference| against PyTorch.", gt=0)
     min_agreement: float = setting(0.99, "int8: the smallest allowed argmax agreement with fp32 PyTorch.",
                                    ge=0, le=1)
+    # not calibration (the int8 formats quantise dynamically): the text of the parity check, unlike
+    # prune's and inspect's --calib-data
+    renamed = {"calib_data": "parity_data", "calib_samples": "parity_samples"}
 
     @field_validator("format")
     @classmethod
@@ -127,10 +130,10 @@ def _texts(cfg: ExportConfig) -> tuple[list[str], str]:
     from lamina.data.calibration import load_calibration_texts
     from lamina.data.glue import GLUE_FORMATS
 
-    source = cfg.calib_data
+    source = cfg.parity_data
     if source is None:
         source = cfg.task if cfg.task in GLUE_FORMATS or cfg.task == "bbc-news" else "bbc-news"
-    texts = load_calibration_texts(source, data_dir=cfg.data_dir, samples=cfg.calib_samples)
+    texts = load_calibration_texts(source, data_dir=cfg.data_dir, samples=cfg.parity_samples)
     return [t[0] if len(t) == 1 else t[0] + " " + t[1] for t in texts], source
 
 
@@ -159,7 +162,7 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     ex.check_exportable(model, cfg.model)
     if tokenizer is None:
         raise LaminaError(f"'{cfg.model}' has no tokenizer files: an export needs one to read text")
-    texts, calib_source = _texts(cfg)
+    texts, parity_source = _texts(cfg)
     record["sizes"] = {"layers": getattr(model.config, "num_hidden_layers", None),
                        "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
@@ -168,7 +171,7 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
         model.config.to_json_file(tmp / "config.json", use_diff=False)
         tokenizer.save_pretrained(tmp)
         p = ex.parity(model, exported, tokenizer, texts, max_length=cfg.max_length)
-        p["source"] = calib_source
+        p["source"] = parity_source
         record["export"] = {"format": form.name, "inputs": names, "opset": form.opset, "parity": p,
                             "source_path": source}
         failure = form.parity_failure(p, max_diff=cfg.max_diff, min_agreement=cfg.min_agreement)

@@ -27,18 +27,23 @@ class PretrainConfig(CorpusSettings, TrainSettings):
                                 missing="give a text corpus with --corpus FILE")
     tokenizer: str = setting(DEFAULT_MODEL, "Model folder or alias whose tokenizer to use.")
     model_type: Literal["bert", "roberta", "electra", "mpnet"] = setting("bert", "bert, roberta, electra or mpnet.")
-    layers: int = setting(4, "Transformer layers.", ge=1)
-    hidden: int = setting(256, "Hidden size.", ge=8)
-    heads: int = setting(4, "Attention heads.", ge=1)
-    intermediate: Optional[int] = setting(None, "Feed-forward size (default 4 × hidden).", ge=1)
+    num_layers: int = setting(4, "Transformer layers of the model built.", ge=1)
+    hidden_size: int = setting(256, "Hidden size of the model built.", ge=8)
+    num_heads: int = setting(4, "Attention heads per layer of the model built.", ge=1)
+    intermediate_size: Optional[int] = setting(None, "Feed-forward size of the model built (default 4 × "
+                                               "--hidden-size).", ge=1)
     epochs: float = setting(1.0, "Training epochs.", gt=0)
     lr: float = setting(5e-4, "Peak learning rate (linear decay after --warmup-ratio of the steps).", gt=0)
     group_by_length: bool = setting(False, "Batch examples of similar length (blocks all have one length).")
+    # the size of the model built, named as in its Hugging Face config (prune's and distill's --heads and
+    # --hidden are how many to keep)
+    renamed = {"layers": "num_layers", "hidden": "hidden_size", "heads": "num_heads",
+               "intermediate": "intermediate_size"}
 
     @model_validator(mode="after")
     def _check(self):
-        if self.hidden % self.heads:
-            raise ValueError(f"hidden size {self.hidden} is not divisible by {self.heads} heads")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"--hidden-size {self.hidden_size} is not divisible by --num-heads {self.num_heads}")
         return self
 
 
@@ -120,10 +125,10 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     data = objective.prepare(task, None, tokenizer, PrepSettings.of(cfg))
 
     set_seed(cfg.seed)
-    intermediate = cfg.intermediate or 4 * cfg.hidden
+    intermediate = cfg.intermediate_size or 4 * cfg.hidden_size
     config = AutoConfig.for_model(
-        cfg.model_type, vocab_size=len(tokenizer), hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
-        num_attention_heads=cfg.heads, intermediate_size=intermediate,
+        cfg.model_type, vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads, intermediate_size=intermediate,
         max_position_embeddings=max(512, cfg.max_length + 2), pad_token_id=tokenizer.pad_token_id,
     )
     model = AutoModelForMaskedLM.from_config(config)
@@ -138,9 +143,9 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     train, evaluation = data.train, data.evals["dev"]
     record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
                           "train_blocks": len(train), "eval_blocks": len(evaluation)}
-    record["sizes"] = {"layers": cfg.layers, "parameters": parameter_count(model)}
+    record["sizes"] = {"layers": cfg.num_layers, "parameters": parameter_count(model)}
     record["pretrain"] = {
-        "model_type": cfg.model_type, "hidden": cfg.hidden, "heads": cfg.heads, "intermediate": intermediate,
+        "model_type": cfg.model_type, "hidden": cfg.hidden_size, "heads": cfg.num_heads, "intermediate": intermediate,
         "vocab_size": len(tokenizer), "block_size": len(train[0]["input_ids"]), "train_blocks": len(train),
         "eval_blocks": len(evaluation), "eval_source": data.info["eval_source"], "eval_mask_seed": cfg.seed,
     }

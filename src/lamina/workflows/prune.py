@@ -62,8 +62,8 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
     keep: Optional[int] = setting(None, "Number of layers to leave (an encoder-decoder's encoder layers).")
     keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
                                           "by the same (data-free) strategy.", ge=1)
-    layers: Optional[list[int]] = setting(None, "Exact 0-based indices of the layers to KEEP, e.g. 0,2,4 "
-                                          "(implies --strategy explicit).")
+    keep_layers: Optional[list[int]] = setting(None, "Exact 0-based indices of the layers to keep, e.g. 0,2,4 "
+                                               "(implies --strategy explicit).")
     strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
                                           "alternate; repeatable).", flag="--strategy-option")
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
@@ -73,6 +73,8 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
     hidden: Optional[int] = setting(None, "Width: hidden (residual) channels to keep.", ge=1)
     importance: str = setting("activation", "Width: how units are ranked (see `lamina importance`): activation "
                               "(forward passes on the calibration text, Minitron) or magnitude (weights only).")
+    # --layers was the indices to keep here but a layer count in pretrain and report's steps by depth
+    renamed = {"layers": "keep_layers"}
 
     @field_validator("drop", "keep")
     @classmethod
@@ -82,10 +84,10 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
             raise ValueError(f"cannot {info.field_name} {value} layers: the count must be {least} or more")
         return value
 
-    @field_validator("layers", mode="before")
+    @field_validator("keep_layers", mode="before")
     @classmethod
     def _parse_layers(cls, value):
-        return parse_numbers(value, "--layers", int)
+        return parse_numbers(value, "--keep-layers", int)
 
     @field_validator("importance")
     @classmethod
@@ -101,24 +103,25 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
 
     @property
     def prunes_depth(self) -> bool:
-        return any(v is not None for v in (self.drop, self.keep, self.layers, self.keep_decoder))
+        return any(v is not None for v in (self.drop, self.keep, self.keep_layers, self.keep_decoder))
 
     @model_validator(mode="after")
     def _check(self):
         if not self.prunes_depth and not self.widths:
-            raise ValueError("say what goes: --drop K, --keep N or --layers 0,2,4 (depth) and/or --ffn N, --heads N, "
-                             "--hidden N (width)")
-        if self.layers is not None:
+            raise ValueError("say what goes: --drop K, --keep N or --keep-layers 0,2,4 (depth) and/or --ffn N, "
+                             "--heads N, --hidden N (width)")
+        if self.keep_layers is not None:
             if "strategy" in self.model_fields_set and self.strategy != "explicit":
-                raise ValueError(f"--layers lists the layers to keep and goes with --strategy explicit, "
+                raise ValueError(f"--keep-layers lists the layers to keep and goes with --strategy explicit, "
                                  f"not '{self.strategy}'")
             if self.drop is not None or self.keep is not None:
-                raise ValueError("--layers cannot be combined with --drop or --keep")
+                raise ValueError("--keep-layers cannot be combined with --drop or --keep")
             self.strategy = "explicit"
         return self
 
     def strategy_settings(self) -> dict:
-        return {**self.strategy_options, **({"layers": self.layers} if self.layers is not None else {})}
+        # the explicit strategy's own option is still named layers
+        return {**self.strategy_options, **({"layers": self.keep_layers} if self.keep_layers is not None else {})}
 
 
 @register_workflow("prune")
@@ -176,8 +179,9 @@ class Prune(Workflow):
         keep = p["kept_layers"]
         before, after = sizes["parameters_before"], sizes["parameters"]
         width = record.get("width")
-        not_options = ("strategy", "drop", "keep", "layers", "ffn", "heads", "hidden", "importance")
-        options = {k: v for k, v in record["config"].items() if k not in not_options}
+        not_options = ("strategy", "drop", "keep", "keep_layers", "ffn", "heads", "hidden", "importance")
+        config = PruneConfig.upgrade_renamed(record["config"])  # a record made before --layers was renamed
+        options = {k: v for k, v in config.items() if k not in not_options}
         what = "A layer- and width-pruned" if width and p["dropped_layers"] else "A width-pruned" if width \
             else "A layer-pruned"
         lines = [
