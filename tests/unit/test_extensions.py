@@ -7,7 +7,7 @@ the command line, a recipe and ``lamina report`` with no other edit:
 - a loss that reads projected hidden states of a narrower student,
 - a distillation method that also trains its teacher (so the teacher lives in checkpoints),
 - a command (which is then also a recipe step kind and a record kind of reports), with its own
-  model card and terminal table,
+  model card, terminal table and typed section of the results record,
 - a task objective (with the task that names it), scored by `lamina eval`,
 - an export format (exported, parity-checked, carded, then read back by ``lamina eval``),
 - a metric (its function, direction and scale, read by scoring, display and best-run choice),
@@ -38,6 +38,7 @@ from lamina.losses.functional import cross_entropy
 from lamina.models.adapters import ADAPTERS, ArchitectureAdapter, get_adapter, register_adapter
 from lamina.models.formats import EXPORT_FORMATS, ExportFormat, register_format
 from lamina.recipes import parse_recipe, run_recipe
+from lamina.results import InvalidRecord, RecordPart, check_record, read_record
 from lamina.strategies import STRATEGIES, Strategy, register_strategy
 from lamina.workflows import WORKFLOWS, Workflow, register_workflow
 
@@ -216,6 +217,13 @@ class ToyCountConfig(Settings):
     scale: float = setting(1.0, "Multiply the count by this.", gt=0)
 
 
+class ToyCountSection(RecordPart):
+    """``record["toy-count"]``: what was counted."""
+
+    parameters: int
+    tensors: int
+
+
 @pytest.fixture
 def toy_command():
     @register_workflow("toy-count")
@@ -223,22 +231,24 @@ def toy_command():
         """Count a model's parameters (in millions, times --scale)."""
 
         Config = ToyCountConfig
+        Section = ToyCountSection
         arguments = ("model",)
 
         def run(self, cfg, ctx):
             from lamina.eval.timing import parameter_count
-            from lamina.io import atomic_output_dir, write_json
+            from lamina.io import atomic_output_dir
             from lamina.models.card import write_card
             from lamina.models.loading import load_model
-            from lamina.results import RESULTS_FILE, finish_record, new_record
+            from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
 
             model, _, _ = load_model(cfg.model)
             record = new_record("toy-count", model=cfg.model, config=cfg.model_dump())
             record["metrics"] = {"million_parameters": parameter_count(model) / 1e6 * cfg.scale}
+            record["toy-count"] = {"parameters": parameter_count(model), "tensors": len(list(model.parameters()))}
             with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
                 finish_record(record)
                 write_card(tmp, record)  # the card below: the shared writer asks the record's kind
-                write_json(tmp / RESULTS_FILE, record)
+                write_record(tmp / RESULTS_FILE, record)  # validated by ToyCountSection first
             return record
 
         def card(self, folder, record, *, name, **context):
@@ -270,6 +280,11 @@ def test_a_command_is_one_registration(toy_command, tiny_bert_with_tokenizer, tm
     card = (tmp_path / "one" / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: transformers\ntags:\n- lamina\n- toy-count\n---\n\n# one\n")
     assert f"Toy count: {count:.4f} million parameters (scale 2)." in card and "- **Command:** `lamina" in card
+    # its section is typed by its own model, read back through the shared reader
+    section = read_record(tmp_path / "one" / "lamina_results.json").section()
+    assert isinstance(section, ToyCountSection) and section.parameters == first["toy-count"]["parameters"] > 0
+    with pytest.raises(InvalidRecord, match="toy-count"):
+        check_record({**first, "toy-count": {"parameters": "many", "tensors": 1}})
     (tmp_path / "c.yaml").write_text("scale: 4\n")
     cli("toy-count", tiny_bert_with_tokenizer, "-o", tmp_path / "two", "--config", tmp_path / "c.yaml")
     second = json.loads((tmp_path / "two" / "lamina_results.json").read_text())

@@ -3,8 +3,38 @@ forgetting, the final average (accuracy ×100 and BLEU on one 0-100 scale), the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from lamina.lifelong.format import task_token
 from lamina.lifelong.tasks import percent
+from lamina.results import RecordPart
+
+
+class ScoreMatrix(RecordPart):
+    tasks: list[str]  # the columns: each task once
+    metric: dict[str, str]
+    trained: list[str]  # the rows: the sequence learnt
+    scores: list[list[float]]
+
+
+class TaskInfo(RecordPart):
+    metric: str
+    train_examples: int
+    dev_examples: int
+    train_dropped_shared_with_dev: int = 0
+    description: str | None = None
+    token: str | None = None
+
+
+class LifelongTopLevel(RecordPart):
+    """A lifelong run's own keys: it has no section (``record["lifelong"]``); records keep them at the top level."""
+
+    matrix: ScoreMatrix | None = None
+    forgetting: dict[str, float] | None = None
+    teacher_split: dict[str, dict[str, Any]] | None = None  # --teacher-split: scores by the teacher's correctness
+    stages: list[dict[str, Any]] | None = None  # one per task learnt: its training, answers sample, scores
+    teachers: dict[str, dict[str, Any]] | None = None  # the KD teachers, by task
+    tasks: dict[str, TaskInfo] | None = None
 
 
 def fill_record(record: dict, cfg, tasks: dict, state: dict, teachers, split: dict | None) -> None:

@@ -161,7 +161,7 @@ def _pick_best(runs: list[Run]) -> Run:
 def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | None = None) -> Path | None:
     """Copy a finished run's record into OUTPUT_DIR/results/RUN.json with what the report needs."""
     from lamina.reports.collect import run_curve
-    from lamina.results import lineage
+    from lamina.results import lineage, write_record
 
     if run.kind.always_runs:
         return None
@@ -181,7 +181,7 @@ def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | 
     results.mkdir(parents=True, exist_ok=True)
     target = _gathered(run, outcome.output_dir)
     tmp = target.with_name(f".{target.name}.tmp")
-    write_json(tmp, record)
+    write_record(tmp, record)
     tmp.replace(target)
     return target
 

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.results import RESULTS_FILE, lineage, record_kind
+from lamina.results import RESULTS_FILE, Record, as_record, lineage, record_kind
 
 # TensorBoard scalars kept as learning curves (eval/* also kept, minus timing figures)
 CURVE_TRAIN_TAGS = ("train/loss",)
@@ -135,38 +135,41 @@ def _pruning(chain: list[dict]) -> dict | None:
     return next((c for c in chain if "speedup" in c), None)
 
 
-def make_row(path: Path, record: dict) -> Row:
-    """A record's report row: what every record gives, then the fields its kind's
-    ``report_row`` hook sets (:class:`lamina.results.RecordKind`)."""
-    recipe = record.get("recipe") or {}
-    run = recipe.get("run") or (path.parent.name if path.name == RESULTS_FILE else path.stem)
+def make_row(path: Path, typed: Record | dict) -> Row:
+    """A record's report row: what every record gives (read from its typed view), then the fields
+    its kind's ``report_row`` hook sets (:class:`lamina.results.RecordKind`)."""
+    typed = typed if isinstance(typed, Record) else as_record(typed, source=path)
+    record = typed.data()  # the JSON as read: what the kinds' hooks and the report's tables take
+    recipe = typed.recipe
+    run = (recipe and recipe.run) or (path.parent.name if path.name == RESULTS_FILE else path.stem)
     chain = record.get("lineage") or lineage(record)
     prune = _pruning(chain)
     first = chain[0]
     strategy = (prune or {}).get("strategy") or first.get("strategy")
-    sizes = record.get("sizes") or {}
-    layers = sizes.get("layers")
+    sizes = typed.sizes
+    layers = sizes.layers
     full = (prune or {}).get("layers_before") or first.get("layers_before") or layers
     metric, score = main_metric(record)
-    seed = record.get("seed")
-    speeds = record.get("speeds") or {}
-    output = recipe.get("output") or (str(path.parent) if path.name == RESULTS_FILE else None)
-    own = record_kind(record).report_row(record)
+    seed = typed.seed
+    speeds = typed.speeds
+    output = (recipe and recipe.output) or (str(path.parent) if path.name == RESULTS_FILE else None)
+    own = record_kind(typed).report_row(record)
     backend = own.pop("backend", None) or record.get("backend") or speeds.get("backend") or "torch"
     # a pruning's speed-up is PyTorch's: an export's speed is its own backend's (its latency, not this)
     speedup = (prune or {}).get("speedup") if backend == "torch" else None
     curve = record.get("curve")
     if not curve:  # a run folder's own record (not gathered by a recipe): read its logs too
-        folder = path.parent if recipe.get("output") is None and path.name == RESULTS_FILE else None
+        folder = path.parent if (recipe is None or recipe.output is None) and path.name == RESULTS_FILE else None
         curve = run_curve(folder, record)
+    label = recipe and recipe.label
     fields = dict(
-        run=run, step=recipe.get("step") or record.get("kind"), kind=record.get("kind"),
-        label=recipe.get("label") or _strip_seed(run, seed), task=record.get("task") or "", seed=seed,
+        run=run, step=(recipe and recipe.step) or typed.kind, kind=typed.kind,
+        label=label or _strip_seed(run, seed), task=typed.task or "", seed=seed,
         metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
-        parameters=sizes.get("parameters"), strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
-        series=recipe.get("label") or (prune or {}).get("strategy") or _strip_seed(run, seed),
+        parameters=sizes.parameters, strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
+        series=label or (prune or {}).get("strategy") or _strip_seed(run, seed),
         speedup_range=tuple(prune["speedup_range"]) if speedup is not None and prune.get("speedup_range") else None,
-        backend=backend, output=output, bytes=sizes.get("bytes"),
+        backend=backend, output=output, bytes=sizes.bytes,
         latency_ms=speeds.get("latency_ms_batch1"),
         latency_range=tuple(speeds["latency_ms_batch1_range"]) if speeds.get("latency_ms_batch1_range") else None,
         throughput=speeds.get("samples_per_second"),

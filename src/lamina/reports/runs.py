@@ -9,12 +9,13 @@ from pathlib import Path
 
 from lamina.errors import LaminaError
 from lamina.eval.metrics import shown
-from lamina.results import RESULTS_FILE
+from lamina.results import RESULTS_FILE, Record, as_record, is_record
 
 
-def find_results(paths, kinds=None) -> list[tuple[Path, dict]]:
-    """Every results record in the files and folders (searched recursively) of ``paths``; with
-    ``kinds`` (``lamina.workflows.record_kinds()``), only records of those kinds."""
+def find_results(paths, kinds=None) -> list[tuple[Path, Record]]:
+    """Every results record in the files and folders (searched recursively) of ``paths``, typed
+    (:func:`lamina.results.as_record`; other JSON is passed over); with ``kinds``
+    (``lamina.workflows.record_kinds()``), only records of those kinds."""
     found = []
     for root in map(Path, paths):
         if not root.exists():
@@ -25,15 +26,11 @@ def find_results(paths, kinds=None) -> list[tuple[Path, dict]]:
                 data = json.loads(f.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
-            if isinstance(data, dict) and is_record(data) and (kinds is None or data["kind"] in kinds):
-                found.append((f, data))
+            if is_record(data) and (kinds is None or data["kind"] in kinds):
+                found.append((f, as_record(data, source=f)))
     if not found:
         raise LaminaError(f"no lamina results JSON under {', '.join(map(str, paths))}")
     return found
-
-
-def is_record(data) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("kind"), str) and "command" in data
 
 
 def _run_name(path: Path) -> str:
@@ -41,6 +38,7 @@ def _run_name(path: Path) -> str:
 
 
 def report_rows(found) -> tuple[list[str], list[dict]]:
+    found = [(path, r.data()) for path, r in found]  # the JSON as read: its nulls are shown as such
     metric_names: list[str] = []
     for _, r in found:
         metric_names += [m for m in r.get("metrics", {}) if m not in metric_names]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lamina.io import atomic_output_dir, write_json
-from lamina.results import RESULTS_FILE, finish_record
+from lamina.io import atomic_output_dir
+from lamina.results import RESULTS_FILE, finish_record, write_record
 from lamina.training.settings import TrainSettings
 from lamina.training.workdir import begin_work
 
@@ -99,6 +99,6 @@ def finish_run(cfg: TrainSettings, work: Path, record: dict, *, save, card, main
             shutil.copytree(runs, tmp / "logs")
         finish_record(record)
         card(tmp)
-        write_json(tmp / RESULTS_FILE, record)
+        write_record(tmp / RESULTS_FILE, record)
     if not cfg.keep_checkpoints:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,6 +16,14 @@ prints when it is done), ``report_row`` (its fields of a ``lamina report`` row) 
 (:data:`lamina.results.RECORD_KINDS`), which is how cards, reports and lineage, below this
 layer, reach them.
 
+A command's own results are typed too, in its class: ``Section``, a
+:class:`lamina.results.RecordPart` model of its section ``record[name]`` (``section_key`` when
+records use another key), and, for a kind that keeps keys of its own at the record's top level
+(eval's ``backend``, lifelong's ``matrix``), ``TopLevel``. Writing the record
+(:func:`lamina.results.write_record`) validates them with the common part
+(:class:`lamina.results.Record`) and refuses a key no model names: a new command's section is
+one model, in its own file.
+
 Every module of this package is imported by the registry when a command is first looked
 up; a workflow defined elsewhere registers itself when its module is imported.
 """
@@ -69,6 +77,7 @@ class Workflow(RecordKind):
     in_reports: ClassVar[bool] = True  # its records are rows of `lamina report`
     in_recipes: ClassVar[bool] = True  # usable as a recipe step kind
     recipe_defaults: ClassVar[dict] = {}  # args a recipe step starts from
+    # Section / section_key / TopLevel: the typed parts of its record (lamina.results.RecordKind)
 
     @classmethod
     def trains(cls) -> bool:

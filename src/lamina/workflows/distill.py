@@ -10,11 +10,12 @@ the method (:mod:`lamina.distill.methods`) trains, and :mod:`lamina.training.fin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import field_validator, model_validator
 
 from lamina.config import OptionMap, parse_numbers, setting
+from lamina.results import RecordPart
 from lamina.training.settings import MaskSettings, TaskSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -146,11 +147,39 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         return {k: v for k, v in (("ffn", self.ffn), ("heads", self.heads), ("hidden", self.hidden)) if v is not None}
 
 
+class DistillTeacher(RecordPart):
+    name: str
+    weight: float
+    layers: int
+    layer_map: list[list[int]] | None = None  # [teacher layer, student layer] pairs
+    tokenizer: str | None = None  # the student's, or its own
+
+
+class DistillSection(RecordPart):
+    """``record["distill"]``: teachers, student initialisation, losses and method."""
+
+    method: str | None = None  # (older records: the standard method)
+    method_options: dict[str, Any] = {}
+    method_record: dict[str, Any] | None = None  # what the method reports of itself
+    teachers: list[DistillTeacher]
+    student_init: str
+    student_kept_layers: list[int] | None = None
+    student_kept_decoder_layers: list[int] | None = None
+    student_width: dict[str, Any] | None = None  # lamina.importance.narrow's info
+    losses: dict[str, float]
+    temperature: float
+    cache: str | None = None
+    noise: dict[str, Any] | None = None
+    prefinetune_epochs: float = 0.0
+    projections: list[int] = []
+
+
 @register_workflow("distill")
 class Distill(Workflow):
     """Distill one or more fine-tuned teachers into a smaller student (KD, PKD, TinyBERT, DistilBERT losses)."""
 
     Config = DistillConfig
+    Section = DistillSection
     recipe_defaults = {"progress": False}
 
     def run(self, cfg: DistillConfig, ctx: RunContext) -> dict:

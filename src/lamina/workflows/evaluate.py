@@ -4,11 +4,12 @@ same for copies pruned to those depths without retraining (prune-on-demand)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import field_validator
 
 from lamina.config import OptionMap, parse_numbers, setting
+from lamina.results import RecordPart
 from lamina.training.settings import TaskSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 from lamina.workflows.prune import SpeedSettings
@@ -56,26 +57,47 @@ class EvalConfig(TaskSettings, SpeedSettings):
         return value
 
 
+class DepthRow(RecordPart):
+    """One shallower copy measured by ``--depths``."""
+
+    layers: int
+    kept_layers: list[int]
+    metrics: dict[str, float | None]
+    parameters: int
+    speeds: dict[str, Any] | None = None
+    speedup: float | None = None
+    generation_speedup: float | None = None
+
+
+class EvalTopLevel(RecordPart):
+    """An evaluation's own keys: it has no section (``record["eval"]``); records keep these at the
+    top level, where reports read ``backend``."""
+
+    backend: str | None = None  # torch, or the export format measured
+    depths: list[DepthRow] | None = None
+
+
 @register_workflow("eval")
 class Eval(Workflow):
     """Task metrics (or, with --task mlm --corpus FILE, MLM loss and perplexity) plus parameters, size on
     disk and CPU latency/throughput at batch 1, 8 and 32; with --depths, the same for shallower copies."""
 
     Config = EvalConfig
+    TopLevel = EvalTopLevel
     arguments = ("model",)
 
     def run(self, cfg: EvalConfig, ctx: RunContext) -> dict:
-        from lamina.io import atomic_output_dir, check_output_dir, write_json
-        from lamina.results import RESULTS_FILE
+        from lamina.io import atomic_output_dir, check_output_dir
+        from lamina.results import RESULTS_FILE, write_record
 
         if cfg.output:
             check_output_dir(cfg.output, overwrite=cfg.overwrite)
         record = run_eval(cfg)
         if cfg.output:
             with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
-                write_json(tmp / RESULTS_FILE, record)
+                write_record(tmp / RESULTS_FILE, record)
         if cfg.json_path:
-            write_json(cfg.json_path, record)
+            write_record(cfg.json_path, record)
         return record
 
     def show(self, record, cfg, echo) -> None:

@@ -5,11 +5,12 @@ by the format's parity rule before the folder is written."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import field_validator
 
 from lamina.config import setting
+from lamina.results import RecordPart
 from lamina.training.settings import DataSettings, OutputSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 from lamina.workflows.prune import ModelSettings
@@ -60,6 +61,18 @@ class ExportConfig(ModelSettings, DataSettings, OutputSettings):
         return value
 
 
+class ExportSection(RecordPart):
+    """``record["export"]``: the format, its inputs, the parity check and the change in scores."""
+
+    format: str
+    inputs: list[str]
+    opset: int | None = None
+    parity: dict[str, Any]  # the format's parity figures (lamina.models.export.parity) and their text source
+    source_path: str
+    reference_metrics: dict[str, float | None] | None = None  # the PyTorch model's (with --task)
+    metric_change: dict[str, float | None] | None = None
+
+
 @register_workflow("export")
 class Export(Workflow):
     """Export a classifier for deployment (onnx, onnx-int8, torch-int8, ...: --format): parity with PyTorch on
@@ -67,6 +80,7 @@ class Export(Workflow):
     the dev score before and after. The folder holds the model, config, tokenizer, card and results record."""
 
     Config = ExportConfig
+    Section = ExportSection
     arguments = ("model",)
 
     def run(self, cfg: ExportConfig, ctx: RunContext) -> dict:
@@ -141,12 +155,12 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
 
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
-    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models import export as ex
     from lamina.models.card import write_card
     from lamina.models.formats import get_format
     from lamina.models.loading import load_model, resolve_model
-    from lamina.results import RESULTS_FILE, finish_record, new_record
+    from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)
     source = resolve_model(cfg.model)
@@ -192,5 +206,5 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
         record["sizes"]["bytes"] = weights_size_bytes(tmp)
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)
-        write_json(tmp / RESULTS_FILE, record)
+        write_record(tmp / RESULTS_FILE, record)
     return record

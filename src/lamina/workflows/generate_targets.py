@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 from lamina.config import setting
+from lamina.results import RecordPart
 from lamina.training.settings import OutputSettings, TaskSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -31,6 +32,19 @@ class GenerateTargetsConfig(TaskSettings, OutputSettings):
     cache_dir: Optional[str] = setting(None, "n-best store folder (default: lamina's cache, teacher_nbest/).")
 
 
+class GenerationSection(RecordPart):
+    """``record["generation"]`` (the key records have always used): the n-best targets made or reused."""
+
+    entry: str
+    reused: bool
+    split: str
+    pairs: int
+    decoding: dict[str, int | None]  # num_beams, n_best, max_new_tokens, max_length
+    fingerprint: str
+    seconds: float | None = None  # (None when reused)
+    examples_per_second: float | None = None
+
+
 @register_workflow("generate-targets")
 class GenerateTargets(Workflow):
     """Decode a seq2seq task's training sources with a teacher (beam K, n-best) for Seq-KD / Seq-Inter
@@ -39,6 +53,8 @@ class GenerateTargets(Workflow):
     Config = GenerateTargetsConfig
     arguments = ("teacher",)
     in_reports = False  # targets, not a model's scores
+    Section = GenerationSection
+    section_key = "generation"
 
     def run(self, cfg: GenerateTargetsConfig, ctx: RunContext) -> dict:
         return run_generate_targets(cfg, log=ctx.log)
@@ -58,9 +74,9 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     from lamina.data.encode import subset
     from lamina.distill.nbest import META_FILE, TARGETS_FILE, build_or_open
     from lamina.errors import LaminaError
-    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.bundled import cache_dir
-    from lamina.results import RESULTS_FILE, finish_record, new_record
+    from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.tasks.objectives import objective_for
 
     task = cfg.get_task()
@@ -91,5 +107,5 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
         for name in (TARGETS_FILE, META_FILE):
             shutil.copyfile(entry / name, tmp / name)
         finish_record(record)
-        write_json(tmp / RESULTS_FILE, record)
+        write_record(tmp / RESULTS_FILE, record)
     return record

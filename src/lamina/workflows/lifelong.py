@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, field_validator, model_validator
 from lamina.config import parse_mapping, setting
 from lamina.errors import LaminaError
 from lamina.lifelong.methods import METHOD_NAMES, get_method
+from lamina.lifelong.record import LifelongTopLevel
 from lamina.lifelong.tasks import TEXT_METRICS
 from lamina.lifelong.trainer import train_stage
 from lamina.training.settings import DataSettings, TrainSettings
@@ -113,6 +114,7 @@ class Lifelong(Workflow):
     """Learn a sequence of text-to-text tasks with one LM (finetune, LAMOL, L2KD's Word-KD / Seq-KD-soft / Seq-KD)."""
 
     Config = LifelongConfig
+    TopLevel = LifelongTopLevel
     arguments = ("model",)
     recipe_defaults = {"progress": False}
 
@@ -138,7 +140,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from transformers import set_seed
 
     from lamina.eval.timing import parameter_count
-    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.io import atomic_output_dir, check_output_dir
     from lamina.lifelong.card import write_card
     from lamina.lifelong.format import add_task_tokens, encode_tasks
     from lamina.lifelong.record import fill_record
@@ -148,7 +150,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from lamina.lifelong.teachers import Teachers
     from lamina.models.adapters import get_adapter
     from lamina.models.loading import load_causal_lm
-    from lamina.results import RESULTS_FILE, finish_record, new_record
+    from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.training.workdir import begin_work, prepare_work_dir
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)
@@ -203,7 +205,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
         tokenizer.save_pretrained(tmp)
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)
-        write_json(tmp / RESULTS_FILE, record)
+        write_record(tmp / RESULTS_FILE, record)
     if not cfg.keep_checkpoints:
         shutil.rmtree(work, ignore_errors=True)
     return record

@@ -47,6 +47,7 @@ from typing import Literal, Optional
 from pydantic import model_validator
 
 from lamina.config import setting
+from lamina.results import RecordPart
 from lamina.training.settings import DEFAULT_MODEL, TaskSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -116,11 +117,42 @@ def round_unfinished(folder: Path) -> str | None:
     return f"no {' and no '.join(missing)}" if missing else None
 
 
+class LotteryRound(RecordPart):
+    round: int
+    sparsity: float
+    main_metric: str
+    score: float | None = None
+    metrics: dict[str, float | None] = {}
+    steps: int | None = None
+    train_loss: float | None = None
+    seconds: dict[str, float] = {}  # train, evaluate_and_save, prune_and_rewind
+
+
+class LotterySection(RecordPart):
+    """``record["lottery"]``: how the ticket was found, every round, the masks' sparsity."""
+
+    mode: str
+    schedule: str | None = None
+    schedule_meaning: str | None = None
+    prune_rate: float | None = None
+    target_sparsity: float | None = None
+    threshold: str | None = None  # per-layer | global
+    rewind: str | None = None
+    rewind_step: int | None = None
+    rewind_head: bool = False
+    rounds: list[LotteryRound] = []
+    global_sparsity: float | None = None
+    per_matrix: dict[str, float] = {}
+    prunable_weights: int | None = None
+    pruned: str | None = None  # which weights a mask covers, in words
+
+
 @register_workflow("lottery")
 class Lottery(Workflow):
     """Lottery tickets: iterative magnitude pruning with rewinding (or one-shot / random baselines)."""
 
     Config = LotteryConfig
+    Section = LotterySection
     arguments = ("model",)
     recipe_defaults = {"progress": False}
 

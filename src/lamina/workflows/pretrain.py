@@ -15,6 +15,7 @@ from typing import Literal, Optional
 from pydantic import model_validator
 
 from lamina.config import setting
+from lamina.results import RecordPart
 from lamina.training.settings import DEFAULT_MODEL, CorpusSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -47,11 +48,27 @@ class PretrainConfig(CorpusSettings, TrainSettings):
         return self
 
 
+class PretrainSection(RecordPart):
+    """``record["pretrain"]``: the architecture built from scratch and the corpus blocks."""
+
+    model_type: str
+    hidden: int
+    heads: int
+    intermediate: int
+    vocab_size: int
+    block_size: int
+    train_blocks: int
+    eval_blocks: int
+    eval_source: str | None = None
+    eval_mask_seed: int | None = None
+
+
 @register_workflow("pretrain")
 class Pretrain(Workflow):
     """Train a masked language model from scratch on text files (optionally with LayerDrop)."""
 
     Config = PretrainConfig
+    Section = PretrainSection
     recipe_defaults = {"progress": False}
 
     def run(self, cfg: PretrainConfig, ctx: RunContext) -> dict:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import field_validator, model_validator
 
 from lamina.config import OptionMap, Settings, parse_numbers, setting
+from lamina.results import RecordPart
 from lamina.training.settings import DEFAULT_MODEL, DataSettings, OutputSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -124,11 +125,43 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
         return {**self.strategy_options, **({"layers": self.keep_layers} if self.keep_layers is not None else {})}
 
 
+class Calibration(RecordPart):
+    """The text a data-driven strategy (or width criterion) measured the model on."""
+
+    source: str
+    samples: int
+    tokens: int | None = None
+    max_length: int | None = None
+    token: str | None = None  # the position whose states were read (None: every token)
+
+
+class PruneSection(RecordPart):
+    """``record["prune"]``: what was dropped from which model."""
+
+    source_path: str
+    architecture: str
+    model_type: str
+    kept_layers: list[int]
+    dropped_layers: list[int]
+    decoder_layers_before: int | None = None  # (--keep-decoder)
+    kept_decoder_layers: list[int] | None = None
+    calibration: Calibration | None = None
+    layer_scores: dict[str, list[float]] | None = None
+
+
+class PruneTopLevel(RecordPart):
+    """A pruning's key beside its section (kept at the top level, where records have it)."""
+
+    width: dict[str, Any] | None = None  # --ffn/--heads/--hidden: lamina.importance.narrow's info + calibration
+
+
 @register_workflow("prune")
 class Prune(Workflow):
     """Remove transformer layers from MODEL and save a plain Hugging Face model folder."""
 
     Config = PruneConfig
+    Section = PruneSection
+    TopLevel = PruneTopLevel
     arguments = ("model",)
 
     def run(self, cfg: PruneConfig, ctx: RunContext) -> dict:
@@ -234,12 +267,12 @@ class Prune(Workflow):
 
 def run_prune(cfg: PruneConfig) -> dict:
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
-    from lamina.io import atomic_output_dir, check_output_dir, write_json
+    from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.loading import load_model, resolve_model
     from lamina.models.surgery import drop_layers
-    from lamina.results import RESULTS_FILE, finish_record, new_record
+    from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.strategies import get_strategy, select_decoder_layers, select_layers
 
     check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
@@ -318,7 +351,7 @@ def run_prune(cfg: PruneConfig) -> dict:
         record["sizes"]["bytes"] = weights_size_bytes(tmp)
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)
-        write_json(Path(tmp) / RESULTS_FILE, record)
+        write_record(Path(tmp) / RESULTS_FILE, record)
     return record
 
 
