@@ -23,7 +23,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from lamina.lifelong.methods import LIFELONG_METHODS
+from lamina.lifelong_learning.methods import LIFELONG_METHODS
 
 METHODS = tuple(LIFELONG_METHODS)  # the tables' row order
 NAMES = {name: m.title for name, m in LIFELONG_METHODS.items()}

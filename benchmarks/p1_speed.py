@@ -78,7 +78,7 @@ def _patch_lamina_timers(times: dict) -> None:
     """Time what a DistillationTrainer step spends where (perf_counter around methods)."""
     from transformers import Trainer
 
-    from lamina.distill.trainer import DistillationTrainer
+    from lamina.distillation.trainer import DistillationTrainer
 
     def wrap(cls, name, key):
         original = getattr(cls, name)
@@ -105,7 +105,7 @@ def run_lamina(args) -> dict:
 
     from p1_timed_cli import timed  # benchmarks/, the script's own folder, is on sys.path
 
-    from lamina.distill import cache as cache_mod
+    from lamina.distillation import cache as cache_mod
     from lamina.workflows.distill import DistillConfig, run_distill
 
     torch.set_num_threads(args.threads)

@@ -41,7 +41,7 @@ def main() -> None:
     from transformers import Trainer
 
     from lamina.cli import app
-    from lamina.distill import cache as cache_mod
+    from lamina.distillation import cache as cache_mod
 
     phases: dict[str, float] = {}
     build = cache_mod.TeacherCache.build_or_open.__func__

@@ -26,8 +26,8 @@ import transformers
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from lamina.distill.methods.metadistil import PilotTape, _Taped, meta_gradient
-from lamina.distill.trainer import DistillModule
+from lamina.distillation.methods.metadistil import PilotTape, _Taped, meta_gradient
+from lamina.distillation.trainer import DistillModule
 from lamina.losses.functional import cross_entropy, soft_target_kd
 
 

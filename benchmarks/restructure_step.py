@@ -35,7 +35,7 @@ def one(args) -> None:
     try:
         from lamina.workflows.distill import DistillConfig, run_distill  # after the restructuring
     except ImportError:
-        from lamina.distill.run import DistillConfig, run_distill  # before it
+        from lamina.distillation.run import DistillConfig, run_distill  # before it
     import lamina
 
     torch.set_num_threads(args.threads)

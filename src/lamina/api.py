@@ -1,12 +1,13 @@
 """The Python API: every command as a function, for notebooks and scripts.
 
-``lamina.prune``, ``lamina.finetune``, ``lamina.distill``, ``lamina.evaluate``, ``lamina.export``,
-``lamina.lottery``, ``lamina.lifelong``, ... are made from the same ``Config`` models as the
+``lamina.prune``, ``lamina.finetune``, ``lamina.distillation``, ``lamina.evaluate``, ``lamina.export``,
+``lamina.lottery``, ``lamina.lifelong_learning``, ... are made from the same ``Config`` models as the
 commands (one definition of every setting): their keyword arguments are the command's settings
 (``max_length=128`` for ``--max-length 128``), their signatures and docstrings come from the
 fields, and their values are validated the same way: bad input raises :class:`lamina.LaminaError`
-with the same one-line message the CLI prints. Each also takes the command's config object
-(``lamina.distill(cfg)``, or ``lamina.distill(cfg, seed=1)`` to change one setting), and returns a
+with the same one-line message the CLI prints. A command's positional argument may come first
+(``lamina.prune("minilm-l6", keep=3, output="out")``). Each also takes the command's config object
+(``lamina.distillation(cfg)``, or ``lamina.distillation(cfg, seed=1)`` to change one setting), and returns a
 :class:`Result`: the results record, the config, and where the model went.
 
 ``lamina.prune`` also takes a model object (``lamina.prune(model, keep=3)``) and then returns the
@@ -38,16 +39,11 @@ class Result:
     record: dict
     config: Any
     model: Any = field(default=None, repr=False)
+    output: Path | None = None  # the folder the run wrote (None when it wrote none)
 
     @property
     def metrics(self) -> dict:
         return self.record.get("metrics") or {}
-
-    @property
-    def output(self) -> Path | None:
-        """The folder the run wrote (None when it wrote none)."""
-        out = getattr(self.config, "output", None)
-        return Path(out) if out else None
 
     def load(self, auto_class: str | None = None):
         """The written model, loaded with vanilla transformers (``auto_class`` e.g.
@@ -102,12 +98,13 @@ def run(command: str, config=None, /, **settings) -> Result:
     workflow = WORKFLOWS.get(command)
     cfg = configure(workflow.Config, config, settings, caller=f"lamina.{python_name(command)}()")
     record = workflow().run(cfg, RunContext(log=print))
-    return Result(record=record, config=cfg)
+    output = getattr(cfg, "output", None)
+    return Result(record=record, config=cfg, output=Path(output) if output else None)
 
 
 def _signature(config_cls) -> inspect.Signature:
     params = [inspect.Parameter("config", inspect.Parameter.POSITIONAL_ONLY, default=None,
-                                annotation=f"{config_cls.__name__} | None")]
+                                annotation=f"{config_cls.__name__} | str | None")]
     fields = sorted(config_cls.model_fields.items(), key=lambda item: not item[1].is_required())  # required first
     for name, f in fields:
         default = inspect.Parameter.empty if f.is_required() else f.get_default(call_default_factory=True)
@@ -138,6 +135,9 @@ def function(name: str):
     special = getattr(workflow, "api", None)  # a command with more to say in Python (prune: a model object)
 
     def call(config=None, /, **settings) -> Result:
+        if isinstance(config, (str, Path)) and workflow.arguments:  # lamina.prune("minilm-l6", ...): the argument
+            settings = {workflow.arguments[0]: str(config), **settings}
+            config = None
         if special is not None:
             return special(config, settings)
         return run(command, config, **settings)
@@ -145,5 +145,5 @@ def function(name: str):
     call.__name__ = call.__qualname__ = name
     call.__module__ = "lamina"
     call.__signature__ = _signature(workflow.Config)
-    call.__doc__ = _docstring(workflow, name)
+    call.__doc__ = _docstring(workflow, name) + (f"\n\n{inspect.getdoc(special)}" if special is not None else "")
     return call

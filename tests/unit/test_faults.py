@@ -309,7 +309,7 @@ def _plain_collator(rows):
 _CHILD = _TEACHER + """
 import sys, time
 from pathlib import Path
-from lamina.distill.cache import TeacherCache
+from lamina.distillation.cache import TeacherCache
 from lamina.losses.base import Needs
 calls = []
 def collator(rows):
@@ -331,7 +331,7 @@ def _temps(root: Path) -> list[Path]:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
 def test_killed_cache_build_leaves_nothing_behind(tmp_path):
-    from lamina.distill.cache import TeacherCache
+    from lamina.distillation.cache import TeacherCache
     from lamina.losses.base import Needs
 
     root, marker = tmp_path / "cache", tmp_path / "marker"
@@ -366,7 +366,7 @@ def test_killed_cache_build_leaves_nothing_behind(tmp_path):
 
 
 def test_cache_sweep_spares_live_builds_and_foreign_folders(tmp_path):
-    from lamina.distill.cache import STALE_UNLOCKED_S, _new_temp, clean_stale
+    from lamina.distillation.cache import STALE_UNLOCKED_S, _new_temp, clean_stale
 
     root = tmp_path / "cache"
     root.mkdir()
@@ -400,7 +400,7 @@ def test_cache_sweep_spares_live_builds_and_foreign_folders(tmp_path):
 
 
 def test_cache_build_cleans_up_after_itself(tmp_path):
-    from lamina.distill.cache import TeacherCache
+    from lamina.distillation.cache import TeacherCache
     from lamina.losses.base import Needs
 
     scope: dict = {}

@@ -12,9 +12,9 @@ import transformers
 from typer.testing import CliRunner
 
 from lamina.cli import app
-from lamina.lifelong.format import add_task_tokens, encode_rows
-from lamina.lifelong.replay import parse_pseudo, sample_pseudo
-from lamina.lifelong.tasks import TextTask, drop_shared_contexts
+from lamina.lifelong_learning.format import add_task_tokens, encode_rows
+from lamina.lifelong_learning.replay import parse_pseudo, sample_pseudo
+from lamina.lifelong_learning.tasks import TextTask, drop_shared_contexts
 
 from conftest import LETTERS, assert_one_line_error
 
@@ -236,7 +236,7 @@ def test_training_rows_that_hold_another_tasks_dev_example_are_dropped():
 
 
 def test_the_teacher_key_holds_every_setting_a_teacher_depends_on(tmp_path):
-    from lamina.lifelong.teachers import teacher_digest, teacher_key
+    from lamina.lifelong_learning.teachers import teacher_digest, teacher_key
     from lamina.workflows.lifelong import LifelongConfig
 
     rows = [{"context": "a b", "question": "which", "answer": "a"}] * 4

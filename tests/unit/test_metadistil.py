@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from conftest import STUDENT_CONFIG
 from lamina.cli import app
-from lamina.distill.methods.metadistil import PilotTape, _Taped, meta_gradient, split_off
-from lamina.distill.trainer import DistillModule
+from lamina.distillation.methods.metadistil import PilotTape, _Taped, meta_gradient, split_off
+from lamina.distillation.trainer import DistillModule
 from lamina.losses.functional import cross_entropy, soft_target_kd, softened_probability_mse
 from lamina.workflows.distill import DistillConfig, run_distill
 
@@ -197,7 +197,7 @@ def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention, monk
     """The replay of the student's forward pass for the Jacobian-vector product draws the
     pilot's dropout masks again; and the RNG stream goes on as if there had been no replay.
     Forward-mode AD goes through both attention implementations (no fallback taken)."""
-    import lamina.distill.methods.metadistil as md
+    import lamina.distillation.methods.metadistil as md
 
     done, real = [], md.jvp
     monkeypatch.setattr(md, "jvp", lambda *a, **k: (real(*a, **k), done.append(1))[0])
@@ -221,7 +221,7 @@ def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention, monk
 
 
 def test_mixed_falls_back_to_a_double_backward_without_forward_mode_ad(monkeypatch):
-    import lamina.distill.methods.metadistil as md
+    import lamina.distillation.methods.metadistil as md
 
     params, teacher_params, pilot, tape, quiz_loss = _mixed_problem("prob_mse", 2, dropout=0.3)
     exact = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="exact"))
@@ -272,7 +272,7 @@ def test_metadistil_changes_the_teacher_and_trains_the_student(tiny_teacher, sst
 def test_mixed_gives_the_exact_teacher_gradient_in_a_run(tiny_teacher, sst_like, tmp_path, loss, monkeypatch):
     """The trainer's tape: the student's outputs (logits; hidden states and their projections to
     the teacher's width for hidden_mse) with dropout on, as the run computes them."""
-    import lamina.distill.methods.metadistil as md
+    import lamina.distillation.methods.metadistil as md
 
     products, real = [], md._student_jvp
     monkeypatch.setattr(md, "_student_jvp", lambda tape, index, *a: products.append(len(index)) or real(tape, index, *a))
@@ -326,7 +326,7 @@ def test_the_quiz_set_is_held_out_of_training_and_stratified():
 
 
 def test_quiz_never_touches_dev_and_leaves_the_train_rows(tiny_teacher, sst_like, tmp_path):
-    from lamina.distill.methods.metadistil import MetaDistil, MetaDistilOptions
+    from lamina.distillation.methods.metadistil import MetaDistil, MetaDistilOptions
     from lamina.tasks import get_task
     from lamina.tasks.objectives import PrepSettings, objective_for
 
@@ -370,13 +370,13 @@ def other_tokenizer_teacher(tmp_path_factory, sst_like):
 @pytest.mark.parametrize("cache", [True, False])
 def test_a_teacher_with_another_tokenizer_teaches_through_kd(other_tokenizer_teacher, tiny_teacher, sst_like, tmp_path,
                                                              cache):
-    from lamina.distill.teachers import teacher_view_of
+    from lamina.distillation.teachers import teacher_view_of
 
     t_tok = transformers.AutoTokenizer.from_pretrained(other_tokenizer_teacher)
     s_tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
     assert t_tok.get_vocab() != s_tok.get_vocab()
     seen = {}
-    import lamina.distill.teachers as teachers_mod
+    import lamina.distillation.teachers as teachers_mod
 
     real = teachers_mod.add_teacher_tokenization
 

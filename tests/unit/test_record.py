@@ -119,11 +119,11 @@ def _assigned_keys(source: str) -> set[str]:
 
 
 def test_every_workflow_that_writes_a_section_has_a_model_for_it():
-    import lamina.lifelong.record
+    import lamina.lifelong_learning.record
 
     common = set(Record.model_fields)
     sources = {name: inspect.getsource(inspect.getmodule(entry)) for name, entry in WORKFLOWS.entries.items()}
-    sources["lifelong"] += inspect.getsource(lamina.lifelong.record)  # (its fill_record writes its keys)
+    sources["lifelong"] += inspect.getsource(lamina.lifelong_learning.record)  # (its fill_record writes its keys)
     for name, entry in WORKFLOWS.entries.items():
         own = _assigned_keys(sources[name]) - common
         allowed = set(entry.TopLevel.model_fields) if entry.TopLevel is not None else set()

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from conftest import assert_cli_ok, assert_one_line_error, tiny_llama
 from lamina.cli import app
-from lamina.distill.nbest import build_or_open, pick_target, read_targets
+from lamina.distillation.nbest import build_or_open, pick_target, read_targets
 from lamina.errors import LaminaError
 from lamina.eval.metrics import corpus_bleu
 from lamina.models import drop_layers
@@ -212,8 +212,8 @@ def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial
 
 
 def test_a_killed_nbest_build_is_swept_by_the_next_one(tmp_path):
-    from lamina.distill.cache import STALE_UNLOCKED_S, _new_temp
-    from lamina.distill.nbest import sweep
+    from lamina.distillation.cache import STALE_UNLOCKED_S, _new_temp
+    from lamina.distillation.nbest import sweep
 
     dead, owner = _new_temp(tmp_path, "ab" * 12)  # what kill -9 leaves mid-write: its lock is gone with it
     (dead / "targets.jsonl").write_text('{"nbest": ["x"]}\n')
@@ -362,7 +362,7 @@ MARIAN = {"model_type": "marian", "d_model": 16, "encoder_layers": 3, "decoder_l
 
 def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decoder_layers(copy_task, tmp_path):
     from conftest import make_tiny
-    from lamina.distill.student import build_student
+    from lamina.distillation.student import build_student
 
     teacher = tmp_path / "marian"  # a 3+3 Marian with its BPE tokenizer, barely trained: only its layers matter here
     _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(MARIAN), "--tokenizer-vocab", "300",

@@ -24,8 +24,8 @@ LAYERS = [
     {"analysis"},
     {"strategies", "losses", "importance"},
     {"tasks", "display"},
-    {"reports", "training", "distill", "serve"},
-    {"lifelong"},  # lamina lifelong's parts: they train through training/
+    {"reports", "training", "distillation", "serve"},
+    {"lifelong_learning"},  # lamina lifelong's parts: they train through training/
     {"workflows"},
     {"recipes", "quickstart"},
     {"cli", "api"},  # api: every command as a function (lamina.__getattr__ reaches it lazily)

@@ -328,7 +328,7 @@ def losses():
 @command(name="methods")
 def methods():
     """List the distillation methods (lamina distill --method NAME) and their options."""
-    from lamina.distill.methods import METHODS
+    from lamina.distillation.methods import METHODS
 
     for name in METHODS.names():
         cls = METHODS.get(name)

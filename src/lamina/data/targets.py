@@ -1,7 +1,7 @@
 """The files of a teacher-targets folder (an n-best store entry or a ``lamina generate-targets``
 output): ``meta.json`` (written last: its presence marks a complete entry) and ``targets.jsonl``
 (one line per pair: ``source``, ``reference``, ``nbest``). Read here, below both the tasks
-(``--beam-targets``) and distillation (:mod:`lamina.distill.nbest` writes them)."""
+(``--beam-targets``) and distillation (:mod:`lamina.distillation.nbest` writes them)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 (a registered DistillationTrainer) → a plain HF folder with a model card.
 
 The run is a sequence of phases, each in its own module: the task's objective reads the
-data and loads the models (:mod:`lamina.tasks.objectives`), :mod:`lamina.distill.teachers`
-loads the teachers and decides the cache, :mod:`lamina.distill.student` builds the student,
-the method (:mod:`lamina.distill.methods`) trains, and :mod:`lamina.training.finish` writes.
+data and loads the models (:mod:`lamina.tasks.objectives`), :mod:`lamina.distillation.teachers`
+loads the teachers and decides the cache, :mod:`lamina.distillation.student` builds the student,
+the method (:mod:`lamina.distillation.methods`) trains, and :mod:`lamina.training.finish` writes.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         methods`, not by `lamina distill --help`, which lists ``--method-option NAME=VALUE``."""
         import copy
 
-        from lamina.distill.methods import METHODS
+        from lamina.distillation.methods import METHODS
 
         out = super().extra_cli_fields()
         for name in METHODS.names():
@@ -92,7 +92,7 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     def _route_method_settings(cls, values):
         """Settings of the chosen method given as flags or keys go into ``method_options``."""
         from lamina.config import parse_mapping
-        from lamina.distill.methods import METHODS
+        from lamina.distillation.methods import METHODS
 
         if not isinstance(values, dict):
             return values
@@ -119,7 +119,7 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         from pydantic import ValidationError
 
         from lamina.config import describe_error
-        from lamina.distill.methods import get_method
+        from lamina.distillation.methods import get_method
 
         if self.alpha is not None:  # Hinton's mix: alpha·kd + (1 − alpha)·ce
             self.loss = {**self.loss, "kd": self.alpha, "ce": 1.0 - self.alpha}
@@ -260,11 +260,11 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from transformers import Trainer
 
     from lamina.data.encode import check_max_length
-    from lamina.distill.collate import DistillCollator
-    from lamina.distill.methods import get_method
+    from lamina.distillation.collate import DistillCollator
+    from lamina.distillation.methods import get_method
     from lamina.data.encode import padding_collator
-    from lamina.distill.student import build_student
-    from lamina.distill.teachers import (
+    from lamina.distillation.student import build_student
+    from lamina.distillation.teachers import (
         add_teacher_tokenization,
         cache_decision,
         foreign_teachers,
@@ -273,7 +273,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         teacher_specs,
         teacher_view_of,
     )
-    from lamina.distill.trainer import DistillModule, Noise, make_projections, set_eager_attention
+    from lamina.distillation.trainer import DistillModule, Noise, make_projections, set_eager_attention
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
     from lamina.losses import get_loss

@@ -1,6 +1,6 @@
 """``lamina generate-targets``: the teacher decodes the training sources of a seq2seq task once
 (beam K, n-best list) for sequence-level KD; the lists go into the n-best store
-(:mod:`lamina.distill.nbest`, fingerprinted by teacher weights, data and decoding settings,
+(:mod:`lamina.distillation.nbest`, fingerprinted by teacher weights, data and decoding settings,
 reused when unchanged) and are copied into OUT for ``lamina distill --method seqkd --targets OUT``.
 ``--split dev`` decodes the dev sources instead (every one of them): the teacher's beam output
 that ``--beam-targets OUT`` scores under a model (seed 001's p(ŷ) column), never training data."""
@@ -72,7 +72,7 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     from pathlib import Path
 
     from lamina.data.encode import subset
-    from lamina.distill.nbest import META_FILE, TARGETS_FILE, build_or_open
+    from lamina.distillation.nbest import META_FILE, TARGETS_FILE, build_or_open
     from lamina.errors import LaminaError
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.bundled import cache_dir

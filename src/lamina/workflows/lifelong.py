@@ -1,6 +1,6 @@
 """``lamina lifelong``: one language model learns a sequence of tasks (LAMOL; L2KD, seed 001).
 
-The method, the tasks, the replay and the teachers are described in :mod:`lamina.lifelong`,
+The method, the tasks, the replay and the teachers are described in :mod:`lamina.lifelong_learning`,
 which holds them; here are the command's config and its run: read the tasks, add the task
 tokens, then per task (after the last finished one on ``--resume``) its teacher, its rows and
 the replayed pseudo-data, a stage of training, the scores of every task seen and a checkpoint.
@@ -17,10 +17,10 @@ from pydantic import BeforeValidator, field_validator, model_validator
 
 from lamina.config import parse_mapping, setting
 from lamina.errors import LaminaError
-from lamina.lifelong.methods import METHOD_NAMES, get_method
-from lamina.lifelong.record import LifelongTopLevel
-from lamina.lifelong.tasks import TEXT_METRICS
-from lamina.lifelong.trainer import train_stage
+from lamina.lifelong_learning.methods import METHOD_NAMES, get_method
+from lamina.lifelong_learning.record import LifelongTopLevel
+from lamina.lifelong_learning.tasks import TEXT_METRICS
+from lamina.lifelong_learning.trainer import train_stage
 from lamina.training.settings import DataSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
 
@@ -141,13 +141,13 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     from lamina.eval.timing import parameter_count
     from lamina.io import atomic_output_dir, check_output_dir
-    from lamina.lifelong.card import write_card
-    from lamina.lifelong.format import add_task_tokens, encode_tasks
-    from lamina.lifelong.record import fill_record
-    from lamina.lifelong.replay import replay_rows
-    from lamina.lifelong.stages import load_stage, new_state, new_task_rows, save_stage, score_seen
-    from lamina.lifelong.tasks import read_tasks
-    from lamina.lifelong.teachers import Teachers
+    from lamina.lifelong_learning.card import write_card
+    from lamina.lifelong_learning.format import add_task_tokens, encode_tasks
+    from lamina.lifelong_learning.record import fill_record
+    from lamina.lifelong_learning.replay import replay_rows
+    from lamina.lifelong_learning.stages import load_stage, new_state, new_task_rows, save_stage, score_seen
+    from lamina.lifelong_learning.tasks import read_tasks
+    from lamina.lifelong_learning.teachers import Teachers
     from lamina.models.adapters import get_adapter
     from lamina.models.loading import load_causal_lm
     from lamina.results import RESULTS_FILE, finish_record, new_record, write_record

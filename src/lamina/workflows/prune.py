@@ -164,6 +164,24 @@ class Prune(Workflow):
     TopLevel = PruneTopLevel
     arguments = ("model",)
 
+    @staticmethod
+    def api(config, settings: dict):
+        """``lamina.prune``: a config or keywords as every command, or a model object first
+        (``lamina.prune(model, tokenizer=tok, keep=3)``): the pruned model comes back in
+        ``Result.model``, and a folder is written only when ``output=`` is given."""
+        from lamina.api import Result, configure, run
+
+        if config is None or isinstance(config, PruneConfig):
+            return run("prune", config, **settings)
+        if not hasattr(config, "config") or not hasattr(config, "state_dict"):
+            raise TypeError(f"lamina.prune() takes a PruneConfig or a transformers model, not {type(config).__name__}")
+        tokenizer = settings.pop("tokenizer", None)
+        output = settings.get("output")
+        cfg = configure(PruneConfig, None, {"model": IN_MEMORY, **settings, "output": output or IN_MEMORY},
+                        caller="lamina.prune()")
+        record, pruned = prune(cfg, loaded=(config, tokenizer, IN_MEMORY), write=output is not None)
+        return Result(record=record, config=cfg, model=pruned, output=Path(output) if output else None)
+
     def run(self, cfg: PruneConfig, ctx: RunContext) -> dict:
         return run_prune(cfg)
 
@@ -265,7 +283,16 @@ class Prune(Workflow):
         return lines
 
 
+IN_MEMORY = "(in memory)"  # the model and output of a Python call that handed over a model object
+
+
 def run_prune(cfg: PruneConfig) -> dict:
+    return prune(cfg)[0]
+
+
+def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) -> tuple[dict, object]:
+    """(the record, the pruned model). ``loaded``: (model, tokenizer or None, source) already in memory
+    (the Python API's ``lamina.prune(model, ...)``); ``write``: save the folder ``cfg.output``."""
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.adapters import get_adapter
@@ -275,14 +302,16 @@ def run_prune(cfg: PruneConfig) -> dict:
     from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.strategies import get_strategy, select_decoder_layers, select_layers
 
-    check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
+    if write:
+        check_output_dir(cfg.output, overwrite=cfg.overwrite)  # fail before any heavy work
     options = cfg.strategy_settings()
     strategy = get_strategy(cfg.strategy, **options)
-    resolve_model(cfg.model)  # a missing folder fails here too, before the record loads torch for its versions
+    if loaded is None:
+        resolve_model(cfg.model)  # a missing folder fails here too, before the record loads torch for its versions
     record = new_record("prune", model=cfg.model,
                         config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options,
                                 **cfg.widths, **({"importance": cfg.importance} if cfg.widths else {})})
-    model, tokenizer, source = load_model(cfg.model)
+    model, tokenizer, source = loaded or load_model(cfg.model)
     if cfg.widths:
         from lamina.models.width import check_width_request
 
@@ -307,7 +336,7 @@ def run_prune(cfg: PruneConfig) -> dict:
         "layers": len(keep),
         "parameters_before": parameter_count(model),
         "parameters": parameter_count(pruned),
-        "bytes_before": weights_size_bytes(source) if Path(source).is_dir() else None,
+        "bytes_before": weights_size_bytes(source) if loaded is None and Path(source).is_dir() else None,
     }
     record["prune"] = {
         "source_path": source,
@@ -344,6 +373,8 @@ def run_prune(cfg: PruneConfig) -> dict:
             "speedup": after["samples_per_second"] / before["samples_per_second"],
             "speedup_range": [min(ratios), max(ratios)],  # per interleaved round
         }
+    if not write:
+        return finish_record(record), pruned
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         pruned.save_pretrained(tmp)
         if tokenizer is not None:
@@ -352,7 +383,7 @@ def run_prune(cfg: PruneConfig) -> dict:
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)
         write_record(Path(tmp) / RESULTS_FILE, record)
-    return record
+    return record, pruned
 
 
 

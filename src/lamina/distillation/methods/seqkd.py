@@ -21,8 +21,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lamina.distill.methods import register_method
-from lamina.distill.methods.standard import Standard
+from lamina.distillation.methods import register_method
+from lamina.distillation.methods.standard import Standard
 from lamina.errors import LaminaError
 
 
@@ -55,7 +55,7 @@ class SeqKD(Standard):
         import datasets
 
         from lamina.data.pairs import encode_pairs
-        from lamina.distill.nbest import pick_target, read_targets
+        from lamina.distillation.nbest import pick_target, read_targets
 
         rows, meta = read_targets(options.targets)
         if meta.get("split", "train") != "train":
@@ -77,7 +77,7 @@ class SeqKD(Standard):
 
     def __init__(self, *args, method_data: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        from lamina.distill.nbest import weights_digest
+        from lamina.distillation.nbest import weights_digest
 
         self.targets_meta = (method_data or {})["targets_meta"]
         if weights_digest(self.teachers[0].model) != self.targets_meta["teacher_digest"]:

@@ -3,12 +3,12 @@
 ``lamina generate-targets`` decodes the training sources with the teacher once (beam K,
 n-best) and keeps the result in an entry of the n-best store, a folder named by a
 fingerprint of everything the outputs depend on, as the teacher-output cache does
-(:mod:`lamina.distill.cache`): the teacher's config and weights, the sources (their token
+(:mod:`lamina.distillation.cache`): the teacher's config and weights, the sources (their token
 ids) and the decoding settings (beams, n-best, lengths). Any change makes a new entry; an
 unchanged request reuses the entry. An entry is written in a temporary sibling folder and
 renamed into place when complete, ``meta.json`` written last inside it, so an interrupted build
 leaves no entry and is never read. The temporary folder is locked by its builder as the
-teacher-output cache's are (:mod:`lamina.distill.cache`: an ``.owner`` file under ``flock``), and
+teacher-output cache's are (:mod:`lamina.distillation.cache`: an ``.owner`` file under ``flock``), and
 every build first sweeps the store of those whose builder is dead (``kill -9`` included), or,
 where no lock can be asked, that nobody has touched for six hours.
 
@@ -43,7 +43,7 @@ _TEMP = re.compile(r"\.[0-9a-f]{24}(?:-|\.init-|\.partial-)[A-Za-z0-9_]+")  # a 
 def sweep(root: Path, *, log=print, now: float | None = None) -> list[Path]:
     """Remove the temporary folders of interrupted builds from the store ``root`` (only folders that
     hold nothing but the store's own files); returns them. Never fails a run."""
-    from lamina.distill.cache import OWNER, _temp_is_stale
+    from lamina.distillation.cache import OWNER, _temp_is_stale
 
     own = {OWNER, TARGETS_FILE, META_FILE, f".{META_FILE}.partial"}
     now = time.time() if now is None else now
@@ -86,7 +86,7 @@ def build_or_open(teacher, tokenizer, sources: list[str], references: list[str],
     """(entry folder, its meta, whether it was reused) for the teacher's n-best lists of ``sources``.
     ``decoding``: num_beams, n_best, max_new_tokens, max_length; ``split``: which split the sources
     are (only ``train`` entries are training targets for Seq-KD)."""
-    from lamina.distill.cache import OWNER, _new_temp
+    from lamina.distillation.cache import OWNER, _new_temp
     from lamina.eval.generation import generate_texts
     from lamina.io import write_json
 

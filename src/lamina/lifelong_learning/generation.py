@@ -4,7 +4,7 @@ replay draws from a lone task token.
 Kept apart from :mod:`lamina.eval.generation` on purpose: that loop takes *text* sources, which
 it tokenizes (and truncates) itself, and decodes greedily or by beam search; here a prompt is
 already ids (the task token and separators, the context cut against the answer budget by
-:func:`lamina.lifelong.format.encode_rows`), a replay prompt is one task token that no text
+:func:`lamina.lifelong_learning.format.encode_rows`), a replay prompt is one task token that no text
 round-trips to, and replay samples (top-k), which that loop does not do."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Distillation methods: registered :class:`~lamina.distill.trainer.DistillationTrainer` subclasses.
+"""Distillation methods: registered :class:`~lamina.distillation.trainer.DistillationTrainer` subclasses.
 
 ``lamina distill --method NAME`` (default ``standard``) trains with the method registered
 under NAME. A method is one file in this package (the registry imports every module of it),
@@ -6,8 +6,8 @@ or a class registered from your own code:
 
 .. code-block:: python
 
-    from lamina.distill.methods import register_method
-    from lamina.distill.trainer import DistillationTrainer
+    from lamina.distillation.methods import register_method
+    from lamina.distillation.trainer import DistillationTrainer
 
     @register_method("my-method")
     class MyMethod(DistillationTrainer):
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from lamina.registry import Registry
 
-METHODS = Registry("distillation method", package="lamina.distill.methods")
+METHODS = Registry("distillation method", package="lamina.distillation.methods")
 register_method = METHODS.register
 
 

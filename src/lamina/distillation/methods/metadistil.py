@@ -48,8 +48,8 @@ from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lamina.distill.methods import register_method
-from lamina.distill.trainer import DistillationTrainer
+from lamina.distillation.methods import register_method
+from lamina.distillation.trainer import DistillationTrainer
 from lamina.errors import LaminaError
 from lamina.losses import get_loss
 from lamina.losses.functional import cross_entropy

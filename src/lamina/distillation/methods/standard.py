@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lamina.distill.methods import register_method
-from lamina.distill.trainer import DistillationTrainer
+from lamina.distillation.methods import register_method
+from lamina.distillation.trainer import DistillationTrainer
 
 
 @register_method("standard")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from lamina.lifelong.format import encode_rows
-from lamina.lifelong.generation import answer_texts
-from lamina.lifelong.tasks import TextTask, score
+from lamina.lifelong_learning.format import encode_rows
+from lamina.lifelong_learning.generation import answer_texts
+from lamina.lifelong_learning.tasks import TextTask, score
 
 STATE_FILE = "trainer_state.json"  # written last into OUT.work/checkpoint-M: the stage is complete
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lamina.lifelong.format import task_token
-from lamina.lifelong.tasks import percent
+from lamina.lifelong_learning.format import task_token
+from lamina.lifelong_learning.tasks import percent
 from lamina.results import RecordPart
 
 

@@ -1,10 +1,10 @@
 """DistillationTrainer: HF Trainer whose loss is a weighted sum of registered losses.
 
-The trained module is :class:`~lamina.distill.module.DistillModule`: the student plus every trainable part of the
+The trained module is :class:`~lamina.distillation.module.DistillModule`: the student plus every trainable part of the
 run (learned width projections; the teachers too, for a method that trains them), so
 checkpoints and ``--resume`` carry all of it, while the exported model is
 ``module.student`` alone. This class decides nothing about the teachers: a distillation
-*method* (:mod:`lamina.distill.methods`) is a registered subclass that chooses how they
+*method* (:mod:`lamina.distillation.methods`) is a registered subclass that chooses how they
 are held (the ``standard`` method freezes them and reads them without gradients) and may
 override the training step; teacher outputs come from the teacher-output cache when the
 method allows one and the run has one.
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
-    if name == "DistillModule":  # (a torch module: defined in lamina.distill.module, read here as before)
-        from lamina.distill.module import DistillModule
+    if name == "DistillModule":  # (a torch module: defined in lamina.distillation.module, read here as before)
+        from lamina.distillation.module import DistillModule
 
         return DistillModule
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -62,7 +62,7 @@ class Noise:
 
 
 class DistillationTrainer:
-    """The base of every distillation method; see :mod:`lamina.distill.methods`.
+    """The base of every distillation method; see :mod:`lamina.distillation.methods`.
 
     An HF ``Trainer`` once instantiated: ``Method(model=..., args=...)`` builds (once per method)
     the class ``Method`` + ``transformers.Trainer`` and returns an instance of it, with this class
@@ -134,7 +134,7 @@ class DistillationTrainer:
     # ---------------------------------------------------------------- loss
 
     def _noised(self, inputs):
-        from lamina.distill.noise import replace_tokens
+        from lamina.distillation.noise import replace_tokens
 
         noisy = dict(inputs)
         noisy["input_ids"] = replace_tokens(

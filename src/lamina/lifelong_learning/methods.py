@@ -9,7 +9,7 @@ on the new task alone, L2KD) makes the new task's rows (``kd_rows``):
 - ``seq-kd``: the teacher's greedy answer replaces the gold one, learnt as NLL;
 - ``None``: no teacher; the gold example, learnt as NLL.
 
-Pseudo-examples are always learnt with NLL. Not to be confused with ``lamina.distill.methods``
+Pseudo-examples are always learnt with NLL. Not to be confused with ``lamina.distillation.methods``
 (the distillation methods of ``lamina distill``). ``LIFELONG_METHODS`` is in the order the
 L2KD tables list them (``benchmarks/l2kd_tables.py`` reads it).
 """

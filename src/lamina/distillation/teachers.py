@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lamina.distill.layer_map import build_layer_map
-from lamina.distill.student import check_same_vocabulary, same_vocabulary
-from lamina.distill.trainer import TeacherSpec, check_attention_heads
+from lamina.distillation.layer_map import build_layer_map
+from lamina.distillation.student import check_same_vocabulary, same_vocabulary
+from lamina.distillation.trainer import TeacherSpec, check_attention_heads
 from lamina.losses import Needs, get_loss
 from lamina.models.adapters import get_adapter
 
@@ -112,7 +112,7 @@ def cache_decision(cfg, method, task) -> str | None:
 def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | None = None) -> str:
     """Build (or reuse) each teacher's cache entry for the training set; returns the record's cache line.
     ``own_inputs``: {teacher index: (encoded, collator)} for teachers with their own tokenizer."""
-    from lamina.distill.cache import TeacherCache
+    from lamina.distillation.cache import TeacherCache
     from lamina.models.bundled import cache_dir
 
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_outputs"

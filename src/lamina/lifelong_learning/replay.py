@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import time
 
-from lamina.lifelong.format import Tokens, encode_rows
-from lamina.lifelong.generation import generate
+from lamina.lifelong_learning.format import Tokens, encode_rows
+from lamina.lifelong_learning.generation import generate
 
 DROP_REASONS = ("no end", "separators", "task token", "empty answer")
 

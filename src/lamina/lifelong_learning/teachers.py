@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lamina.lifelong.generation import answer_texts
-from lamina.lifelong.tasks import TextTask, score
-from lamina.lifelong.trainer import train_stage
+from lamina.lifelong_learning.generation import answer_texts
+from lamina.lifelong_learning.tasks import TextTask, score
+from lamina.lifelong_learning.trainer import train_stage
 
 # settings a teacher does not depend on: the rest of the task sequence and how the student learns
 # from it (the teacher learns one task with NLL), the teachers' own options, and where the model

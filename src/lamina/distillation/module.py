@@ -1,6 +1,6 @@
 """The trained module of a distillation run: the student plus every trainable part of it
 (learned width projections; the teachers too, for a method that trains them); see
-:mod:`lamina.distill.trainer`. Its own module because it subclasses ``torch.nn.Module``: the
+:mod:`lamina.distillation.trainer`. Its own module because it subclasses ``torch.nn.Module``: the
 trainer module, which the method registry imports, stays free of torch until a run."""
 
 from __future__ import annotations
