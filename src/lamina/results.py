@@ -71,6 +71,7 @@ class Sizes(RecordPart):
     layers: int | None = None
     parameters: int | None = None
     bytes: int | None = None  # the weights on disk
+    shape: dict[str, int] | None = None  # layers, hidden, heads, kv_heads, ffn (lamina.models.width.model_shape)
     layers_before: int | None = None  # a pruning's source
     parameters_before: int | None = None
     bytes_before: int | None = None

@@ -197,3 +197,32 @@ def test_lineage_is_stored_when_a_run_finishes_and_survives_deleted_parents(tmp_
     assert [c["kind"] for c in child["lineage"]] == ["export", "finetune", "prune"]
     row = next(r for r in load_rows(find_results([tmp_path / "kept"])) if r.run == "top-3-ft")
     assert row.strategy == "top" and row.speedup == 2.0
+
+
+def test_width_pruned_rows_carry_their_shape_and_a_measured_speedup_not_the_full_models(tmp_path):
+    """A 6-layer student narrowed by width has full depth but is not 1.0x: its speed-up is its measured
+    throughput over the full model's; rows show layers × hidden × heads × FFN."""
+    root = tmp_path / "runs"
+    full_shape = {"layers": 6, "hidden": 384, "heads": 12, "kv_heads": 12, "ffn": 1536}
+    narrow_shape = {"layers": 6, "hidden": 192, "heads": 6, "kv_heads": 6, "ffn": 768}
+    teacher = _write(root, "teacher", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
+                                       "metrics": {"accuracy": 0.92},
+                                       "sizes": {"layers": 6, "parameters": 22_000_000, "shape": full_shape}})
+    student = _write(root, "narrow", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
+                                      "config": {"student_from_teacher": "top"},
+                                      "distill": {"teachers": [{"layers": 6}]}, "metrics": {"accuracy": 0.90},
+                                      "sizes": {"layers": 6, "parameters": 8_000_000, "shape": narrow_shape}})
+    for name, model, shape, params, sps in (("eval-teacher", teacher, full_shape, 22_000_000, 100.0),
+                                            ("eval-narrow", student, narrow_shape, 8_000_000, 359.0)):
+        _write(root, name, {"kind": "eval", "model": str(model), "task": "sst2", "backend": "torch",
+                            "metrics": {"accuracy": 0.9}, "sizes": {"layers": 6, "parameters": params, "shape": shape},
+                            "speeds": {"samples_per_second": sps, "latency_ms_batch1": 1000 / sps,
+                                       "speed_key": name, "backend": "torch"}})
+    from lamina.reports.runs import find_results
+
+    rows = {r.run: r for r in load_rows(find_results([root]))}
+    assert rows["narrow"].shape == "6×192×6×768" and rows["teacher"].shape == "6×384×12×1536"
+    assert rows["teacher"].speedup == 1.0
+    assert abs(rows["narrow"].speedup - 3.59) < 1e-9, "throughput over the full model's, not full depth's 1.0x"
+    md = write_report([root], tmp_path / "report", ReportSpec(title="t"))["text"]
+    assert "shape (L×H×A×FFN)" in md and "| 6×192×6×768 |" in md

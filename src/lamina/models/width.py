@@ -117,6 +117,30 @@ def width_spec(model_or_config) -> WidthSpec:
     return adapter.width
 
 
+def model_shape(model_or_config) -> dict:
+    """The model's shape for records and reports: ``layers`` and, where the architecture has width rules,
+    ``hidden``, ``heads``, ``kv_heads`` and ``ffn`` (an architecture without them: layers alone)."""
+    from lamina.models.adapters import get_adapter
+
+    config = getattr(model_or_config, "config", model_or_config)
+    adapter = get_adapter(config)
+    shape = {"layers": adapter.num_layers(config)}
+    spec = adapter.width
+    if spec is not None:
+        shape.update(hidden=spec.hidden(config), heads=spec.heads(config), kv_heads=spec.kv_heads(config),
+                     ffn=spec.ffn(config))
+    return shape
+
+
+def shape_text(shape: dict | None) -> str | None:
+    """``layers×hidden×heads×FFN`` (``6×384×12×1536``), or the layers alone."""
+    if not shape:
+        return None
+    if "hidden" not in shape:
+        return str(shape.get("layers"))
+    return f"{shape['layers']}×{shape['hidden']}×{shape['heads']}×{shape['ffn']}"
+
+
 def width_architectures() -> list[str]:
     from lamina.models.adapters import ADAPTERS
 

@@ -121,6 +121,7 @@ class Row:
     throughput_range: tuple | None = None
     speed_key: str | None = None  # rows with the same key share one speed measurement
     measures: bool = False  # the run measured the model named by its record (an eval), its output is no model
+    shape: str | None = None  # layers×hidden×heads×FFN (lamina.models.width.shape_text); None in older records
     curve: dict = field(default_factory=dict)
     record: dict = field(default_factory=dict)
 
@@ -133,6 +134,12 @@ def _pruning(chain: list[dict]) -> dict | None:
     """The nearest run in a lineage that dropped layers and timed the model before and after
     (its summary carries a speed-up: ``lamina prune``'s)."""
     return next((c for c in chain if "speedup" in c), None)
+
+
+def shape_text(shape: dict | None) -> str | None:
+    from lamina.models.width import shape_text as text
+
+    return text(shape)
 
 
 def make_row(path: Path, typed: Record | dict) -> Row:
@@ -175,6 +182,7 @@ def make_row(path: Path, typed: Record | dict) -> Row:
         throughput=speeds.get("samples_per_second"),
         throughput_range=tuple(speeds["samples_per_second_range"]) if speeds.get("samples_per_second_range") else None,
         speed_key=speeds.get("speed_key"),
+        shape=shape_text(sizes.shape),
     )
     fields.update(own)
     row = Row(**fields)
@@ -209,17 +217,38 @@ def fill_speedups(rows: list[Row]) -> None:
         return statistics.median(m.speedup for m in measured), spread
 
     shared = {k: pooled(v) for k, v in by_shape.items()}
+    # the full model's width: a row of full depth but another width (a width-pruned model) is not 1.0x
+    full_shapes = {r.shape for r in rows if r.layers == full and r.layers == r.full_layers and r.shape}
+    widest = max(full_shapes, key=lambda t: [int(x) for x in t.split("×")]) if full_shapes else None
     for r in rows:
         if r.layers is None or r.backend != "torch":
             continue  # an exported model's speed is its own backend's (see fill_latencies)
         key = (r.full_layers, r.layers, r.parameters)
+        narrower = r.shape is not None and widest is not None and r.shape != widest
         if key in shared:
             r.speedup, r.speedup_range = shared[key]
         elif r.speedup is None:
-            if r.layers == full:
+            if r.layers == full and not narrower:
                 r.speedup = 1.0
-            elif (full, r.layers) in by_depth:
+            elif (full, r.layers) in by_depth and not narrower:
                 r.speedup, r.speedup_range = pooled(by_depth[(full, r.layers)])
+
+
+def fill_speedups_from_throughput(rows: list[Row]) -> None:
+    """A row with no speed-up from a pruning (a width-pruned model, a student cut from its teacher) but a
+    measured PyTorch throughput takes throughput / the full model's throughput, measured the same way
+    (same backend, same speed settings in ``lamina eval``): the deepest, widest shape with a throughput."""
+    timed = [r for r in rows if r.backend == "torch" and r.throughput and r.layers is not None]
+    if not timed:
+        return
+
+    def size(r: Row):
+        return (r.layers, [int(x) for x in r.shape.split("×")] if r.shape else [], r.parameters or 0)
+
+    full = max(timed, key=size)
+    for r in rows:
+        if r.speedup is None and r.backend == "torch" and r.throughput:
+            r.speedup = r.throughput / full.throughput
 
 
 def _same_folder(a: str | None, b: str | None) -> bool:
@@ -272,6 +301,7 @@ def load_rows(found) -> list[Row]:
     rows = [make_row(p, r) for p, r in found]
     fill_speedups(rows)
     fill_latencies(rows)
+    fill_speedups_from_throughput(rows)
     return rows
 
 

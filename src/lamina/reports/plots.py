@@ -69,7 +69,7 @@ def plot_pareto(rows: list[Row], task: str, path: Path, *, title: str = "") -> P
     for s, m, label in pts:
         ax.annotate(label, (s, scale * m), fontsize=6, xytext=(3, 3), textcoords="offset points")
     metric = next((r.metric for r in rows if r.task == task and r.metric), "score")
-    ax.set_xlabel("CPU speed-up vs the unpruned model (measured by lamina prune)")
+    ax.set_xlabel("CPU speed-up vs the unpruned model (lamina prune's timing, or lamina eval's throughput)")
     ax.set_ylabel(f"{metric} ({task} dev)")
     ax.set_title(title or f"{task}: score vs speed-up")
     ax.grid(alpha=0.3)

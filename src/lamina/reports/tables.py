@@ -75,7 +75,9 @@ def configs_table(rows: list[Row], metrics: list[str] | None = None) -> str:
     shown_metrics = [(t, m, f"{t} ({m})" if len(tasks) > 1 else m) for t in tasks for m in metrics or ()]
     timed = any(r.latency_ms is not None or r.throughput is not None for r in rows)
     exported = any(r.backend != "torch" for r in rows)
-    columns = ["configuration", *(["backend"] if exported else []), "layers", "parameters", "speed-up",
+    shaped = any(r.shape and "×" in r.shape for r in rows)  # (records written before shapes: layers alone)
+    columns = ["configuration", *(["backend"] if exported else []), "layers",
+               *(["shape (L×H×A×FFN)"] if shaped else []), "parameters", "speed-up",
                *(["latency b=1 (ms)", "samples/s", "MB on disk"] if timed else [])]
     columns += [c for _, _, c in shown_metrics] if metrics else [f"{t} ({metric_of[t]})" for t in tasks]
     table = []
@@ -83,6 +85,7 @@ def configs_table(rows: list[Row], metrics: list[str] | None = None) -> str:
         first = g.first
         row = {"configuration": g.key[0], "backend": first.backend,
                "layers": first.layers if first.layers is not None else "–",
+               "shape (L×H×A×FFN)": first.shape or "–",
                "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
                "speed-up": _speed(g.speedup, first.speedup_range if first.backend == "torch" else None),
                "latency b=1 (ms)": _figure(first.latency_ms, first.latency_range),

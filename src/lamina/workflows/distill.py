@@ -276,6 +276,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.distillation.trainer import DistillModule, Noise, make_projections, set_eager_attention
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
+    from lamina.models.width import model_shape
     from lamina.losses import get_loss
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
@@ -393,7 +394,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
                           "train_examples": len(train), "eval_examples": {s: len(d) for s, d in data.evals.items()},
                           **data.info}
-    record["sizes"] = {"layers": s_layers, "parameters": parameter_count(student)}
+    record["sizes"] = {"layers": s_layers, "parameters": parameter_count(student), "shape": model_shape(student)}
 
     def save(tmp):
         module.student.save_pretrained(tmp)  # the student alone: projections (and trained teachers) stay behind

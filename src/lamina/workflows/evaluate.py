@@ -219,12 +219,15 @@ def run_eval(cfg: EvalConfig) -> dict:
     score = objective.scorer(task, tokenizer, ScoreSettings.of(cfg), record)
     n = get_adapter(model.config).num_layers(model.config)
     record["metrics"] = score(model)
+    from lamina.models.width import model_shape
+
     record["sizes"] = {
         "layers": n,
         # an export's parameters are its source's (int8 weights are packed, not nn.Parameters)
         "parameters": ((export_record(source).get("sizes") or {}).get("parameters") if loaded else None)
         or parameter_count(model),
         "bytes": weights_size_bytes(source) if Path(source).is_dir() else None,
+        "shape": model_shape(model.config),
     }
     record["backend"] = exported_format(source) or "torch"
     speed_opts = dict(speed_seq_len=cfg.speed_seq_len, speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads,

@@ -177,8 +177,11 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     if tokenizer is None:
         raise LaminaError(f"'{cfg.model}' has no tokenizer files: an export needs one to read text")
     texts, parity_source = _texts(cfg)
+    from lamina.models.width import model_shape
+
     record["sizes"] = {"layers": getattr(model.config, "num_hidden_layers", None),
-                       "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source)}
+                       "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source),
+                       "shape": model_shape(model)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         exported, names = form.export(model, tokenizer, tmp, texts, cfg.max_length)
         # every setting written out (id2label included even when it is the default LABEL_i)

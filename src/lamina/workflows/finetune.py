@@ -117,6 +117,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     from lamina.data.encode import check_max_length
     from lamina.eval.timing import parameter_count
+    from lamina.models.width import model_shape
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
@@ -161,7 +162,8 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         "source_path": source,
         **data.info,
     }
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
+    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
+                       "shape": model_shape(model)}
 
     finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)), main_process=trainer.is_world_process_zero(),
                card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,

@@ -140,6 +140,8 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from transformers import set_seed
 
     from lamina.eval.timing import parameter_count
+
+    from lamina.models.width import model_shape
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.lifelong_learning.card import write_card
     from lamina.lifelong_learning.format import add_task_tokens, encode_tasks
@@ -199,7 +201,8 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     split = teachers.split(state["final_right"]) if cfg.teacher_split else None
     fill_record(record, cfg, tasks, state, teachers, split)
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model)}
+    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
+                       "shape": model_shape(model)}
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

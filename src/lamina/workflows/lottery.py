@@ -277,6 +277,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     from lamina.data.encode import check_max_length
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
+    from lamina.models.width import model_shape
     from lamina.io import write_json
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
@@ -420,6 +421,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
                           "train_examples": len(data.train), "steps_per_round": per_round,
                           "eval_examples": {s: len(d) for s, d in data.evals.items()}, "source_path": source}
     record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
+                       "shape": model_shape(model),
                        "nonzero_prunable": int(sum(int(m.sum()) for m in masks.values()))}
 
     def work_only(directory, names):  # what OUT/rounds leaves out

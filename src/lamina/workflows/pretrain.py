@@ -123,6 +123,8 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     from transformers import AutoConfig, AutoModelForMaskedLM, Trainer, set_seed
 
     from lamina.eval.timing import parameter_count
+
+    from lamina.models.width import model_shape
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.models.loading import load_tokenizer
@@ -160,7 +162,7 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     train, evaluation = data.train, data.evals["dev"]
     record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
                           "train_blocks": len(train), "eval_blocks": len(evaluation)}
-    record["sizes"] = {"layers": cfg.num_layers, "parameters": parameter_count(model)}
+    record["sizes"] = {"layers": cfg.num_layers, "parameters": parameter_count(model), "shape": model_shape(model)}
     record["pretrain"] = {
         "model_type": cfg.model_type, "hidden": cfg.hidden_size, "heads": cfg.num_heads, "intermediate": intermediate,
         "vocab_size": len(tokenizer), "block_size": len(train[0]["input_ids"]), "train_blocks": len(train),

@@ -294,6 +294,7 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
     """(the record, the pruned model). ``loaded``: (model, tokenizer or None, source) already in memory
     (the Python API's ``lamina.prune(model, ...)``); ``write``: save the folder ``cfg.output``."""
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
+    from lamina.models.width import model_shape
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
@@ -336,6 +337,7 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
         "layers": len(keep),
         "parameters_before": parameter_count(model),
         "parameters": parameter_count(pruned),
+        "shape": model_shape(pruned),
         "bytes_before": weights_size_bytes(source) if loaded is None and Path(source).is_dir() else None,
     }
     record["prune"] = {
