@@ -28,7 +28,7 @@ mkdir -p "$OUT" "$RES"
 echo "$(date -u +%F) $0 MODEL=$MODEL DROP=$DROP FFN=$FFN STEPS=$STEPS LEN=$LEN EVAL_BLOCKS=$EVAL_BLOCKS" >> "$RES/command.txt"
 calib=(--calib-data "$W/wiki.valid.raw" --calib-samples 64 --max-length "$LEN" --no-speed)
 common=(--task causal-lm --corpus "$W/wiki.valid.raw" --eval-corpus "$W/wiki.test.raw" --max-eval-samples 8
-        --max-length "$LEN" --batch-size 4 --max-steps "$STEPS" --lr 5e-5 --eval-steps "$STEPS" --no-progress)
+        --max-length "$LEN" --batch-size 4 --max-steps "$STEPS" --lr 5e-5 --eval-steps "$STEPS" --logging-steps 10 --no-progress)
 if [ "${SCORE_ONLY:-0}" != 1 ]; then
   [ -d "$OUT/depth" ] || lamina prune "$MODEL" --strategy contribution --strategy-option token=all --drop "$DROP" \
     "${calib[@]}" -o "$OUT/depth"
