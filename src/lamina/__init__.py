@@ -1,6 +1,6 @@
 """lamina: make transformer models shallower and smaller, then teach them back.
 
-Every command is also a function here (``lamina.prune``, ``lamina.distillation``, ``lamina.evaluate``, ...;
+Every command is also a function here (``lamina.prune``, ``lamina.distill``, ``lamina.evaluate``, ...;
 see :mod:`lamina.api`), made on first use so that ``import lamina`` stays light.
 """
 

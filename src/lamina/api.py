@@ -1,13 +1,13 @@
 """The Python API: every command as a function, for notebooks and scripts.
 
-``lamina.prune``, ``lamina.finetune``, ``lamina.distillation``, ``lamina.evaluate``, ``lamina.export``,
-``lamina.lottery``, ``lamina.lifelong_learning``, ... are made from the same ``Config`` models as the
+``lamina.prune``, ``lamina.finetune``, ``lamina.distill``, ``lamina.evaluate``, ``lamina.export``,
+``lamina.lottery``, ``lamina.lifelong``, ... are made from the same ``Config`` models as the
 commands (one definition of every setting): their keyword arguments are the command's settings
 (``max_length=128`` for ``--max-length 128``), their signatures and docstrings come from the
 fields, and their values are validated the same way: bad input raises :class:`lamina.LaminaError`
 with the same one-line message the CLI prints. A command's positional argument may come first
 (``lamina.prune("minilm-l6", keep=3, output="out")``). Each also takes the command's config object
-(``lamina.distillation(cfg)``, or ``lamina.distillation(cfg, seed=1)`` to change one setting), and returns a
+(``lamina.distill(cfg)``, or ``lamina.distill(cfg, seed=1)`` to change one setting), and returns a
 :class:`Result`: the results record, the config, and where the model went.
 
 ``lamina.prune`` also takes a model object (``lamina.prune(model, keep=3)``) and then returns the
