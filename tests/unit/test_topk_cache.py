@@ -102,7 +102,8 @@ def _data(n=6, T=9, vocab=40, seed=0):
 def _build(teacher, data, root, logs=None, **kw):
     args = dict(root=root, needs=Needs(teacher_logits=True), max_length=16, dtype="float32", top_k=40,
                 temperature=2.0, positions=CAUSAL, log=(logs.append if logs is not None else lambda m: None))
-    return TeacherCache.build_or_open(teacher, data, default_data_collator, **{**args, **kw})
+    collate = kw.pop("collate", default_data_collator)
+    return TeacherCache.build_or_open(teacher, data, collate, **{**args, **kw})
 
 
 def test_cached_topk_equals_online_kd_and_holds_the_teachers_top_tokens(tmp_path):
@@ -274,3 +275,36 @@ def test_bad_input(lm, tmp_path, sst_like, tiny_bert_with_tokenizer):
     _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", student=("--student", str(wide))),
                     f"predicts over {len(tok)} tokens, student")
     assert not (tmp_path / "a").exists()
+
+
+def test_an_encoder_decoder_entry_holds_one_row_per_target_label(tmp_path):
+    import transformers
+
+    from lamina.data.bpe import train_bpe
+    from lamina.data.pairs import PairCollator
+
+    tok = train_bpe(["a b c d e f g h"] * 5, vocab_size=300, max_length=32)
+    config = transformers.BartConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
+                                     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                     decoder_ffn_dim=32, max_position_embeddings=32, pad_token_id=tok.pad_token_id,
+                                     decoder_start_token_id=tok.bos_token_id)
+    torch.manual_seed(0)
+    teacher = transformers.BartForConditionalGeneration(config).eval()
+    data = datasets.Dataset.from_dict({"input_ids": [[5, 6, 7, 2], [8, 9, 2]], "attention_mask": [[1] * 4, [1] * 3],
+                                       "labels": [[10, 11, 2], [12, 13, 14, 15, 2]]})
+    collate = PairCollator(tok, tok.bos_token_id)
+    rule = TokenPositions(encoder_decoder=True)
+    cache = _build(teacher, data, tmp_path, positions=rule, top_k=len(tok), collate=collate)
+    assert cache.meta["target_tokens"] == 8 and cache.meta["positions"] == "labels"
+    batch = collate([data[1], data[0]])
+    view = cache.view(torch.tensor([1, 0]), 5, "cpu")
+    with torch.no_grad():
+        logits = teacher(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    keep = rule(logits, batch["labels"])
+    assert view.topk.counts.tolist() == keep.sum(1).tolist() == [5, 3]
+    student = torch.randn_like(logits, requires_grad=True)
+    ctx = dict(student_logits=student, labels=batch["labels"], attention_mask=batch["attention_mask"],
+               temperature=2.0, token_positions=keep)
+    online = get_loss("kd")(LossContext(teachers=[TeacherView(logits=logits)], **ctx))
+    cached = get_loss("kd")(LossContext(teachers=[view], **ctx))
+    assert float(cached.detach()) == pytest.approx(float(online.detach()), rel=1e-5)
