@@ -120,3 +120,71 @@ def test_loss_spec_parsing():
 def test_every_registered_loss_is_covered_here():
     assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "kd_masked", "mlm", "pkd",
                                  "prob_mse"]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, None])
+def test_chunked_token_kd_equals_the_unchunked_loss_and_gradients(chunk, monkeypatch):
+    # odd lengths, a padded row, -100 labels (a masked prompt), two weighted teachers; float64
+    g = torch.Generator().manual_seed(3)
+    B, Tn, V = 3, 7, 11
+    student = torch.randn(B, Tn, V, generator=g, dtype=torch.float64, requires_grad=True)
+    teachers = [torch.randn(B, Tn, V, generator=g, dtype=torch.float64) * 3 for _ in range(2)]
+    labels = torch.randint(0, V, (B, Tn), generator=g)
+    labels[0, 5:] = -100
+    labels[2, :3] = -100
+    mask = torch.ones(B, Tn, dtype=torch.long)
+    mask[0, 5:] = 0
+    if chunk is not None:
+        monkeypatch.setattr(F, "KD_CHUNK_ELEMENTS", chunk * V)
+    for shift in (True, False):
+        keep = torch.zeros_like(labels, dtype=torch.bool)
+        if shift:
+            keep[:, :-1] = labels[:, 1:] != -100
+        else:
+            keep = labels != -100
+        for weights in ([1.0], [0.7, 0.3]):
+            views = [TeacherView(logits=t, weight=w) for t, w in zip(teachers, weights)]
+            ctx = LossContext(student_logits=student, labels=labels, attention_mask=mask, teachers=views,
+                              temperature=2.0, shift_labels=shift, token_positions=keep)
+            got = get_loss("kd")(ctx)
+            (g_got,) = torch.autograd.grad(got, student)
+            avg = sum(w * t for w, t in zip(weights, teachers)) / sum(weights)
+            ref = F.soft_target_kd(student[keep], avg[keep], 2.0)  # today's unchunked loss
+            (g_ref,) = torch.autograd.grad(ref, student)
+            assert float(got.detach()) == pytest.approx(float(ref.detach()), rel=1e-12)
+            assert torch.allclose(g_got, g_ref, rtol=1e-10, atol=1e-13)
+            assert torch.all(g_got[~keep] == 0)
+
+
+def test_chunked_token_kd_on_the_attention_mask_and_without_tokens():
+    g = torch.Generator().manual_seed(4)
+    student = torch.randn(2, 5, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(2, 5, 9, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    ctx = LossContext(student_logits=student, labels=None, attention_mask=mask, teachers=[TeacherView(logits=teacher)],
+                      temperature=1.0)
+    ref = F.soft_target_kd(student[mask.bool()], teacher[mask.bool()], 1.0)
+    assert float(get_loss("kd")(ctx).detach()) == pytest.approx(float(ref.detach()), rel=1e-12)
+    ctx.attention_mask = torch.zeros_like(mask)
+    zero = get_loss("kd")(ctx)
+    assert float(zero.detach()) == 0.0 and torch.autograd.grad(zero, student)[0].abs().sum() == 0
+
+
+def test_token_kd_refuses_another_vocabulary_in_one_line():
+    student = torch.zeros(1, 3, 5)
+    ctx = LossContext(student_logits=student, labels=None, attention_mask=torch.ones(1, 3, dtype=torch.long),
+                      teachers=[TeacherView(logits=torch.zeros(1, 3, 6))])
+    with pytest.raises(LaminaError, match="over 6 tokens, the student's over 5: token-level KD needs one vocabulary"):
+        get_loss("kd")(ctx)
+
+
+def test_a_trained_teacher_gets_its_gradients_through_token_kd():
+    # (a method that trains its teachers: the one-graph path, gradients to both sides)
+    g = torch.Generator().manual_seed(5)
+    student = torch.randn(2, 4, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(2, 4, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = torch.ones(2, 4, dtype=torch.long)
+    ctx = LossContext(student_logits=student, labels=None, attention_mask=mask, teachers=[TeacherView(logits=teacher)])
+    got = torch.autograd.grad(get_loss("kd")(ctx), [student, teacher])
+    ref = torch.autograd.grad(F.soft_target_kd(student.flatten(0, 1), teacher.flatten(0, 1), 1.0), [student, teacher])
+    assert all(torch.allclose(a, b, atol=1e-13) for a, b in zip(got, ref))

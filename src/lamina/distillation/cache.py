@@ -9,6 +9,23 @@ Layout of one cache entry (a folder named by its fingerprint)::
     tokens_{j}.npy          (total_tokens, H)  token states of hidden state j, ragged
     offsets.npy             (N + 1,)  where each example's tokens start in tokens_{j}
 
+A **top-k** entry (``lamina distill --cache-top-k K``: token-level KD of a causal LM or a seq2seq
+model, whose full logits, tokens × vocabulary, are far too large to keep) stores instead of
+``logits.npy``, for each *target token* (the positions the ``kd`` loss distills, one rule:
+:class:`~lamina.distillation.trainer.TokenPositions`), ragged over the examples::
+
+    topk_ids.npy            (total_targets, K) int32    the teacher's K most probable tokens
+    topk_logprobs.npy       (total_targets, K) float16 or float32 (the cache dtype): their log-probabilities
+                            at the run's temperature
+    topk_rest.npy           (total_targets,) float32    log of the mass of every other token
+                            (-inf when K is the vocabulary): the loss's "rest" bucket
+    topk_offsets.npy        (N + 1,)  where each example's target tokens start
+
+K and the temperature are part of such an entry's fingerprint, and so are the labels (they
+decide the target positions and an encoder-decoder's decoder inputs). ``topk_rest`` is kept
+rather than derived (1 − Σ exp(log-probs)) because in float16 that difference is lost when the
+top K hold nearly all the mass.
+
 Any change to the teacher's weights, the tokenized data, the max length or the dtype
 changes the fingerprint, so a stale entry is never read. Outputs are files of their own:
 a later run that needs more of them (KD's logits first, then PKD's first-token states)
@@ -55,7 +72,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lamina.losses.base import Needs, TeacherView
+from lamina.losses.base import Needs, TeacherView, TopKTargets
 
 try:
     import fcntl
@@ -69,12 +86,19 @@ STALE_GRACE_S = 60  # an entry folder without meta.json: never removed within th
 OWNER = ".owner"
 _ENTRY = re.compile(r"[0-9a-f]{24}")
 _TEMP = re.compile(r"\.([0-9a-f]{24})(?:-|\.init-)[a-z0-9_]+")
-_OUTPUT = re.compile(r"(logits|offsets|cls_\d+|tokens_\d+)\.npy")
+_OUTPUT = re.compile(r"(logits|offsets|cls_\d+|tokens_\d+|topk_ids|topk_logprobs|topk_rest|topk_offsets)\.npy")
+TOPK_FILES = ["topk_ids.npy", "topk_logprobs.npy", "topk_rest.npy", "topk_offsets.npy"]
+#: float32 elements of teacher logits per batch when building a top-k entry (a batch of long
+#: blocks over a large vocabulary is cut to fit: 2^28 is 1 GiB)
+TOPK_BATCH_ELEMENTS = 1 << 28
 
 
-def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, dtype: str) -> str:
+def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, dtype: str, extra: dict | None = None,
+                labels: list[list[int]] | None = None) -> str:
+    """The key of a cache entry: teacher config and weights, tokenized data, max length, dtype, and
+    for a top-k entry ``extra`` (K, temperature, the target-position rule) and the ``labels``."""
     h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_VERSION, "max_length": max_length, "dtype": dtype}).encode())
+    h.update(json.dumps({"v": CACHE_VERSION, "max_length": max_length, "dtype": dtype, **(extra or {})}).encode())
     h.update(teacher.config.to_json_string(use_diff=False).encode())
     for name, tensor in sorted(teacher.state_dict().items()):
         h.update(name.encode())
@@ -82,6 +106,11 @@ def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, dtype: 
     for ids in input_ids:
         h.update(np.asarray(ids, dtype=np.int64).tobytes())
         h.update(b"|")
+    if labels is not None:
+        h.update(b"labels")
+        for ids in labels:
+            h.update(np.asarray(ids, dtype=np.int64).tobytes())
+            h.update(b"|")
     return h.hexdigest()
 
 
@@ -191,7 +220,8 @@ def clean_stale(root: Path, *, log=print, now: float | None = None) -> list[Path
                     removed.append(entry)
                 continue
             try:
-                listed = set(_files(_stored(json.loads(meta_path.read_text()))))
+                meta = json.loads(meta_path.read_text())
+                listed = set(_files(_stored(meta), meta.get("top_k")))
             except (ValueError, KeyError, TypeError):
                 continue
             for f in sorted(entry.iterdir()):
@@ -204,8 +234,9 @@ def clean_stale(root: Path, *, log=print, now: float | None = None) -> list[Path
     return removed
 
 
-def _files(needs: Needs) -> list[str]:
-    names = (["logits.npy"] if needs.teacher_logits else []) + [f"cls_{j}.npy" for j in sorted(needs.teacher_cls)]
+def _files(needs: Needs, top_k: int | None = None) -> list[str]:
+    logits = (TOPK_FILES if top_k else ["logits.npy"]) if needs.teacher_logits else []
+    names = logits + [f"cls_{j}.npy" for j in sorted(needs.teacher_cls)]
     names += [f"tokens_{j}.npy" for j in sorted(needs.teacher_tokens)]
     return names + (["offsets.npy"] if needs.teacher_tokens else [])
 
@@ -223,17 +254,32 @@ class TeacherCache:
     def __init__(self, folder: Path, needs: Needs):
         self.folder = folder
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.logits = np.load(folder / "logits.npy", mmap_mode="r") if needs.teacher_logits else None
+        self.top_k = self.meta.get("top_k")
+        self.logits = np.load(folder / "logits.npy", mmap_mode="r") if needs.teacher_logits and not self.top_k else None
+        self.topk = None
+        if needs.teacher_logits and self.top_k:  # ids, log-probs, rest: memory-mapped; offsets read whole
+            self.topk = tuple(np.load(folder / name, mmap_mode="r") for name in TOPK_FILES[:3]) + (
+                np.load(folder / "topk_offsets.npy"),)
         self.cls = {j: np.load(folder / f"cls_{j}.npy", mmap_mode="r") for j in needs.teacher_cls}
         self.tokens = {j: np.load(folder / f"tokens_{j}.npy", mmap_mode="r") for j in needs.teacher_tokens}
         self.offsets = np.load(folder / "offsets.npy") if needs.teacher_tokens else None
 
     @classmethod
     def build_or_open(cls, teacher, encoded, collator, *, root: Path, needs: Needs, max_length: int,
-                      dtype: str = "float16", batch_size: int = 64, log=print) -> TeacherCache:
+                      dtype: str = "float16", batch_size: int = 64, log=print, top_k: int | None = None,
+                      temperature: float = 1.0, positions=None) -> TeacherCache:
+        """The entry of ``teacher`` on ``encoded``, computed (its missing outputs) once. With ``top_k``
+        the teacher's logits are kept as its top-k tokens per target token (``positions``: a
+        :class:`~lamina.distillation.trainer.TokenPositions`) at ``temperature``."""
         ids = encoded["input_ids"]
         clean_stale(Path(root), log=log)
-        key = fingerprint(teacher, ids, max_length=max_length, dtype=dtype)
+        extra, labels = None, None
+        if top_k:
+            if positions is None:
+                raise ValueError("a top-k cache needs the target positions' rule (positions=)")
+            extra = {"top_k": int(top_k), "temperature": float(temperature), "positions": positions.rule}
+            labels = encoded["labels"] if "labels" in encoded.column_names else None
+        key = fingerprint(teacher, ids, max_length=max_length, dtype=dtype, extra=extra, labels=labels)
         folder = Path(root) / key[:24]
         meta_path = folder / "meta.json"
         have = _stored(json.loads(meta_path.read_text())) if meta_path.is_file() else Needs()
@@ -241,19 +287,30 @@ class TeacherCache:
         if not todo.any_teacher:
             log(f"teacher-output cache: reusing {folder}")
             return cls(folder, needs)
-        what = ", ".join(n.removesuffix(".npy") for n in _files(todo) if n != "offsets.npy")
-        log(f"teacher-output cache: computing {what} for {len(ids):,} examples once into {folder}")
+        what = [n.removesuffix(".npy") for n in _files(todo) if n != "offsets.npy"]
+        if top_k and todo.teacher_logits:
+            what[0] = f"the top {top_k} tokens of each target token"
+        log(f"teacher-output cache: computing {', '.join(what)} for {len(ids):,} examples once into {folder}")
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp, owner = _new_temp(folder.parent, folder.name)  # locked before the entry folder exists
         try:
             folder.mkdir(exist_ok=True)
-            _fill(tmp, teacher, encoded, collator, needs=todo, dtype=dtype, batch_size=batch_size)
-            for name in _files(todo):
+            if top_k and todo.teacher_logits:
+                _fill_topk(tmp, teacher, encoded, collator, k=int(top_k), temperature=float(temperature),
+                           dtype=dtype, positions=positions)
+                rest = Needs(teacher_cls=todo.teacher_cls, teacher_tokens=todo.teacher_tokens)
+            else:
+                rest = todo
+            if rest.any_teacher:
+                _fill(tmp, teacher, encoded, collator, needs=rest, dtype=dtype, batch_size=batch_size)
+            for name in _files(todo, top_k):
                 (tmp / name).replace(folder / name)
             both = have.merge(todo)
             (tmp / "meta.json").write_text(json.dumps({
                 "fingerprint": key, "examples": len(ids), "max_length": max_length, "dtype": dtype,
                 "logits": both.teacher_logits, "cls": sorted(both.teacher_cls), "tokens": sorted(both.teacher_tokens),
+                **({"top_k": int(top_k), "temperature": float(temperature), "positions": positions.rule,
+                    "target_tokens": int(np.load(folder / "topk_offsets.npy")[-1])} if top_k else {}),
             }, indent=2))
             (tmp / "meta.json").replace(meta_path)
         finally:
@@ -274,6 +331,8 @@ class TeacherCache:
         view = TeacherView()
         if self.logits is not None:
             view.logits = take(self.logits)
+        if self.topk is not None:
+            view.topk = self._topk_rows(rows, device)
         view.cls = {j: take(a) for j, a in self.cls.items()}
         for j, arr in self.tokens.items():
             out = torch.zeros(len(rows), seq_len, arr.shape[1])
@@ -283,6 +342,83 @@ class TeacherCache:
                 out[b, :n] = torch.from_numpy(np.array(arr[start : start + n], dtype=np.float32))
             view.tokens[j] = out.to(device)
         return view
+
+
+    def _topk_rows(self, rows, device) -> TopKTargets:
+        """The stored target tokens of examples ``rows``, in batch order (as the loss selects them)."""
+        ids, logprobs, rest, offsets = self.topk
+        spans = [(int(offsets[r]), int(offsets[r + 1])) for r in rows]
+
+        def take(arr):
+            return torch.from_numpy(np.concatenate([np.asarray(arr[a:b]) for a, b in spans]))
+
+        return TopKTargets(ids=take(ids).long().to(device), logprobs=take(logprobs).float().to(device),
+                           log_rest=take(rest).float().to(device),
+                           counts=torch.tensor([b - a for a, b in spans], dtype=torch.long))
+
+
+@torch.no_grad()
+def _fill_topk(folder: Path, teacher, encoded, collator, *, k: int, temperature: float, dtype: str,
+               positions) -> None:
+    """The top-k files of an entry: the teacher run once over ``encoded`` (batches of similar
+    lengths, as many examples as fit :data:`TOPK_BATCH_ELEMENTS` of logits), its logits at the
+    target positions reduced to top-k chunk by chunk, written at each example's offset."""
+    from lamina.errors import LaminaError
+    from lamina.losses.functional import KD_CHUNK_ELEMENTS, topk_targets
+
+    n = len(encoded)
+    columns = [c for c in encoded.column_names if c in ("input_ids", "attention_mask", "token_type_ids", "labels")]
+    lengths = np.array([len(x) for x in encoded["input_ids"]], dtype=np.int64)
+    vocab = teacher.get_output_embeddings().weight.shape[0]
+    if k > vocab:
+        raise LaminaError(f"--cache-top-k {k} is more than the teacher's vocabulary ({vocab} tokens)")
+    counts = np.zeros(n, dtype=np.int64)  # target tokens per example: the rule applied to its labels
+    labels = encoded["labels"] if "labels" in columns else None
+    for i in range(n):
+        if labels is None:
+            counts[i] = int(np.sum(encoded[i]["attention_mask"])) if "attention_mask" in columns else lengths[i]
+            continue
+        pos = positions.of_labels(torch.tensor(labels[i])[None])
+        counts[i] = int(pos.sum()) if pos is not None else lengths[i]
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    total = int(offsets[-1])
+    np_dtype = np.float16 if dtype == "float16" else np.float32
+    ids_out = np.lib.format.open_memmap(folder / "topk_ids.npy", "w+", np.int32, (total, k))
+    lp_out = np.lib.format.open_memmap(folder / "topk_logprobs.npy", "w+", np_dtype, (total, k))
+    rest_out = np.lib.format.open_memmap(folder / "topk_rest.npy", "w+", np.float32, (total,))
+    np.save(folder / "topk_offsets.npy", offsets)
+    device = next(teacher.parameters()).device
+    teacher.eval()
+    order = np.argsort(lengths, kind="stable")
+    chunk = max(1, KD_CHUNK_ELEMENTS // vocab)
+    start = 0
+    while start < n:
+        per_batch = max(1, TOPK_BATCH_ELEMENTS // (int(lengths[order[min(n - 1, start + 63)]]) * vocab))
+        index = order[start : start + min(64, per_batch)]
+        start += len(index)
+        rows = encoded[index.tolist()]
+        batch = collator([{c: rows[c][j] for c in columns} for j in range(len(index))])
+        inputs = {key: v.to(device) for key, v in batch.items() if isinstance(v, torch.Tensor) and key not in
+                  ("labels", "idx")}
+        logits = teacher(**inputs).logits
+        pos = positions(logits, batch.get("labels"))
+        if pos is None:
+            pos = batch["attention_mask"].bool()
+        got = pos.sum(1).cpu().numpy()
+        if not np.array_equal(got, counts[index]):
+            raise LaminaError("internal: the top-k cache counted other target tokens than the batches hold")
+        selected = logits[pos.to(logits.device)]  # (targets of the batch, V), example by example
+        parts = [topk_targets(selected[a : a + chunk], k, temperature) for a in range(0, len(selected), chunk)]
+        if not parts:
+            continue
+        top_ids, top_lp, rest = (torch.cat(x).cpu().numpy() for x in zip(*parts))
+        at = 0
+        for i, c in zip(index, got):
+            dest = slice(int(offsets[i]), int(offsets[i + 1]))
+            ids_out[dest], lp_out[dest], rest_out[dest] = top_ids[at : at + c], top_lp[at : at + c], rest[at : at + c]
+            at += c
+    for f in (ids_out, lp_out, rest_out):
+        f.flush()
 
 
 @torch.no_grad()

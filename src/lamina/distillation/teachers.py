@@ -101,20 +101,63 @@ def cache_decision(cfg, method, task) -> str | None:
         return f"off: method '{method.name}': {method.cache_off_reason}"
     from lamina.tasks.objectives import objective_for
 
-    reason = objective_for(task).cache_off_reason
-    if reason:
+    objective = objective_for(task)
+    reason = objective.cache_off_reason
+    if reason and not (getattr(cfg, "cache_top_k", None) and objective.caches_top_k):
         return f"off: {reason}"
     if cfg.noise > 0 and cfg.noise_side == "both":
         return "off: noise is applied on the teacher side, so teacher outputs change every step"
     return None
 
 
-def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | None = None) -> str:
+def check_cache_top_k(cfg, method, task) -> None:
+    """Refuse ``--cache-top-k`` where a top-k teacher cache cannot be used, before anything is loaded."""
+    k = getattr(cfg, "cache_top_k", None)
+    if not k:
+        return
+    from lamina.errors import LaminaError
+    from lamina.tasks.objectives import objective_for
+
+    objective = objective_for(task)
+    flag = f"--cache-top-k {k}"
+    if not objective.caches_top_k:
+        why = (objective.cache_off_reason if objective.has("tokens") else
+               "its teacher outputs are class logits, cached whole by the teacher-output cache")
+        raise LaminaError(f"{flag} is for token-level KD of a causal LM or a seq2seq model; task '{task.name}' "
+                          f"({task.objective.name}): {why}")
+    state = cache_decision(cfg, method, task)
+    if state is not None:
+        raise LaminaError(f"{flag} needs the teacher-output cache, which is {state}")
+    if len(cfg.teacher) > 1:
+        raise LaminaError(f"{flag} takes one teacher: kd averages several teachers' logits, which top-k "
+                          f"log-probabilities cannot reproduce")
+    reads = [n for n, w in cfg.loss.items() if w > 0 and get_loss(n).needs([], 1, 1).teacher_logits]
+    if not reads:
+        raise LaminaError(f"{flag} caches the teacher's token distributions for loss kd, and --loss "
+                          f"{','.join(f'{n}={w:g}' for n, w in cfg.loss.items())} reads none")
+
+
+def check_top_k_vocabulary(k: int, teacher, student, teacher_name: str, student_name: str) -> None:
+    """The top-k cache stores token ids of the teacher's vocabulary, read as the student's."""
+    from lamina.errors import LaminaError
+
+    t = teacher.get_output_embeddings().weight.shape[0]
+    s = student.get_output_embeddings().weight.shape[0]
+    if t != s:
+        raise LaminaError(f"--cache-top-k {k}: teacher '{teacher_name}' predicts over {t} tokens, student "
+                          f"'{student_name}' over {s}: cached token ids must index one vocabulary")
+    if k > t:
+        raise LaminaError(f"--cache-top-k {k} is more than the vocabulary ({t} tokens)")
+
+
+def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | None = None, positions=None) -> str:
     """Build (or reuse) each teacher's cache entry for the training set; returns the record's cache line.
-    ``own_inputs``: {teacher index: (encoded, collator)} for teachers with their own tokenizer."""
+    ``own_inputs``: {teacher index: (encoded, collator)} for teachers with their own tokenizer;
+    ``positions``: the student's target-position rule (a top-k cache stores one row per target token)."""
     from lamina.distillation.cache import TeacherCache
     from lamina.models.bundled import cache_dir
 
+    top_k = getattr(cfg, "cache_top_k", None)
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_outputs"
     with args.main_process_first(desc="teacher-output cache"):
         for spec in specs:
@@ -125,5 +168,11 @@ def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | No
                 encoded, collate = (own_inputs or {}).get(specs.index(spec), (train, collator))
                 spec.cache = TeacherCache.build_or_open(
                     spec.model, encoded, collate, root=root, needs=cache_needs, max_length=cfg.max_length,
-                    dtype=cfg.cache_dtype, batch_size=cfg.eval_batch_size, log=log)
+                    dtype=cfg.cache_dtype, batch_size=cfg.eval_batch_size, log=log, top_k=top_k,
+                    temperature=cfg.temperature, positions=positions)
+                if not spec.needs.teacher_attentions:  # never run again: off the accelerator
+                    spec.model.to("cpu")
+    if top_k:
+        return (f"on (top-{top_k}: the teacher's {top_k} most probable tokens per target token and the rest's mass, "
+                f"{cfg.cache_dtype} log-probabilities, {root})")
     return f"on ({cfg.cache_dtype}, {root})"

@@ -52,6 +52,44 @@ class TeacherSpec:
     cache: object | None = None  # a TeacherCache, or None for online outputs
 
 
+@dataclass(frozen=True)
+class TokenPositions:
+    """Where a generation model's token-level logits predict a target token: an encoder-decoder's
+    decoder positions whose label is not -100; a decoder-only model's positions whose *next* label
+    is not -100 (``shift``). The ``kd`` loss distills these positions, and the top-k teacher cache
+    stores one row per such position, so both read this one rule."""
+
+    encoder_decoder: bool = False
+    shift: bool = False
+
+    @classmethod
+    def of(cls, model) -> TokenPositions:
+        from lamina.models.adapters import get_adapter
+
+        enc_dec = bool(getattr(model.config, "is_encoder_decoder", False))
+        return cls(encoder_decoder=enc_dec, shift=bool(get_adapter(model).causal and not enc_dec))
+
+    @property
+    def rule(self) -> str:
+        return "labels" if self.encoder_decoder else "next-labels" if self.shift else "attention-mask"
+
+    def __call__(self, logits, labels):
+        """(B, T) booleans, or None where the loss reads every real token (the attention mask)."""
+        if labels is None or logits.dim() != 3 or labels.shape != logits.shape[:2]:
+            return None
+        return self.of_labels(labels)
+
+    def of_labels(self, labels):
+        """The positions given (B, T) token labels aligned with the logits (None: the attention mask)."""
+        if self.encoder_decoder:
+            return labels != -100
+        if self.shift:
+            pos = torch.zeros_like(labels, dtype=torch.bool)
+            pos[:, :-1] = labels[:, 1:] != -100
+            return pos
+        return None
+
+
 @dataclass
 class Noise:
     p: float = 0.0
@@ -115,13 +153,13 @@ class DistillationTrainer:
         self.project = {i: t.needs.student_states for i, t in enumerate(teachers)}
         student = getattr(self.model, "student", self.model)
         # a decoder-only LM's token logits predict the next label (an encoder-decoder's are aligned)
-        from lamina.models.adapters import get_adapter
-
-        self.shift_labels = bool(get_adapter(student).causal and not getattr(student.config, "is_encoder_decoder", False))
+        self.target_positions = TokenPositions.of(student)
+        self.shift_labels = self.target_positions.shift
         self._noise_gen = torch.Generator().manual_seed(self.noise.seed)
         self._parts: dict[str, list[float]] = defaultdict(list)
         for t in teachers:
-            t.model.to(self.args.device)
+            if t.cache is None or t.needs.teacher_attentions:  # a cached teacher is never run: it stays put
+                t.model.to(self.args.device)
         self.setup_teachers()
 
     def setup_teachers(self) -> None:
@@ -194,16 +232,7 @@ class DistillationTrainer:
 
     def token_positions(self, logits, labels):
         """Where token-level logits predict a target token (generation students), else None."""
-        if labels is None or logits.dim() != 3 or labels.shape != logits.shape[:2]:
-            return None
-        student = getattr(self.model, "student", self.model)
-        if getattr(student.config, "is_encoder_decoder", False):
-            return labels != -100
-        if self.shift_labels:
-            pos = torch.zeros_like(labels, dtype=torch.bool)
-            pos[:, :-1] = labels[:, 1:] != -100
-            return pos
-        return None
+        return self.target_positions(logits, labels)
 
     def log(self, logs, *args, **kwargs):
         if self._parts and "loss" in logs:

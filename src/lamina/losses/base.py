@@ -54,10 +54,28 @@ class Needs:
 
 
 @dataclass
+class TopKTargets:
+    """A teacher's token distributions as the top-k cache keeps them: for each target token of a
+    batch (the positions a token-level loss distills, in batch order, row by row) the ``k`` most
+    probable token ids, their log-probabilities at the run's temperature, and the log of the mass
+    of every other token (the "rest" bucket; −inf when k is the whole vocabulary)."""
+
+    ids: torch.Tensor  # (n, k) int64
+    logprobs: torch.Tensor  # (n, k)
+    log_rest: torch.Tensor  # (n,)
+    counts: torch.Tensor  # (B,) target tokens per example of the batch
+
+    @property
+    def k(self) -> int:
+        return int(self.ids.shape[-1])
+
+
+@dataclass
 class TeacherView:
     """One teacher's outputs for a batch (from the model or from the cache)."""
 
     logits: torch.Tensor | None = None
+    topk: TopKTargets | None = None  # token-level logits kept as top-k (the top-k cache), instead of ``logits``
     cls: dict[int, torch.Tensor] = field(default_factory=dict)  # index -> (B, H)
     tokens: dict[int, torch.Tensor] = field(default_factory=dict)  # index -> (B, T, H)
     attentions: dict[int, torch.Tensor] = field(default_factory=dict)  # layer -> (B, A, T, T)

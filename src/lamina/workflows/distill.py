@@ -50,6 +50,10 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     cache: bool = setting(True, "Teacher-output cache on disk.")
     cache_dtype: Literal["float16", "float32"] = setting("float16", "Cached outputs' dtype: float16 or float32.")
     cache_dir: Optional[str] = setting(None, "Cache folder (default: lamina's cache).")
+    cache_top_k: Optional[int] = setting(None, "Token-level KD (causal-lm, seq2seq): cache the teacher's K most probable "
+                                         "tokens per target token and the rest's mass, read instead of running the "
+                                         "teacher every step (default: off, the full vocabulary online; 64 is a "
+                                         "provisional choice).", ge=1)
     noise: float = setting(0.0, "Replace input tokens with this probability.", ge=0, lt=1)
     noise_side: Literal["student", "both"] = setting("student", "Noise on the student, or both (turns the cache off).")
     prefinetune_epochs: float = setting(0.0, "Hard-label epochs of the student first.", ge=0)
@@ -169,6 +173,8 @@ class DistillSection(RecordPart):
     losses: dict[str, float]
     temperature: float
     cache: str | None = None
+    # what the kd loss compared the student with: {"kind": "full"} or {"kind": "top-k", "k": K, "dtype": ...}
+    kd_targets: dict[str, Any] | None = None
     noise: dict[str, Any] | None = None
     prefinetune_epochs: float = 0.0
     projections: list[int] = []
@@ -256,6 +262,15 @@ def _calibration(rows, samples: int = 256):
     return stats
 
 
+def _kd_targets(cfg: DistillConfig, specs, weights: dict) -> dict | None:
+    """What kd's teacher distribution was: the top-k cache's (k, dtype), or the full one; None without kd."""
+    if not any(w > 0 for n, w in weights.items() if n in ("kd", "kd_masked")):
+        return None
+    if any(getattr(s.cache, "top_k", None) for s in specs):
+        return {"kind": "top-k", "k": cfg.cache_top_k, "dtype": cfg.cache_dtype, "rest_bucket": True}
+    return {"kind": "full"}
+
+
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from transformers import Trainer
 
@@ -267,13 +282,15 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.distillation.teachers import (
         add_teacher_tokenization,
         cache_decision,
+        check_cache_top_k,
+        check_top_k_vocabulary,
         foreign_teachers,
         load_teachers,
         open_caches,
         teacher_specs,
         teacher_view_of,
     )
-    from lamina.distillation.trainer import DistillModule, Noise, make_projections, set_eager_attention
+    from lamina.distillation.trainer import DistillModule, Noise, TokenPositions, make_projections, set_eager_attention
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
     from lamina.models.width import model_shape
@@ -296,6 +313,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         if weight > 0:
             type(get_loss(name)).check_objective(task, objective.capabilities)
     method.check(cfg, task)
+    check_cache_top_k(cfg, method, task)
     work, checkpoint = prepare_work_dir(cfg)
     record = new_record("distill", model="", task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     raw = objective.raw_data(task, cfg.data_dir)
@@ -317,6 +335,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
                           loss_weights=weights)
     foreign = foreign_teachers(teachers, specs, tokenizer, student_name=cfg.student or "student", task=task, cfg=cfg)
+    if cfg.cache_top_k:
+        check_top_k_vocabulary(cfg.cache_top_k, t_model, student, t_name, cfg.student or "student")
     if objective.reads_text:
         check_max_length(cfg.max_length, student.config, tokenizer)
         for i, (_, m, tok) in enumerate(teachers):
@@ -343,7 +363,8 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     cache_state = cache_decision(cfg, method, task)
     if cache_state is None:
         own_inputs = {i: (teacher_view_of(train, i), DistillCollator(c)) for i, c in own.items()}
-        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log, own_inputs=own_inputs)
+        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log, own_inputs=own_inputs,
+                                  positions=TokenPositions.of(student))
     log(f"teacher-output cache {cache_state}")
 
     if cfg.prefinetune_epochs > 0 and not checkpoint:  # a hard-label warm-up of the student
@@ -387,6 +408,7 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         "losses": weights,
         "temperature": cfg.temperature,
         "cache": cache_state,
+        "kd_targets": _kd_targets(cfg, specs, weights),
         "noise": {"p": cfg.noise, "side": cfg.noise_side} if cfg.noise else None,
         "prefinetune_epochs": cfg.prefinetune_epochs,
         "projections": sorted(int(k) for k in module.projections.keys()),

@@ -98,6 +98,8 @@ class Objective:
     auto_class: ClassVar[str] = "AutoModel"
     loss_only: ClassVar[bool] = False  # evaluation computes the loss alone (no logits kept)
     cache_off_reason: ClassVar[str | None] = None  # why teacher outputs cannot be cached for this objective
+    # its token-level teacher logits can be cached as top-k (--cache-top-k: fixed inputs and targets)
+    caches_top_k: ClassVar[bool] = False
 
     def has(self, *words: str) -> bool:
         """Whether the objective has every capability in ``words``."""

@@ -11,7 +11,9 @@ class CausalLM(TextBlocks):
     fixed evaluation set, lower is better."""
 
     capabilities = frozenset({"text", "tokens", "generates"})
-    cache_off_reason = "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
+    cache_off_reason = ("token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
+                        "(--cache-top-k K caches the teacher's top K tokens instead)")
+    caches_top_k = True
     auto_class = "AutoModelForCausalLM"
 
     def load_model(self, spec, task, *, train):

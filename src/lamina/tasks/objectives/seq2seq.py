@@ -28,7 +28,9 @@ class Seq2Seq(Objective):
     greedy (and beam) decoding, and the loss and perplexity of the references."""
 
     capabilities = frozenset({"text", "tokens", "generates", "pairs"})
-    cache_off_reason = "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online"
+    cache_off_reason = ("token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
+                        "(--cache-top-k K caches the teacher's top K tokens instead)")
+    caches_top_k = True
     auto_class = "AutoModelForSeq2SeqLM"
     loss_only = True  # training-time evaluation: the loss of the references (generation at the end)
 
