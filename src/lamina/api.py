@@ -20,44 +20,17 @@ stays light.
 from __future__ import annotations
 
 import inspect
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from lamina.config import configure
+from lamina.results import Result
+
+__all__ = ["Result", "configure", "function", "names", "run"]
 
 # Python name → command name, where they differ (`lamina.data` is the data package: `lamina data` is describe_data)
 _RENAMED = {"evaluate": "eval", "generate_targets": "generate-targets", "describe_data": "data"}
 # commands that are no API function (a server, a report over folders of records)
 _NOT_API = {"serve"}
-
-
-@dataclass
-class Result:
-    """What a call returns: the run's results record (the same ``lamina_results.json`` the command
-    writes), its validated config, and the model when it stayed in memory."""
-
-    record: dict
-    config: Any
-    model: Any = field(default=None, repr=False)
-    output: Path | None = None  # the folder the run wrote (None when it wrote none)
-
-    @property
-    def metrics(self) -> dict:
-        return self.record.get("metrics") or {}
-
-    def load(self, auto_class: str | None = None):
-        """The written model, loaded with vanilla transformers (``auto_class`` e.g.
-        ``"AutoModelForSequenceClassification"``; default: the class the folder's config names)."""
-        import transformers
-
-        if self.output is None:
-            raise ValueError("this run wrote no model folder (pass output=...)")
-        if auto_class is None:
-            arch = (json.loads((self.output / "config.json").read_text()).get("architectures") or [None])[0]
-            if arch and hasattr(transformers, arch):
-                return getattr(transformers, arch).from_pretrained(self.output)
-            auto_class = "AutoModel"
-        return getattr(transformers, auto_class).from_pretrained(self.output)
 
 
 def command_of(name: str) -> str:
@@ -74,20 +47,6 @@ def names() -> list[str]:
     from lamina.workflows import WORKFLOWS
 
     return sorted(python_name(c) for c in WORKFLOWS.names() if c not in _NOT_API)
-
-
-def configure(config_cls, config=None, settings: dict | None = None, *, caller: str | None = None):
-    """A validated ``config_cls`` from a config object and/or keyword settings (keywords win), or one-line
-    :class:`lamina.LaminaError`."""
-    from lamina.config import validate
-
-    values = {}
-    if config is not None:
-        if not isinstance(config, config_cls):
-            raise TypeError(f"expected a {config_cls.__name__}, got {type(config).__name__}")
-        values = config.model_dump(exclude_unset=True)
-    values.update(settings or {})
-    return validate(config_cls, values, source=caller, keys=True)
 
 
 def run(command: str, config=None, /, **settings) -> Result:
@@ -139,7 +98,9 @@ def function(name: str):
             settings = {workflow.arguments[0]: str(config), **settings}
             config = None
         if special is not None:
-            return special(config, settings)
+            result = special(config, settings)  # NotImplemented: the common path
+            if result is not NotImplemented:
+                return result
         return run(command, config, **settings)
 
     call.__name__ = call.__qualname__ = name

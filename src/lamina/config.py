@@ -256,3 +256,15 @@ def validate(model: type[BaseModel], values: dict, *, flags: set[str] = frozense
     except ValidationError as exc:
         raise LaminaError(describe_error(exc, flags=flags, source=source, model=model, arguments=arguments,
                                          keys=keys)) from None
+
+
+def configure(config_cls, config=None, settings: dict | None = None, *, caller: str | None = None):
+    """A validated ``config_cls`` from a config object and/or keyword settings (keywords win), or one-line
+    :class:`lamina.LaminaError`."""
+    values = {}
+    if config is not None:
+        if not isinstance(config, config_cls):
+            raise TypeError(f"expected a {config_cls.__name__}, got {type(config).__name__}")
+        values = config.model_dump(exclude_unset=True)
+    values.update(settings or {})
+    return validate(config_cls, values, source=caller, keys=True)

@@ -24,6 +24,7 @@ accepts keys no model names (older records, keys of a kind no longer registered)
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 import platform
 import shlex
 import sys
@@ -417,3 +418,35 @@ def lineage(record: dict, *, max_depth: int = 12) -> list[dict]:
             chain.extend(current["lineage"][1:])
             break
     return chain
+
+
+# ---------------------------------------------------------------- what a Python call returns
+
+
+@dataclass
+class Result:
+    """What a call returns: the run's results record (the same ``lamina_results.json`` the command
+    writes), its validated config, and the model when it stayed in memory."""
+
+    record: dict
+    config: Any
+    model: Any = field(default=None, repr=False)
+    output: Path | None = None  # the folder the run wrote (None when it wrote none)
+
+    @property
+    def metrics(self) -> dict:
+        return self.record.get("metrics") or {}
+
+    def load(self, auto_class: str | None = None):
+        """The written model, loaded with vanilla transformers (``auto_class`` e.g.
+        ``"AutoModelForSequenceClassification"``; default: the class the folder's config names)."""
+        import transformers
+
+        if self.output is None:
+            raise ValueError("this run wrote no model folder (pass output=...)")
+        if auto_class is None:
+            arch = (json.loads((self.output / "config.json").read_text()).get("architectures") or [None])[0]
+            if arch and hasattr(transformers, arch):
+                return getattr(transformers, arch).from_pretrained(self.output)
+            auto_class = "AutoModel"
+        return getattr(transformers, auto_class).from_pretrained(self.output)

@@ -169,10 +169,11 @@ class Prune(Workflow):
         """``lamina.prune``: a config or keywords as every command, or a model object first
         (``lamina.prune(model, tokenizer=tok, keep=3)``): the pruned model comes back in
         ``Result.model``, and a folder is written only when ``output=`` is given."""
-        from lamina.api import Result, configure, run
+        from lamina.config import configure
+        from lamina.results import Result
 
         if config is None or isinstance(config, PruneConfig):
-            return run("prune", config, **settings)
+            return NotImplemented  # the common path: a config and/or keywords
         if not hasattr(config, "config") or not hasattr(config, "state_dict"):
             raise TypeError(f"lamina.prune() takes a PruneConfig or a transformers model, not {type(config).__name__}")
         tokenizer = settings.pop("tokenizer", None)
