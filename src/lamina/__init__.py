@@ -6,7 +6,7 @@ see :mod:`lamina.api`), made on first use so that ``import lamina`` stays light.
 
 from lamina.errors import LaminaError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["LaminaError", "__version__"]
 
