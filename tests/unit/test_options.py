@@ -206,6 +206,7 @@ def _base_args(name: str, model: str, data_dir: str, corpus: str) -> list[str]:
     """A command line each registered command accepts up to its work (where it names a model, the
     tiny one). A newly registered command must be added here, so that it inherits the battery."""
     base = {
+        "compress": [model, "--task", "sst2", "--data-dir", data_dir, "--max-params", "1000000"],
         "data": ["sst2", "--data-dir", data_dir],
         "distill": ["--teacher", model, "--task", "sst2", "--data-dir", data_dir, "--student-from-teacher", "top",
                     "--keep", "1"],
