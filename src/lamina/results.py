@@ -359,6 +359,11 @@ class RecordKind:
         from what every record gives."""
         return {}
 
+    def exported_format(self, record: dict) -> str | None:
+        """The export format (``onnx``, ``onnx-int8``, ...) of the model in this record's folder;
+        None for a PyTorch folder."""
+        return None
+
     def lineage_parent(self, record: dict) -> str | None:
         """The model (folder) this run started from, followed to build the lineage."""
         return record.get("model")

@@ -95,6 +95,7 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "max_samples",  # eval: a subset to score; export: a dev subset for the score change (with --task)
         "split",  # eval: the split scored (dev); generate-targets: the sources decoded (train, for Seq-KD)
         "method",  # distill: a distillation method; lifelong: a lifelong-learning method (finetune, lamol, L2KD's)
+        "backend",  # eval: the backend an export is read on; compress: what will be shipped (and timed)
     }, differing
     for common in ("data_dir", "max_train_samples", "eval_steps", "logging_steps", "optim", "layerdrop", "resume",
                    "keep_checkpoints", "warmup_ratio", "weight_decay", "eval_batch_size", "max_steps"):
@@ -206,6 +207,7 @@ def _base_args(name: str, model: str, data_dir: str, corpus: str) -> list[str]:
     """A command line each registered command accepts up to its work (where it names a model, the
     tiny one). A newly registered command must be added here, so that it inherits the battery."""
     base = {
+        "compress": [model, "--task", "sst2", "--data-dir", data_dir, "--max-params", "1000000"],
         "data": ["sst2", "--data-dir", data_dir],
         "distill": ["--teacher", model, "--task", "sst2", "--data-dir", data_dir, "--student-from-teacher", "top",
                     "--keep", "1"],

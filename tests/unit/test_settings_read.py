@@ -48,6 +48,7 @@ CONDITIONAL = {
     "finetune": {"init_config": "", "mask_init": "--mask"},
     "lifelong": {"teacher_dir": "KD methods or --teacher-split", "temperature": "word-kd / seq-kd-soft"},
     "serve": {},
+    "compress": {"task_options": "a task with options"},
 }
 
 
@@ -112,6 +113,10 @@ def _free_port() -> int:
 def _runs(i: dict, out) -> dict[str, list[str]]:
     short = ["--max-steps", "2", "--batch-size", "8", "--max-length", "16", "--no-progress"]
     return {
+        "compress": ["compress", i["teacher"], "--task", "sst2", "--data-dir", i["data"], "-o", str(out / "c"),
+                     "--max-params", "1008000", "--max-steps", "1", "--batch-size", "16", "--max-length", "16",
+                     "--speed-seq-len", "16", "--max-shapes", "2", "--heal", "1", "--probe-samples", "8",
+                     "--max-train-samples", "16", "--max-eval-samples", "8"],
         "data": ["data", "sst2", "--data-dir", i["data"], "--model", i["model"]],
         "inspect": ["inspect", i["model"], "--calib-samples", "8", "--max-length", "16", "--json", str(out / "i.json")],
         "prune": ["prune", i["model"], "-o", str(out / "p"), "--strategy", "contribution", "--drop", "1",

@@ -25,7 +25,7 @@ LAYERS = [
     {"strategies", "losses", "importance"},
     {"tasks", "display"},
     {"reports", "training", "distillation", "serve"},
-    {"lifelong_learning"},  # lamina lifelong's parts: they train through training/
+    {"lifelong_learning", "compression"},  # lamina lifelong's and lamina compress's parts
     {"workflows"},
     {"recipes", "quickstart"},
     {"cli", "api"},  # api: every command as a function (lamina.__getattr__ reaches it lazily)

@@ -45,6 +45,7 @@ def exported_format(folder: str | Path) -> str | None:
     """The format (``onnx``, ``onnx-int8``, ``torch-int8``, ...) of a folder ``lamina export`` wrote,
     else None: the one its results record names, else the first whose ``files`` the folder holds."""
     from lamina.models.formats import EXPORT_FORMATS
+    from lamina.results import record_kind
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -53,7 +54,7 @@ def exported_format(folder: str | Path) -> str | None:
     if record.is_file():
         try:
             data = json.loads(record.read_text(encoding="utf-8"))
-            fmt = (data.get("export") or {}).get("format") if data.get("kind") == "export" else None
+            fmt = record_kind(data).exported_format(data) if isinstance(data, dict) else None
             if isinstance(fmt, str) and fmt in EXPORT_FORMATS:
                 return fmt
         except (json.JSONDecodeError, UnicodeDecodeError):

@@ -99,6 +99,9 @@ class Export(Workflow):
                  f"(PyTorch fp32: {scores_text(record['export']['reference_metrics'])})")
         echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
 
+    def exported_format(self, record: dict) -> str | None:
+        return (record.get("export") or {}).get("format")
+
     def report_row(self, record: dict) -> dict:
         # the exported model runs on its format's backend (its speed is that backend's, not PyTorch's)
         fmt = (record.get("export") or {}).get("format")
