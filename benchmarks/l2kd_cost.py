@@ -51,11 +51,11 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from step_timer import alternated_rounds, cost_table, median_step, per_variant, write_cost
 
-    from lamina.models.loading import load_causal_lm
     from lamina.lifelong_learning.format import add_task_tokens, encode_rows
     from lamina.lifelong_learning.replay import sample_pseudo
     from lamina.lifelong_learning.tasks import read_text_task
     from lamina.lifelong_learning.trainer import train_stage
+    from lamina.models.loading import load_causal_lm
     from lamina.workflows.lifelong import LifelongConfig
 
     torch.set_num_threads(args.threads)

@@ -101,9 +101,8 @@ def _patch_lamina_timers(times: dict) -> None:
 
 def run_lamina(args) -> dict:
     import torch
-    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
-
     from p1_timed_cli import timed  # benchmarks/, the script's own folder, is on sys.path
+    from step_timer import StepTimer  # benchmarks/, the script's own folder, is on sys.path
 
     from lamina.distillation import cache as cache_mod
     from lamina.workflows.distill import DistillConfig, run_distill
@@ -148,9 +147,8 @@ def run_plain(args) -> dict:
     from torch.utils.data import DataLoader
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from lamina.data.encode import encode
+    from lamina.data.encode import encode, padding_collator, subset
     from lamina.tasks import get_task
-    from lamina.data.encode import padding_collator, subset
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
@@ -237,8 +235,8 @@ def launch(variant: str, loss: str, args, json_path: Path, log) -> dict:
 def write_subset(args) -> None:
     """The training rows lamina uses for --max-train-samples N (seeded shuffle, seed 42),
     for TextBrewer to read the same examples from the TSV."""
-    from lamina.tasks import get_task
     from lamina.data.encode import subset
+    from lamina.tasks import get_task
 
     train = get_task("sst2").load(args.data_dir)["train"]
     n = args.steps * 32

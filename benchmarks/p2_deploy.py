@@ -45,9 +45,9 @@ def main(argv=None) -> int:
     from lamina.models.export import load_exported
     from lamina.models.loading import load_for_classification
     from lamina.tasks import get_task
+    from lamina.workflows import RunContext
     from lamina.workflows.evaluate import EvalConfig, run_eval
     from lamina.workflows.export import ExportConfig, run_export
-    from lamina.workflows import RunContext
     from lamina.workflows.report import Report, ReportConfig
 
     out = Path(args.output)

@@ -48,13 +48,12 @@ from pathlib import Path
 T_START = time.perf_counter()
 
 import numpy as np  # noqa: E402
+import textbrewer  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from textbrewer import BasicDistiller, DistillationConfig, GeneralDistiller, TrainingConfig  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup  # noqa: E402
-
-import textbrewer  # noqa: E402
-from textbrewer import BasicDistiller, DistillationConfig, GeneralDistiller, TrainingConfig  # noqa: E402
 
 
 def read_sst2(path: Path) -> tuple[list[str], list[int]]:

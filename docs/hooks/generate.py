@@ -254,7 +254,7 @@ def mirror(entry: str, allowed: str) -> dict[str, str | Path]:
             continue
         base = posixpath.dirname(rel)
 
-        def follow(m):
+        def follow(m, base=base):
             bang, text, target = m.groups()
             if not _relative(target):
                 return m.group(0)

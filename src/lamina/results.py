@@ -24,16 +24,23 @@ accepts keys no model names (older records, keys of a kind no longer registered)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import (BaseModel, ConfigDict, PrivateAttr, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lamina.io import write_json
 from lamina.registry import Registry
@@ -279,12 +286,12 @@ def command_line() -> str:
 
 
 def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
     import torch
     import transformers
 
     from lamina import __version__
-
-    from importlib.metadata import PackageNotFoundError, version
 
     try:  # int8 scores move with the ONNX Runtime release (quickstart int8: 95.69 once, 95.45 on 1.32.0)
         ort = version("onnxruntime")

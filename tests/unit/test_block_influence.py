@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_tiny, random_batches
+
 from lamina.analysis import compute_layer_stats
 from lamina.errors import LaminaError
 from lamina.strategies import get_strategy, select_layers
@@ -18,10 +18,11 @@ def _block_influence(model, batches):
     hooks on every block: 1 − cos(input, output) averaged over every real token."""
     layers = model.model.layers
     ins, outs = {}, {}
-    hooks = [l.register_forward_pre_hook(lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])),
-                                         with_kwargs=True) for i, l in enumerate(layers)]
-    hooks += [l.register_forward_hook(lambda m, a, o, i=i: outs.__setitem__(i, o[0] if isinstance(o, tuple) else o))
-              for i, l in enumerate(layers)]
+    hooks = [layer.register_forward_pre_hook(
+        lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])), with_kwargs=True)
+        for i, layer in enumerate(layers)]
+    hooks += [layer.register_forward_hook(lambda m, a, o, i=i: outs.__setitem__(i, o[0] if isinstance(o, tuple) else o))
+              for i, layer in enumerate(layers)]
     total, bi = 0, np.zeros(len(layers))
     with torch.no_grad():
         for b in batches:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture
 def served(tiny_teacher, sst_like, tmp_path):
     """The page on a free loopback port: the tiny teacher twice (PyTorch and ONNX Runtime int8)."""

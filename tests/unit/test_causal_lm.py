@@ -10,11 +10,17 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import (
+    SMALL_LLAMA,
+    assert_cli_ok,
+    assert_one_line_error,
+    save_with_tokenizer,
+    special_ids,
+    write_patterned_corpus,
+)
+from conftest import tiny_llama as make_llama
 from typer.testing import CliRunner
 
-from conftest import SMALL_LLAMA, assert_cli_ok, assert_one_line_error, save_with_tokenizer, special_ids, \
-    write_patterned_corpus
-from conftest import tiny_llama as make_llama
 from lamina.cli import app
 from lamina.data.bpe import train_bpe
 from lamina.losses import LossContext, get_loss

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
+from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
 from lamina.cli import app
-
-from conftest import assert_one_line_error
 
 runner = CliRunner()
 

@@ -4,12 +4,10 @@ choice, each shape is timed once, and bad input is one error line with nothing w
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
-from conftest import assert_one_line_error
 from lamina.cli import app
 
 runner = CliRunner()

@@ -15,9 +15,8 @@ import subprocess
 import sys
 
 import torch
-from safetensors.torch import load_file
-
 from conftest import STUDENT_CONFIG
+from safetensors.torch import load_file
 
 
 def _distill_args(teacher, data_dir, out, batch_size):

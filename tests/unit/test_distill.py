@@ -8,20 +8,20 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import STUDENT_CONFIG
 from safetensors import safe_open
 from typer.testing import CliRunner
 
-from conftest import STUDENT_CONFIG
 from lamina.cli import app
-from lamina.distillation.cache import TeacherCache
-from lamina.distillation.layer_map import build_layer_map
 from lamina.data.encode import padding_collator
+from lamina.distillation.cache import TeacherCache
 from lamina.distillation.collate import DistillCollator
-from lamina.workflows.distill import DistillConfig, run_distill
+from lamina.distillation.layer_map import build_layer_map
 from lamina.distillation.student import build_student
 from lamina.errors import LaminaError
 from lamina.losses import LossContext, Needs, TeacherView, get_loss
 from lamina.tasks import get_task
+from lamina.workflows.distill import DistillConfig, run_distill
 
 runner = CliRunner()
 

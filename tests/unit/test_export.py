@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from conftest import assert_one_line_error
+from typer.testing import CliRunner
 
 from lamina.cli import app
 

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import STUDENT_CONFIG
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors import safe_open
 from typer.testing import CliRunner
 
-from conftest import STUDENT_CONFIG
 from lamina.cli import app
 from lamina.config import Settings, setting
 from lamina.distillation.methods import METHODS, register_method
-from lamina.eval.metrics import METRICS, Metric, register_metric
 from lamina.distillation.trainer import DistillationTrainer
+from lamina.eval.metrics import METRICS, Metric, register_metric
 from lamina.losses import LOSSES, DistillLoss, Needs, register_loss
 from lamina.losses.functional import cross_entropy
 from lamina.models.adapters import ADAPTERS, ArchitectureAdapter, get_adapter, register_adapter

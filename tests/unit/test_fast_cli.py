@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
 import lamina
 from lamina.cli import app
-
-from conftest import assert_one_line_error
 
 HEAVY = ("torch", "transformers", "datasets", "accelerate", "sklearn", "scipy", "pandas", "onnxruntime", "matplotlib")
 

@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.errors import LaminaError
-
 from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
 runner = CliRunner()

@@ -2,8 +2,8 @@
 
 import torch
 import transformers
-
 from conftest import make_tiny
+
 from lamina.models import drop_layers
 
 

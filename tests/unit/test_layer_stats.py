@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_tiny, random_batches
+
 from lamina.analysis import compute_layer_stats, layer_table
 from lamina.errors import LaminaError
 
@@ -18,10 +18,10 @@ def test_matches_hidden_states_of_an_encoder():
         for b in batches:
             hs = model.bert(**b, output_hidden_states=True).hidden_states
             m = b["attention_mask"].bool()
-            for l in range(4):
-                c = torch.nn.functional.cosine_similarity(hs[l][m].double(), hs[l + 1][m].double(), dim=-1)
-                cos_sum[l] += c.sum().item()
-                ang_sum[l] += (torch.arccos(c.clamp(-1, 1)) / torch.pi).sum().item()
+            for i in range(4):
+                c = torch.nn.functional.cosine_similarity(hs[i][m].double(), hs[i + 1][m].double(), dim=-1)
+                cos_sum[i] += c.sum().item()
+                ang_sum[i] += (torch.arccos(c.clamp(-1, 1)) / torch.pi).sum().item()
             count += int(m.sum())
     np.testing.assert_allclose(stats.contribution(), cos_sum / count, rtol=1e-5)
     np.testing.assert_allclose(stats.block_angular(1), ang_sum / count, rtol=1e-5)

@@ -9,14 +9,13 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import LETTERS, assert_one_line_error
 from typer.testing import CliRunner
 
 from lamina.cli import app
 from lamina.lifelong_learning.format import add_task_tokens, encode_rows
 from lamina.lifelong_learning.replay import parse_pseudo, sample_pseudo
 from lamina.lifelong_learning.tasks import TextTask, drop_shared_contexts
-
-from conftest import LETTERS, assert_one_line_error
 
 runner = CliRunner()
 FAST = ["--lr", "5e-3", "--batch-size", "16", "--max-length", "12", "--max-answer-tokens", "3", "--no-progress",

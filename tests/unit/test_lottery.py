@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
+from conftest import make_tiny
 from typer.testing import CliRunner
 
 from lamina.cli import app
@@ -26,8 +27,6 @@ from lamina.models.sparsity import (
     sparsity_of,
 )
 from lamina.workflows.lottery import LotteryConfig, run_lottery
-
-from conftest import make_tiny
 
 runner = CliRunner()
 

@@ -16,11 +16,11 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import STUDENT_CONFIG
 from safetensors.torch import load_file
 from torch.func import functional_call
 from typer.testing import CliRunner
 
-from conftest import STUDENT_CONFIG
 from lamina.cli import app
 from lamina.distillation.methods.metadistil import PilotTape, _Taped, meta_gradient, split_off
 from lamina.distillation.trainer import DistillModule

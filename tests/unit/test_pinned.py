@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import STUDENT_CONFIG
 from typer.testing import CliRunner
 
-from conftest import STUDENT_CONFIG
 from lamina.cli import app
 
 runner = CliRunner()

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import assert_one_line_error, write_patterned_corpus
 from typer.testing import CliRunner
 
-from conftest import assert_one_line_error, write_patterned_corpus
 from lamina.cli import app
 from lamina.losses import LossContext, TeacherView, get_loss
 from lamina.losses.functional import soft_target_kd

@@ -10,9 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from lamina.results import (RESULTS_FILE, InvalidRecord, LineageEntry, Record, RecordPart, Sizes, Versions, as_record,
-                            check_record, finish_record, is_record, new_record, read_record, record_kind,
-                            write_record)
+from lamina.results import (
+    RESULTS_FILE,
+    InvalidRecord,
+    LineageEntry,
+    Record,
+    RecordPart,
+    Sizes,
+    Versions,
+    as_record,
+    check_record,
+    finish_record,
+    is_record,
+    new_record,
+    read_record,
+    record_kind,
+    write_record,
+)
 from lamina.workflows import WORKFLOWS
 from lamina.workflows.prune import PruneSection
 

@@ -14,9 +14,9 @@ import re
 
 import pytest
 import typer
+from conftest import assert_one_line_error
 from typer.testing import CliRunner
 
-from conftest import assert_one_line_error
 from lamina.cli import app
 from lamina.config import Settings, flag_name
 from lamina.errors import LaminaError

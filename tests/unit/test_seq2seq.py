@@ -7,18 +7,18 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import time
 import math
 import random
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 import transformers
+from conftest import assert_cli_ok, assert_one_line_error, tiny_llama
 from typer.testing import CliRunner
 
-from conftest import assert_cli_ok, assert_one_line_error, tiny_llama
 from lamina.cli import app
 from lamina.distillation.nbest import build_or_open, pick_target, read_targets
 from lamina.errors import LaminaError
@@ -362,6 +362,7 @@ MARIAN = {"model_type": "marian", "d_model": 16, "encoder_layers": 3, "decoder_l
 
 def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decoder_layers(copy_task, tmp_path):
     from conftest import make_tiny
+
     from lamina.distillation.student import build_student
 
     teacher = tmp_path / "marian"  # a 3+3 Marian with its BPE tokenizer, barely trained: only its layers matter here

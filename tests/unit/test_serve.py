@@ -7,9 +7,8 @@ import socket
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
 from conftest import assert_one_line_error
+from typer.testing import CliRunner
 
 from lamina.cli import app as cli
 

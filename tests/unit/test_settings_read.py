@@ -18,9 +18,9 @@ from contextlib import contextmanager
 
 import pytest
 import transformers
+from conftest import LETTERS, tiny_llama
 from typer.testing import CliRunner
 
-from conftest import LETTERS, tiny_llama
 from lamina.cli import app
 from lamina.config import Settings
 from lamina.workflows import WORKFLOWS

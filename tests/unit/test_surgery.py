@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import transformers
-
 from conftest import auto_class, make_tiny, random_batches
+
 from lamina.analysis import compute_layer_stats
 from lamina.errors import LaminaError
 from lamina.models import drop_layers, get_adapter

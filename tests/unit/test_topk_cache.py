@@ -15,12 +15,18 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from conftest import (
+    SMALL_LLAMA,
+    assert_cli_ok,
+    assert_one_line_error,
+    save_with_tokenizer,
+    special_ids,
+    write_patterned_corpus,
+)
+from conftest import tiny_llama as make_llama
 from transformers import default_data_collator
 from typer.testing import CliRunner
 
-from conftest import SMALL_LLAMA, assert_cli_ok, assert_one_line_error, save_with_tokenizer, special_ids, \
-    write_patterned_corpus
-from conftest import tiny_llama as make_llama
 from lamina.cli import app
 from lamina.distillation import cache as cache_mod
 from lamina.distillation.cache import TeacherCache, clean_stale

@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import TINY, assert_one_line_error, auto_class, make_tiny, random_batches
 from typer.testing import CliRunner
 
-from conftest import TINY, assert_one_line_error, auto_class, make_tiny, random_batches
 from lamina.cli import app
 from lamina.errors import LaminaError
 from lamina.importance import get_importance

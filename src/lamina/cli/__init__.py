@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -234,19 +234,19 @@ def _run_recipe(recipe, *, form, output_dir, data_dir, only, sets, dry_run) -> N
 
 
 DataDir = Annotated[
-    Optional[str], typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
+    str | None, typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
 ]
 
 
 @command(name="run")
 def run(
     recipe: Annotated[str, typer.Argument(help="Recipe YAML file (see recipes/).")],
-    form: Annotated[Optional[str], typer.Option("--form", help="Recipe form, e.g. cpu or paper.")] = None,
-    output_dir: Annotated[Optional[str], typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = None,
+    form: Annotated[str | None, typer.Option("--form", help="Recipe form, e.g. cpu or paper.")] = None,
+    output_dir: Annotated[str | None, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = None,
     data_dir: DataDir = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Only this step or run (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only this step or run (repeatable).")] = None,
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="Override a recipe variable: NAME=VALUE (YAML), repeatable.")
+        list[str] | None, typer.Option("--set", help="Override a recipe variable: NAME=VALUE (YAML), repeatable.")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs and their status; run nothing.")] = False,
 ):

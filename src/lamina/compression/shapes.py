@@ -48,7 +48,7 @@ class Shape:
         return asdict(self)
 
     @classmethod
-    def of(cls, data: dict) -> "Shape":
+    def of(cls, data: dict) -> Shape:
         return cls(**{k: int(data[k]) for k in ("layers", "ffn", "heads", "hidden", "kv_heads")})
 
 

@@ -33,7 +33,7 @@ class Run:
     output: str
     label: str
     deps: list[str] = field(default_factory=list)
-    best: dict[str, list["Run"]] = field(default_factory=dict)  # step name → candidate runs
+    best: dict[str, list[Run]] = field(default_factory=dict)  # step name → candidate runs
 
     @property
     def deferred(self) -> bool:

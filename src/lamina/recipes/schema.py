@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lamina.errors import LaminaError
 
 STEP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-GridSpec = Union[dict[str, Any], list[dict[str, Any]], str]
+GridSpec = dict[str, Any] | list[dict[str, Any]] | str
 
 
 class _Strict(BaseModel):
@@ -56,11 +56,11 @@ def matches(when: dict, run_vars: dict) -> bool:
 
 class Override(_Strict):
     when: dict[str, Any] = Field(default_factory=dict)  # run variables that must match (a list = any of)
-    kinds: Optional[list[str]] = None  # step kinds it applies to (default: all)
-    steps: Optional[list[str]] = None  # step names it applies to (default: all)
+    kinds: list[str] | None = None  # step kinds it applies to (default: all)
+    steps: list[str] | None = None  # step names it applies to (default: all)
     args: dict[str, Any]
 
-    def applies(self, step: "Step", run_vars: dict) -> bool:
+    def applies(self, step: Step, run_vars: dict) -> bool:
         if self.kinds is not None and step.kind not in self.kinds:
             return False
         if self.steps is not None and step.name not in self.steps:
@@ -73,17 +73,17 @@ class Form(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict)
     overrides: list[Override] = Field(default_factory=list)
-    output_dir: Optional[str] = None
+    output_dir: str | None = None
 
 
 class Step(_Strict):
     name: str
     kind: str
     args: dict[str, Any] = Field(default_factory=dict)
-    grid: Optional[GridSpec] = None
-    exclude: Union[list[dict[str, Any]], str, None] = None  # variable combinations to leave out
-    label: Optional[str] = None
-    description: Optional[str] = None
+    grid: GridSpec | None = None
+    exclude: list[dict[str, Any]] | str | None = None  # variable combinations to leave out
+    label: str | None = None
+    description: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -105,13 +105,13 @@ class Step(_Strict):
 class Recipe(_Strict):
     name: str
     description: str = ""
-    output_dir: Optional[str] = None
-    data_dir: Optional[str] = None
+    output_dir: str | None = None
+    data_dir: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
     defaults: dict[str, dict[str, Any]] = Field(default_factory=dict)
     overrides: list[Override] = Field(default_factory=list)
     forms: dict[str, Form] = Field(default_factory=dict)
-    default_form: Optional[str] = None
+    default_form: str | None = None
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -132,7 +132,7 @@ class Recipe(_Strict):
             raise ValueError(f"default_form '{self.default_form}' is not one of the forms ({', '.join(self.forms)})")
         return self
 
-    def with_form(self, form: str | None) -> tuple["Recipe", str | None]:
+    def with_form(self, form: str | None) -> tuple[Recipe, str | None]:
         """This recipe with a form's variables, defaults and overrides applied on top."""
         form = form or self.default_form
         if form is None:

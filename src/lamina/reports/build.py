@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamina.reports.collect import Row, load_rows, measures_another
+from lamina.reports.runs import find_results, report_rows, to_csv, to_markdown
 from lamina.reports.spec import ReportSpec
 from lamina.reports.tables import configs_table, latency_table, layers_table, pareto_table, tasks_of
-from lamina.reports.runs import find_results, report_rows, to_csv, to_markdown
 
 
 def _select(rows: list[Row], steps: list[str] | None, default) -> list[Row]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import field_validator
 
 from lamina.config import Settings, setting
@@ -12,13 +10,13 @@ from lamina.config import Settings, setting
 class ReportSpec(Settings):
     title: str = setting("lamina report", "Report title.")
     intro: str = setting("", "Markdown placed under the title (what a recipe reproduces, the seed's claims).")
-    configs: Optional[list[str]] = setting(
+    configs: list[str] | None = setting(
         None, "Recipe steps (or run kinds) whose runs are rows of the configurations table (default: every run).")
-    depth_steps: Optional[list[str]] = setting(
+    depth_steps: list[str] | None = setting(
         None, "Steps shown as score vs layers kept (default: every run with a pruning strategy in its lineage).")
-    baseline: Optional[list[str]] = setting(
+    baseline: list[str] | None = setting(
         None, "Steps whose runs give the unpruned score per task (default: unpruned runs at the full depth).")
-    metrics: Optional[list[str]] = setting(
+    metrics: list[str] | None = setting(
         None, "Metrics shown as columns of the configurations table, repeated or comma-separated, e.g. "
         "bleu,bleu_beam5,perplexity (default: each task's main metric).")
     pareto: bool = setting(True, "Score vs speed-up, one point per label, the Pareto front marked.")

@@ -17,11 +17,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Optional
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, model_validator
 
 MAX_BODY_BYTES = 1_000_000
@@ -62,8 +61,8 @@ def request_model(batch_limit: int):
     class PredictRequest(BaseModel):
         """One text (``text``) or several (``texts``, at most the batch limit)."""
 
-        text: Optional[str] = Field(None, description="A text to classify.")
-        texts: Optional[list[str]] = Field(None, description=f"Texts to classify (at most {batch_limit}).")
+        text: str | None = Field(None, description="A text to classify.")
+        texts: list[str] | None = Field(None, description=f"Texts to classify (at most {batch_limit}).")
 
         @model_validator(mode="after")
         def _check(self):

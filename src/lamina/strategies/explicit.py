@@ -1,4 +1,3 @@
-from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -9,7 +8,7 @@ from lamina.strategies.base import Strategy, register_strategy
 class ExplicitOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    layers: Optional[list[int]] = None  # the 0-based indices to keep (``lamina prune --keep-layers``)
+    layers: list[int] | None = None  # the 0-based indices to keep (``lamina prune --keep-layers``)
 
 
 @register_strategy("explicit")

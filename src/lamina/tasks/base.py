@@ -187,9 +187,9 @@ def resolve_task_name(name: str, options: dict) -> str:
 def check_task_options(name: str, options: dict, *, for_run: bool = False) -> dict:
     """``options`` validated against the task's options model (typed, defaults filled), or one error line;
     ``for_run`` also asks the options whether a run can go with them (a corpus task needs its corpus)."""
-    from pydantic import ValidationError
-
     import os
+
+    from pydantic import ValidationError
 
     def plain(v):  # paths as strings (a library caller may pass pathlib.Path)
         return os.fspath(v) if isinstance(v, os.PathLike) else [plain(x) for x in v] if isinstance(v, (list, tuple)) else v

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from pydantic import Field
 
@@ -20,8 +19,8 @@ from lamina.tasks.base import Examples, Task, TaskOptions, float_labels, label_i
 
 
 class CustomOptions(TaskOptions):
-    train_file: Optional[str] = Field(None, description="Training CSV/TSV/JSONL.")
-    validation_file: Optional[str] = Field(None, description="Validation file.")
+    train_file: str | None = Field(None, description="Training CSV/TSV/JSONL.")
+    validation_file: str | None = Field(None, description="Validation file.")
     text_columns: list[str] = Field(["text"], description="Text column (give twice for pairs).",
                                     json_schema_extra={"flag": "--text-column"})
     label_column: str = Field("label", description="Label column.")

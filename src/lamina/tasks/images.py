@@ -18,18 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.data.paths import data_dir as resolve_data_dir
-from lamina.errors import LaminaError
-from typing import Optional
-
 from pydantic import Field
 
+from lamina.data.paths import data_dir as resolve_data_dir
+from lamina.errors import LaminaError
 from lamina.tasks.base import Task, TaskOptions, register_task
 
 
 class ImageOptions(TaskOptions):
     jitter: int = Field(0, ge=0, description="Shift each training image by up to N pixels (drawn afresh each time).")
-    omit_label: Optional[int] = Field(None, ge=0, description="Leave this class out of the training (transfer) set.")
+    omit_label: int | None = Field(None, ge=0, description="Leave this class out of the training (transfer) set.")
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DIGITS = tuple(str(i) for i in range(10))

@@ -9,7 +9,6 @@ better). Used by ``lamina distill`` (DistilBERT-style MLM distillation), ``lamin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from pydantic import Field
 
@@ -17,8 +16,8 @@ from lamina.tasks.base import Task, TaskOptions, register_task
 
 
 class CorpusOptions(TaskOptions):
-    corpus: Optional[list[str]] = Field(None, description="Plain-text training file (repeat for several).")
-    eval_corpus: Optional[list[str]] = Field(
+    corpus: list[str] | None = Field(None, description="Plain-text training file (repeat for several).")
+    eval_corpus: list[str] | None = Field(
         None, description="Plain-text evaluation file (default: eval_fraction of the corpus held out).")
     eval_fraction: float = Field(0.05, gt=0, lt=1, description="Share of the corpus held out when no eval_corpus.")
 

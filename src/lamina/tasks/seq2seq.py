@@ -27,11 +27,9 @@ import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lamina.errors import LaminaError
-from typing import Optional
-
 from pydantic import Field
 
+from lamina.errors import LaminaError
 from lamina.tasks.base import Task, TaskOptions, register_task
 
 
@@ -40,14 +38,14 @@ class GenerationOptions(TaskOptions):
 
     num_beams: int = Field(1, ge=1, description="Also score beam search with this many beams (1: greedy only).")
     max_new_tokens: int = Field(64, ge=1, description="Longest generated target, in tokens.")
-    beam_targets: Optional[str] = Field(
+    beam_targets: str | None = Field(
         None, description="A `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
         "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).")
 
 
 class PairsOptions(GenerationOptions):
-    train_file: Optional[str] = Field(None, description="Training pairs (CSV/TSV/JSONL with source and target).")
-    validation_file: Optional[str] = Field(None, description="Validation pairs.")
+    train_file: str | None = Field(None, description="Training pairs (CSV/TSV/JSONL with source and target).")
+    validation_file: str | None = Field(None, description="Validation pairs.")
 
 
 def generation_metrics(num_beams: int, beam_targets: bool = False) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ so one option has one name, one default and one check in every command."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 
@@ -16,15 +16,15 @@ DEFAULT_MODEL = "minilm-l6"
 class DataSettings(Settings):
     """Where the data is (every command that reads a task)."""
 
-    data_dir: Optional[str] = setting(None, "GLUE-format data folder (default: $LAMINA_DATA_DIR).")
+    data_dir: str | None = setting(None, "GLUE-format data folder (default: $LAMINA_DATA_DIR).")
 
 
 class CorpusSettings(Settings):
     """Plain-text corpora for masked-LM and causal-LM training (``--task mlm``, ``--task causal-lm``,
     ``lamina pretrain``)."""
 
-    corpus: Optional[list[str]] = setting(None, "Plain-text training file (repeat for several).")
-    eval_corpus: Optional[list[str]] = setting(
+    corpus: list[str] | None = setting(None, "Plain-text training file (repeat for several).")
+    eval_corpus: list[str] | None = setting(
         None, "Plain-text evaluation file (default: --eval-fraction of the corpus held out).")
     mlm_probability: float = setting(0.15, "Share of tokens masked.", gt=0, lt=1)
     eval_fraction: float = setting(0.05, "Share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
@@ -112,11 +112,11 @@ class TrainSettings(OutputSettings):
     eval_batch_size: int = setting(64, "Evaluation batch size per device.", ge=1)
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for text corpora.", ge=2)
     seed: int = setting(42, "Random seed (initialisation, data order, subsets, masking).")
-    max_train_samples: Optional[int] = setting(
+    max_train_samples: int | None = setting(
         None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
-    max_eval_samples: Optional[int] = setting(
+    max_eval_samples: int | None = setting(
         None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1)
-    eval_steps: Optional[int] = setting(None, "Evaluate and checkpoint every N steps (default: each epoch).", ge=1)
+    eval_steps: int | None = setting(None, "Evaluate and checkpoint every N steps (default: each epoch).", ge=1)
     logging_steps: int = setting(50, "Log the training loss every N steps.", ge=1)
     warmup_ratio: float = setting(0.1, "Share of the steps spent warming up the learning rate.", ge=0, lt=1)
     weight_decay: float = setting(0.01, "AdamW weight decay.", ge=0)
@@ -146,7 +146,7 @@ class TrainSettings(OutputSettings):
 class MaskSettings(Settings):
     """A sparsity mask held fixed while training (``finetune --mask``, ``distill --mask``)."""
 
-    mask: Optional[str] = setting(None, "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
+    mask: str | None = setting(None, "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
                                   "held fixed: pruned weights stay zero.")
     mask_init: Literal["pretrained", "random"] = setting(
         "pretrained", "With --mask: start from the model's weights (pretrained) or a seeded random "

@@ -49,7 +49,7 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import model_validator
 
@@ -68,12 +68,12 @@ class CompressConfig(TaskSettings, OutputSettings):
     model: str = setting(..., "Fine-tuned model to compress (folder, hub id or bundled alias); also the teacher "
                          "that heals the candidates.", missing="give the fine-tuned model to compress: "
                          "lamina compress MODEL --task T -o OUT --speedup X")
-    speedup: Optional[float] = setting(None, "Budget: throughput at least X times the input model's (PyTorch fp32, "
+    speedup: float | None = setting(None, "Budget: throughput at least X times the input model's (PyTorch fp32, "
                                        "--speed-batch-size × --speed-seq-len), measured here on --backend.", gt=0)
-    latency_ms: Optional[float] = setting(None, "Budget: batch-1 latency at --speed-seq-len tokens at most L ms on "
+    latency_ms: float | None = setting(None, "Budget: batch-1 latency at --speed-seq-len tokens at most L ms on "
                                           "--backend, measured here.", gt=0)
-    max_params: Optional[int] = setting(None, "Budget: at most N parameters.", ge=1)
-    max_size_mb: Optional[float] = setting(None, "Budget: weights as shipped by --backend at most S MB.", gt=0)
+    max_params: int | None = setting(None, "Budget: at most N parameters.", ge=1)
+    max_size_mb: float | None = setting(None, "Budget: weights as shipped by --backend at most S MB.", gt=0)
     max_drop: float = setting(2.0, "Dev-score points the user accepts to lose; when no candidate stays within, the "
                               "closest is returned and says so.", ge=0)
     time_budget: float = setting(60.0, "Minutes of wall-clock for the search and the healing (a candidate that "
@@ -91,9 +91,9 @@ class CompressConfig(TaskSettings, OutputSettings):
     batch_size: int = setting(32, "Training batch size per device.", ge=1)
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for text corpora.", ge=2)
     seed: int = setting(42, "Random seed (initialisation, data order, subsets, masking).")
-    max_train_samples: Optional[int] = setting(
+    max_train_samples: int | None = setting(
         None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
-    max_eval_samples: Optional[int] = setting(
+    max_eval_samples: int | None = setting(
         None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1)
     max_steps: int = setting(-1, "Stop after N steps (overrides --epochs; -1: off).", ge=-1)
     resume: bool = setting(False, "Continue an interrupted run from its newest complete checkpoint in OUT.work.")

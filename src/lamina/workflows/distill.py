@@ -10,7 +10,7 @@ the method (:mod:`lamina.distillation.methods`) trains, and :mod:`lamina.trainin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -23,34 +23,34 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     teacher: list[str] = setting(..., "Fine-tuned teacher (repeat for several).", min_length=1,
                                  missing="give at least one --teacher (a fine-tuned model folder)")
-    teacher_weights: Optional[list[float]] = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
+    teacher_weights: list[float] | None = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
     method: str = setting("standard", "Distillation method (see `lamina methods`).")
     method_options: OptionMap = setting({}, "The method's own settings, NAME=VALUE (repeatable).",
                                         flag="--method-option")
-    student: Optional[str] = setting(None, "Student model (path or alias).")
-    student_from_teacher: Optional[str] = setting(None, "Copy teacher layers chosen by this strategy.")
-    keep: Optional[int] = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
+    student: str | None = setting(None, "Student model (path or alias).")
+    student_from_teacher: str | None = setting(None, "Copy teacher layers chosen by this strategy.")
+    keep: int | None = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
                                   "layers).", ge=1)
-    keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
+    keep_decoder: int | None = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
                                           "by the same (data-free) strategy.", ge=1)
     strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
                                           flag="--strategy-option")
-    ffn: Optional[int] = setting(None, "With --student-from-teacher: FFN neurons the student keeps per layer.", ge=1)
-    heads: Optional[int] = setting(None, "With --student-from-teacher: attention heads the student keeps per layer.",
+    ffn: int | None = setting(None, "With --student-from-teacher: FFN neurons the student keeps per layer.", ge=1)
+    heads: int | None = setting(None, "With --student-from-teacher: attention heads the student keeps per layer.",
                                    ge=1)
-    hidden: Optional[int] = setting(None, "With --student-from-teacher: hidden channels the student keeps.", ge=1)
+    hidden: int | None = setting(None, "With --student-from-teacher: hidden channels the student keeps.", ge=1)
     importance: str = setting("activation", "With --ffn/--heads/--hidden: how the teacher's units are ranked "
                               "(see `lamina importance`; activation reads 256 training examples).")
-    student_config: Optional[str] = setting(None, "Random init from a config (folder, JSON file or JSON text).")
-    student_first_n: Optional[int] = setting(None, "First N layers of --student (default minilm-l6).", ge=1)
+    student_config: str | None = setting(None, "Random init from a config (folder, JSON file or JSON text).")
+    student_first_n: int | None = setting(None, "First N layers of --student (default minilm-l6).", ge=1)
     loss: dict[str, float] = setting({"kd": 1.0}, "Weighted losses, e.g. kd=1,pkd=100 (see `lamina losses`).")
     temperature: float = setting(2.0, "Soft-target temperature.", flag="-T", gt=0)
-    alpha: Optional[float] = setting(None, "Hinton's mix: kd=alpha, ce=1-alpha.", ge=0, le=1)
+    alpha: float | None = setting(None, "Hinton's mix: kd=alpha, ce=1-alpha.", ge=0, le=1)
     layer_map: str = setting("skip", "Student → teacher layers: skip, last, first, or pairs 1:2,2:4,...")
     cache: bool = setting(True, "Teacher-output cache on disk.")
     cache_dtype: Literal["float16", "float32"] = setting("float16", "Cached outputs' dtype: float16 or float32.")
-    cache_dir: Optional[str] = setting(None, "Cache folder (default: lamina's cache).")
-    cache_top_k: Optional[int] = setting(None, "Token-level KD (causal-lm, seq2seq): cache the teacher's K most probable "
+    cache_dir: str | None = setting(None, "Cache folder (default: lamina's cache).")
+    cache_top_k: int | None = setting(None, "Token-level KD (causal-lm, seq2seq): cache the teacher's K most probable "
                                          "tokens per target token and the rest's mass, read instead of running the "
                                          "teacher every step (default: off, the full vocabulary online; 64 is a "
                                          "provisional choice).", ge=1)
@@ -274,10 +274,9 @@ def _kd_targets(cfg: DistillConfig, specs, weights: dict) -> dict | None:
 def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from transformers import Trainer
 
-    from lamina.data.encode import check_max_length
+    from lamina.data.encode import check_max_length, padding_collator
     from lamina.distillation.collate import DistillCollator
     from lamina.distillation.methods import get_method
-    from lamina.data.encode import padding_collator
     from lamina.distillation.student import build_student
     from lamina.distillation.teachers import (
         add_teacher_tokenization,
@@ -293,11 +292,11 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     from lamina.distillation.trainer import DistillModule, Noise, TokenPositions, make_projections, set_eager_attention
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
-    from lamina.models.width import model_shape
     from lamina.losses import get_loss
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
+    from lamina.models.width import model_shape
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments

@@ -4,7 +4,7 @@ same for copies pruned to those depths without retraining (prune-on-demand)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import field_validator
 
@@ -23,19 +23,19 @@ class EvalConfig(TaskSettings, SpeedSettings):
         "(onnx or onnx-int8).")
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
     batch_size: int = setting(64, "Batch size for scoring.", ge=1)
-    max_samples: Optional[int] = setting(
+    max_samples: int | None = setting(
         None, "Score a seeded subset of N examples (stratified by label for classification; the first N blocks "
         "for --task mlm).", ge=1)
     seed: int = setting(42, "Seed of the subset (and of the masking for --task mlm).")
     speed_batch_sizes: list[int] = setting([1, 8, 32], "Batch sizes timed, e.g. 1,8,32.")
-    threads: Optional[int] = setting(None, "CPU threads while timing (default: torch's).", ge=1)
-    depths: Optional[list[int]] = setting(
+    threads: int | None = setting(None, "CPU threads while timing (default: torch's).", ge=1)
+    depths: list[int] | None = setting(
         None, "Also score copies pruned to these layer counts, e.g. 4,3,2, with no retraining (prune-on-demand, "
         "as after LayerDrop).")
     strategy: str = setting("alternate", "Which layers --depths keeps (a data-free strategy).")
     strategy_options: OptionMap = setting({}, "Options of that strategy, NAME=VALUE.", flag="--strategy-option")
-    json_path: Optional[str] = setting(None, "Also write the results JSON here.", flag="--json")
-    output: Optional[str] = setting(None, "Write the results record into this folder (lamina_results.json).",
+    json_path: str | None = setting(None, "Also write the results JSON here.", flag="--json")
+    output: str | None = setting(None, "Write the results record into this folder (lamina_results.json).",
                                     flag="-o")
     overwrite: bool = setting(False, "Replace an existing --output folder.")
     logit_bias: OptionMap = setting(

@@ -5,7 +5,7 @@ by the format's parity rule before the folder is written."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import field_validator
 
@@ -25,14 +25,14 @@ def _formats_help() -> str:
 
 class ExportConfig(ModelSettings, DataSettings, OutputSettings):
     format: str = setting("onnx-int8", _formats_help())
-    task: Optional[str] = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
+    task: str | None = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
                                   "(a GLUE name or bbc-news) and record the change.", flag="-t")
-    parity_data: Optional[str] = setting(
+    parity_data: str | None = setting(
         None, "Text the parity check runs on: a .txt/.tsv/.csv/.jsonl file, a GLUE task name, or bbc-news "
         "(default: --task's training text, else bbc-news).")
     parity_samples: int = setting(128, "Texts the parity check compares (sampled with seed 0).", ge=1)
     max_length: int = setting(128, "Tokens per text in the parity check and the dev scoring.", ge=2)
-    max_samples: Optional[int] = setting(None, "Score a seeded subset of the dev set (with --task).", ge=1)
+    max_samples: int | None = setting(None, "Score a seeded subset of the dev set (with --task).", ge=1)
     batch_size: int = setting(64, "Batch size of the dev scoring.", ge=1)
     seed: int = setting(42, "Seed of the dev subset.")
     max_diff: float = setting(1e-4, "fp32 ONNX: the largest allowed |logit difference| against PyTorch.", gt=0)

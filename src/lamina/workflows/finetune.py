@@ -12,7 +12,6 @@ dropping) or a model already fine-tuned (drop-from-fine-tuned, then fine-tune ag
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from pydantic import model_validator
 
@@ -24,7 +23,7 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 class FinetuneConfig(TaskSettings, TrainSettings, MaskSettings):
     model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
                          "smollm2-135m).")
-    init_config: Optional[str] = setting(
+    init_config: str | None = setting(
         None, "Train a model from scratch from this config (a folder, JSON file or JSON text with a model_type, e.g. "
         "a small BART for --task multi30k), with a byte-level BPE tokenizer trained on the training text "
         "(key init_config in config files and recipes).", flag="--model-config")
@@ -117,10 +116,10 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     from lamina.data.encode import check_max_length
     from lamina.eval.timing import parameter_count
-    from lamina.models.width import model_shape
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
+    from lamina.models.width import model_shape
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments

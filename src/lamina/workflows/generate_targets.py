@@ -7,7 +7,7 @@ that ``--beam-targets OUT`` scores under a model (seed 001's p(ŷ) column), neve
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from lamina.config import setting
 from lamina.results import RecordPart
@@ -26,10 +26,10 @@ class GenerateTargetsConfig(TaskSettings, OutputSettings):
     n_best: int = setting(1, "Hypotheses kept per source (best first; Seq-Inter picks among them).", ge=1)
     max_length: int = setting(128, "Source tokens (truncation).", ge=2)
     batch_size: int = setting(32, "Sources decoded per batch.", ge=1)
-    max_train_samples: Optional[int] = setting(
+    max_train_samples: int | None = setting(
         None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
     seed: int = setting(42, "Seed of the subset.")
-    cache_dir: Optional[str] = setting(None, "n-best store folder (default: lamina's cache, teacher_nbest/).")
+    cache_dir: str | None = setting(None, "n-best store folder (default: lamina's cache, teacher_nbest/).")
 
 
 class GenerationSection(RecordPart):

@@ -3,7 +3,7 @@ with ``--width``, what an importance criterion says of each layer's FFN neurons,
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import field_validator
 
@@ -13,7 +13,7 @@ from lamina.workflows.prune import CalibrationSettings, ModelSettings
 
 
 class InspectConfig(ModelSettings, CalibrationSettings):
-    json_path: Optional[str] = setting(None, "Also write the table as JSON here.", flag="--json")
+    json_path: str | None = setting(None, "Also write the table as JSON here.", flag="--json")
     token: Literal["auto", "last", "all"] = setting(
         "auto", "Tokens the statistics average over: last, all (ShortGPT's Block Influence), auto (last for "
         "decoders, all for encoders).")

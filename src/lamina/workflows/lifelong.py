@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, field_validator, model_validator
 
@@ -62,7 +62,7 @@ class LifelongConfig(TrainSettings, DataSettings):
                                       "default) or NAME=bleu.", flag="--text-metric")
     teacher_split: bool = setting(False, "Split the final accuracy by the examples each task's teacher got right "
                                   "and wrong (classification tasks; trains the teachers for finetune and lamol too).")
-    teacher_dir: Optional[str] = setting(None, "Keep the per-task teachers here and reuse them across runs (matched "
+    teacher_dir: str | None = setting(None, "Keep the per-task teachers here and reuse them across runs (matched "
                                          "by model, task and its data, task set and every setting a teacher depends "
                                          "on).")
 
@@ -140,8 +140,6 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from transformers import set_seed
 
     from lamina.eval.timing import parameter_count
-
-    from lamina.models.width import model_shape
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.lifelong_learning.card import write_card
     from lamina.lifelong_learning.format import add_task_tokens, encode_tasks
@@ -152,6 +150,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from lamina.lifelong_learning.teachers import Teachers
     from lamina.models.adapters import get_adapter
     from lamina.models.loading import load_causal_lm
+    from lamina.models.width import model_shape
     from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.training.workdir import begin_work, prepare_work_dir
 

@@ -42,7 +42,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import model_validator
 
@@ -66,7 +66,7 @@ class LotteryConfig(TaskSettings, TrainSettings):
     rewind: Literal["pretrained", "step", "random"] = setting(
         "pretrained", "Rewind survivors to the pretrained weights, to the weights at --rewind-step of round 0, or "
         "to a seeded random re-initialisation (the control).")
-    rewind_step: Optional[int] = setting(None, "Rewind to the weights after this many steps of round 0 "
+    rewind_step: int | None = setting(None, "Rewind to the weights after this many steps of round 0 "
                                          "(implies --rewind step).", ge=0)
     rewind_head: bool = setting(False, "Rewind the task head too (the reference code keeps the trained head).")
     save_round_models: bool = setting(True, "Save each round's trained model under OUT/rounds/ (the masks "
@@ -239,9 +239,9 @@ def _snapshot_callback(model, step: int):
 def _rewind_target(cfg: LotteryConfig, model, initial: dict) -> dict:
     """The weights survivors rewind to, when not taken during round 0."""
     if cfg.rewind == "random":
-        from lamina.training.masks import reinitialise_base
-
         import copy
+
+        from lamina.training.masks import reinitialise_base
 
         shadow = copy.deepcopy(model)
         reinitialise_base(shadow, cfg.seed + 1)
@@ -277,7 +277,6 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     from lamina.data.encode import check_max_length
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count
-    from lamina.models.width import model_shape
     from lamina.io import write_json
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
@@ -292,6 +291,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         schedule,
         sparsity_of,
     )
+    from lamina.models.width import model_shape
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import total_steps, training_arguments

@@ -10,7 +10,7 @@ held-out corpus masked once from the seed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import model_validator
 
@@ -31,7 +31,7 @@ class PretrainConfig(CorpusSettings, TrainSettings):
     num_layers: int = setting(4, "Transformer layers of the model built.", ge=1)
     hidden_size: int = setting(256, "Hidden size of the model built.", ge=8)
     num_heads: int = setting(4, "Attention heads per layer of the model built.", ge=1)
-    intermediate_size: Optional[int] = setting(None, "Feed-forward size of the model built (default 4 × "
+    intermediate_size: int | None = setting(None, "Feed-forward size of the model built (default 4 × "
                                                "--hidden-size).", ge=1)
     epochs: float = setting(1.0, "Training epochs.", gt=0)
     lr: float = setting(5e-4, "Peak learning rate (linear decay after --warmup-ratio of the steps).", gt=0)
@@ -123,11 +123,10 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     from transformers import AutoConfig, AutoModelForMaskedLM, Trainer, set_seed
 
     from lamina.eval.timing import parameter_count
-
-    from lamina.models.width import model_shape
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
     from lamina.models.loading import load_tokenizer
+    from lamina.models.width import model_shape
     from lamina.results import new_record
     from lamina.tasks import get_task
     from lamina.tasks.objectives import PrepSettings, objective_for

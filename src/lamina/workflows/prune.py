@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import field_validator, model_validator
 
@@ -16,7 +16,7 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 class CalibrationSettings(DataSettings):
     """Text that data-driven strategies and ``lamina inspect`` measure the layers on."""
 
-    calib_data: Optional[str] = setting(
+    calib_data: str | None = setting(
         None, "Calibration text: a .txt/.tsv/.csv/.jsonl file, a GLUE task name (sst2, mrpc, ...; read from "
         "--data-dir or LAMINA_DATA_DIR), or bbc-news (embedded; the default).")
     calib_samples: int = setting(256, "Examples sampled (seed 0) for calibration.", ge=1)
@@ -59,19 +59,19 @@ class ModelSettings(Settings):
 
 class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSettings):
     strategy: str = setting("top", "Which layers go (see `lamina strategies`).", flag="-s")
-    drop: Optional[int] = setting(None, "Number of layers to remove.")
-    keep: Optional[int] = setting(None, "Number of layers to leave (an encoder-decoder's encoder layers).")
-    keep_decoder: Optional[int] = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
+    drop: int | None = setting(None, "Number of layers to remove.")
+    keep: int | None = setting(None, "Number of layers to leave (an encoder-decoder's encoder layers).")
+    keep_decoder: int | None = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
                                           "by the same (data-free) strategy.", ge=1)
-    keep_layers: Optional[list[int]] = setting(None, "Exact 0-based indices of the layers to keep, e.g. 0,2,4 "
+    keep_layers: list[int] | None = setting(None, "Exact 0-based indices of the layers to keep, e.g. 0,2,4 "
                                                "(implies --strategy explicit).")
     strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
                                           "alternate; repeatable).", flag="--strategy-option")
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
-    ffn: Optional[int] = setting(None, "Width: FFN (MLP) neurons to keep in every layer.", ge=1)
-    heads: Optional[int] = setting(None, "Width: attention heads to keep in every layer (grouped-query attention: "
+    ffn: int | None = setting(None, "Width: FFN (MLP) neurons to keep in every layer.", ge=1)
+    heads: int | None = setting(None, "Width: attention heads to keep in every layer (grouped-query attention: "
                                    "key/value groups go whole with their query heads).", ge=1)
-    hidden: Optional[int] = setting(None, "Width: hidden (residual) channels to keep.", ge=1)
+    hidden: int | None = setting(None, "Width: hidden (residual) channels to keep.", ge=1)
     importance: str = setting("activation", "Width: how units are ranked (see `lamina importance`): activation "
                               "(forward passes on the calibration text, Minitron) or magnitude (weights only).")
     # --layers was the indices to keep here but a layer count in pretrain and report's steps by depth
@@ -295,12 +295,12 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
     """(the record, the pruned model). ``loaded``: (model, tokenizer or None, source) already in memory
     (the Python API's ``lamina.prune(model, ...)``); ``write``: save the folder ``cfg.output``."""
     from lamina.eval.timing import compare_throughput, parameter_count, weights_size_bytes
-    from lamina.models.width import model_shape
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.loading import load_model, resolve_model
     from lamina.models.surgery import drop_layers
+    from lamina.models.width import model_shape
     from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.strategies import get_strategy, select_decoder_layers, select_layers
 

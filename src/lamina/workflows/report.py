@@ -7,8 +7,6 @@ recipe's gathered results. The record kinds it reads are those of the registered
 
 from __future__ import annotations
 
-from typing import Optional
-
 from lamina.config import setting
 from lamina.reports.spec import ReportSpec
 from lamina.workflows import RunContext, Workflow, record_kinds, register_workflow
@@ -17,7 +15,7 @@ from lamina.workflows import RunContext, Workflow, record_kinds, register_workfl
 class ReportConfig(ReportSpec):
     paths: list[str] = setting([], "Folders (searched recursively) or JSON files of lamina runs (in a recipe: its "
                                "results).")
-    output: Optional[str] = setting(None, "Write report.md, report.csv and PNG plots into this folder.", flag="-o")
+    output: str | None = setting(None, "Write report.md, report.csv and PNG plots into this folder.", flag="-o")
 
     def spec(self) -> ReportSpec:
         return ReportSpec(**self.model_dump(exclude={"paths", "output"}, exclude_unset=True))

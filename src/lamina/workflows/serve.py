@@ -4,7 +4,6 @@ JSON API that show every model's prediction for a text, side by side (seed 004's
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from lamina.config import Settings, setting
 from lamina.workflows import RunContext, Workflow, register_workflow
@@ -18,7 +17,7 @@ class ServeConfig(Settings):
     max_length: int = setting(128, "Tokens per text (truncation), as in lamina eval.", ge=2)
     batch_limit: int = setting(32, "Most texts one request may send.", ge=1)
     max_body_bytes: int = setting(1_000_000, "Largest request body accepted (larger: 413).", ge=1024)
-    threads: Optional[int] = setting(None, "CPU threads per model (default: the library's).", ge=1)
+    threads: int | None = setting(None, "CPU threads per model (default: the library's).", ge=1)
 
 
 def served_model(spec: str, *, threads: int | None = None, max_length: int = 128):
@@ -26,7 +25,7 @@ def served_model(spec: str, *, threads: int | None = None, max_length: int = 128
     on ONNX Runtime, anything else on PyTorch; one clear error if it is not a classifier."""
     from lamina.errors import LaminaError
     from lamina.eval.timing import parameter_count, weights_size_bytes
-    from lamina.models.export import TextClassifier, check_exportable, exported_format, load_exported, export_record
+    from lamina.models.export import TextClassifier, check_exportable, export_record, exported_format, load_exported
     from lamina.models.loading import load_model, resolve_model
     from lamina.serve.app import Served
 

@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,13 +87,13 @@ class MetaDistilOptions(BaseModel):
         "gradient as a mixed product: a student Jacobian-vector product and one teacher backward, no second-order "
         "graph; less memory, not faster) or fd (finite difference, first-order passes only).")
     quiz_size: int = Field(100, ge=1, description="Quiz examples held out of the training set.")
-    quiz_file: Optional[str] = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
+    quiz_file: str | None = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
                                      "label).")
     quiz_batch_size: int = Field(100, ge=1, description="Quiz examples per forward pass.")
     held_batches: int = Field(0, ge=0, description="Quiz batches scored per meta round, taken in turn (the "
                               "reference's num_held_batches); 0: the whole quiz set every round.")
     teacher_clip: float = Field(1.0, gt=0, description="Clip the teachers' meta-gradient to this norm.")
-    save_teacher: Optional[str] = Field(None, description="Also write the meta-learned teacher(s) here as plain "
+    save_teacher: str | None = Field(None, description="Also write the meta-learned teacher(s) here as plain "
                                         "HF folders.")
 
 
@@ -112,7 +113,7 @@ class PilotTape:
 def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Tensor],
                   pilot_loss: Callable[[dict], torch.Tensor], quiz_loss: Callable[[dict], torch.Tensor], *,
                   pilot_lr: float, mode: str = "exact",
-                  pilot_tape: Optional[Callable[[dict], PilotTape]] = None) -> list[torch.Tensor]:
+                  pilot_tape: Callable[[dict], PilotTape] | None = None) -> list[torch.Tensor]:
     """The gradient of ``quiz_loss(θ_S − pilot_lr · ∇_S pilot_loss(θ_S))`` with respect to
     ``teacher_params`` (which must require grad; ``pilot_loss`` reaches them, ``quiz_loss`` does
     not). ``params`` are the student's parameters by name, as ``functional_call`` takes them.

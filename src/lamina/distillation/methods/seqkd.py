@@ -17,7 +17,7 @@ weights' digest is checked against the one the targets were generated with.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,7 +28,7 @@ from lamina.errors import LaminaError
 
 class SeqKDOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    targets: Optional[str] = Field(None, description="The teacher's targets: a `lamina generate-targets` output folder.")
+    targets: str | None = Field(None, description="The teacher's targets: a `lamina generate-targets` output folder.")
     pick: Literal["best", "inter"] = Field(
         "best", description="best: the teacher's beam output (Seq-KD); inter: the n-best candidate closest to the "
         "reference by sentence BLEU (Seq-Inter).")

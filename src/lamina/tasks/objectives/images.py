@@ -17,9 +17,9 @@ class ImageClassification(Objective):
     cache_off_reason = "image task: the (small) teachers run online, on the jittered inputs the student sees"
 
     def load_model(self, spec, task, *, train):
+        from lamina.errors import LaminaError
         from lamina.models.loading import load_config
         from lamina.models.mlp import MLPForImageClassification, is_mlp_spec, new_mlp
-        from lamina.errors import LaminaError
 
         if is_mlp_spec(spec):
             if not train:
