@@ -46,11 +46,17 @@ def run_once(argv: list[str], env: dict) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--lamina", default=f"{sys.executable} -m lamina.cli",
-                    help="how lamina is started (default: this interpreter, -m lamina.cli)")
+    ap.add_argument(
+        "--lamina",
+        default=f"{sys.executable} -m lamina.cli",
+        help="how lamina is started (default: this interpreter, -m lamina.cli)",
+    )
     ap.add_argument("--out", default=str(RESULTS / "cli_startup"))
-    ap.add_argument("--no-bytecode-cache", action="store_true",
-                    help="keep PYTHONDONTWRITEBYTECODE if set (then every start compiles lamina's sources again)")
+    ap.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE if set (then every start compiles lamina's sources again)",
+    )
     args = ap.parse_args()
 
     lamina = shlex.split(args.lamina)
@@ -74,20 +80,34 @@ def main() -> None:
 
     rounds = []
     for r in range(args.rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         rounds.append({"order": order, "runs": {name: measure(name, r) for name in order}})
     walls = {name: [r["runs"][name] for r in rounds] for name in names}
     floor = statistics.median(walls['python -c "import typer"'])
-    rows = [{"command": name, "argv": shlex.join(commands[name]), "median_s": round(statistics.median(walls[name]), 3),
-             "min_s": round(min(walls[name]), 3), "max_s": round(max(walls[name]), 3),
-             "over_import_typer_s": round(statistics.median(walls[name]) - floor, 3),
-             "peak_rss_mib": round(max(rss[name]), 1), "walls_s": [round(w, 4) for w in walls[name]]}
-            for name in names]
-    meta = {"command": shlex.join([sys.executable, *sys.argv]), "rounds": args.rounds,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "pythonpath": os.environ.get("PYTHONPATH", ""), "target_s": TARGET_S,
-            "bytecode_cache": "PYTHONDONTWRITEBYTECODE" not in env,
-            "orders": [r["order"] for r in rounds]}
+    rows = [
+        {
+            "command": name,
+            "argv": shlex.join(commands[name]),
+            "median_s": round(statistics.median(walls[name]), 3),
+            "min_s": round(min(walls[name]), 3),
+            "max_s": round(max(walls[name]), 3),
+            "over_import_typer_s": round(statistics.median(walls[name]) - floor, 3),
+            "peak_rss_mib": round(max(rss[name]), 1),
+            "walls_s": [round(w, 4) for w in walls[name]],
+        }
+        for name in names
+    ]
+    meta = {
+        "command": shlex.join([sys.executable, *sys.argv]),
+        "rounds": args.rounds,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "pythonpath": os.environ.get("PYTHONPATH", ""),
+        "target_s": TARGET_S,
+        "bytecode_cache": "PYTHONDONTWRITEBYTECODE" not in env,
+        "orders": [r["order"] for r in rounds],
+    }
 
     lines = [
         "# CLI start-up (issue 26)",
@@ -103,11 +123,16 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| `{r['argv']}` | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} | "
-                     f"{r['over_import_typer_s']:+.3f} | {r['peak_rss_mib']:.0f} |")
+        lines.append(
+            f"| `{r['argv']}` | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} | "
+            f"{r['over_import_typer_s']:+.3f} | {r['peak_rss_mib']:.0f} |"
+        )
     met = rows[0]["over_import_typer_s"] <= TARGET_S
-    lines += ["", f"`lamina --help` − `import typer`: {rows[0]['over_import_typer_s']:+.3f} s "
-              f"(target ≤ {TARGET_S} s: {'met' if met else 'NOT met'})."]
+    lines += [
+        "",
+        f"`lamina --help` − `import typer`: {rows[0]['over_import_typer_s']:+.3f} s "
+        f"(target ≤ {TARGET_S} s: {'met' if met else 'NOT met'}).",
+    ]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

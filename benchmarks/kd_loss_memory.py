@@ -7,6 +7,7 @@ Each mode in its own process (peak RSS, VmHWM, is a high-water mark). The fixed 
 makes glibc return freed large blocks at once, so the figure is what the tensors hold, not what
 the allocator keeps. Memory only: timings on a shared machine mean nothing.
 """
+
 import sys
 
 import torch
@@ -32,10 +33,20 @@ base = hwm()
 if mode == "unchunked":  # the kd loss before the change: select, then log-softmax of both over every token
     loss = F.soft_target_kd(student[keep], teacher[keep], 2.0)
 else:
-    loss = get_loss("kd")(LossContext(student_logits=student, labels=labels, attention_mask=torch.ones_like(labels),
-                                      teachers=[TeacherView(logits=teacher)], temperature=2.0, token_positions=keep))
+    loss = get_loss("kd")(
+        LossContext(
+            student_logits=student,
+            labels=labels,
+            attention_mask=torch.ones_like(labels),
+            teachers=[TeacherView(logits=teacher)],
+            temperature=2.0,
+            token_positions=keep,
+        )
+    )
 forward = hwm()
 loss.backward()
 peak = hwm()
-print(f"{mode}: loss {loss.item():.5f}; peak RSS above the inputs: forward {(forward - base) / 1024:.0f} MiB, "
-      f"forward + backward {(peak - base) / 1024:.0f} MiB (one B×T×V float32 tensor is {B * T * V * 4 / 2**20:.0f} MiB)")
+print(
+    f"{mode}: loss {loss.item():.5f}; peak RSS above the inputs: forward {(forward - base) / 1024:.0f} MiB, "
+    f"forward + backward {(peak - base) / 1024:.0f} MiB (one B×T×V float32 tensor is {B * T * V * 4 / 2**20:.0f} MiB)"
+)

@@ -35,7 +35,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--task", default="sst2", help="a lifelong task (sst2, bbc-news, bbc-headline) or NAME of --text-file")
+    ap.add_argument(
+        "--task", default="sst2", help="a lifelong task (sst2, bbc-news, bbc-headline) or NAME of --text-file"
+    )
     ap.add_argument("--text-file", default=None, help="NAME=FILE: a custom text-to-text task (a quick check)")
     ap.add_argument("--examples", type=int, default=64, help="pseudo-examples generated")
     ap.add_argument("--steps", type=int, default=12)
@@ -63,20 +65,39 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="l2kd-cost-"))
     files = {"text_files": dict([args.text_file.split("=", 1)])} if args.text_file else {}
     samples = args.steps * args.batch_size
-    cfg = LifelongConfig(model=args.model, tasks=[args.task], data_dir=args.data_dir, max_length=args.max_length,
-                         batch_size=args.batch_size, max_steps=args.steps, max_train_samples=samples,
-                         max_eval_samples=8, progress=False, output=str(work / "unused"), logging_steps=1000,
-                         **files)
+    cfg = LifelongConfig(
+        model=args.model,
+        tasks=[args.task],
+        data_dir=args.data_dir,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        max_steps=args.steps,
+        max_train_samples=samples,
+        max_eval_samples=8,
+        progress=False,
+        output=str(work / "unused"),
+        logging_steps=1000,
+        **files,
+    )
     task = read_text_task(args.task, cfg)
     model, tokenizer, _ = load_causal_lm(args.model, train=True)
     torch.manual_seed(0)
     tokens = add_task_tokens(model, tokenizer, [args.task])
-    encoded = encode_rows(task.train, args.task, tokenizer, tokens, max_length=cfg.max_length,
-                          max_answer=cfg.max_answer_tokens)
+    encoded = encode_rows(
+        task.train, args.task, tokenizer, tokens, max_length=cfg.max_length, max_answer=cfg.max_answer_tokens
+    )
 
     start = time.perf_counter()
-    _, stats = sample_pseudo(model, tokenizer, tokens, [args.task], args.examples, max_length=cfg.max_length,
-                             batch_size=cfg.eval_batch_size, top_k=cfg.top_k)
+    _, stats = sample_pseudo(
+        model,
+        tokenizer,
+        tokens,
+        [args.task],
+        args.examples,
+        max_length=cfg.max_length,
+        batch_size=cfg.eval_batch_size,
+        top_k=cfg.top_k,
+    )
     gen_seconds = time.perf_counter() - start
 
     base = copy.deepcopy(model.state_dict())
@@ -85,25 +106,49 @@ def main() -> None:
     def measure(name, r):
         kd = int(name == "l2kd")
         model.load_state_dict(base)  # every run from the same weights
-        return median_step(lambda timer: train_stage(model, [{**e, "kd": kd} for e in encoded], cfg,
-                                                     work / f"{name}-r{r}", tokens, teacher=teacher if kd else None,
-                                                     callbacks=[timer]))
+        return median_step(
+            lambda timer: train_stage(
+                model,
+                [{**e, "kd": kd} for e in encoded],
+                cfg,
+                work / f"{name}-r{r}",
+                tokens,
+                teacher=teacher if kd else None,
+                callbacks=[timer],
+            )
+        )
 
     steps = per_variant(alternated_rounds(["lamol", "l2kd"], args.rounds, measure))
     result = {
-        "command": " ".join(sys.argv), "threads": args.threads, "model": args.model, "task": args.task,
-        "time": time.ctime(), "batch_size": args.batch_size, "max_length": args.max_length,
-        "pseudo_examples": args.examples, "pseudo_kept": stats["kept"], "pseudo_seconds": gen_seconds,
+        "command": " ".join(sys.argv),
+        "threads": args.threads,
+        "model": args.model,
+        "task": args.task,
+        "time": time.ctime(),
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "pseudo_examples": args.examples,
+        "pseudo_kept": stats["kept"],
+        "pseudo_seconds": gen_seconds,
         "pseudo_examples_per_second": args.examples / gen_seconds,
         "step_seconds": steps,
         "l2kd_step_vs_lamol": statistics.median(steps["l2kd"]) / statistics.median(steps["lamol"]),
     }
-    write_cost(out, result, cost_table([
-        (f"pseudo-data generation, examples/s ({args.examples} sampled, {stats['kept']} parsed)",
-         f"{result['pseudo_examples_per_second']:.2f}"),
-        ("LAMOL step (NLL), s (median over rounds)", f"{statistics.median(steps['lamol']):.4f}"),
-        ("L2KD step (Word-KD: teacher forward + KL), s", f"{statistics.median(steps['l2kd']):.4f}"),
-        ("L2KD / LAMOL step", f"{result['l2kd_step_vs_lamol']:.2f}x")]))
+    write_cost(
+        out,
+        result,
+        cost_table(
+            [
+                (
+                    f"pseudo-data generation, examples/s ({args.examples} sampled, {stats['kept']} parsed)",
+                    f"{result['pseudo_examples_per_second']:.2f}",
+                ),
+                ("LAMOL step (NLL), s (median over rounds)", f"{statistics.median(steps['lamol']):.4f}"),
+                ("L2KD step (Word-KD: teacher forward + KL), s", f"{statistics.median(steps['l2kd']):.4f}"),
+                ("L2KD / LAMOL step", f"{result['l2kd_step_vs_lamol']:.2f}x"),
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,12 @@ def _score(r: dict, task: str) -> float:
 
 def results_table(records: list[dict]) -> list[str]:
     tasks = sorted({t for r in records for t in r["matrix"]["tasks"]})
-    lines = ["Table 1: final score per task after the whole sequence, and the average (mean ± std over orders)", "",
-             "| method | orders | " + " | ".join(tasks) + " | avg |", "|---|---:|" + "---:|" * (len(tasks) + 1)]
+    lines = [
+        "Table 1: final score per task after the whole sequence, and the average (mean ± std over orders)",
+        "",
+        "| method | orders | " + " | ".join(tasks) + " | avg |",
+        "|---|---:|" + "---:|" * (len(tasks) + 1),
+    ]
     for method, runs in _by_method(records):
         cells = [_ms([_score(r, t) for r in runs if t in r["metrics"]]) for t in tasks]
         avg = [statistics.mean(_score(r, t) for t in r["matrix"]["tasks"]) for r in runs]
@@ -75,9 +79,13 @@ def teacher_table(records: list[dict]) -> list[str]:
     tasks = sorted({t for r in split_runs for t in r["teacher_split"]})
     scopes = [("mean", tasks)] + ([(t, [t]) for t in tasks] if len(tasks) > 1 else [])
     head = " | ".join(f"{name}: Acc | (A) | (B)" for name, _ in scopes)
-    lines = ["Table 2: final accuracy on the classification tasks, and on the examples the per-task teacher got "
-             "right (A) and wrong (B) (mean ± std over orders; 'mean' averages the tasks' figures)", "",
-             f"| method | {head} |", "|---|" + "---:|" * (3 * len(scopes))]
+    lines = [
+        "Table 2: final accuracy on the classification tasks, and on the examples the per-task teacher got "
+        "right (A) and wrong (B) (mean ± std over orders; 'mean' averages the tasks' figures)",
+        "",
+        f"| method | {head} |",
+        "|---|" + "---:|" * (3 * len(scopes)),
+    ]
 
     def cell(runs, key, scope):
         values = []
@@ -88,41 +96,68 @@ def teacher_table(records: list[dict]) -> list[str]:
                 values.append(100 * statistics.mean(got))
         return _ms(values)
 
-    lines.append("| Teacher | " + " | ".join(f"{cell(split_runs, 'teacher_accuracy', scope)} | 100.0 | 0.0"
-                                             for _, scope in scopes) + " |")
+    lines.append(
+        "| Teacher | "
+        + " | ".join(f"{cell(split_runs, 'teacher_accuracy', scope)} | 100.0 | 0.0" for _, scope in scopes)
+        + " |"
+    )
     for method, runs in _by_method(split_runs):
-        cells = [" | ".join(cell(runs, key, scope) for key in ("accuracy", "acc_teacher_correct", "acc_teacher_wrong"))
-                 for _, scope in scopes]
+        cells = [
+            " | ".join(cell(runs, key, scope) for key in ("accuracy", "acc_teacher_correct", "acc_teacher_wrong"))
+            for _, scope in scopes
+        ]
         lines.append(f"| {NAMES[method]} | " + " | ".join(cells) + " |")
-    counts = {t: (r["teacher_split"][t]["teacher_correct"], r["teacher_split"][t]["teacher_wrong"])
-              for r in split_runs for t in r["teacher_split"]}
+    counts = {
+        t: (r["teacher_split"][t]["teacher_correct"], r["teacher_split"][t]["teacher_wrong"])
+        for r in split_runs
+        for t in r["teacher_split"]
+    }
     lines += ["", "Examples in (A) / (B): " + ", ".join(f"{t} {a} / {b}" for t, (a, b) in sorted(counts.items()))]
     return lines
 
 
 def forgetting_table(records: list[dict]) -> list[str]:
     tasks = sorted({t for r in records for t in r["matrix"]["tasks"]})
-    lines = ["Table 3: forgetting, the best score a task reached minus its final score (mean ± std over orders; "
-             "0 for the task trained last; avg: over the tasks before the last)", "", "| method | " + " | ".join(tasks) + " | avg |",
-             "|---|" + "---:|" * (len(tasks) + 1)]
+    lines = [
+        "Table 3: forgetting, the best score a task reached minus its final score (mean ± std over orders; "
+        "0 for the task trained last; avg: over the tasks before the last)",
+        "",
+        "| method | " + " | ".join(tasks) + " | avg |",
+        "|---|" + "---:|" * (len(tasks) + 1),
+    ]
     for method, runs in _by_method(records):
-        cells = [_ms([_scale(r["matrix"]["metric"][t], r["forgetting"][t]) for r in runs if t in r.get("forgetting", {})])
-                 for t in tasks]
-        avg = [statistics.mean(_scale(r["matrix"]["metric"][t], v) for t, v in r["forgetting"].items()
-                               if t != r["matrix"]["trained"][-1])
-               for r in runs if len(r.get("forgetting", {})) > 1]
+        cells = [
+            _ms([_scale(r["matrix"]["metric"][t], r["forgetting"][t]) for r in runs if t in r.get("forgetting", {})])
+            for t in tasks
+        ]
+        avg = [
+            statistics.mean(
+                _scale(r["matrix"]["metric"][t], v)
+                for t, v in r["forgetting"].items()
+                if t != r["matrix"]["trained"][-1]
+            )
+            for r in runs
+            if len(r.get("forgetting", {})) > 1
+        ]
         lines.append(f"| {NAMES[method]} | " + " | ".join(cells) + f" | {_ms(avg)} |")
     return lines
 
 
 def matrices(records: list[dict]) -> list[str]:
-    lines = ["Every run's matrix: the score of each task seen (columns) after each training stage (rows); "
-             "accuracy ×100, BLEU 0–100"]
+    lines = [
+        "Every run's matrix: the score of each task seen (columns) after each training stage (rows); "
+        "accuracy ×100, BLEU 0–100"
+    ]
     for method, runs in _by_method(records):
         for r in runs:
             m = r["matrix"]
-            lines += ["", f"{NAMES[method]}, order {' → '.join(m['trained'])}", "",
-                      "| after | " + " | ".join(m["tasks"]) + " |", "|---|" + "---:|" * len(m["tasks"])]
+            lines += [
+                "",
+                f"{NAMES[method]}, order {' → '.join(m['trained'])}",
+                "",
+                "| after | " + " | ".join(m["tasks"]) + " |",
+                "|---|" + "---:|" * len(m["tasks"]),
+            ]
             for trained, row in zip(m["trained"], m["scores"]):
                 cells = [f"{_scale(m['metric'][t], v):.1f}" for t, v in zip(m["tasks"], row)]
                 cells += ["—"] * (len(m["tasks"]) - len(row))

@@ -1,6 +1,6 @@
 """Table in seed 002's shape and the student loss-vs-step plot, from benchmarks/layerdrop_mlm.sh's JSON.
 
-    python benchmarks/layerdrop_mlm_table.py benchmarks/results/layerdrop_mlm
+python benchmarks/layerdrop_mlm_table.py benchmarks/results/layerdrop_mlm
 """
 
 from __future__ import annotations
@@ -25,16 +25,20 @@ def main(folder: Path) -> None:
     for p in rates:
         t = teachers[p]
         d = {r["layers"]: r["metrics"]["loss"] for r in depths.get(p, {}).get("depths", [])}
-        lines.append(f"| Teacher | {t['sizes']['layers']} | {p} | {t['training']['train_loss_mean']:.4f} | "
-                     f"{t['training']['train_loss_last']:.4f} | {t['metrics']['loss']:.4f} | "
-                     f"{d.get(2, float('nan')):.4f} | – | – | – |")
+        lines.append(
+            f"| Teacher | {t['sizes']['layers']} | {p} | {t['training']['train_loss_mean']:.4f} | "
+            f"{t['training']['train_loss_last']:.4f} | {t['metrics']['loss']:.4f} | "
+            f"{d.get(2, float('nan')):.4f} | – | – | – |"
+        )
     for p in rates:
         s = students.get(p)
         if s is None:
             continue
-        lines.append(f"| Student (init: teacher LD {p}, alternate) | {s['sizes']['layers']} | – | – | – | – | – | "
-                     f"{s['training']['train_loss_last']:.4f} | {s['training']['train_loss_mean']:.4f} | "
-                     f"{s['metrics']['loss']:.4f} |")
+        lines.append(
+            f"| Student (init: teacher LD {p}, alternate) | {s['sizes']['layers']} | – | – | – | – | – | "
+            f"{s['training']['train_loss_last']:.4f} | {s['training']['train_loss_mean']:.4f} | "
+            f"{s['metrics']['loss']:.4f} |"
+        )
     table = "\n".join(lines) + "\n"
     (folder / "table.md").write_text(table, encoding="utf-8")
     print(table)

@@ -42,9 +42,18 @@ def main() -> None:
     ap.add_argument("--out", default=str(RESULTS / "lottery_cost"))
     args = ap.parse_args()
 
-    common = dict(model=args.model, task=args.task, data_dir=args.data_dir, epochs=args.epochs,
-                  max_train_samples=args.max_train_samples, max_eval_samples=args.max_eval_samples,
-                  max_length=args.max_length, batch_size=args.batch_size, progress=False, seed=1)
+    common = dict(
+        model=args.model,
+        task=args.task,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        progress=False,
+        seed=1,
+    )
     work = Path(tempfile.mkdtemp(prefix="lottery-cost-"))
     try:  # a throwaway run first: imports and first-read caches are not the runs' cost
         run_finetune(FinetuneConfig(output=str(work / "warmup"), **{**common, "max_steps": 1}))
@@ -52,8 +61,12 @@ def main() -> None:
         ft = run_finetune(FinetuneConfig(output=str(work / "ft"), **common))
         finetune_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
-        imp = run_lottery(LotteryConfig(output=str(work / "imp"), mode="imp", target_sparsity=args.rate,
-                                        prune_rate=args.rate, **common), log=lambda *_: None)
+        imp = run_lottery(
+            LotteryConfig(
+                output=str(work / "imp"), mode="imp", target_sparsity=args.rate, prune_rate=args.rate, **common
+            ),
+            log=lambda *_: None,
+        )
         imp_seconds = time.perf_counter() - t0
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -65,20 +78,32 @@ def main() -> None:
         "finetune_seconds": round(finetune_seconds, 2),
         "finetune_steps": ft["training"]["global_steps"],
         "imp_total_seconds": round(imp_seconds, 2),
-        "rounds": [{"round": r["round"], "sparsity": r["sparsity"], **r["seconds"], "total": round(t, 2)}
-                   for r, t in zip(rounds, round_total)],
+        "rounds": [
+            {"round": r["round"], "sparsity": r["sparsity"], **r["seconds"], "total": round(t, 2)}
+            for r, t in zip(rounds, round_total)
+        ],
         "round_vs_finetune": round(round_total[0] / finetune_seconds, 3),
         "prune_and_rewind_seconds": rounds[0]["seconds"].get("prune_and_rewind"),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = ["# One IMP round vs one fine-tuning run", "", f"`{result['command']}`", "",
-             f"- fine-tuning run: {result['finetune_seconds']} s ({result['finetune_steps']} steps)",
-             f"- IMP (2 rounds, one prune to {args.rate:.0%}): {result['imp_total_seconds']} s in all", "",
-             "| round | sparsity | train s | evaluate + save s | prune + rewind s | total s |", "|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['round']} | {r['sparsity']:.2f} | {r['train']} | {r['evaluate_and_save']} | "
-              f"{r.get('prune_and_rewind', '')} | {r['total']} |" for r in result["rounds"]]
+    lines = [
+        "# One IMP round vs one fine-tuning run",
+        "",
+        f"`{result['command']}`",
+        "",
+        f"- fine-tuning run: {result['finetune_seconds']} s ({result['finetune_steps']} steps)",
+        f"- IMP (2 rounds, one prune to {args.rate:.0%}): {result['imp_total_seconds']} s in all",
+        "",
+        "| round | sparsity | train s | evaluate + save s | prune + rewind s | total s |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['round']} | {r['sparsity']:.2f} | {r['train']} | {r['evaluate_and_save']} | "
+        f"{r.get('prune_and_rewind', '')} | {r['total']} |"
+        for r in result["rounds"]
+    ]
     lines += ["", f"One IMP round / one fine-tuning run: **{result['round_vs_finetune']:.2f}x**"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -70,8 +70,12 @@ def tables(run_dir: Path) -> str:
         for rnd in r["lottery"]["rounds"]:
             imp[r["task"]][round(rnd["sparsity"], 2)].append(rnd["score"])
     tasks = list(imp)
-    lines = ["## Table 1: the highest sparsity at which the IMP ticket matches the full model", "",
-             "| | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    lines = [
+        "## Table 1: the highest sparsity at which the IMP ticket matches the full model",
+        "",
+        "| | " + " | ".join(tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     found, rows = {}, defaultdict(dict)
     for t in tasks:
         full = imp[t][0.0]
@@ -88,8 +92,10 @@ def tables(run_dir: Path) -> str:
             continue
         rows["full model"][t] = _ms(full)
         rows["IMP ticket"][t] = _ms(imp[t][found[t]]) if found[t] is not None else "none matches"
-    for step, var, label in (("random-prune", "sparsity", "random pruning"),
-                             ("random-reinit", "round", "random reinit")):
+    for step, var, label in (
+        ("random-prune", "sparsity", "random pruning"),
+        ("random-reinit", "round", "random reinit"),
+    ):
         for t in tasks:
             runs = [r for r in by_step[step] if r["task"] == t]
             if not runs or found[t] is None:
@@ -102,22 +108,38 @@ def tables(run_dir: Path) -> str:
     lines.append("| sparsity | " + " | ".join(f"{found[t]:.0%}" if found[t] is not None else "—" for t in tasks) + " |")
     for label in ("majority class", "full model", "IMP ticket", "random pruning", "random reinit"):
         lines.append(f"| {label} | " + " | ".join(rows[label].get(t, "—") for t in tasks) + " |")
-    lines += ["", "Sparsity: of the prunable matrices (IMP rounds at 10% steps). Random reinit at a 10% round "
-              "means that IMP round's mask. Majority class: always predicting the most frequent training "
-              "label (a full model at that score has learnt nothing, so no sparsity is reported for it).",
-              "", "IMP ticket by sparsity (mean ± std over seeds):", "",
-              "| sparsity | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    lines += [
+        "",
+        "Sparsity: of the prunable matrices (IMP rounds at 10% steps). Random reinit at a 10% round "
+        "means that IMP round's mask. Majority class: always predicting the most frequent training "
+        "label (a full model at that score has learnt nothing, so no sparsity is reported for it).",
+        "",
+        "IMP ticket by sparsity (mean ± std over seeds):",
+        "",
+        "| sparsity | " + " | ".join(tasks) + " |",
+        "|---|" + "---:|" * len(tasks),
+    ]
     for level in sorted({s for t in tasks for s in imp[t]}):
-        lines.append(f"| {level:.0%} | " + " | ".join(_ms(imp[t][level]) if level in imp[t] else "—" for t in tasks)
-                     + " |")
+        lines.append(
+            f"| {level:.0%} | " + " | ".join(_ms(imp[t][level]) if level in imp[t] else "—" for t in tasks) + " |"
+        )
 
-    transfer = {(r["recipe"]["vars"]["task"], r["recipe"]["vars"]["target"]): r["metrics"][_main_metric(r["task"])]
-                for r in by_step["transfer"]}
+    transfer = {
+        (r["recipe"]["vars"]["task"], r["recipe"]["vars"]["target"]): r["metrics"][_main_metric(r["task"])]
+        for r in by_step["transfer"]
+    }
     if transfer:
         targets = sorted({t for _, t in transfer}, key=tasks.index if set(tasks) >= {t for _, t in transfer} else str)
-        sources = sorted({s for s, _ in transfer}, key=targets.index if set(targets) >= {s for s, _ in transfer} else str)
-        lines += ["", "## Table 2: transfer, TRANSFER(S, T) − TRANSFER(T, T) (×100)", "",
-                  "| source \\ target | " + " | ".join(targets) + " |", "|---|" + "---:|" * len(targets)]
+        sources = sorted(
+            {s for s, _ in transfer}, key=targets.index if set(targets) >= {s for s, _ in transfer} else str
+        )
+        lines += [
+            "",
+            "## Table 2: transfer, TRANSFER(S, T) − TRANSFER(T, T) (×100)",
+            "",
+            "| source \\ target | " + " | ".join(targets) + " |",
+            "|---|" + "---:|" * len(targets),
+        ]
         for s in sources:
             cells = []
             for t in targets:
@@ -129,9 +151,13 @@ def tables(run_dir: Path) -> str:
                     cells.append(f"{100 * (transfer[(s, t)] - transfer[(t, t)]):+.1f}")
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         one = {r["task"]: r["metrics"][_main_metric(r["task"])] for r in by_step["oneshot"]}
-        lines.append("| one-shot θ0 | " + " | ".join(
-            f"{100 * (one[t] - transfer[(t, t)]):+.1f}" if t in one and (t, t) in transfer else "—" for t in targets)
-            + " |")
+        lines.append(
+            "| one-shot θ0 | "
+            + " | ".join(
+                f"{100 * (one[t] - transfer[(t, t)]):+.1f}" if t in one and (t, t) in transfer else "—" for t in targets
+            )
+            + " |"
+        )
         lines += ["", "Diagonal: TRANSFER(T, T) itself, in parentheses."]
     return "\n".join(lines) + "\n"
 

@@ -38,22 +38,43 @@ def one(args) -> None:
     torch.set_num_threads(args.threads)
     timer = StepTimer()
 
-
     wiki = Path(args.data_dir) / "wikitext-2-raw"
     cfg = DistillConfig(
-        teacher=[str(TEACHER)], task="mlm", corpus=[str(wiki / "wiki.valid.raw")],
-        eval_corpus=[str(wiki / "wiki.test.raw")], max_eval_samples=32, output=str(WORK / f"out-{args.loss}"),
-        student_from_teacher="alternate", keep=2, loss=LOSSES[args.loss], temperature=2.0, lr=5e-4,
-        batch_size=32, max_length=128, epochs=1, max_steps=args.steps, max_train_samples=args.steps * 32,
-        overwrite=True, seed=42,
+        teacher=[str(TEACHER)],
+        task="mlm",
+        corpus=[str(wiki / "wiki.valid.raw")],
+        eval_corpus=[str(wiki / "wiki.test.raw")],
+        max_eval_samples=32,
+        output=str(WORK / f"out-{args.loss}"),
+        student_from_teacher="alternate",
+        keep=2,
+        loss=LOSSES[args.loss],
+        temperature=2.0,
+        lr=5e-4,
+        batch_size=32,
+        max_length=128,
+        epochs=1,
+        max_steps=args.steps,
+        max_train_samples=args.steps * 32,
+        overwrite=True,
+        seed=42,
     )
     record = run_distill(cfg, callbacks=[timer], log=print)
     steps = timer.steps
-    Path(args.json).write_text(json.dumps({
-        "loss": args.loss, "spec": LOSSES[args.loss], "step_seconds": [round(s, 4) for s in steps],
-        "median_s": statistics.median(steps[2:]), "train_loss_mean": record["training"]["train_loss_mean"],
-        "eval_mlm_loss": record["metrics"]["loss"], "threads": torch.get_num_threads(),
-    }, indent=1))
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "loss": args.loss,
+                "spec": LOSSES[args.loss],
+                "step_seconds": [round(s, 4) for s in steps],
+                "median_s": statistics.median(steps[2:]),
+                "train_loss_mean": record["training"]["train_loss_mean"],
+                "eval_mlm_loss": record["metrics"]["loss"],
+                "threads": torch.get_num_threads(),
+            },
+            indent=1,
+        )
+    )
 
 
 def drive(args) -> None:
@@ -64,29 +85,56 @@ def drive(args) -> None:
     runs = []
     order = list(LOSSES)
     for r in range(args.rounds):
-        for loss in order[r % 2:] + order[:r % 2]:
+        for loss in order[r % 2 :] + order[: r % 2]:
             path = WORK / f"r{r}-{loss}.json"
-            cmd = [sys.executable, __file__, "one", "--loss", loss, "--json", str(path), "--data-dir", args.data_dir,
-                   "--steps", str(args.steps), "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "one",
+                "--loss",
+                loss,
+                "--json",
+                str(path),
+                "--data-dir",
+                args.data_dir,
+                "--steps",
+                str(args.steps),
+                "--threads",
+                str(args.threads),
+            ]
             with open(WORK / f"r{r}-{loss}.log", "w") as log:
                 subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
             runs.append({"round": r, **json.loads(path.read_text())})
             print(f"round {r} {loss}: {runs[-1]['median_s']:.3f} s/step", flush=True)
     med = {loss: statistics.median(x["median_s"] for x in runs if x["loss"] == loss) for loss in LOSSES}
-    ratios = [next(x["median_s"] for x in runs if x["round"] == r and x["loss"] == "kd_masked")
-              / next(x["median_s"] for x in runs if x["round"] == r and x["loss"] == "kd") for r in range(args.rounds)]
-    command = f"python benchmarks/mlm_kd_masked.py --data-dir {args.data_dir} --rounds {args.rounds} " \
-              f"--steps {args.steps} --threads {args.threads}"
-    summary = {"command": command, "median_s_per_step": med, "ratio_kd_masked_over_kd_per_round": ratios,
-               "ratio_median": statistics.median(ratios), "runs": runs}
+    ratios = [
+        next(x["median_s"] for x in runs if x["round"] == r and x["loss"] == "kd_masked")
+        / next(x["median_s"] for x in runs if x["round"] == r and x["loss"] == "kd")
+        for r in range(args.rounds)
+    ]
+    command = (
+        f"python benchmarks/mlm_kd_masked.py --data-dir {args.data_dir} --rounds {args.rounds} "
+        f"--steps {args.steps} --threads {args.threads}"
+    )
+    summary = {
+        "command": command,
+        "median_s_per_step": med,
+        "ratio_kd_masked_over_kd_per_round": ratios,
+        "ratio_median": statistics.median(ratios),
+        "runs": runs,
+    }
     (RESULTS / "speed.json").write_text(json.dumps(summary, indent=1))
-    md = [f"# MLM distillation: `kd` vs `kd_masked` step time\n\n`{command}`\n",
-          "| loss | median s/step | eval MLM loss (after the steps) |", "|---|---:|---:|"]
+    md = [
+        f"# MLM distillation: `kd` vs `kd_masked` step time\n\n`{command}`\n",
+        "| loss | median s/step | eval MLM loss (after the steps) |",
+        "|---|---:|---:|",
+    ]
     for loss in LOSSES:
         ev = statistics.median(x["eval_mlm_loss"] for x in runs if x["loss"] == loss)
         md.append(f"| `{LOSSES[loss]}` | {med[loss]:.3f} | {ev:.4f} |")
-    md.append(f"\nkd_masked / kd per round: {', '.join(f'{x:.3f}' for x in ratios)} "
-              f"(median {summary['ratio_median']:.3f}).\n")
+    md.append(
+        f"\nkd_masked / kd per round: {', '.join(f'{x:.3f}' for x in ratios)} (median {summary['ratio_median']:.3f}).\n"
+    )
     (RESULTS / "speed.md").write_text("\n".join(md))
     print("\n".join(md))
 

@@ -53,8 +53,10 @@ WORK = ROOT / "runs" / "p1" / "speed"
 TB_PYTHON = ROOT / ".venv-textbrewer" / "bin" / "python"
 TB_SCRIPT = ROOT / "benchmarks" / "textbrewer" / "tb_distill.py"
 LOSSES = {"kd": "kd=0.5,ce=0.5", "kd_hidden": "kd=0.5,ce=0.5,hidden_mse=1"}
-VARIANTS = {"kd": ["lamina-cache", "lamina-nocache", "textbrewer", "textbrewer-cache", "lamina-cache-fused"],
-            "kd_hidden": ["lamina-cache", "lamina-nocache", "textbrewer", "lamina-cache-fused"]}
+VARIANTS = {
+    "kd": ["lamina-cache", "lamina-nocache", "textbrewer", "textbrewer-cache", "lamina-cache-fused"],
+    "kd_hidden": ["lamina-cache", "lamina-nocache", "textbrewer", "lamina-cache-fused"],
+}
 
 
 def git_state() -> dict:
@@ -65,14 +67,18 @@ def git_state() -> dict:
 
     src = Path(lamina.__file__).resolve().parents[1]
     snapshot = src.parent / "COMMIT"
-    return {"repo_head": out("git", "rev-parse", "HEAD"), "lamina_src": str(src),
-            # benchmarks run lamina from a snapshot of a commit (PYTHONPATH=SNAPSHOT/src) when the
-            # working tree holds others' unfinished edits; COMMIT names that commit
-            "lamina_commit_snapshot": snapshot.read_text().strip() if snapshot.is_file() else None,
-            "src_uncommitted_in_repo": out("git", "status", "--short", "--", "src").splitlines()}
+    return {
+        "repo_head": out("git", "rev-parse", "HEAD"),
+        "lamina_src": str(src),
+        # benchmarks run lamina from a snapshot of a commit (PYTHONPATH=SNAPSHOT/src) when the
+        # working tree holds others' unfinished edits; COMMIT names that commit
+        "lamina_commit_snapshot": snapshot.read_text().strip() if snapshot.is_file() else None,
+        "src_uncommitted_in_repo": out("git", "status", "--short", "--", "src").splitlines(),
+    }
 
 
 # ----------------------------------------------------------------------------- one run, in its own process
+
 
 def _patch_lamina_timers(times: dict) -> None:
     """Time what a DistillationTrainer step spends where (perf_counter around methods)."""
@@ -113,31 +119,51 @@ def run_lamina(args) -> dict:
     messages: list[str] = []
     cache_seconds = {}
 
-
     _patch_lamina_timers(times)
     build = cache_mod.TeacherCache.build_or_open.__func__  # one teacher: called once per run
     cache_mod.TeacherCache.build_or_open = classmethod(timed(build, cache_seconds, "build_or_open"))
 
     cfg = DistillConfig(
-        teacher=[TEACHER], task="sst2", data_dir=args.data_dir, output=str(WORK / f"out-{args.variant}-{args.loss}"),
-        student_from_teacher="top", keep=3, loss=LOSSES[args.loss], temperature=2.0, lr=1e-4, batch_size=32,
-        max_length=64, epochs=1, max_steps=args.steps, max_train_samples=args.steps * 32, pad_to_max_length=True,
-        group_by_length=False, cache=args.variant.startswith("lamina-cache"), cache_dir=str(args.cache_dir),
-        optim="adamw_torch_fused" if args.variant.endswith("-fused") else "adamw_torch", overwrite=True, seed=42,
+        teacher=[TEACHER],
+        task="sst2",
+        data_dir=args.data_dir,
+        output=str(WORK / f"out-{args.variant}-{args.loss}"),
+        student_from_teacher="top",
+        keep=3,
+        loss=LOSSES[args.loss],
+        temperature=2.0,
+        lr=1e-4,
+        batch_size=32,
+        max_length=64,
+        epochs=1,
+        max_steps=args.steps,
+        max_train_samples=args.steps * 32,
+        pad_to_max_length=True,
+        group_by_length=False,
+        cache=args.variant.startswith("lamina-cache"),
+        cache_dir=str(args.cache_dir),
+        optim="adamw_torch_fused" if args.variant.endswith("-fused") else "adamw_torch",
+        overwrite=True,
+        seed=42,
     )
     record = run_distill(cfg, callbacks=[timer], log=lambda m: (messages.append(str(m)), print(m)))
     steps = timer.steps
     return {
-        "tool": args.variant, "loss": args.loss, "lamina_loss": LOSSES[args.loss],
-        "train_examples": record["training"]["train_examples"], "steps": len(steps),
+        "tool": args.variant,
+        "loss": args.loss,
+        "lamina_loss": LOSSES[args.loss],
+        "train_examples": record["training"]["train_examples"],
+        "steps": len(steps),
         "step_seconds": [round(s, 5) for s in steps],
         "parts_seconds": {k: [round(x, 5) for x in v] for k, v in times.items()},
-        "cache": record["distill"]["cache"], "cache_build_or_open_seconds": cache_seconds.get("build_or_open"),
+        "cache": record["distill"]["cache"],
+        "cache_build_or_open_seconds": cache_seconds.get("build_or_open"),
         "cache_messages": [m for m in messages if "cache" in m],
         "train_loss_first": record["training"]["train_loss_first"],
         "train_loss_mean": record["training"]["train_loss_mean"],
         "dev_accuracy_after_40_steps": record["metrics"].get("accuracy"),
-        "wall_seconds_lamina": record["wall_seconds"], "threads": torch.get_num_threads(),
+        "wall_seconds_lamina": record["wall_seconds"],
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -156,14 +182,20 @@ def run_plain(args) -> dict:
     train = subset(get_task("sst2").load(args.data_dir)["train"], args.steps * 32, 42, stratify=False)
     enc = encode(train, tok, 64).rename_column("label", "labels")
 
-    loader = DataLoader(enc, batch_size=32, shuffle=True,
-                        collate_fn=padding_collator(tok, pad_to_max_length=True, max_length=64),
-                        generator=torch.Generator().manual_seed(42))
+    loader = DataLoader(
+        enc,
+        batch_size=32,
+        shuffle=True,
+        collate_fn=padding_collator(tok, pad_to_max_length=True, max_length=64),
+        generator=torch.Generator().manual_seed(42),
+    )
     model = AutoModelForSequenceClassification.from_pretrained(STUDENT)
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
-    groups = [{"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": 0.01},
-              {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)], "weight_decay": 0.01},
+        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
+    ]
     opt = torch.optim.AdamW(groups, lr=1e-4)
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * len(loader)), len(loader))
     parts = {"forward": [], "backward": [], "optimizer": []}
@@ -184,10 +216,15 @@ def run_plain(args) -> dict:
         parts["optimizer"].append(t3 - t2)
         stamps.append(t3)
     steps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return {"tool": "plain", "loss": "ce (student alone)", "train_examples": len(enc), "steps": len(steps),
-            "step_seconds": [round(s, 5) for s in steps],
-            "parts_seconds": {k: [round(x, 5) for x in v] for k, v in parts.items()},
-            "threads": torch.get_num_threads()}
+    return {
+        "tool": "plain",
+        "loss": "ce (student alone)",
+        "train_examples": len(enc),
+        "steps": len(steps),
+        "step_seconds": [round(s, 5) for s in steps],
+        "parts_seconds": {k: [round(x, 5) for x in v] for k, v in parts.items()},
+        "threads": torch.get_num_threads(),
+    }
 
 
 def one(args) -> None:
@@ -205,18 +242,57 @@ def one(args) -> None:
 
 # ----------------------------------------------------------------------------- driver
 
+
 def launch(variant: str, loss: str, args, json_path: Path, log) -> dict:
     if variant.startswith("textbrewer"):
-        cmd = [str(TB_PYTHON), str(TB_SCRIPT), "--teacher", TEACHER, "--student", STUDENT, "--data-dir", args.data_dir,
-               "--loss", loss, "--indices", str(WORK / "subset.json"), "--epochs", "1", "--threads", str(args.threads),
-               "--warmup-steps-excluded", str(args.warmup), "--work-dir", str(WORK / f"tb-{variant}-{loss}"),
-               "--json", str(json_path)]
+        cmd = [
+            str(TB_PYTHON),
+            str(TB_SCRIPT),
+            "--teacher",
+            TEACHER,
+            "--student",
+            STUDENT,
+            "--data-dir",
+            args.data_dir,
+            "--loss",
+            loss,
+            "--indices",
+            str(WORK / "subset.json"),
+            "--epochs",
+            "1",
+            "--threads",
+            str(args.threads),
+            "--warmup-steps-excluded",
+            str(args.warmup),
+            "--work-dir",
+            str(WORK / f"tb-{variant}-{loss}"),
+            "--json",
+            str(json_path),
+        ]
         if variant == "textbrewer-cache":
             cmd.append("--logits-cache")
     else:
-        cmd = [sys.executable, __file__, "one", "--variant", variant, "--loss", loss, "--data-dir", args.data_dir,
-               "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
-               "--cache-dir", str(args.cache_dir), "--json", str(json_path)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "one",
+            "--variant",
+            variant,
+            "--loss",
+            loss,
+            "--data-dir",
+            args.data_dir,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--threads",
+            str(args.threads),
+            "--cache-dir",
+            str(args.cache_dir),
+            "--json",
+            str(json_path),
+        ]
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -245,7 +321,9 @@ def write_subset(args) -> None:
     tsv = (tsv / "SST-2" if (tsv / "SST-2").is_dir() else tsv / "glue" / "SST-2") / "train.tsv"
     lines = tsv.read_text(encoding="utf-8").splitlines()[1:]
     assert len(lines) == len(train), (len(lines), len(train))
-    assert [lines[r].split("\t")[0] for r in rows] == list(subset(train, n, 42, stratify=False)["text"]), "row order differs"
+    assert [lines[r].split("\t")[0] for r in rows] == list(subset(train, n, 42, stratify=False)["text"]), (
+        "row order differs"
+    )
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "subset.json").write_text(json.dumps(rows))
 
@@ -256,14 +334,21 @@ def summarize(runs: list[dict], args, prep: dict) -> dict:
     for loss, variants in VARIANTS.items():
         rows = {}
         rounds = sorted({r["round"] for r in runs})
-        per_round = {v: {r["round"]: r["median_step_seconds"] for r in runs if r["tool"] == v and r["loss"] == loss}
-                     for v in variants}
+        per_round = {
+            v: {r["round"]: r["median_step_seconds"] for r in runs if r["tool"] == v and r["loss"] == loss}
+            for v in variants
+        }
         per_round["plain"] = {r["round"]: r["median_step_seconds"] for r in runs if r["tool"] == "plain"}
         for v, by_round in per_round.items():
-            rows[v] = {"median_step_seconds_per_round": [round(by_round[k], 4) for k in rounds],
-                       "median_step_seconds": round(med(by_round.values()), 4)}
-            parts = [r["parts_median_seconds"] for r in runs
-                     if r["tool"] == v and r["loss"] in (loss, "ce (student alone)") and r.get("parts_median_seconds")]
+            rows[v] = {
+                "median_step_seconds_per_round": [round(by_round[k], 4) for k in rounds],
+                "median_step_seconds": round(med(by_round.values()), 4),
+            }
+            parts = [
+                r["parts_median_seconds"]
+                for r in runs
+                if r["tool"] == v and r["loss"] in (loss, "ce (student alone)") and r.get("parts_median_seconds")
+            ]
             if parts and parts[0]:
                 rows[v]["parts_median_seconds"] = {k: round(med(p[k] for p in parts), 4) for k in parts[0]}
         tb = per_round["textbrewer"]
@@ -273,21 +358,31 @@ def summarize(runs: list[dict], args, prep: dict) -> dict:
             ratios = [per_round[v][k] / tb[k] for k in rounds]
             rows[v]["ratio_vs_textbrewer_per_round"] = [round(x, 3) for x in ratios]
             rows[v]["ratio_vs_textbrewer_median_of_rounds"] = round(med(ratios), 3)
-            rows[v]["ratio_vs_textbrewer_of_medians"] = round(rows[v]["median_step_seconds"] / rows["textbrewer"]["median_step_seconds"], 3)
+            rows[v]["ratio_vs_textbrewer_of_medians"] = round(
+                rows[v]["median_step_seconds"] / rows["textbrewer"]["median_step_seconds"], 3
+            )
         table[loss] = rows
     return table
 
 
 def markdown(summary: dict, meta: dict) -> str:
-    lines = ["# P1 (a): step time, lamina vs TextBrewer 0.2.1 (fixed shape 32 × 64)", "",
-             f"`{meta['command']}`", "",
-             f"{meta['rounds']} rounds × ({meta['steps']} steps, first {meta['warmup']} excluded); "
-             f"median step time per run, then the median over rounds; ratios within a round. "
-             f"torch {meta['torch']}, transformers {meta['transformers']}, textbrewer 0.2.1, {meta['threads']} threads.", ""]
+    lines = [
+        "# P1 (a): step time, lamina vs TextBrewer 0.2.1 (fixed shape 32 × 64)",
+        "",
+        f"`{meta['command']}`",
+        "",
+        f"{meta['rounds']} rounds × ({meta['steps']} steps, first {meta['warmup']} excluded); "
+        f"median step time per run, then the median over rounds; ratios within a round. "
+        f"torch {meta['torch']}, transformers {meta['transformers']}, textbrewer 0.2.1, {meta['threads']} threads.",
+        "",
+    ]
     for loss, rows in summary.items():
-        lines += [f"## loss set `{loss}` (lamina `--loss {LOSSES[loss]}`)", "",
-                  "| variant | median step (s) | per round (s) | ratio vs TextBrewer (median of rounds) | per round |",
-                  "|---|---:|---|---:|---|"]
+        lines += [
+            f"## loss set `{loss}` (lamina `--loss {LOSSES[loss]}`)",
+            "",
+            "| variant | median step (s) | per round (s) | ratio vs TextBrewer (median of rounds) | per round |",
+            "|---|---:|---|---:|---|",
+        ]
         for v, r in rows.items():
             ratio = r.get("ratio_vs_textbrewer_median_of_rounds", 1.0)
             per = ", ".join(f"{x:.3f}" for x in r["median_step_seconds_per_round"])
@@ -302,10 +397,16 @@ def markdown(summary: dict, meta: dict) -> str:
             lines.append("")
     if "loadavg_1min_at_run_ends" in meta:
         la = meta["loadavg_1min_at_run_ends"]
-        lines += [f"1-minute load average at the end of each run (about 2 = the run alone: 2 torch threads, 2 cores): "
-                  f"min {la['min']:.2f}, median {la['median']:.2f}, max {la['max']:.2f}.", ""]
-    lines += [f"Cache build (teacher over the {meta['steps'] * 32} examples, cold): "
-              + ", ".join(f"{k} {v:.2f} s" for k, v in meta["cache_build_seconds"].items()), ""]
+        lines += [
+            f"1-minute load average at the end of each run (about 2 = the run alone: 2 torch threads, 2 cores): "
+            f"min {la['min']:.2f}, median {la['median']:.2f}, max {la['max']:.2f}.",
+            "",
+        ]
+    lines += [
+        f"Cache build (teacher over the {meta['steps'] * 32} examples, cold): "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in meta["cache_build_seconds"].items()),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -359,11 +460,18 @@ def finish(args, runs, cache_build) -> None:
     import torch
     import transformers
 
-    meta = {"command": "flock /tmp/lamina-cpu.lock python benchmarks/p1_speed.py " + " ".join(sys.argv[1:]),
-            "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup, "threads": args.threads,
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "git": git_state(),
-            "cache_build_seconds": cache_build}
+    meta = {
+        "command": "flock /tmp/lamina-cpu.lock python benchmarks/p1_speed.py " + " ".join(sys.argv[1:]),
+        "rounds": args.rounds,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "git": git_state(),
+        "cache_build_seconds": cache_build,
+    }
     loads = sorted(float(r["loadavg_after"][0]) for r in runs if "loadavg_after" in r)
     if loads:
         meta["loadavg_1min_at_run_ends"] = {"min": loads[0], "median": statistics.median(loads), "max": loads[-1]}
@@ -377,8 +485,13 @@ def finish(args, runs, cache_build) -> None:
 def main() -> None:
     global RESULTS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", nargs="?", default="drive", choices=["drive", "one", "summarize"],
-                    help="summarize: rewrite the results from runs/p1/speed/runs_so_far.json")
+    ap.add_argument(
+        "mode",
+        nargs="?",
+        default="drive",
+        choices=["drive", "one", "summarize"],
+        help="summarize: rewrite the results from runs/p1/speed/runs_so_far.json",
+    )
     ap.add_argument("--data-dir", default=os.environ.get("LAMINA_DATA_DIR", "../shared/data"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=40)
@@ -389,12 +502,17 @@ def main() -> None:
     ap.add_argument("--loss", choices=list(LOSSES), default="kd")
     ap.add_argument("--json")
     ap.add_argument("--results", default=str(RESULTS), help="where speed.{json,md} go")
-    ap.add_argument("--lamina-commit", help="run lamina from a snapshot of this commit (git archive → "
-                    "runs/p1/lamina-<hash>/src on PYTHONPATH), not from the working tree")
+    ap.add_argument(
+        "--lamina-commit",
+        help="run lamina from a snapshot of this commit (git archive → "
+        "runs/p1/lamina-<hash>/src on PYTHONPATH), not from the working tree",
+    )
     args = ap.parse_args()
     os.chdir(ROOT)
     if args.lamina_commit and os.environ.get("P1_LAMINA_SNAPSHOT") is None:
-        full = subprocess.run(["git", "rev-parse", args.lamina_commit], capture_output=True, text=True, check=True).stdout.strip()
+        full = subprocess.run(
+            ["git", "rev-parse", args.lamina_commit], capture_output=True, text=True, check=True
+        ).stdout.strip()
         snap = ROOT / "runs" / "p1" / f"lamina-{full[:7]}"
         if not (snap / "COMMIT").is_file():
             snap.mkdir(parents=True, exist_ok=True)

@@ -59,9 +59,18 @@ def main() -> None:
 
     src = Path(lamina.__file__).resolve().parents[1]
     commit = (src.parent / "COMMIT").read_text().strip() if (src.parent / "COMMIT").is_file() else None
-    out.write_text(json.dumps({"command": "lamina " + " ".join(args), "exit_code": code,
-                               "lamina_src": str(src), "lamina_commit_snapshot": commit,
-                               **{k: round(v, 3) for k, v in phases.items()}}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "command": "lamina " + " ".join(args),
+                "exit_code": code,
+                "lamina_src": str(src),
+                "lamina_commit_snapshot": commit,
+                **{k: round(v, 3) for k, v in phases.items()},
+            },
+            indent=2,
+        )
+    )
     print(json.dumps(phases))
     sys.exit(code)
 

@@ -33,8 +33,15 @@ from lamina.losses.functional import cross_entropy, soft_target_kd
 
 def bert(layers: int, seed: int):
     torch.manual_seed(seed)
-    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=384, num_attention_heads=12, intermediate_size=1536,
-                                  num_hidden_layers=layers, num_labels=5, attn_implementation="eager")
+    cfg = transformers.BertConfig(
+        vocab_size=30522,
+        hidden_size=384,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        num_hidden_layers=layers,
+        num_labels=5,
+        attn_implementation="eager",
+    )
     return transformers.BertForSequenceClassification(cfg)
 
 
@@ -56,11 +63,16 @@ def main() -> None:
     g = torch.Generator().manual_seed(0)
 
     def rows(n):
-        return {"input_ids": torch.randint(1000, 30000, (n, args.length), generator=g),
-                "attention_mask": torch.ones(n, args.length, dtype=torch.long)}
+        return {
+            "input_ids": torch.randint(1000, 30000, (n, args.length), generator=g),
+            "attention_mask": torch.ones(n, args.length, dtype=torch.long),
+        }
 
     batch, quiz = rows(args.batch), rows(args.quiz)
-    labels, quiz_labels = torch.randint(0, 5, (args.batch,), generator=g), torch.randint(0, 5, (args.quiz,), generator=g)
+    labels, quiz_labels = (
+        torch.randint(0, 5, (args.batch,), generator=g),
+        torch.randint(0, 5, (args.quiz,), generator=g),
+    )
 
     def loss_of(student_logits, teacher_logits):
         return 0.5 * soft_target_kd(student_logits, teacher_logits, 2.0) + 0.5 * cross_entropy(student_logits, labels)
@@ -90,17 +102,36 @@ def main() -> None:
             student.train()
 
     kd = flops(kd_step)
-    parts = {"student forward (batch)": flops(lambda: student(**batch)),
-             "student forward + backward (quiz)": flops(lambda: forward_backward(student, quiz))}
+    parts = {
+        "student forward (batch)": flops(lambda: student(**batch)),
+        "student forward + backward (quiz)": flops(lambda: forward_backward(student, quiz)),
+    }
     teacher.requires_grad_(True)
     parts["teacher forward + backward (batch)"] = flops(lambda: forward_backward(teacher, batch))
     params, teacher_params = dict(student.named_parameters()), list(teacher.parameters())
-    steps = {mode: 1 + flops(lambda m=mode: meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=5e-5, mode=m,
-                                                         pilot_tape=tape)) / kd
-             for mode in ("exact", "mixed", "fd")}
-    print(json.dumps({"batch": args.batch, "quiz": args.quiz, "length": args.length, "kd_step_gflop": round(kd / 1e9, 2),
-                      "parts_x_kd_step": {k: round(v / kd, 3) for k, v in parts.items()},
-                      "step_with_a_meta_round_x_kd_step": {k: round(v, 3) for k, v in steps.items()}}, indent=2))
+    steps = {
+        mode: 1
+        + flops(
+            lambda m=mode: meta_gradient(
+                params, teacher_params, pilot, quiz_loss, pilot_lr=5e-5, mode=m, pilot_tape=tape
+            )
+        )
+        / kd
+        for mode in ("exact", "mixed", "fd")
+    }
+    print(
+        json.dumps(
+            {
+                "batch": args.batch,
+                "quiz": args.quiz,
+                "length": args.length,
+                "kd_step_gflop": round(kd / 1e9, 2),
+                "parts_x_kd_step": {k: round(v / kd, 3) for k, v in parts.items()},
+                "step_with_a_meta_round_x_kd_step": {k: round(v, 3) for k, v in steps.items()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

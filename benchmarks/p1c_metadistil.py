@@ -43,8 +43,10 @@ VARIANTS = {
     "kd-cache": {"cache": True},
     "kd-online": {"cache": False},
     "md-exact": {"method": "metadistil", "method_options": {"meta_grad": "exact"}},
-    "md-exact-q32": {"method": "metadistil", "method_options": {"meta_grad": "exact", "quiz_batch_size": 32,
-                                                                  "held_batches": 1}},
+    "md-exact-q32": {
+        "method": "metadistil",
+        "method_options": {"meta_grad": "exact", "quiz_batch_size": 32, "held_batches": 1},
+    },
     "md-fd": {"method": "metadistil", "method_options": {"meta_grad": "fd"}},
     "md-every4": {"method": "metadistil", "method_options": {"meta_grad": "exact", "meta_every": 4}},
     "md-mixed": {"method": "metadistil", "method_options": {"meta_grad": "mixed"}},
@@ -61,16 +63,30 @@ def one(args) -> None:
     torch.set_num_threads(args.threads)
     timer = StepTimer()
 
-
     variant = VARIANTS[args.variant]
     options = {"quiz_size": 100, "pilot_lr": 5e-5, "teacher_lr": 1e-5, **variant.get("method_options", {})}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = DistillConfig(
-            teacher=[args.teacher], student=args.student, task="bbc-news", output=str(Path(tmp) / "out"),
-            loss="kd=0.5,ce=0.5", temperature=2.0, lr=1e-4, batch_size=32, max_length=64, epochs=1,
-            max_steps=args.steps, max_train_samples=args.steps * 32 + 100, max_eval_samples=32,
-            pad_to_max_length=True, group_by_length=False, cache=variant.get("cache", False),
-            cache_dir=args.cache_dir, seed=42, progress=False, method=variant.get("method", "standard"),
+            teacher=[args.teacher],
+            student=args.student,
+            task="bbc-news",
+            output=str(Path(tmp) / "out"),
+            loss="kd=0.5,ce=0.5",
+            temperature=2.0,
+            lr=1e-4,
+            batch_size=32,
+            max_length=64,
+            epochs=1,
+            max_steps=args.steps,
+            max_train_samples=args.steps * 32 + 100,
+            max_eval_samples=32,
+            pad_to_max_length=True,
+            group_by_length=False,
+            cache=variant.get("cache", False),
+            cache_dir=args.cache_dir,
+            seed=42,
+            progress=False,
+            method=variant.get("method", "standard"),
             method_options=options if variant.get("method") else {},
         )
         run_distill(cfg, callbacks=[timer], log=lambda m: None)
@@ -78,13 +94,21 @@ def one(args) -> None:
     every = options.get("meta_every", 1) if variant.get("method") else 1
     if every > 1:  # whole cycles (one meta step + every-1 plain steps), from step 4 on
         body = steps[4:]
-        cycles = [sum(body[i:i + every]) / every for i in range(0, len(body) - every + 1, every)]
+        cycles = [sum(body[i : i + every]) / every for i in range(0, len(body) - every + 1, every)]
         median = statistics.median(cycles)
     else:
         median = statistics.median(steps[3:])
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"variant": args.variant, "median_step_s": median, "step_seconds": [round(s, 4) for s in steps],
-                      "peak_rss_mb": round(peak_mb, 1)}))
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "median_step_s": median,
+                "step_seconds": [round(s, 4) for s in steps],
+                "peak_rss_mb": round(peak_mb, 1),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -103,34 +127,70 @@ def main() -> None:
     from step_timer import alternated_rounds, write_cost  # benchmarks/, the script's own folder, is on sys.path
 
     def run(variant: str) -> dict:
-        cmd = [sys.executable, __file__, "one", "--teacher", args.teacher, "--student", args.student, "--variant",
-               variant, "--steps", str(args.steps), "--threads", str(args.threads), "--cache-dir", args.cache_dir]
+        cmd = [
+            sys.executable,
+            __file__,
+            "one",
+            "--teacher",
+            args.teacher,
+            "--student",
+            args.student,
+            "--variant",
+            variant,
+            "--steps",
+            str(args.steps),
+            "--threads",
+            str(args.threads),
+            "--cache-dir",
+            args.cache_dir,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=os.environ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     run("kd-cache")  # warms the cache entry
     names = list(VARIANTS)
-    rounds = alternated_rounds(names, args.rounds, lambda v, r: run(v), after_round=lambda entry: print(
-        {v: round(entry["runs"][v]["median_step_s"], 3) for v in names}, flush=True))
+    rounds = alternated_rounds(
+        names,
+        args.rounds,
+        lambda v, r: run(v),
+        after_round=lambda entry: print({v: round(entry["runs"][v]["median_step_s"], 3) for v in names}, flush=True),
+    )
 
     def ratio(v, base):
         return statistics.median(r["runs"][v]["median_step_s"] / r["runs"][base]["median_step_s"] for r in rounds)
 
-    table = {v: {"median_step_s": statistics.median(r["runs"][v]["median_step_s"] for r in rounds),
-                 "x_kd_online": ratio(v, "kd-online"), "x_kd_cache": ratio(v, "kd-cache"),
-                 "peak_rss_mb": max(r["runs"][v]["peak_rss_mb"] for r in rounds)} for v in names}
-    result = {"command": " ".join(["python", "benchmarks/p1c_metadistil.py", *sys.argv[1:]]),
-              "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                       text=True).stdout.strip(),
-              "steps_per_run": args.steps, "rounds": rounds, "table": table}
-    lines = ["# P1c: a MetaDistil step against a KD step", "",
-             f"Command: `{result['command']}` (commit {result['commit']}; 2 threads; machine otherwise idle). "
-             f"{args.rounds} rounds × {args.steps} steps per run; medians over rounds of per-run medians.", "",
-             "| variant | s/step | × KD (teacher online) | × KD (cached teacher) | peak RSS (MB) |",
-             "|---|---:|---:|---:|---:|"]
+    table = {
+        v: {
+            "median_step_s": statistics.median(r["runs"][v]["median_step_s"] for r in rounds),
+            "x_kd_online": ratio(v, "kd-online"),
+            "x_kd_cache": ratio(v, "kd-cache"),
+            "peak_rss_mb": max(r["runs"][v]["peak_rss_mb"] for r in rounds),
+        }
+        for v in names
+    }
+    result = {
+        "command": " ".join(["python", "benchmarks/p1c_metadistil.py", *sys.argv[1:]]),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+        "steps_per_run": args.steps,
+        "rounds": rounds,
+        "table": table,
+    }
+    lines = [
+        "# P1c: a MetaDistil step against a KD step",
+        "",
+        f"Command: `{result['command']}` (commit {result['commit']}; 2 threads; machine otherwise idle). "
+        f"{args.rounds} rounds × {args.steps} steps per run; medians over rounds of per-run medians.",
+        "",
+        "| variant | s/step | × KD (teacher online) | × KD (cached teacher) | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for v, t in table.items():
-        lines.append(f"| {v} | {t['median_step_s']:.3f} | {t['x_kd_online']:.2f} | {t['x_kd_cache']:.2f} | "
-                     f"{t['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {v} | {t['median_step_s']:.3f} | {t['x_kd_online']:.2f} | {t['x_kd_cache']:.2f} | "
+            f"{t['peak_rss_mb']:.0f} |"
+        )
     write_cost(RESULTS, result, lines, indent=2)
 
 

@@ -46,8 +46,12 @@ def main() -> None:
         variants[k] = drop_layers(model, list(range(k)))  # the speed of k layers does not depend on which k
 
     timed = compare_throughput(
-        variants, rounds=args.rounds, batch_size=args.batch_size, seq_len=args.seq_len,
-        repeats=args.repeats, threads=args.threads,
+        variants,
+        rounds=args.rounds,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        repeats=args.repeats,
+        threads=args.threads,
     )
     base = timed[n]["seconds_per_batch"]
     rows = []

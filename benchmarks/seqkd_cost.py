@@ -26,8 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks/results/seqkd_cost"
-STUDENT = {"model_type": "bart", "d_model": 128, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
-           "decoder_attention_heads": 4, "encoder_ffn_dim": 512, "decoder_ffn_dim": 512, "max_position_embeddings": 256}
+STUDENT = {
+    "model_type": "bart",
+    "d_model": 128,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 512,
+    "decoder_ffn_dim": 512,
+    "max_position_embeddings": 256,
+}
 
 
 def main() -> None:
@@ -61,38 +70,70 @@ def main() -> None:
     files = {"train_file": args.train_file, "validation_file": args.validation_file} if args.train_file else {}
     gen = {}
     for beams, n_best in ((1, 1), (5, 5)):
-        cfg = GenerateTargetsConfig(teacher=args.teacher, task=args.task, data_dir=args.data_dir, num_beams=beams,
-                                    n_best=n_best, max_length=args.max_length, max_new_tokens=args.max_length,
-                                    max_train_samples=args.pairs, output=str(work / f"targets-b{beams}"),
-                                    cache_dir=str(work / f"store-b{beams}"), batch_size=args.batch_size, **files)
+        cfg = GenerateTargetsConfig(
+            teacher=args.teacher,
+            task=args.task,
+            data_dir=args.data_dir,
+            num_beams=beams,
+            n_best=n_best,
+            max_length=args.max_length,
+            max_new_tokens=args.max_length,
+            max_train_samples=args.pairs,
+            output=str(work / f"targets-b{beams}"),
+            cache_dir=str(work / f"store-b{beams}"),
+            batch_size=args.batch_size,
+            **files,
+        )
         record = run_generate_targets(cfg, log=quiet)
         gen[f"beam{beams}"] = record["generation"]["examples_per_second"]
     losses = {"nll": {"ce": 1.0}, "word-kd": {"kd": 0.5, "ce": 0.5}}
 
     def measure(name, r):
-        cfg = DistillConfig(teacher=[args.teacher], task=args.task, data_dir=args.data_dir,
-                            student_config=json.dumps(STUDENT), loss=losses[name], temperature=1.0,
-                            max_length=args.max_length, max_new_tokens=args.max_length,
-                            batch_size=args.batch_size, max_steps=args.steps,
-                            max_train_samples=args.steps * args.batch_size, max_eval_samples=32,
-                            output=str(work / f"{name}-r{r}"), progress=False, seed=42, **files)
+        cfg = DistillConfig(
+            teacher=[args.teacher],
+            task=args.task,
+            data_dir=args.data_dir,
+            student_config=json.dumps(STUDENT),
+            loss=losses[name],
+            temperature=1.0,
+            max_length=args.max_length,
+            max_new_tokens=args.max_length,
+            batch_size=args.batch_size,
+            max_steps=args.steps,
+            max_train_samples=args.steps * args.batch_size,
+            max_eval_samples=32,
+            output=str(work / f"{name}-r{r}"),
+            progress=False,
+            seed=42,
+            **files,
+        )
         return median_step(lambda timer: run_distill(cfg, callbacks=[timer], log=quiet))
 
     steps = per_variant(alternated_rounds(list(losses), args.rounds, measure))
     result = {
-        "command": " ".join(sys.argv), "threads": args.threads, "pairs": args.pairs, "time": time.ctime(),
+        "command": " ".join(sys.argv),
+        "threads": args.threads,
+        "pairs": args.pairs,
+        "time": time.ctime(),
         "generate_targets_examples_per_second": gen,
         "beam5_cost_vs_greedy": gen["beam1"] / gen["beam5"],
         "step_seconds": steps,
         "word_kd_step_vs_nll": statistics.median(steps["word-kd"]) / statistics.median(steps["nll"]),
     }
-    write_cost(out, result, cost_table([
-        ("generate-targets greedy, examples/s", f"{gen['beam1']:.1f}"),
-        ("generate-targets beam 5 (5-best), examples/s", f"{gen['beam5']:.1f}"),
-        ("beam 5 cost / greedy", f"{result['beam5_cost_vs_greedy']:.2f}x"),
-        ("NLL step, s (median over rounds)", f"{statistics.median(steps['nll']):.4f}"),
-        ("Word-KD step, s", f"{statistics.median(steps['word-kd']):.4f}"),
-        ("Word-KD / NLL step", f"{result['word_kd_step_vs_nll']:.2f}x")]))
+    write_cost(
+        out,
+        result,
+        cost_table(
+            [
+                ("generate-targets greedy, examples/s", f"{gen['beam1']:.1f}"),
+                ("generate-targets beam 5 (5-best), examples/s", f"{gen['beam5']:.1f}"),
+                ("beam 5 cost / greedy", f"{result['beam5_cost_vs_greedy']:.2f}x"),
+                ("NLL step, s (median over rounds)", f"{statistics.median(steps['nll']):.4f}"),
+                ("Word-KD step, s", f"{statistics.median(steps['word-kd']):.4f}"),
+                ("Word-KD / NLL step", f"{result['word_kd_step_vs_nll']:.2f}x"),
+            ]
+        ),
+    )
 
 
 if __name__ == "__main__":

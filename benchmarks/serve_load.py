@@ -46,6 +46,7 @@ async def fire(url: str, n: int, concurrency: int, timeout: float, deadline: flo
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+
         async def one(i: int) -> dict:
             text = TEXTS[i % len(TEXTS)]
             start = time.perf_counter()
@@ -112,41 +113,71 @@ def main(argv=None) -> int:
         sock.close()
 
     ok = [a for a in answers if a["status"] == 200]
-    correct = [a for a in ok if all(res["label"] == expected[res["model"]][a["i"] % len(TEXTS)]
-                                    for res in a["body"]["results"]) and len(a["body"]["results"]) == len(served)]
+    correct = [
+        a
+        for a in ok
+        if all(res["label"] == expected[res["model"]][a["i"] % len(TEXTS)] for res in a["body"]["results"])
+        and len(a["body"]["results"]) == len(served)
+    ]
     seconds = [a["seconds"] for a in ok]
-    per_model = {m.name: [res["latency_ms"] for a in ok for res in a["body"]["results"] if res["model"] == m.name]
-                 for m in served}
+    per_model = {
+        m.name: [res["latency_ms"] for a in ok for res in a["body"]["results"] if res["model"] == m.name]
+        for m in served
+    }
     command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     result = {
-        "command": command, "requests": args.requests, "concurrency": args.concurrency,
-        "answered_200": len(ok), "correct": len(correct), "wall_seconds": wall,
+        "command": command,
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "answered_200": len(ok),
+        "correct": len(correct),
+        "wall_seconds": wall,
         "requests_per_second": len(ok) / wall if wall else None,
-        "latency_ms": {"p50": 1000 * percentile(seconds, 0.5), "p99": 1000 * percentile(seconds, 0.99),
-                       "max": 1000 * max(seconds)} if seconds else None,
-        "model_ms": {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)} for name, v in per_model.items() if v},
+        "latency_ms": {
+            "p50": 1000 * percentile(seconds, 0.5),
+            "p99": 1000 * percentile(seconds, 0.99),
+            "max": 1000 * max(seconds),
+        }
+        if seconds
+        else None,
+        "model_ms": {
+            name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99)} for name, v in per_model.items() if v
+        },
         "models": [{"name": m.name, **m.info} for m in served],
-        "screenshot": args.screenshot, "page_rows": shot_rows,
-        "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+        "screenshot": args.screenshot,
+        "page_rows": shot_rows,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
     }
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "load.json").write_text(json.dumps(result, indent=1) + "\n")
     lat = result["latency_ms"] or {}
-    md = ["# lamina serve under load", "", f"`{command}`", "",
-          f"{args.requests} requests, {args.concurrency} in flight, one text each, on loopback; every model answers "
-          f"every request (its own lock: requests take turns per model). {os.cpu_count()} CPUs, load average at the "
-          f"end {', '.join(f'{x:.2f}' for x in result['load_average'])}.", "",
-          f"- answered (200): **{len(ok)} / {args.requests}**, correct (each model's label equals its direct "
-          f"prediction): **{len(correct)} / {args.requests}**",
-          f"- wall {wall:.1f} s ({result['requests_per_second']:.1f} requests/s)",
-          f"- request latency (client side, queueing included): p50 **{lat.get('p50', 0):.0f} ms**, "
-          f"p99 **{lat.get('p99', 0):.0f} ms**, max {lat.get('max', 0):.0f} ms",
-          "- per model (server side, one text): " + ", ".join(
-              f"{n} p50 {v['p50']:.1f} ms / p99 {v['p99']:.1f} ms" for n, v in result["model_ms"].items()), ""]
+    md = [
+        "# lamina serve under load",
+        "",
+        f"`{command}`",
+        "",
+        f"{args.requests} requests, {args.concurrency} in flight, one text each, on loopback; every model answers "
+        f"every request (its own lock: requests take turns per model). {os.cpu_count()} CPUs, load average at the "
+        f"end {', '.join(f'{x:.2f}' for x in result['load_average'])}.",
+        "",
+        f"- answered (200): **{len(ok)} / {args.requests}**, correct (each model's label equals its direct "
+        f"prediction): **{len(correct)} / {args.requests}**",
+        f"- wall {wall:.1f} s ({result['requests_per_second']:.1f} requests/s)",
+        f"- request latency (client side, queueing included): p50 **{lat.get('p50', 0):.0f} ms**, "
+        f"p99 **{lat.get('p99', 0):.0f} ms**, max {lat.get('max', 0):.0f} ms",
+        "- per model (server side, one text): "
+        + ", ".join(f"{n} p50 {v['p50']:.1f} ms / p99 {v['p99']:.1f} ms" for n, v in result["model_ms"].items()),
+        "",
+    ]
     if shot_rows:
-        md += [f"Page after predicting \"{args.text}\" ([{Path(args.screenshot).name}]({Path(args.screenshot).name})):",
-               "", "| model | label | confidence | latency |", "|---|---|---:|---:|"]
+        md += [
+            f'Page after predicting "{args.text}" ([{Path(args.screenshot).name}]({Path(args.screenshot).name})):',
+            "",
+            "| model | label | confidence | latency |",
+            "|---|---|---:|---:|",
+        ]
         md += [f"| {r['model']} | {r['label']} | {r['confidence']} | {r['latency']} |" for r in shot_rows]
     (out / "load.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

@@ -105,33 +105,64 @@ def main() -> None:
     ids = torch.randint(5, 1000, (2, 16), generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         ref = ticket(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state
-        check = {n: float((m(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state - ref).abs().max())
-                 for n, m in variants.items() if n.startswith("sparse")}
+        check = {
+            n: float((m(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state - ref).abs().max())
+            for n, m in variants.items()
+            if n.startswith("sparse")
+        }
 
-    timed = compare_throughput(variants, rounds=args.rounds, batch_size=args.batch_size, seq_len=args.seq_len,
-                               repeats=args.repeats, threads=args.threads)
+    timed = compare_throughput(
+        variants,
+        rounds=args.rounds,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        repeats=args.repeats,
+        threads=args.threads,
+    )
     base = timed["dense"]["seconds_per_batch"]
-    rows = [{"variant": n, "seconds_per_batch_median": round(t["seconds_per_batch"], 4),
-             "seconds_per_batch_rounds": [round(s, 4) for s in t["seconds_per_round"]],
-             "samples_per_second": round(t["samples_per_second"], 2), "speedup_vs_dense": round(base / t["seconds_per_batch"], 3),
-             "max_abs_diff_vs_ticket": check.get(n)} for n, t in timed.items()]
+    rows = [
+        {
+            "variant": n,
+            "seconds_per_batch_median": round(t["seconds_per_batch"], 4),
+            "seconds_per_batch_rounds": [round(s, 4) for s in t["seconds_per_round"]],
+            "samples_per_second": round(t["samples_per_second"], 2),
+            "speedup_vs_dense": round(base / t["seconds_per_batch"], 3),
+            "max_abs_diff_vs_ticket": check.get(n),
+        }
+        for n, t in timed.items()
+    ]
     result = {
         "command": "python " + " ".join(["benchmarks/sparse_ticket_speed.py", *sys.argv[1:]]),
-        "model": args.model, "ticket": args.ticket, "sparsity_of_prunable": round(sparsity_of(masks), 4),
-        "batch_size": args.batch_size, "seq_len": args.seq_len, "rounds": args.rounds, "repeats": args.repeats,
-        "threads": args.threads, "torch": torch.__version__, "transformers": transformers.__version__,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}", "rows": rows,
+        "model": args.model,
+        "ticket": args.ticket,
+        "sparsity_of_prunable": round(sparsity_of(masks), 4),
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "rows": rows,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# Sparse ticket speed ({result['sparsity_of_prunable']:.0%} of the prunable weights zero)", "",
-             f"`{result['command']}`", "", "| variant | samples / s | speed-up vs dense | max abs diff vs ticket |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        f"# Sparse ticket speed ({result['sparsity_of_prunable']:.0%} of the prunable weights zero)",
+        "",
+        f"`{result['command']}`",
+        "",
+        "| variant | samples / s | speed-up vs dense | max abs diff vs ticket |",
+        "|---|---:|---:|---:|",
+    ]
     for r in rows:
         diff = r["max_abs_diff_vs_ticket"]
-        lines.append(f"| {r['variant']} | {r['samples_per_second']} | {r['speedup_vs_dense']:.2f}x | "
-                     f"{'' if diff is None else f'{diff:.2e}'} |")
+        lines.append(
+            f"| {r['variant']} | {r['samples_per_second']} | {r['speedup_vs_dense']:.2f}x | "
+            f"{'' if diff is None else f'{diff:.2e}'} |"
+        )
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -38,8 +38,15 @@ def cut(model, layers: int, ffn: int, heads: int, hidden: int):
     spec = width_spec(model)
     small = drop_layers(model, list(range(layers)))
     c = small.config
-    widths = {k: v for k, v, full in (("ffn", ffn, spec.ffn(c)), ("heads", heads, spec.heads(c)),
-                                       ("hidden", hidden, spec.hidden(c))) if v != full}
+    widths = {
+        k: v
+        for k, v, full in (
+            ("ffn", ffn, spec.ffn(c)),
+            ("heads", heads, spec.heads(c)),
+            ("hidden", hidden, spec.hidden(c)),
+        )
+        if v != full
+    }
     if "heads" in widths or "hidden" in widths:
         widths.setdefault("heads", heads)
         widths.setdefault("hidden", hidden)
@@ -49,8 +56,11 @@ def cut(model, layers: int, ffn: int, heads: int, hidden: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="minilm-l6")
-    ap.add_argument("--shapes", default="3:1536:12:384,2:1536:12:384,6:384:12:384,6:192:12:384,6:1536:6:192,"
-                                        "6:768:6:192,4:768:6:192,3:768:12:384,3:384:12:384")
+    ap.add_argument(
+        "--shapes",
+        default="3:1536:12:384,2:1536:12:384,6:384:12:384,6:192:12:384,6:1536:6:192,"
+        "6:768:6:192,4:768:6:192,3:768:12:384,3:384:12:384",
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
@@ -67,11 +77,24 @@ def main() -> None:
     variants = {full: model}
     for s in args.shapes.split(","):
         variants[s] = cut(model, *(int(x) for x in s.split(":")))
-    timed = compare_throughput(variants, rounds=args.rounds, batch_size=args.batch_size, seq_len=args.seq_len,
-                               repeats=args.repeats, threads=args.threads)
+    timed = compare_throughput(
+        variants,
+        rounds=args.rounds,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        repeats=args.repeats,
+        threads=args.threads,
+    )
     base = timed[full]["samples_per_second"]
-    rows = [{"shape": name, "parameters": parameter_count(m), "samples_per_second": round(timed[name]["samples_per_second"], 2),
-             "speedup": round(timed[name]["samples_per_second"] / base, 2)} for name, m in variants.items()]
+    rows = [
+        {
+            "shape": name,
+            "parameters": parameter_count(m),
+            "samples_per_second": round(timed[name]["samples_per_second"], 2),
+            "speedup": round(timed[name]["samples_per_second"] / base, 2),
+        }
+        for name, m in variants.items()
+    ]
 
     texts = load_calibration_texts(None, samples=args.calib_samples)
     batches = calibration_batches(tokenizer, texts, max_length=args.seq_len)
@@ -82,21 +105,42 @@ def main() -> None:
         cost[name] = round(time.perf_counter() - start, 2)
 
     command = "python benchmarks/width_shapes.py " + " ".join(sys.argv[1:])
-    result = {"command": command.strip(), "model": args.model, "batch_size": args.batch_size, "seq_len": args.seq_len,
-              "rounds": args.rounds, "repeats": args.repeats, "threads": args.threads, "shapes": rows,
-              "importance_seconds": cost, "calib_samples": len(texts),
-              "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                           "python": platform.python_version()}}
+    result = {
+        "command": command.strip(),
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "shapes": rows,
+        "importance_seconds": cost,
+        "calib_samples": len(texts),
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / args.model.replace("/", "_")
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [f"# Width shapes of {args.model}: CPU throughput (batch {args.batch_size} × {args.seq_len})", "",
-             f"`{result['command']}` ({args.threads} threads, {args.rounds} interleaved rounds × {args.repeats} "
-             "passes, medians)", "", "| layers:FFN:heads:hidden | parameters | samples/s | speed-up |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        f"# Width shapes of {args.model}: CPU throughput (batch {args.batch_size} × {args.seq_len})",
+        "",
+        f"`{result['command']}` ({args.threads} threads, {args.rounds} interleaved rounds × {args.repeats} "
+        "passes, medians)",
+        "",
+        "| layers:FFN:heads:hidden | parameters | samples/s | speed-up |",
+        "|---|---:|---:|---:|",
+    ]
     lines += [f"| {r['shape']} | {r['parameters']:,} | {r['samples_per_second']} | {r['speedup']:.2f}x |" for r in rows]
-    lines += ["", f"Importance pass on {len(texts)} bbc-news examples at {args.seq_len} tokens: activation "
-              f"{cost['activation']} s, magnitude {cost['magnitude']} s.", ""]
+    lines += [
+        "",
+        f"Importance pass on {len(texts)} bbc-news examples at {args.seq_len} tokens: activation "
+        f"{cost['activation']} s, magnitude {cost['magnitude']} s.",
+        "",
+    ]
     stem.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -14,15 +14,40 @@ torch.manual_seed(0)
 # (name, config class, config kwargs, model class, vanilla Auto class used to reload)
 _COMMON_ENC = dict(vocab_size=120, hidden_size=32, num_attention_heads=4, intermediate_size=64, num_hidden_layers=4)
 _COMMON_DEC = dict(
-    vocab_size=120, hidden_size=32, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64, num_hidden_layers=4
+    vocab_size=120,
+    hidden_size=32,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=64,
+    num_hidden_layers=4,
 )
 TINY = {
     "bert": ("BertConfig", _COMMON_ENC, "BertForSequenceClassification", "AutoModelForSequenceClassification"),
-    "roberta": ("RobertaConfig", dict(_COMMON_ENC, max_position_embeddings=80), "RobertaForMaskedLM", "AutoModelForMaskedLM"),
-    "electra": ("ElectraConfig", dict(_COMMON_ENC, embedding_size=16), "ElectraForSequenceClassification", "AutoModelForSequenceClassification"),
+    "roberta": (
+        "RobertaConfig",
+        dict(_COMMON_ENC, max_position_embeddings=80),
+        "RobertaForMaskedLM",
+        "AutoModelForMaskedLM",
+    ),
+    "electra": (
+        "ElectraConfig",
+        dict(_COMMON_ENC, embedding_size=16),
+        "ElectraForSequenceClassification",
+        "AutoModelForSequenceClassification",
+    ),
     "mpnet": ("MPNetConfig", _COMMON_ENC, "MPNetForSequenceClassification", "AutoModelForSequenceClassification"),
-    "distilbert": ("DistilBertConfig", dict(vocab_size=120, dim=32, n_heads=4, hidden_dim=64, n_layers=4), "DistilBertModel", "AutoModel"),
-    "gpt2": ("GPT2Config", dict(vocab_size=120, n_embd=32, n_head=4, n_layer=4, n_positions=64), "GPT2LMHeadModel", "AutoModelForCausalLM"),
+    "distilbert": (
+        "DistilBertConfig",
+        dict(vocab_size=120, dim=32, n_heads=4, hidden_dim=64, n_layers=4),
+        "DistilBertModel",
+        "AutoModel",
+    ),
+    "gpt2": (
+        "GPT2Config",
+        dict(vocab_size=120, n_embd=32, n_head=4, n_layer=4, n_positions=64),
+        "GPT2LMHeadModel",
+        "AutoModelForCausalLM",
+    ),
     "llama": ("LlamaConfig", _COMMON_DEC, "LlamaForCausalLM", "AutoModelForCausalLM"),
     "qwen2": (
         "Qwen2Config",
@@ -127,8 +152,20 @@ def tiny_teacher(tmp_path_factory, tiny_bert_with_tokenizer, sst_like):
     from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
     out = tmp_path_factory.mktemp("teacher") / "t"
-    run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,
-                                epochs=10, lr=3e-3, batch_size=16, max_length=32, logging_steps=4, progress=False))
+    run_finetune(
+        FinetuneConfig(
+            model=str(tiny_bert_with_tokenizer),
+            task="sst2",
+            output=str(out),
+            data_dir=sst_like,
+            epochs=10,
+            lr=3e-3,
+            batch_size=16,
+            max_length=32,
+            logging_steps=4,
+            progress=False,
+        )
+    )
     return out
 
 
@@ -151,8 +188,9 @@ def assert_cli_ok(result):
 
 # tiny generating models for the causal-LM, seq2seq and pretraining tests
 WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", "to", "park", "red", "blue", "house", "tree"]
-SMALL_LLAMA = dict(hidden_size=16, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32,
-                   num_hidden_layers=2)
+SMALL_LLAMA = dict(
+    hidden_size=16, num_attention_heads=2, num_key_value_heads=1, intermediate_size=32, num_hidden_layers=2
+)
 
 
 def write_patterned_corpus(folder: Path, lines: int, strides: int, seed: int = 0) -> Path:
@@ -170,8 +208,11 @@ def write_patterned_corpus(folder: Path, lines: int, strides: int, seed: int = 0
 
 def special_ids(tokenizer) -> dict:
     """A config's pad/bos/eos ids from a tokenizer."""
-    return {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id}
+    return {
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
 
 
 def tiny_llama(vocab_size: int, seed: int = 0, **overrides):
@@ -209,14 +250,23 @@ def lifelong_setup(tmp_path_factory):
             for _ in range(200):
                 i, j = rng.randrange(len(LETTERS) - 1), rng.randrange(len(LETTERS) - 1)
                 answer = LETTERS[i] if kind == "copy" else LETTERS[j + 1]
-                f.write(json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which",
-                                    "answer": answer}) + "\n")
+                f.write(
+                    json.dumps({"context": f"{LETTERS[i]} {LETTERS[j]}", "question": "which", "answer": answer}) + "\n"
+                )
     tok = train_bpe([" ".join(LETTERS)] * 5 + ["which"] * 5, vocab_size=300, max_length=64)
     torch.manual_seed(0)
-    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
-                                      intermediate_size=128, num_hidden_layers=2, max_position_embeddings=64,
-                                      pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                      eos_token_id=tok.eos_token_id)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        max_position_embeddings=64,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     transformers.LlamaForCausalLM(config).save_pretrained(folder / "model")
     tok.save_pretrained(folder / "model")
     files = ["--text-file", f"copy={folder / 'copy.jsonl'}", "--text-file", f"next={folder / 'next.jsonl'}"]

@@ -48,8 +48,12 @@ def main() -> None:
     print(f"1. student-from-teacher top 3 == {STUDENT.relative_to(ROOT)}: {same_init}")
 
     tok = AutoTokenizer.from_pretrained(TEACHER)
-    texts = ["a gorgeous , witty , seductive movie .", "the film is strictly routine .",
-             "it 's a bad sign when you 're rooting for the film to end", "often hilarious"]
+    texts = [
+        "a gorgeous , witty , seductive movie .",
+        "the film is strictly routine .",
+        "it 's a bad sign when you 're rooting for the film to end",
+        "often hilarious",
+    ]
     batch = dict(tok(texts, padding="max_length", max_length=64, truncation=True, return_tensors="pt"))
     batch["labels"] = torch.tensor([1, 0, 0, 1])
     T = 2.0
@@ -60,19 +64,38 @@ def main() -> None:
             t_out = teacher(**batch, output_hidden_states=True)
         s_out = student(**batch, output_hidden_states=True)
         if tool == "lamina":
-            loss = (0.5 * soft_target_kd(s_out.logits, t_out.logits, T) + 0.5 * cross_entropy(s_out.logits, batch["labels"])
-                    + hidden_mse([s_out.hidden_states[j] for j in (1, 2, 3)], [t_out.hidden_states[2 * j] for j in (1, 2, 3)],
-                                 batch["attention_mask"]))
+            loss = (
+                0.5 * soft_target_kd(s_out.logits, t_out.logits, T)
+                + 0.5 * cross_entropy(s_out.logits, batch["labels"])
+                + hidden_mse(
+                    [s_out.hidden_states[j] for j in (1, 2, 3)],
+                    [t_out.hidden_states[2 * j] for j in (1, 2, 3)],
+                    batch["attention_mask"],
+                )
+            )
         else:
+
             def adaptor(b, o):
-                return {"logits": o.logits, "losses": o.loss, "hidden": o.hidden_states, "inputs_mask": b["attention_mask"]}
+                return {
+                    "logits": o.logits,
+                    "losses": o.loss,
+                    "hidden": o.hidden_states,
+                    "inputs_mask": b["attention_mask"],
+                }
 
             config = DistillationConfig(
-                temperature=T, kd_loss_type="ce", kd_loss_weight=0.5 * T * T, hard_label_weight=0.5,
-                intermediate_matches=[{"layer_T": 2 * j, "layer_S": j, "feature": "hidden", "loss": "hidden_mse",
-                                       "weight": 1 / 3} for j in (1, 2, 3)])
-            distiller = GeneralDistiller(TrainingConfig(device="cpu", output_dir=tempfile.mkdtemp()), config,
-                                         teacher, student, adaptor, adaptor)
+                temperature=T,
+                kd_loss_type="ce",
+                kd_loss_weight=0.5 * T * T,
+                hard_label_weight=0.5,
+                intermediate_matches=[
+                    {"layer_T": 2 * j, "layer_S": j, "feature": "hidden", "loss": "hidden_mse", "weight": 1 / 3}
+                    for j in (1, 2, 3)
+                ],
+            )
+            distiller = GeneralDistiller(
+                TrainingConfig(device="cpu", output_dir=tempfile.mkdtemp()), config, teacher, student, adaptor, adaptor
+            )
             loss, _ = distiller.compute_loss(post_adaptor(adaptor(batch, s_out)), post_adaptor(adaptor(batch, t_out)))
         loss.backward()
         return float(loss.detach()), torch.cat([p.grad.flatten() for p in student.parameters() if p.grad is not None])
@@ -80,8 +103,10 @@ def main() -> None:
     l_lamina, g_lamina = grads("lamina")
     l_tb, g_tb = grads("textbrewer")
     rel = float((g_lamina - g_tb).norm() / g_lamina.norm())
-    print(f"2. loss lamina {l_lamina:.6f}, TextBrewer {l_tb:.6f} (differ by a constant); "
-          f"gradient relative difference {rel:.2e}, max abs {float((g_lamina - g_tb).abs().max()):.2e}")
+    print(
+        f"2. loss lamina {l_lamina:.6f}, TextBrewer {l_tb:.6f} (differ by a constant); "
+        f"gradient relative difference {rel:.2e}, max abs {float((g_lamina - g_tb).abs().max()):.2e}"
+    )
     ok = same_init and rel < 1e-5
     print("same student, same objective:", ok)
     sys.exit(0 if ok else 1)

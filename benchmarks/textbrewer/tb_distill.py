@@ -95,8 +95,12 @@ def adaptor_kd(batch, model_outputs):
 
 
 def adaptor_hidden(batch, model_outputs):
-    return {"logits": model_outputs.logits, "losses": model_outputs.loss,
-            "hidden": model_outputs.hidden_states, "inputs_mask": batch["attention_mask"]}
+    return {
+        "logits": model_outputs.logits,
+        "losses": model_outputs.loss,
+        "hidden": model_outputs.hidden_states,
+        "inputs_mask": batch["attention_mask"],
+    }
 
 
 class TimedScheduler:
@@ -141,8 +145,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup-steps-excluded", type=int, default=5, help="first steps left out of the median")
-    ap.add_argument("--logits-cache", action="store_true",
-                    help="BasicDistiller with is_caching_logits=True (TextBrewer's in-memory logits cache; kd only)")
+    ap.add_argument(
+        "--logits-cache",
+        action="store_true",
+        help="BasicDistiller with is_caching_logits=True (TextBrewer's in-memory logits cache; kd only)",
+    )
     ap.add_argument("--eval", action="store_true", help="dev accuracy at the end")
     ap.add_argument("--save-dir", help="save the trained student here as an HF folder")
     ap.add_argument("--work-dir", default="runs/p1/tb-work", help="TextBrewer output_dir / log_dir")
@@ -172,8 +179,10 @@ def main() -> None:
 
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
-        {"params": [p for n, p in student.named_parameters() if not any(nd in n for nd in no_decay)],
-         "weight_decay": args.weight_decay},
+        {
+            "params": [p for n, p in student.named_parameters() if not any(nd in n for nd in no_decay)],
+            "weight_decay": args.weight_decay,
+        },
         {"params": [p for n, p in student.named_parameters() if any(nd in n for nd in no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
@@ -192,8 +201,10 @@ def main() -> None:
     common = dict(temperature=T, kd_loss_type="ce", kd_loss_weight=0.5 * T * T, hard_label_weight=0.5)
     model_kwargs = {}
     if args.loss == "kd_hidden":
-        matches = [{"layer_T": 2 * j, "layer_S": j, "feature": "hidden", "loss": "hidden_mse", "weight": 1 / 3}
-                   for j in (1, 2, 3)]
+        matches = [
+            {"layer_T": 2 * j, "layer_S": j, "feature": "hidden", "loss": "hidden_mse", "weight": 1 / 3}
+            for j in (1, 2, 3)
+        ]
         distill_config = DistillationConfig(**common, intermediate_matches=matches)
         adaptor = adaptor_hidden
         model_kwargs["output_hidden_states"] = True  # passed to both models' forward by distiller.train(**args)
@@ -234,14 +245,21 @@ def main() -> None:
 
     t_train = time.perf_counter()
     with distiller:
-        distiller.train(optimizer, loader, num_epochs=args.epochs, scheduler_class=scheduler_class,
-                        scheduler_args=scheduler_args, max_grad_norm=1.0, **model_kwargs)
+        distiller.train(
+            optimizer,
+            loader,
+            num_epochs=args.epochs,
+            scheduler_class=scheduler_class,
+            scheduler_args=scheduler_args,
+            max_grad_norm=1.0,
+            **model_kwargs,
+        )
     t_trained = time.perf_counter()
 
     stamps = timed["s"].stamps
     first_step_start = t_train + cache_seconds
     steps = [stamps[0] - first_step_start] + [b - a for a, b in zip(stamps, stamps[1:])]
-    measured = steps[args.warmup_steps_excluded:]
+    measured = steps[args.warmup_steps_excluded :]
     result = {
         "tool": "textbrewer-cache" if args.logits_cache else "textbrewer",
         "distiller": type(distiller).__name__,
@@ -256,8 +274,9 @@ def main() -> None:
         "median_step_seconds": statistics.median(measured) if measured else None,
         "warmup_steps_excluded": args.warmup_steps_excluded,
         "parts_seconds": {"train_on_batch": [round(x, 5) for x in forward_seconds]},
-        "parts_median_seconds": {"train_on_batch": statistics.median(forward_seconds[args.warmup_steps_excluded:])}
-        if len(forward_seconds) > args.warmup_steps_excluded else {},
+        "parts_median_seconds": {"train_on_batch": statistics.median(forward_seconds[args.warmup_steps_excluded :])}
+        if len(forward_seconds) > args.warmup_steps_excluded
+        else {},
         "train_loss_first": losses[0],
         "train_loss_last": losses[-1],
         "train_loss_mean": sum(losses) / len(losses),
@@ -265,12 +284,25 @@ def main() -> None:
         "train_seconds": round(t_trained - t_train, 3),
         "load_seconds": round(t_loaded - T_START, 3),
         "threads": torch.get_num_threads(),
-        "versions": {"textbrewer": textbrewer.__version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "python": platform.python_version()},
-        "settings": {"lr": args.lr, "temperature": T, "kd_loss_type": "ce", "kd_loss_weight": 0.5 * T * T,
-                     "hard_label_weight": 0.5, "weight_decay": args.weight_decay, "warmup_ratio": args.warmup_ratio,
-                     "max_grad_norm": 1.0, "epochs": args.epochs, "seed": args.seed,
-                     "intermediate_matches": "hidden_mse 1:2, 2:4, 3:6, weight 1/3 each" if args.loss == "kd_hidden" else None},
+        "versions": {
+            "textbrewer": textbrewer.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
+        "settings": {
+            "lr": args.lr,
+            "temperature": T,
+            "kd_loss_type": "ce",
+            "kd_loss_weight": 0.5 * T * T,
+            "hard_label_weight": 0.5,
+            "weight_decay": args.weight_decay,
+            "warmup_ratio": args.warmup_ratio,
+            "max_grad_norm": 1.0,
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "intermediate_matches": "hidden_mse 1:2, 2:4, 3:6, weight 1/3 each" if args.loss == "kd_hidden" else None,
+        },
         "pid": os.getpid(),
     }
     if args.eval:

@@ -92,8 +92,15 @@ def _md(text: str) -> str:
     """Plain help text as Markdown: emphasis characters and angle brackets escaped outside code spans."""
     parts = _CODE.split(text)
     for i in range(0, len(parts), 2):
-        parts[i] = (parts[i].replace("\\", "\\\\").replace("<", "&lt;").replace("*", r"\*").replace("_", r"\_")
-                    .replace("[", r"\[").replace("]", r"\]"))
+        parts[i] = (
+            parts[i]
+            .replace("\\", "\\\\")
+            .replace("<", "&lt;")
+            .replace("*", r"\*")
+            .replace("_", r"\_")
+            .replace("[", r"\[")
+            .replace("]", r"\]")
+        )
     return "".join(parts)
 
 
@@ -106,7 +113,7 @@ _DEFAULT = re.compile(r"\s*\[default: (.*)\]\s*$")
 
 def _split_default(help_text: str) -> tuple[str, str | None]:
     m = _DEFAULT.search(help_text)
-    return (help_text[:m.start()], m.group(1)) if m else (help_text, None)
+    return (help_text[: m.start()], m.group(1)) if m else (help_text, None)
 
 
 def command_rows(command, ctx):
@@ -120,8 +127,13 @@ def command_rows(command, ctx):
         left, help_text = record
         flag, _, metavar = left.partition(" <")
         help_text, default = _split_default(help_text)
-        row = {"name": param.name, "flag": flag, "metavar": metavar.rstrip(">") if metavar else "",
-               "help": help_text.strip(), "default": default}
+        row = {
+            "name": param.name,
+            "flag": flag,
+            "metavar": metavar.rstrip(">") if metavar else "",
+            "help": help_text.strip(),
+            "default": default,
+        }
         (arguments if type(param).__name__.endswith("Argument") else options).append(row)
     return arguments, options
 
@@ -132,12 +144,25 @@ def reference_page(path: str, command, ctx) -> str:
     workflow = WORKFLOWS.entries.get(path)
     Config = workflow.Config if workflow is not None else None
     fields = Config.model_fields if Config is not None else {}
-    lines = [f"# lamina {path}", "", GENERATED_NOTE, "", _md(command.help or "").strip(), "",
-             "```text", command.get_usage(ctx).replace("Usage: ", "", 1), "```", ""]
+    lines = [
+        f"# lamina {path}",
+        "",
+        GENERATED_NOTE,
+        "",
+        _md(command.help or "").strip(),
+        "",
+        "```text",
+        command.get_usage(ctx).replace("Usage: ", "", 1),
+        "```",
+        "",
+    ]
     if Config is not None:
-        lines += [f"Settings model: `{Config.__module__}.{Config.__name__}`. Every option is also a key of "
-                  f"`--config FILE.yaml`, of a recipe step's `args` and of `lamina.{_api_name(path)}(...)` "
-                  "(the *key* column); flags typed on the command line override the file.", ""]
+        lines += [
+            f"Settings model: `{Config.__module__}.{Config.__name__}`. Every option is also a key of "
+            f"`--config FILE.yaml`, of a recipe step's `args` and of `lamina.{_api_name(path)}(...)` "
+            "(the *key* column); flags typed on the command line override the file.",
+            "",
+        ]
     arguments, options = command_rows(command, ctx)
 
     def table(title, rows, first):
@@ -158,8 +183,7 @@ def reference_page(path: str, command, ctx) -> str:
             if default is None:
                 default = "required" if field is not None and field.is_required() and first == "flag" else ""
             shown = "*required*" if default == "required" else (f"`{default}`" if default else "")
-            out.append(f"| `{flag}` | {key} | {_cell(kind)} | {shown} | "
-                       f"{_cell(r['help'])} |")
+            out.append(f"| `{flag}` | {key} | {_cell(kind)} | {shown} | {_cell(r['help'])} |")
         return out + [""]
 
     lines += table("Arguments", arguments, "argument")
@@ -168,8 +192,14 @@ def reference_page(path: str, command, ctx) -> str:
     if renamed:
         from lamina.config import flag_name
 
-        lines += ["## Renamed settings", "", "Refused with one line naming the new name (from a flag, a file or a "
-                  "recipe).", "", "| old | new |", "|---|---|"]
+        lines += [
+            "## Renamed settings",
+            "",
+            "Refused with one line naming the new name (from a flag, a file or a recipe).",
+            "",
+            "| old | new |",
+            "|---|---|",
+        ]
         lines += [f"| `{flag_name(old)}` | `{flag_name(new)}` |" for old, new in renamed.items()]
         lines.append("")
     return "\n".join(lines)
@@ -182,17 +212,26 @@ def _api_name(path: str) -> str:
 
 
 def reference_index(rows) -> str:
-    lines = ["# Command reference", "", GENERATED_NOTE, "",
-             "One page per command, generated at build time from the command line itself (each workflow's "
-             "settings model, through the same code that makes `lamina X --help`), so a page cannot disagree "
-             "with `--help`. Every command also takes `--config FILE.yaml` with its settings as keys.", "",
-             "| command | what it does |", "|---|---|"]
+    lines = [
+        "# Command reference",
+        "",
+        GENERATED_NOTE,
+        "",
+        "One page per command, generated at build time from the command line itself (each workflow's "
+        "settings model, through the same code that makes `lamina X --help`), so a page cannot disagree "
+        "with `--help`. Every command also takes `--config FILE.yaml` with its settings as keys.",
+        "",
+        "| command | what it does |",
+        "|---|---|",
+    ]
     for path, command, _ in rows:
         summary = (command.help or "").strip().split("\n\n")[0]
         summary = " ".join(summary.split())
         lines.append(f"| [`lamina {path}`]({slug(path)}.md) | {_cell(summary)} |")
-    lines += ["", "What is registered (strategies, losses, methods, tasks, importance criteria): "
-              "[registries](registries.md)."]
+    lines += [
+        "",
+        "What is registered (strategies, losses, methods, tasks, importance criteria): [registries](registries.md).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -201,8 +240,14 @@ def registries_page() -> str:
 
     from lamina.cli import app
 
-    lines = ["# Registries", "", GENERATED_NOTE, "",
-             "What this version has registered, exactly as the listing commands print it.", ""]
+    lines = [
+        "# Registries",
+        "",
+        GENERATED_NOTE,
+        "",
+        "What this version has registered, exactly as the listing commands print it.",
+        "",
+    ]
     for name in REGISTRIES:
         result = CliRunner().invoke(app, [name])
         if result.exit_code != 0:
@@ -285,7 +330,7 @@ def _with_note(text: str, note: str) -> str:
         if line.lstrip().startswith("```"):
             fenced = not fenced
         if not fenced and line.startswith("# "):
-            return "\n".join(lines[:i + 1] + ["", note] + lines[i + 1:])
+            return "\n".join(lines[: i + 1] + ["", note] + lines[i + 1 :])
     return note + "\n\n" + text
 
 
@@ -295,11 +340,14 @@ def benchmark_files() -> dict[str, str | Path]:
     for rel, content in files.items():
         name = "benchmarks/index.md" if rel == "benchmarks/README.md" else rel
         if rel == "benchmarks/README.md":
-            content = _with_note(content, GENERATED_NOTE.replace("do not edit", "edit benchmarks/README.md") +
-                                 "\n\n!!! note \"The results record\"\n    This page is `benchmarks/README.md`, "
-                                 "the project's record of every measurement, included as it is in the "
-                                 "repository: the commands are run from `benchmarks/` or the repository root "
-                                 "as each section says.")
+            content = _with_note(
+                content,
+                GENERATED_NOTE.replace("do not edit", "edit benchmarks/README.md")
+                + '\n\n!!! note "The results record"\n    This page is `benchmarks/README.md`, '
+                "the project's record of every measurement, included as it is in the "
+                "repository: the commands are run from `benchmarks/` or the repository root "
+                "as each section says.",
+            )
         docs[name] = content
     return docs
 
@@ -321,9 +369,12 @@ def on_config(config):
             value = next(iter(item.values())) if isinstance(item, dict) else item
             if isinstance(value, list):
                 if "reference/index.md" in [v if isinstance(v, str) else next(iter(v.values())) for v in value]:
-                    at = next(i for i, v in enumerate(value)
-                              if (v if isinstance(v, str) else next(iter(v.values()))) == "reference/index.md")
-                    value[at + 1:at + 1] = [{f"lamina {n}": f"reference/{n}.md"} for n in names]
+                    at = next(
+                        i
+                        for i, v in enumerate(value)
+                        if (v if isinstance(v, str) else next(iter(v.values()))) == "reference/index.md"
+                    )
+                    value[at + 1 : at + 1] = [{f"lamina {n}": f"reference/{n}.md"} for n in names]
                     return True
                 if walk(value):
                     return True

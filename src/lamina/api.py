@@ -62,21 +62,28 @@ def run(command: str, config=None, /, **settings) -> Result:
 
 
 def _signature(config_cls) -> inspect.Signature:
-    params = [inspect.Parameter("config", inspect.Parameter.POSITIONAL_ONLY, default=None,
-                                annotation=f"{config_cls.__name__} | str | None")]
+    params = [
+        inspect.Parameter(
+            "config", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=f"{config_cls.__name__} | str | None"
+        )
+    ]
     fields = sorted(config_cls.model_fields.items(), key=lambda item: not item[1].is_required())  # required first
     for name, f in fields:
         default = inspect.Parameter.empty if f.is_required() else f.get_default(call_default_factory=True)
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                        annotation=f.annotation))
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=f.annotation))
     return inspect.Signature(params, return_annotation=Result)
 
 
 def _docstring(workflow, name: str) -> str:
     cfg = workflow.Config
-    lines = [(inspect.getdoc(workflow) or "").strip(), "",
-             f"The Python form of ``lamina {command_of(name)}``: the same settings, as keywords, or a "
-             f"``{cfg.__name__}`` as the first argument. Returns a :class:`lamina.api.Result`.", "", "Parameters:"]
+    lines = [
+        (inspect.getdoc(workflow) or "").strip(),
+        "",
+        f"The Python form of ``lamina {command_of(name)}``: the same settings, as keywords, or a "
+        f"``{cfg.__name__}`` as the first argument. Returns a :class:`lamina.api.Result`.",
+        "",
+        "Parameters:",
+    ]
     for field_name, f in cfg.model_fields.items():
         default = "required" if f.is_required() else f"default {f.get_default(call_default_factory=True)!r}"
         lines.append(f"    {field_name} ({default}): {f.description or ''}")

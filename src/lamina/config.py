@@ -33,8 +33,9 @@ class Settings(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         for old, new in cls.renamed_settings().items():
             if old in cls.model_fields or new not in cls.model_fields:
-                raise TypeError(f"{cls.__name__}.renamed: '{old}' → '{new}' must name a setting that is gone and "
-                                "one that exists")
+                raise TypeError(
+                    f"{cls.__name__}.renamed: '{old}' → '{new}' must name a setting that is gone and one that exists"
+                )
 
     @classmethod
     def renamed_settings(cls) -> dict[str, str]:
@@ -106,15 +107,26 @@ def check_output_not_input(cfg: BaseModel) -> None:
             path = path.resolve()
             for out_name, out in outputs:
                 if out == path:
-                    raise ValueError(f"{flag_name(out_name)} {out} is the run's input {flag_name(name)}: a run never "
-                                     "writes over what it reads; choose another output")
+                    raise ValueError(
+                        f"{flag_name(out_name)} {out} is the run's input {flag_name(name)}: a run never "
+                        "writes over what it reads; choose another output"
+                    )
                 if out in path.parents:
-                    raise ValueError(f"{flag_name(out_name)} {out} holds the run's input {flag_name(name)} ({path}): "
-                                     "writing the output would delete it; choose another output")
+                    raise ValueError(
+                        f"{flag_name(out_name)} {out} holds the run's input {flag_name(name)} ({path}): "
+                        "writing the output would delete it; choose another output"
+                    )
 
 
-def setting(default: Any = ..., help: str = "", *, flag: str | None = None, cli: bool = True,
-            missing: str | None = None, **constraints):
+def setting(
+    default: Any = ...,
+    help: str = "",
+    *,
+    flag: str | None = None,
+    cli: bool = True,
+    missing: str | None = None,
+    **constraints,
+):
     """A field of a settings model: ``help`` is the CLI help, ``flag`` another flag for it
     (``-o``); ``missing`` the error line when a required setting is not given; ``cli=False``
     keeps it out of the command line (file and recipe only)."""
@@ -164,8 +176,9 @@ def parse_numbers(value, what: str, kind=float):
         return [kind(x) for x in items if str(x).strip()]
     except (TypeError, ValueError):
         example = "0,2,4" if kind is int else "0.7,0.3"
-        raise ValueError(f"comma-separated {'integers' if kind is int else 'numbers'} such as {example}, "
-                         f"not '{value}'") from None
+        raise ValueError(
+            f"comma-separated {'integers' if kind is int else 'numbers'} such as {example}, not '{value}'"
+        ) from None
 
 
 # a NAME=VALUE mapping setting: ``--strategy-option parity=even`` (repeatable) or a mapping in a file
@@ -188,8 +201,15 @@ def load_settings_file(path: str | Path) -> dict:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), source: str | None = None,
-                   model: type[BaseModel] | None = None, arguments: tuple[str, ...] = (), keys: bool = False) -> str:
+def describe_error(
+    exc: ValidationError,
+    *,
+    flags: set[str] = frozenset(),
+    source: str | None = None,
+    model: type[BaseModel] | None = None,
+    arguments: tuple[str, ...] = (),
+    keys: bool = False,
+) -> str:
     """One line for the first error: ``--flag: msg`` for a setting given as a flag, ``SOURCE:
     key: msg`` for one from a file or recipe, and the bare message for a cross-field check.
     ``keys``: every setting was given by its key (a Python call), so a missing one is named as a key too."""
@@ -201,8 +221,10 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
             return f"{flag_name(old)} was renamed {flag_name(new)}"
         return f"{source}: {old} was renamed {new}"
     # the error about a setting typed on the command line first, then any wrong value, then a missing one
-    err = next((e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
-               next((e for e in errors if e["type"] != "missing"), errors[0]))
+    err = next(
+        (e for e in errors if e["loc"] and str(e["loc"][0]) in flags),
+        next((e for e in errors if e["type"] != "missing"), errors[0]),
+    )
     loc = [str(x) for x in err["loc"]]
     msg = plain_error(err)
     if err["type"] == "extra_forbidden":
@@ -219,7 +241,7 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
         help_ = (field.description or "") if field is not None else ""
         if keys:
             return f"{source + ': ' if source else ''}{name} is required" + (f" ({help_})" if help_ else "")
-        missing = ((field.json_schema_extra or {}).get("missing") if field is not None else None)
+        missing = (field.json_schema_extra or {}).get("missing") if field is not None else None
         if missing:
             return missing
         if name in arguments:
@@ -231,9 +253,13 @@ def describe_error(exc: ValidationError, *, flags: set[str] = frozenset(), sourc
     return f"{source}: {'.'.join(loc)}: {msg}"
 
 
-_BOUNDS = {"greater_than_equal": "must be {ge} or more", "greater_than": "must be more than {gt}",
-           "less_than_equal": "must be {le} or less", "less_than": "must be less than {lt}",
-           "too_short": "needs at least {min_length} value(s)"}
+_BOUNDS = {
+    "greater_than_equal": "must be {ge} or more",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be {le} or less",
+    "less_than": "must be less than {lt}",
+    "too_short": "needs at least {min_length} value(s)",
+}
 
 
 def _num(value):
@@ -248,14 +274,22 @@ def plain_error(err: dict) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
-def validate(model: type[BaseModel], values: dict, *, flags: set[str] = frozenset(), source: str | None = None,
-             arguments: tuple[str, ...] = (), keys: bool = False):
+def validate(
+    model: type[BaseModel],
+    values: dict,
+    *,
+    flags: set[str] = frozenset(),
+    source: str | None = None,
+    arguments: tuple[str, ...] = (),
+    keys: bool = False,
+):
     """``model(**values)``, or a one-line :class:`LaminaError`."""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise LaminaError(describe_error(exc, flags=flags, source=source, model=model, arguments=arguments,
-                                         keys=keys)) from None
+        raise LaminaError(
+            describe_error(exc, flags=flags, source=source, model=model, arguments=arguments, keys=keys)
+        ) from None
 
 
 def configure(config_cls, config=None, settings: dict | None = None, *, caller: str | None = None):

@@ -26,7 +26,7 @@ def final_name(folder: str | Path) -> str:
     name of the output folder it becomes."""
     name = Path(folder).name
     if name.startswith(".") and _PARTIAL in name:
-        return name[1:name.rindex(_PARTIAL)]
+        return name[1 : name.rindex(_PARTIAL)]
     return name
 
 

@@ -70,8 +70,9 @@ class RecordPart(BaseModel):
     @model_validator(mode="after")
     def _known_keys_only_when_written(self, info: ValidationInfo):
         if (info.context or {}).get("writing") and not self.open and self.model_extra:
-            raise ValueError(f"unknown key(s) {', '.join(map(repr, sorted(self.model_extra)))} "
-                             f"(not fields of {type(self).__name__})")
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, sorted(self.model_extra)))} (not fields of {type(self).__name__})"
+            )
         return self
 
 
@@ -183,8 +184,20 @@ class Record(RecordPart):
     class_errors: dict[str, int] | None = None
 
     # what every record written by new_record + finish_record has (older or hand-made ones may lack some)
-    written: ClassVar[tuple[str, ...]] = ("command", "model", "task", "config", "metrics", "sizes", "speeds",
-                                          "versions", "seed", "started_at", "wall_seconds", "lineage")
+    written: ClassVar[tuple[str, ...]] = (
+        "command",
+        "model",
+        "task",
+        "config",
+        "metrics",
+        "sizes",
+        "speeds",
+        "versions",
+        "seed",
+        "started_at",
+        "wall_seconds",
+        "lineage",
+    )
     _data: dict | None = PrivateAttr(None)
 
     @field_validator("config", "metrics", "sizes", "speeds", "versions", mode="before")
@@ -261,8 +274,9 @@ def check_record(record: dict) -> dict:
     if kind.Section is not None and data.get(key) is not None:
         parts.append((f"its section '{key}'", kind.Section, data[key]))
     if kind.TopLevel is not None:
-        parts.append(("its own top-level keys", kind.TopLevel, {k: data[k] for k in kind.TopLevel.model_fields
-                                                                  if k in data}))
+        parts.append(
+            ("its own top-level keys", kind.TopLevel, {k: data[k] for k in kind.TopLevel.model_fields if k in data})
+        )
     errors = []
     for what, model, value in parts:
         try:
@@ -270,8 +284,10 @@ def check_record(record: dict) -> dict:
         except ValidationError as e:
             errors.append(f"{what} ({model.__name__}): {e}")
     if errors:
-        raise InvalidRecord(f"the '{name}' results record does not fit its models (a bug of the command "
-                            "that made it):\n" + "\n".join(errors))
+        raise InvalidRecord(
+            f"the '{name}' results record does not fit its models (a bug of the command "
+            "that made it):\n" + "\n".join(errors)
+        )
     return data
 
 
@@ -387,8 +403,13 @@ RECORD_KINDS = Registry("record kind", package="lamina.workflows")
 
 def record_kind(record_or_kind: dict | Record | str | None) -> RecordKind:
     """The hooks of a record's kind (a plain :class:`RecordKind` for an unknown kind)."""
-    kind = (record_or_kind.get("kind") if isinstance(record_or_kind, dict)
-            else record_or_kind.kind if isinstance(record_or_kind, Record) else record_or_kind)
+    kind = (
+        record_or_kind.get("kind")
+        if isinstance(record_or_kind, dict)
+        else record_or_kind.kind
+        if isinstance(record_or_kind, Record)
+        else record_or_kind
+    )
     entry = RECORD_KINDS.entries.get(kind) if isinstance(kind, str) else None
     return entry() if entry is not None else RecordKind()
 

@@ -35,10 +35,17 @@ def minilm_classifier(tmp_path_factory, minilm_path):
     feats = []
     with torch.inference_mode():
         for start in range(0, len(articles), 32):
-            enc = tok([t for t, _ in articles[start:start + 32]], truncation=True, max_length=128, padding=True,
-                      return_tensors="pt")
+            enc = tok(
+                [t for t, _ in articles[start : start + 32]],
+                truncation=True,
+                max_length=128,
+                padding=True,
+                return_tensors="pt",
+            )
             feats.append(model.bert(**enc).pooler_output)
-    clf = LogisticRegression(max_iter=2000, C=10.0).fit(torch.cat(feats).numpy(), [labels.index(y) for _, y in articles])
+    clf = LogisticRegression(max_iter=2000, C=10.0).fit(
+        torch.cat(feats).numpy(), [labels.index(y) for _, y in articles]
+    )
     with torch.no_grad():
         model.classifier.weight.copy_(torch.tensor(clf.coef_, dtype=torch.float32))
         model.classifier.bias.copy_(torch.tensor(clf.intercept_, dtype=torch.float32))
@@ -57,8 +64,23 @@ def exported(minilm_classifier, tmp_path_factory):
         # A head fit on frozen sentence-embedding features leaves near-ties that int8 noise flips (2 of
         # 136 rows here), so this bar is 97%; the default 99% holds for a fine-tuned classifier (the
         # quickstart's student: 99.26%, benchmarks/README.md; the tiny fine-tuned model: test_export).
-        r = runner.invoke(app, ["export", str(minilm_classifier), "-o", str(root / fmt), "--format", fmt,
-                                "--min-agreement", "0.97", "--task", "bbc-news", "--max-samples", "200"])
+        r = runner.invoke(
+            app,
+            [
+                "export",
+                str(minilm_classifier),
+                "-o",
+                str(root / fmt),
+                "--format",
+                fmt,
+                "--min-agreement",
+                "0.97",
+                "--task",
+                "bbc-news",
+                "--max-samples",
+                "200",
+            ],
+        )
         assert r.exit_code == 0, r.output
         out[fmt] = root / fmt
     return out
@@ -76,7 +98,9 @@ def test_minilm_exports_pass_parity(exported):
 def test_onnx_eval_gives_pytorchs_accuracy(minilm_classifier, exported, tmp_path):
     args = ["--task", "bbc-news", "--max-samples", "200", "--no-speed"]
     r1 = runner.invoke(app, ["eval", str(minilm_classifier), *args, "--json", str(tmp_path / "t.json")])
-    r2 = runner.invoke(app, ["eval", str(exported["onnx"]), "--backend", "onnx", *args, "--json", str(tmp_path / "o.json")])
+    r2 = runner.invoke(
+        app, ["eval", str(exported["onnx"]), "--backend", "onnx", *args, "--json", str(tmp_path / "o.json")]
+    )
     assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
     t, o = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "to")
     assert o["metrics"]["accuracy"] == t["metrics"]["accuracy"]

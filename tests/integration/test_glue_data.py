@@ -15,10 +15,22 @@ pytestmark = pytest.mark.integration
 
 # task: {split: (rows, {label name: count} or None)}
 EXPECTED = {
-    "sst2": {"train": (67_349, {"positive": 37_569, "negative": 29_780}), "dev": (872, {"positive": 444, "negative": 428})},
-    "cola": {"train": (8_551, {"acceptable": 6_023, "unacceptable": 2_528}), "dev": (1_043, {"acceptable": 721, "unacceptable": 322})},
-    "mrpc": {"train": (3_668, {"equivalent": 2_474, "not_equivalent": 1_194}), "dev": (408, {"equivalent": 279, "not_equivalent": 129})},
-    "rte": {"train": (2_490, {"entailment": 1_249, "not_entailment": 1_241}), "dev": (277, {"entailment": 146, "not_entailment": 131})},
+    "sst2": {
+        "train": (67_349, {"positive": 37_569, "negative": 29_780}),
+        "dev": (872, {"positive": 444, "negative": 428}),
+    },
+    "cola": {
+        "train": (8_551, {"acceptable": 6_023, "unacceptable": 2_528}),
+        "dev": (1_043, {"acceptable": 721, "unacceptable": 322}),
+    },
+    "mrpc": {
+        "train": (3_668, {"equivalent": 2_474, "not_equivalent": 1_194}),
+        "dev": (408, {"equivalent": 279, "not_equivalent": 129}),
+    },
+    "rte": {
+        "train": (2_490, {"entailment": 1_249, "not_entailment": 1_241}),
+        "dev": (277, {"entailment": 146, "not_entailment": 131}),
+    },
     "stsb": {"train": (5_749, None), "dev": (1_500, None)},
 }
 

@@ -29,8 +29,18 @@ def test_contribution_prune_of_minilm_on_sst2(data_dir, tmp_path):
     out = tmp_path / "minilm-contrib4"
     result = runner.invoke(
         app,
-        ["inspect", "minilm-l6", "--calib-data", "sst2", "--data-dir", str(data_dir), "--calib-samples", "64",
-         "--json", str(tmp_path / "inspect.json")],
+        [
+            "inspect",
+            "minilm-l6",
+            "--calib-data",
+            "sst2",
+            "--data-dir",
+            str(data_dir),
+            "--calib-samples",
+            "64",
+            "--json",
+            str(tmp_path / "inspect.json"),
+        ],
     )
     assert result.exit_code == 0, result.output
     table = json.loads((tmp_path / "inspect.json").read_text())
@@ -40,8 +50,23 @@ def test_contribution_prune_of_minilm_on_sst2(data_dir, tmp_path):
 
     result = runner.invoke(
         app,
-        ["prune", "minilm-l6", "-o", str(out), "--strategy", "contribution", "--drop", "2", "--calib-data", "sst2",
-         "--data-dir", str(data_dir), "--calib-samples", "64", "--no-speed"],
+        [
+            "prune",
+            "minilm-l6",
+            "-o",
+            str(out),
+            "--strategy",
+            "contribution",
+            "--drop",
+            "2",
+            "--calib-data",
+            "sst2",
+            "--data-dir",
+            str(data_dir),
+            "--calib-samples",
+            "64",
+            "--no-speed",
+        ],
     )
     assert result.exit_code == 0, result.output
     info = json.loads((out / "lamina_results.json").read_text())

@@ -13,16 +13,22 @@ pytestmark = pytest.mark.integration
 def test_multi30k_reads_every_aligned_pair_of_the_real_files(data_dir):
     data = get_task("multi30k").load(str(data_dir))
     assert {s: len(data[s]) for s in data} == {"train": 29_000, "dev": 1_014, "test": 1_000}
-    assert data["train"][0] == {"source": "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
-                                "target": "Two young, White males are outside near many bushes."}
-    assert data["dev"][0] == {"source": "Eine Gruppe von Männern lädt Baumwolle auf einen Lastwagen",
-                              "target": "A group of men are loading cotton onto a truck"}
+    assert data["train"][0] == {
+        "source": "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
+        "target": "Two young, White males are outside near many bushes.",
+    }
+    assert data["dev"][0] == {
+        "source": "Eine Gruppe von Männern lädt Baumwolle auf einen Lastwagen",
+        "target": "A group of men are loading cotton onto a truck",
+    }
     assert data["dev"][-1]["target"] == "Two women wearing red and a man coming out of a port-a-potty."
     assert data["test"][0]["target"] == "A man in an orange hat starring at something."
     # German as German (UTF-8 decoded, umlauts and ß), English as English: the languages are not swapped
     assert sum("ä" in s or "ß" in s or "ü" in s for s in data["train"]["source"][:500]) > 50
-    words = [(set(s.lower().split()), set(t.lower().split())) for s, t in zip(data["train"]["source"][:500],
-                                                                                data["train"]["target"][:500])]
+    words = [
+        (set(s.lower().split()), set(t.lower().split()))
+        for s, t in zip(data["train"]["source"][:500], data["train"]["target"][:500])
+    ]
     assert sum("ein" in s or "eine" in s for s, _ in words) > 300 and sum("a" in t for _, t in words) > 300
     assert sum("a" in s for s, _ in words) < 10 and sum("ein" in t or "eine" in t for _, t in words) == 0
     # the official splits share no sentence pair (one German caption recurs once between train and val)

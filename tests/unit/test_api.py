@@ -33,8 +33,10 @@ def test_every_command_that_runs_a_job_is_a_function_with_its_settings_as_keywor
 
 
 def test_import_lamina_is_light_and_submodules_still_import():
-    code = ("import sys, lamina; import lamina.config; from lamina import errors; "
-            "print('torch' in sys.modules, 'lamina.workflows' in sys.modules)")
+    code = (
+        "import sys, lamina; import lamina.config; from lamina import errors; "
+        "print('torch' in sys.modules, 'lamina.workflows' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
@@ -54,8 +56,14 @@ def test_bad_settings_raise_the_one_line_error_naming_the_keyword(tmp_path):
 
 
 def test_evaluate_takes_keywords_or_a_config_and_returns_the_record(tiny_teacher, sst_like, tmp_path):
-    result = lamina.evaluate(model=str(tiny_teacher), task="sst2", data_dir=sst_like, max_length=32, speed=False,
-                             json_path=str(tmp_path / "r.json"))
+    result = lamina.evaluate(
+        model=str(tiny_teacher),
+        task="sst2",
+        data_dir=sst_like,
+        max_length=32,
+        speed=False,
+        json_path=str(tmp_path / "r.json"),
+    )
     assert result.record["kind"] == "eval" and 0.0 <= result.metrics["accuracy"] <= 1.0
     assert json.loads((tmp_path / "r.json").read_text())["metrics"] == result.metrics
     again = lamina.evaluate(result.config, max_samples=8)  # the config object, one setting changed
@@ -71,22 +79,33 @@ def test_prune_takes_a_model_object_and_returns_the_pruned_model_in_memory(tiny_
     result = lamina.prune(model, keep=2, strategy="top", speed=False)
     assert result.output is None and not list(tmp_path.iterdir())
     assert result.model.config.num_hidden_layers == 2 and model.config.num_hidden_layers == 4  # the input is kept
-    assert result.record["prune"]["kept_layers"] == [0, 1] and result.record["sizes"]["parameters"] < \
-        result.record["sizes"]["parameters_before"]
+    assert (
+        result.record["prune"]["kept_layers"] == [0, 1]
+        and result.record["sizes"]["parameters"] < result.record["sizes"]["parameters_before"]
+    )
     batch = tok(["a cat"], return_tensors="pt")
     with torch.no_grad():
         assert result.model(**batch).logits.shape == (1, 2)
     # with a tokenizer (calibration text) and an output folder, as the command does
     out = tmp_path / "p"
-    written = lamina.prune(model, tokenizer=tok, keep=2, strategy="contribution", calib_samples=8, max_length=16,
-                           speed=False, output=str(out))
+    written = lamina.prune(
+        model,
+        tokenizer=tok,
+        keep=2,
+        strategy="contribution",
+        calib_samples=8,
+        max_length=16,
+        speed=False,
+        output=str(out),
+    )
     assert written.output == out and written.load().config.num_hidden_layers == 2
     assert (out / "lamina_results.json").is_file() and (out / "README.md").is_file()
     with pytest.raises(lamina.LaminaError, match="keep"):
         lamina.prune(model, keep=0)
     with pytest.raises(TypeError, match="PruneConfig or a transformers model"):
         lamina.prune(3.5)
-    by_name = lamina.prune(str(tiny_bert_with_tokenizer), drop=1, strategy="top", speed=False,
-                           output=str(tmp_path / "n"))  # the command's positional argument first
+    by_name = lamina.prune(
+        str(tiny_bert_with_tokenizer), drop=1, strategy="top", speed=False, output=str(tmp_path / "n")
+    )  # the command's positional argument first
     assert by_name.config.model == str(tiny_bert_with_tokenizer) and by_name.load().config.num_hidden_layers == 3
     assert "tokenizer=tok" in lamina.prune.__doc__

@@ -18,11 +18,16 @@ def _block_influence(model, batches):
     hooks on every block: 1 − cos(input, output) averaged over every real token."""
     layers = model.model.layers
     ins, outs = {}, {}
-    hooks = [layer.register_forward_pre_hook(
-        lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])), with_kwargs=True)
-        for i, layer in enumerate(layers)]
-    hooks += [layer.register_forward_hook(lambda m, a, o, i=i: outs.__setitem__(i, o[0] if isinstance(o, tuple) else o))
-              for i, layer in enumerate(layers)]
+    hooks = [
+        layer.register_forward_pre_hook(
+            lambda m, a, k, i=i: ins.__setitem__(i, (a[0] if a else k["hidden_states"])), with_kwargs=True
+        )
+        for i, layer in enumerate(layers)
+    ]
+    hooks += [
+        layer.register_forward_hook(lambda m, a, o, i=i: outs.__setitem__(i, o[0] if isinstance(o, tuple) else o))
+        for i, layer in enumerate(layers)
+    ]
     total, bi = 0, np.zeros(len(layers))
     with torch.no_grad():
         for b in batches:
@@ -77,22 +82,47 @@ def test_prune_and_inspect_measure_on_the_tokens_asked_for(tmp_path):
     folder = tmp_path / "llama"
     tok = train_bpe(text, vocab_size=300, max_length=64)
     torch.manual_seed(0)
-    transformers.LlamaForCausalLM(transformers.LlamaConfig(
-        vocab_size=len(tok), hidden_size=32, num_attention_heads=4, num_key_value_heads=2, intermediate_size=64,
-        num_hidden_layers=6, max_position_embeddings=64)).save_pretrained(folder)
+    transformers.LlamaForCausalLM(
+        transformers.LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=64,
+            num_hidden_layers=6,
+            max_position_embeddings=64,
+        )
+    ).save_pretrained(folder)
     tok.save_pretrained(folder)
     runner = CliRunner()
     chosen = {}
     for token in ("last", "all"):
         out = tmp_path / f"pruned-{token}"
-        result = runner.invoke(app, ["prune", str(folder), "-o", str(out), "--strategy", "contribution", "--drop", "2",
-                                     "--strategy-option", f"token={token}", "--calib-data", str(calib), "--no-speed"])
+        result = runner.invoke(
+            app,
+            [
+                "prune",
+                str(folder),
+                "-o",
+                str(out),
+                "--strategy",
+                "contribution",
+                "--drop",
+                "2",
+                "--strategy-option",
+                f"token={token}",
+                "--calib-data",
+                str(calib),
+                "--no-speed",
+            ],
+        )
         assert result.exit_code == 0, result.output + (result.stderr or "")
         record = json.loads((out / "lamina_results.json").read_text())
         assert record["prune"]["calibration"]["token"] == token
         chosen[token] = record["prune"]["kept_layers"]
     assert len(chosen["last"]) == len(chosen["all"]) == 4
-    insp = runner.invoke(app, ["inspect", str(folder), "--calib-data", str(calib), "--token", "all",
-                               "--json", str(tmp_path / "t.json")])
+    insp = runner.invoke(
+        app, ["inspect", str(folder), "--calib-data", str(calib), "--token", "all", "--json", str(tmp_path / "t.json")]
+    )
     assert insp.exit_code == 0, insp.output
     assert json.loads((tmp_path / "t.json").read_text())["token"] == "all"

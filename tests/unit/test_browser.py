@@ -29,8 +29,23 @@ def served(tiny_teacher, sst_like, tmp_path):
     from lamina.workflows.serve import ServeConfig, bind, build_app
 
     int8 = tmp_path / "int8"
-    r = CliRunner().invoke(cli, ["export", str(tiny_teacher), "-o", str(int8), "--format", "onnx-int8",
-                                 "--parity-data", "sst2", "--data-dir", sst_like, "--max-length", "32"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(tiny_teacher),
+            "-o",
+            str(int8),
+            "--format",
+            "onnx-int8",
+            "--parity-data",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "--max-length",
+            "32",
+        ],
+    )
     assert r.exit_code == 0, r.output
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,8 +75,7 @@ def test_the_page_shows_one_prediction_per_model(served, tmp_path):
         pytest.skip(f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver)")
     pytest.importorskip("selenium")
     shot = tmp_path / "page.png"
-    rows = predict_in_browser(served, "a wonderful film, warm and funny", profile=tmp_path / "profile",
-                              screenshot=shot)
+    rows = predict_in_browser(served, "a wonderful film, warm and funny", profile=tmp_path / "profile", screenshot=shot)
     assert [r["model"] for r in rows] == ["teacher", "teacher-int8"]
     assert all(r["label"] in ("negative", "positive") for r in rows), rows
     assert all(r["latency"].endswith(" ms") and r["confidence"].endswith("%") for r in rows), rows

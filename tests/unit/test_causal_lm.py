@@ -47,16 +47,46 @@ def tiny_llama(tmp_path_factory, corpus):
 @pytest.fixture(scope="module")
 def trained_llama(tmp_path_factory, tiny_llama, corpus):
     out = tmp_path_factory.mktemp("ft") / "lm"
-    _ok(runner.invoke(app, ["finetune", str(tiny_llama), "--task", "causal-lm", "--corpus", str(corpus), "-o", str(out),
-                            "--max-length", "32", "--batch-size", "8", "--epochs", "4", "--lr", "3e-3",
-                            "--logging-steps", "5", "--no-progress"]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                str(tiny_llama),
+                "--task",
+                "causal-lm",
+                "--corpus",
+                str(corpus),
+                "-o",
+                str(out),
+                "--max-length",
+                "32",
+                "--batch-size",
+                "8",
+                "--epochs",
+                "4",
+                "--lr",
+                "3e-3",
+                "--logging-steps",
+                "5",
+                "--no-progress",
+            ],
+        )
+    )
     return out
 
 
 def _greedy(model, use_cache):
     ids = torch.tensor([[5, 17, 42, 8]])
-    return model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, min_new_tokens=8,
-                          do_sample=False, use_cache=use_cache, pad_token_id=0)
+    return model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=8,
+        min_new_tokens=8,
+        do_sample=False,
+        use_cache=use_cache,
+        pad_token_id=0,
+    )
 
 
 def test_finetune_causal_lm_lowers_the_loss_and_reloads_with_vanilla_transformers(trained_llama):
@@ -76,8 +106,9 @@ def test_token_nll_shifts_like_the_model_loss():
     ids = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(1))
     out = model(input_ids=ids, labels=ids)
     assert float(causal_lm(out.logits, ids)) == pytest.approx(float(out.loss), rel=1e-5)
-    ctx = LossContext(student_logits=out.logits, labels=ids, attention_mask=torch.ones_like(ids), teachers=[],
-                      shift_labels=True)
+    ctx = LossContext(
+        student_logits=out.logits, labels=ids, attention_mask=torch.ones_like(ids), teachers=[], shift_labels=True
+    )
     assert float(get_loss("ce")(ctx)) == pytest.approx(float(out.loss), rel=1e-5)
     ctx.shift_labels = False  # unshifted it is another (wrong for a decoder) number
     assert float(get_loss("ce")(ctx)) != pytest.approx(float(out.loss), rel=1e-3)
@@ -85,10 +116,39 @@ def test_token_nll_shifts_like_the_model_loss():
 
 def test_distill_causal_lm_student_from_teacher_layers_generates_with_the_cache(trained_llama, corpus, tmp_path):
     out = tmp_path / "student"
-    _ok(runner.invoke(app, ["distill", "--task", "causal-lm", "--corpus", str(corpus), "--teacher", str(trained_llama),
-                            "-o", str(out), "--student-from-teacher", "contribution", "--keep", "2", "--alpha", "0.5",
-                            "--max-length", "32", "--batch-size", "8", "--max-steps", "12", "--lr", "2e-3",
-                            "--logging-steps", "2", "--no-progress"]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                "--task",
+                "causal-lm",
+                "--corpus",
+                str(corpus),
+                "--teacher",
+                str(trained_llama),
+                "-o",
+                str(out),
+                "--student-from-teacher",
+                "contribution",
+                "--keep",
+                "2",
+                "--alpha",
+                "0.5",
+                "--max-length",
+                "32",
+                "--batch-size",
+                "8",
+                "--max-steps",
+                "12",
+                "--lr",
+                "2e-3",
+                "--logging-steps",
+                "2",
+                "--no-progress",
+            ],
+        )
+    )
     record = json.loads((out / "lamina_results.json").read_text())
     assert set(record["metrics"]) == {"loss", "perplexity"}
     assert record["distill"]["losses"] == {"kd": 0.5, "ce": 0.5}
@@ -105,9 +165,31 @@ def test_distill_causal_lm_student_from_teacher_layers_generates_with_the_cache(
 
 def test_eval_causal_lm_depths_with_generation_speed(trained_llama, corpus, tmp_path):
     out = tmp_path / "eval.json"
-    _ok(runner.invoke(app, ["eval", str(trained_llama), "--task", "causal-lm", "--corpus", str(corpus),
-                            "--max-length", "32", "--max-samples", "6", "--depths", "4,2", "--speed-batch-sizes", "1",
-                            "--speed-seq-len", "8", "--json", str(out)]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                str(trained_llama),
+                "--task",
+                "causal-lm",
+                "--corpus",
+                str(corpus),
+                "--max-length",
+                "32",
+                "--max-samples",
+                "6",
+                "--depths",
+                "4,2",
+                "--speed-batch-sizes",
+                "1",
+                "--speed-seq-len",
+                "8",
+                "--json",
+                str(out),
+            ],
+        )
+    )
     record = json.loads(out.read_text())
     trained = json.loads((trained_llama / "lamina_results.json").read_text())
     assert record["examples"]["blocks"] == 6
@@ -120,19 +202,59 @@ def test_eval_causal_lm_depths_with_generation_speed(trained_llama, corpus, tmp_
 
 
 def test_bad_input(tiny_llama, trained_llama, corpus, tmp_path, tiny_bert_with_tokenizer):
-    _one_line_error(runner.invoke(app, ["finetune", str(tiny_llama), "--task", "causal-lm", "-o", str(tmp_path / "a")]),
-                    "--corpus")
-    _one_line_error(runner.invoke(app, ["eval", str(tiny_llama), "--task", "causal-lm", "--corpus", str(corpus),
-                                        "--max-length", "200", "--no-speed"]), "beyond the model's 64 positions")
-    _one_line_error(runner.invoke(app, ["eval", str(tiny_bert_with_tokenizer), "--task", "causal-lm", "--corpus",
-                                        str(corpus), "--no-speed"]), "not a decoder")
+    _one_line_error(
+        runner.invoke(app, ["finetune", str(tiny_llama), "--task", "causal-lm", "-o", str(tmp_path / "a")]), "--corpus"
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                str(tiny_llama),
+                "--task",
+                "causal-lm",
+                "--corpus",
+                str(corpus),
+                "--max-length",
+                "200",
+                "--no-speed",
+            ],
+        ),
+        "beyond the model's 64 positions",
+    )
+    _one_line_error(
+        runner.invoke(
+            app, ["eval", str(tiny_bert_with_tokenizer), "--task", "causal-lm", "--corpus", str(corpus), "--no-speed"]
+        ),
+        "not a decoder",
+    )
     # a decoder student with another tokenizer cannot learn the teacher's token distributions
     other = tmp_path / "other"
     tok = transformers.AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer)
     save_with_tokenizer(make_llama(len(tok), max_position_embeddings=64, **SMALL_LLAMA), tok, other)
-    _one_line_error(runner.invoke(app, ["distill", "--task", "causal-lm", "--corpus", str(corpus), "--teacher",
-                                        str(trained_llama), "--student", str(other), "-o", str(tmp_path / "b"),
-                                        "--max-length", "32", "--max-steps", "1"]), "different vocabularies")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                "--task",
+                "causal-lm",
+                "--corpus",
+                str(corpus),
+                "--teacher",
+                str(trained_llama),
+                "--student",
+                str(other),
+                "-o",
+                str(tmp_path / "b"),
+                "--max-length",
+                "32",
+                "--max-steps",
+                "1",
+            ],
+        ),
+        "different vocabularies",
+    )
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -141,8 +263,9 @@ def test_generation_is_timed_by_the_one_timing_helper(monkeypatch):
 
     calls = []
     real = timing._timed
-    monkeypatch.setattr(timing, "_timed", lambda fn, warmup, repeats: calls.append((warmup, repeats)) or
-                        real(fn, warmup, repeats))
+    monkeypatch.setattr(
+        timing, "_timed", lambda fn, warmup, repeats: calls.append((warmup, repeats)) or real(fn, warmup, repeats)
+    )
     model = make_llama(50, **SMALL_LLAMA).train()
     r = timing.measure_generation(model, prompt_len=4, new_tokens=3, warmup=1, repeats=3)
     assert calls == [(1, 3)] and model.training  # through _timed; the training flag is restored

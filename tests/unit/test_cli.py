@@ -20,8 +20,6 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-
-
 def test_prune_explicit_writes_a_vanilla_folder_with_a_card(tiny_bert_with_tokenizer, tmp_path):
     out = tmp_path / "pruned"
     result = run("prune", tiny_bert_with_tokenizer, "-o", out, "--keep-layers", "0,2", "--no-speed")
@@ -40,8 +38,17 @@ def test_prune_contribution_with_a_text_file(tiny_bert_with_tokenizer, tmp_path)
     calib.write_text("a fine movie .\nthe plot was dull and long\n\nan unexpected delight\n")
     out = tmp_path / "c"
     result = run(
-        "prune", tiny_bert_with_tokenizer, "-o", out, "--strategy", "contribution", "--drop", "1",
-        "--calib-data", calib, "--speed",
+        "prune",
+        tiny_bert_with_tokenizer,
+        "-o",
+        out,
+        "--strategy",
+        "contribution",
+        "--drop",
+        "1",
+        "--calib-data",
+        calib,
+        "--speed",
     )
     assert result.exit_code == 0, result.output
     info = json.loads((out / "lamina_results.json").read_text())
@@ -53,7 +60,9 @@ def test_prune_contribution_with_a_text_file(tiny_bert_with_tokenizer, tmp_path)
 
 def test_inspect_json(tiny_bert_with_tokenizer, tmp_path):
     calib = tmp_path / "calib.jsonl"
-    calib.write_text('{"sentence1": "a man eats", "sentence2": "someone is eating"}\n{"sentence1": "hi", "sentence2": "yo"}\n')
+    calib.write_text(
+        '{"sentence1": "a man eats", "sentence2": "someone is eating"}\n{"sentence1": "hi", "sentence2": "yo"}\n'
+    )
     result = run("inspect", tiny_bert_with_tokenizer, "--calib-data", calib, "--json", tmp_path / "t.json")
     assert result.exit_code == 0, result.output
     table = json.loads((tmp_path / "t.json").read_text())
@@ -64,8 +73,9 @@ def test_inspect_json(tiny_bert_with_tokenizer, tmp_path):
 @pytest.fixture
 def unsupported_model(tmp_path) -> Path:
     folder = tmp_path / "deberta"  # an architecture transformers knows and lamina does not
-    transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                                 vocab_size=50).save_pretrained(folder)
+    transformers.DebertaV2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=50
+    ).save_pretrained(folder)
     return folder
 
 
@@ -80,7 +90,8 @@ def test_folder_without_config(tmp_path):
 
 def test_unsupported_architecture(unsupported_model, tmp_path):
     assert_one_line_error(
-        run("prune", unsupported_model, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 'deberta-v2'; supported:"
+        run("prune", unsupported_model, "-o", tmp_path / "o", "--drop", "1"),
+        "unsupported architecture 'deberta-v2'; supported:",
     )
 
 
@@ -108,7 +119,9 @@ def test_empty_calibration_file(tiny_bert_with_tokenizer, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n  \n")
     out = tmp_path / "o"
-    result = run("prune", tiny_bert_with_tokenizer, "-o", out, "-s", "contribution", "--drop", "1", "--calib-data", empty)
+    result = run(
+        "prune", tiny_bert_with_tokenizer, "-o", out, "-s", "contribution", "--drop", "1", "--calib-data", empty
+    )
     assert_one_line_error(result, "holds no text")
     assert not out.exists()
 
@@ -145,7 +158,9 @@ def test_failure_midway_leaves_no_output(tiny_bert_with_tokenizer, tmp_path, mon
 def test_gpt2_without_tokenizer_calibration_is_explained(tmp_path):
     folder = tmp_path / "g"
     torch.manual_seed(0)
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=16, n_head=2, n_layer=2, vocab_size=50)).save_pretrained(folder)
+    transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(n_embd=16, n_head=2, n_layer=2, vocab_size=50)
+    ).save_pretrained(folder)
     calib = tmp_path / "c.txt"
     calib.write_text("hello\n")
     assert_one_line_error(run("inspect", folder, "--calib-data", calib), "no tokenizer")
@@ -185,4 +200,6 @@ def test_unreachable_hub_id_is_one_line(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import time
-    assert_one_line_error(run("inspect", "no-such-org/no-such-model"), "could not load model 'no-such-org/no-such-model'")
+    assert_one_line_error(
+        run("inspect", "no-such-org/no-such-model"), "could not load model 'no-such-org/no-such-model'"
+    )

@@ -16,15 +16,15 @@ runner = CliRunner()
 # parameters, most of them in its 30k-token embedding: 1,008,000 leaves the shapes that drop layers or FFN
 PARAMS = 1_008_000
 # one healing step at a destructive learning rate: the students fall far below the teacher (the --max-drop notice)
-FAST = dict(max_steps=1, lr=0.5, batch_size=16, max_length=32, speed_seq_len=32, probe_samples=16, max_shapes=3,
-            heal=2)
+FAST = dict(max_steps=1, lr=0.5, batch_size=16, max_length=32, speed_seq_len=32, probe_samples=16, max_shapes=3, heal=2)
 
 
 def _cfg(teacher, data, out, **extra):
     from lamina.workflows.compress import CompressConfig
 
-    return CompressConfig(model=str(teacher), task="sst2", data_dir=data, output=str(out),
-                          **{"max_params": PARAMS, **FAST, **extra})
+    return CompressConfig(
+        model=str(teacher), task="sst2", data_dir=data, output=str(out), **{"max_params": PARAMS, **FAST, **extra}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,8 @@ def test_a_killed_run_resumes_to_the_same_choice(counted, tiny_teacher, sst_like
         calls.append(cfg.output)
         if len(calls) == 2:  # half-way: a checkpoint folder without its weights, then the kill
             (tmp_path / "out.work" / "candidates" / (cfg.output.rsplit("/", 1)[-1] + ".work") / "checkpoint-1").mkdir(
-                parents=True)
+                parents=True
+            )
             raise KeyboardInterrupt
         return real(cfg, **kw)
 
@@ -107,8 +108,21 @@ def test_a_killed_run_resumes_to_the_same_choice(counted, tiny_teacher, sst_like
     with pytest.raises(KeyboardInterrupt):
         run_compress(_cfg(tiny_teacher, sst_like, out), log=lambda _: None)
     assert not out.exists() and (tmp_path / "out.work" / "search.json").is_file()
-    refused = runner.invoke(app, ["compress", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like, "-o",
-                                  str(out), "--max-params", str(PARAMS)])
+    refused = runner.invoke(
+        app,
+        [
+            "compress",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(out),
+            "--max-params",
+            str(PARAMS),
+        ],
+    )
     assert_one_line_error(refused, "add --resume")
     measured = []
     monkeypatch.setattr(speed, "measure", lambda *a, **kw: measured.append(1))
@@ -127,8 +141,10 @@ def test_onnx_backend_ships_an_export_that_onnxruntime_runs_alone(tiny_teacher, 
     from lamina.workflows.compress import run_compress
 
     out = tmp_path / "onnx"
-    record = run_compress(_cfg(tiny_teacher, sst_like, out, backend="onnx-int8", heal=1, max_shapes=2,
-                               max_params=None, max_size_mb=1.0), log=lambda _: None)
+    record = run_compress(
+        _cfg(tiny_teacher, sst_like, out, backend="onnx-int8", heal=1, max_shapes=2, max_params=None, max_size_mb=1.0),
+        log=lambda _: None,
+    )
     c = record["compress"]
     chosen = next(s for s in c["shapes"] if s["name"] == c["chosen"])
     assert chosen["measured"]["megabytes"] <= 1.0 and chosen["measured"]["backend"] == "onnx-int8"
@@ -136,25 +152,49 @@ def test_onnx_backend_ships_an_export_that_onnxruntime_runs_alone(tiny_teacher, 
     tok = tokenizers.Tokenizer.from_file(str(out / "tokenizer.json"))
     enc = tok.encode("a wonderful film")
     session = ort.InferenceSession(str(out / "model.onnx"))
-    feeds = {i.name: np.array([enc.ids if i.name == "input_ids" else enc.attention_mask if i.name == "attention_mask"
-                               else enc.type_ids], dtype=np.int64) for i in session.get_inputs()}
+    feeds = {
+        i.name: np.array(
+            [enc.ids if i.name == "input_ids" else enc.attention_mask if i.name == "attention_mask" else enc.type_ids],
+            dtype=np.int64,
+        )
+        for i in session.get_inputs()
+    }
     assert session.run(None, feeds)[0].shape == (1, 2)
     from lamina.models.export import exported_format
 
     assert exported_format(out) == "onnx-int8"
 
 
-@pytest.mark.parametrize("extra,says", [
-    ([], "give one budget"),
-    (["--speedup", "2", "--latency-ms", "5"], "one budget at a time: got --speedup and --latency-ms"),
-    (["--speedup", "1"], "--speedup 1: the input model itself runs at 1x"),
-    (["--max-params", "100000000"], "the input model already meets --max-params 100000000"),
-    (["--max-params", str(PARAMS), "--time-budget", "0.0001"], "too small to heal anything"),
-    (["--max-params", "1000"], "no shape meets --max-params 1000"),
-])
+@pytest.mark.parametrize(
+    "extra,says",
+    [
+        ([], "give one budget"),
+        (["--speedup", "2", "--latency-ms", "5"], "one budget at a time: got --speedup and --latency-ms"),
+        (["--speedup", "1"], "--speedup 1: the input model itself runs at 1x"),
+        (["--max-params", "100000000"], "the input model already meets --max-params 100000000"),
+        (["--max-params", str(PARAMS), "--time-budget", "0.0001"], "too small to heal anything"),
+        (["--max-params", "1000"], "no shape meets --max-params 1000"),
+    ],
+)
 def test_bad_input_is_one_error_line_and_nothing_written(extra, says, tiny_teacher, sst_like, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["compress", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like, "-o",
-                                 str(out), "--speed-seq-len", "16", "--max-shapes", "2", *extra])
+    result = runner.invoke(
+        app,
+        [
+            "compress",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(out),
+            "--speed-seq-len",
+            "16",
+            "--max-shapes",
+            "2",
+            *extra,
+        ],
+    )
     assert_one_line_error(result, says, code=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -21,13 +21,44 @@ from safetensors.torch import load_file
 
 def _distill_args(teacher, data_dir, out, batch_size):
     return [
-        "distill", "--teacher", str(teacher), "--task", "sst2", "--data-dir", data_dir, "-o", str(out),
-        "--student-config", STUDENT_CONFIG, "--loss", "kd=1,ce=1,pkd=1", "--temperature", "2",
-        "--batch-size", str(batch_size), "--lr", "0.5", "--optim", "sgd", "--max-steps", "4", "--eval-steps", "4",
-        "--max-length", "32", "--no-group-by-length", "--logging-steps", "1", "--cache-dir", str(out) + ".cache", "--seed", "7",
+        "distill",
+        "--teacher",
+        str(teacher),
+        "--task",
+        "sst2",
+        "--data-dir",
+        data_dir,
+        "-o",
+        str(out),
+        "--student-config",
+        STUDENT_CONFIG,
+        "--loss",
+        "kd=1,ce=1,pkd=1",
+        "--temperature",
+        "2",
+        "--batch-size",
+        str(batch_size),
+        "--lr",
+        "0.5",
+        "--optim",
+        "sgd",
+        "--max-steps",
+        "4",
+        "--eval-steps",
+        "4",
+        "--max-length",
+        "32",
+        "--no-group-by-length",
+        "--logging-steps",
+        "1",
+        "--cache-dir",
+        str(out) + ".cache",
+        "--seed",
+        "7",
         # LayerDrop on the student: every rank must draw the same skipped layers, or the
         # weights (and DDP's unused-parameter bookkeeping) would part ways
-        "--layerdrop", "0.5",
+        "--layerdrop",
+        "0.5",
     ]
 
 
@@ -40,8 +71,21 @@ def _run(cmd, tmp_path):
 def test_two_process_torchrun_matches_one_process(tiny_teacher, sst_like, tmp_path):
     single, ddp = tmp_path / "single", tmp_path / "ddp"
     _run([sys.executable, "-m", "lamina.cli", *_distill_args(tiny_teacher, sst_like, single, 64)], tmp_path)
-    _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-          "-m", "lamina.cli", *_distill_args(tiny_teacher, sst_like, ddp, 32)], tmp_path)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "lamina.cli",
+            *_distill_args(tiny_teacher, sst_like, ddp, 32),
+        ],
+        tmp_path,
+    )
     a = json.loads((single / "lamina_results.json").read_text())
     b = json.loads((ddp / "lamina_results.json").read_text())
     assert a["training"]["global_steps"] == b["training"]["global_steps"] == 4

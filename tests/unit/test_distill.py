@@ -28,9 +28,20 @@ runner = CliRunner()
 
 def dcfg(teacher, data_dir, out, **kw):
     teachers = [str(t) for t in teacher] if isinstance(teacher, list) else [str(teacher)]
-    base = dict(teacher=teachers, task="sst2", output=str(out), data_dir=data_dir, epochs=6, lr=3e-3,
-                batch_size=16, max_length=32, logging_steps=4, progress=False, cache_dir=str(out) + ".cache",
-                cache_dtype="float32")
+    base = dict(
+        teacher=teachers,
+        task="sst2",
+        output=str(out),
+        data_dir=data_dir,
+        epochs=6,
+        lr=3e-3,
+        batch_size=16,
+        max_length=32,
+        logging_steps=4,
+        progress=False,
+        cache_dir=str(out) + ".cache",
+        cache_dtype="float32",
+    )
     return DistillConfig(**{**base, **kw})
 
 
@@ -48,14 +59,22 @@ def test_layer_maps():
 def test_student_from_teacher_copies_the_kept_layers(tiny_teacher):
     teacher = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_teacher)
     tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
-    student, _, init = build_student(task=get_task("sst2"), teacher=teacher, teacher_tokenizer=tok, teacher_name="t",
-                                     from_teacher="alternate", keep=2)
+    student, _, init = build_student(
+        task=get_task("sst2"),
+        teacher=teacher,
+        teacher_tokenizer=tok,
+        teacher_name="t",
+        from_teacher="alternate",
+        keep=2,
+    )
     assert init["kept_layers"] == [0, 2]
     t_state, s_state = teacher.state_dict(), student.state_dict()
     for s_idx, t_idx in ((0, 0), (1, 2)):
         for key, value in s_state.items():
             if f"encoder.layer.{s_idx}." in key:
-                torch.testing.assert_close(value, t_state[key.replace(f"layer.{s_idx}.", f"layer.{t_idx}.")], rtol=0, atol=0)
+                torch.testing.assert_close(
+                    value, t_state[key.replace(f"layer.{s_idx}.", f"layer.{t_idx}.")], rtol=0, atol=0
+                )
     for key in ("bert.embeddings.word_embeddings.weight", "classifier.weight"):
         torch.testing.assert_close(s_state[key], t_state[key], rtol=0, atol=0)
 
@@ -72,10 +91,28 @@ def test_cached_losses_equal_online_losses(tiny_teacher, sst_like, tmp_path):
     collator = DistillCollator(padding_collator(tok))
     logs = []
     # KD's logits first; a later run that needs more adds only the missing outputs to the entry
-    kd_only = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=Needs(teacher_logits=True),
-                                         max_length=32, dtype="float32", batch_size=7, log=logs.append)
-    cache = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=32,
-                                       dtype="float32", batch_size=7, log=logs.append)
+    kd_only = TeacherCache.build_or_open(
+        teacher,
+        data,
+        collator,
+        root=tmp_path,
+        needs=Needs(teacher_logits=True),
+        max_length=32,
+        dtype="float32",
+        batch_size=7,
+        log=logs.append,
+    )
+    cache = TeacherCache.build_or_open(
+        teacher,
+        data,
+        collator,
+        root=tmp_path,
+        needs=needs,
+        max_length=32,
+        dtype="float32",
+        batch_size=7,
+        log=logs.append,
+    )
     assert cache.folder == kd_only.folder
     assert "computing logits for" in logs[0] and "logits" not in logs[1] and "cls_2" in logs[1], logs
     batch = collator([data[i] for i in (5, 0, 33, 17)])  # out of order, mixed lengths
@@ -84,31 +121,53 @@ def test_cached_losses_equal_online_losses(tiny_teacher, sst_like, tmp_path):
     with torch.no_grad():
         out = teacher(**inputs, output_hidden_states=True)
         student_hidden = tuple(torch.randn_like(h) for h in out.hidden_states[:3])
-    online = TeacherView(logits=out.logits, cls={j: out.hidden_states[j][:, 0] for j in (2, 4)},
-                         tokens={j: out.hidden_states[j] for j in (2, 4)})
+    online = TeacherView(
+        logits=out.logits,
+        cls={j: out.hidden_states[j][:, 0] for j in (2, 4)},
+        tokens={j: out.hidden_states[j] for j in (2, 4)},
+    )
     for view in (cached, online):
         view.layer_map, view.num_layers = lmap, 4
     for name in ("kd", "pkd", "hidden_mse", "cosine"):
         values = [
-            get_loss(name)(LossContext(student_logits=torch.randn(4, 2, generator=torch.Generator().manual_seed(0)),
-                                       labels=batch["labels"], attention_mask=batch["attention_mask"], teachers=[v],
-                                       student_hidden=student_hidden, student_num_layers=2, temperature=2.0))
+            get_loss(name)(
+                LossContext(
+                    student_logits=torch.randn(4, 2, generator=torch.Generator().manual_seed(0)),
+                    labels=batch["labels"],
+                    attention_mask=batch["attention_mask"],
+                    teachers=[v],
+                    student_hidden=student_hidden,
+                    student_num_layers=2,
+                    temperature=2.0,
+                )
+            )
             for v in (cached, online)
         ]
         torch.testing.assert_close(values[0], values[1], rtol=1e-5, atol=1e-6)
     # the second time the same entry is reused, and a different max length is a different entry
-    again = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=32,
-                                       dtype="float32", log=logs.append)
+    again = TeacherCache.build_or_open(
+        teacher, data, collator, root=tmp_path, needs=needs, max_length=32, dtype="float32", log=logs.append
+    )
     assert again.folder == cache.folder and "reusing" in logs[-1]
-    other = TeacherCache.build_or_open(teacher, data, collator, root=tmp_path, needs=needs, max_length=30,
-                                       dtype="float32", log=lambda m: None)
+    other = TeacherCache.build_or_open(
+        teacher, data, collator, root=tmp_path, needs=needs, max_length=30, dtype="float32", log=lambda m: None
+    )
     assert other.folder != cache.folder
 
 
 def test_distill_beats_its_untrained_start_and_exports_only_the_student(tiny_teacher, sst_like, tmp_path):
     out = tmp_path / "student"
-    cfg = dcfg(tiny_teacher, sst_like, out, student_config=STUDENT_CONFIG, loss="kd=1,hidden_mse=1,pkd=1", alpha=0.5,
-               layer_map="skip", eval_steps=8, epochs=20)
+    cfg = dcfg(
+        tiny_teacher,
+        sst_like,
+        out,
+        student_config=STUDENT_CONFIG,
+        loss="kd=1,hidden_mse=1,pkd=1",
+        alpha=0.5,
+        layer_map="skip",
+        eval_steps=8,
+        epochs=20,
+    )
     start = dcfg(tiny_teacher, sst_like, tmp_path / "start", student_config=STUDENT_CONFIG, max_steps=1, lr=1e-9)
     start_acc = run_distill(start, log=lambda m: None)["metrics"]["accuracy"]
     record = run_distill(cfg, log=lambda m: None)
@@ -126,9 +185,22 @@ def test_distill_beats_its_untrained_start_and_exports_only_the_student(tiny_tea
 
 def test_two_teachers_noise_prefinetune(tiny_teacher, sst_like, tmp_path):
     out = tmp_path / "multi"
-    record = run_distill(dcfg([tiny_teacher] * 2, sst_like, out, teacher_weights=[0.7, 0.3],
-                              student_from_teacher="top", keep=2, loss="kd=1,ce=0.5", noise=0.1, noise_side="both",
-                              prefinetune_epochs=1, max_steps=4), log=lambda m: None)
+    record = run_distill(
+        dcfg(
+            [tiny_teacher] * 2,
+            sst_like,
+            out,
+            teacher_weights=[0.7, 0.3],
+            student_from_teacher="top",
+            keep=2,
+            loss="kd=1,ce=0.5",
+            noise=0.1,
+            noise_side="both",
+            prefinetune_epochs=1,
+            max_steps=4,
+        ),
+        log=lambda m: None,
+    )
     d = record["distill"]
     assert [t["weight"] for t in d["teachers"]] == [0.7, 0.3]
     assert d["cache"].startswith("off: noise is applied on the teacher side")
@@ -153,7 +225,9 @@ def other_vocab_student(tmp_path_factory):
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "film", "good", "bad"]) + "\n")
     tok = transformers.BertTokenizerFast(vocab_file=str(vocab))
-    cfg = transformers.BertConfig(vocab_size=9, hidden_size=16, num_attention_heads=2, intermediate_size=32, num_hidden_layers=1)
+    cfg = transformers.BertConfig(
+        vocab_size=9, hidden_size=16, num_attention_heads=2, intermediate_size=32, num_hidden_layers=1
+    )
     transformers.BertForSequenceClassification(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
@@ -162,23 +236,102 @@ def other_vocab_student(tmp_path_factory):
 def test_bad_input(tiny_teacher, sst_like, tmp_path, other_vocab_student):
     base = ["distill", "--task", "sst2", "--data-dir", sst_like, "--max-steps", "1", "--no-cache"]
     # across tokenizers only logit losses teach (tests/unit/test_metadistil.py trains one through kd)
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "--student", str(other_vocab_student),
-                                        "--loss", "kd=1,hidden_mse=1", "-o", str(tmp_path / "a")]),
-                    "different vocabularies")
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "--student-config", STUDENT_CONFIG,
-                                        "--loss", "pkd=1", "--layer-map", "1:9", "-o", str(tmp_path / "b")]), "out of range")
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "--student-config", STUDENT_CONFIG,
-                                        "--loss", "attention_mse=1", "-o", str(tmp_path / "c")]),
-                    "attention_mse needs the same number of heads: student 2, teacher")
-    _one_line_error(runner.invoke(app, ["distill", "--task", "stsb", "--teacher", str(tiny_teacher), "--loss", "kd=1",
-                                        "-o", str(tmp_path / "d")]), "regression task")
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tmp_path / "missing"), "--student-config", STUDENT_CONFIG,
-                                        "-o", str(tmp_path / "e")]), "model not found")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                *base,
+                "--teacher",
+                str(tiny_teacher),
+                "--student",
+                str(other_vocab_student),
+                "--loss",
+                "kd=1,hidden_mse=1",
+                "-o",
+                str(tmp_path / "a"),
+            ],
+        ),
+        "different vocabularies",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                *base,
+                "--teacher",
+                str(tiny_teacher),
+                "--student-config",
+                STUDENT_CONFIG,
+                "--loss",
+                "pkd=1",
+                "--layer-map",
+                "1:9",
+                "-o",
+                str(tmp_path / "b"),
+            ],
+        ),
+        "out of range",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                *base,
+                "--teacher",
+                str(tiny_teacher),
+                "--student-config",
+                STUDENT_CONFIG,
+                "--loss",
+                "attention_mse=1",
+                "-o",
+                str(tmp_path / "c"),
+            ],
+        ),
+        "attention_mse needs the same number of heads: student 2, teacher",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            ["distill", "--task", "stsb", "--teacher", str(tiny_teacher), "--loss", "kd=1", "-o", str(tmp_path / "d")],
+        ),
+        "regression task",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                *base,
+                "--teacher",
+                str(tmp_path / "missing"),
+                "--student-config",
+                STUDENT_CONFIG,
+                "-o",
+                str(tmp_path / "e"),
+            ],
+        ),
+        "model not found",
+    )
     _one_line_error(runner.invoke(app, [*base, "-o", str(tmp_path / "f")]), "at least one --teacher")
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "-o", str(tmp_path / "g")]),
-                    "choose one student")
-    _one_line_error(runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "--student-config", STUDENT_CONFIG,
-                                        "--loss", "kl=1", "-o", str(tmp_path / "h")]), "unknown loss 'kl'")
+    _one_line_error(
+        runner.invoke(app, [*base, "--teacher", str(tiny_teacher), "-o", str(tmp_path / "g")]), "choose one student"
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                *base,
+                "--teacher",
+                str(tiny_teacher),
+                "--student-config",
+                STUDENT_CONFIG,
+                "--loss",
+                "kl=1",
+                "-o",
+                str(tmp_path / "h"),
+            ],
+        ),
+        "unknown loss 'kl'",
+    )
     assert not any(p.name in "abcdefgh" for p in tmp_path.iterdir() if p.is_dir())
 
 
@@ -224,8 +377,10 @@ def test_resume_with_another_loss_mix_or_teacher_is_refused(tiny_teacher, sst_li
     work = tmp_path / "s.work"
     before = sorted(p.relative_to(work) for p in work.rglob("*"))
     assert any(p.name == "checkpoint-2" for p in work.iterdir())
-    for change, says in (({"loss": "kd=1,ce=1"}, "loss {'kd': 1.0, 'ce': 1.0} (was {'kd': 1.0})"),
-                         ({"temperature": 4.0}, "temperature 4.0 (was 2.0)")):
+    for change, says in (
+        ({"loss": "kd=1,ce=1"}, "loss {'kd': 1.0, 'ce': 1.0} (was {'kd': 1.0})"),
+        ({"temperature": 4.0}, "temperature 4.0 (was 2.0)"),
+    ):
         with pytest.raises(LaminaError, match="other settings than the interrupted run's") as err:
             run_distill(DistillConfig(**{**cfg.model_dump(), "resume": True, **change}), log=lambda m: None)
         assert says in str(err.value), str(err.value)

@@ -107,12 +107,19 @@ def test_the_runnable_examples_run(page, tmp_path):
     todo = [{"lang": b["lang"], "code": b["code"], "where": f"{rel}:{b['line']}"} for b in runnable(page)]
     (tmp_path / "blocks.json").write_text(json.dumps(todo))
     (tmp_path / "driver.py").write_text(DRIVER)
-    done = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "blocks.json")], cwd=work,
-                          env=_environment(tmp_path), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "blocks.json")],
+        cwd=work,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"an example of {rel} failed:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
 
 
 # ---------------------------------------------------------------- the commands that are not run
+
 
 def _click_commands():
     import typer.main
@@ -194,12 +201,18 @@ def test_every_lamina_command_in_the_docs_uses_flags_that_exist():
 
 # ---------------------------------------------------------------- the README
 
+
 def test_the_readme_is_short_and_starts_with_the_two_commands():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     lines = text.split("\n")
     assert len(lines) <= 200
     first_screen = "\n".join(lines[:45])
-    for marker in ("<!-- main-command -->", "<!-- /main-command -->", "<!-- test-command -->", "<!-- /test-command -->"):
+    for marker in (
+        "<!-- main-command -->",
+        "<!-- /main-command -->",
+        "<!-- test-command -->",
+        "<!-- /test-command -->",
+    ):
         assert marker in first_screen, marker
     assert "lamina quickstart" in first_screen and "python -m pytest" in first_screen
     ci = (ROOT / ".ci" / "run").read_text()
@@ -211,15 +224,25 @@ def test_the_readme_is_short_and_starts_with_the_two_commands():
 
 # ---------------------------------------------------------------- the site
 
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
         pytest.skip("mkdocs-material is not installed (pip install mkdocs-material)")
     out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
-                           "-d", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stdout + done.stderr, done.stdout + done.stderr
     return out
@@ -244,8 +267,14 @@ def test_the_site_builds_with_no_warning_and_every_command_has_its_reference_pag
             flags = set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", shown.split("Options:")[-1]))
             missing = {f for f in flags if f not in text} - {"--help"}
             assert not missing, f"lamina {' '.join(filter(None, [name, sub]))} --help shows {missing}, its page not"
-    for generated in ("reference/index.html", "reference/registries/index.html", "benchmarks/index.html",
-                      "changelog/index.html", "getting-started/index.html", "how-to/python-api/index.html"):
+    for generated in (
+        "reference/index.html",
+        "reference/registries/index.html",
+        "benchmarks/index.html",
+        "changelog/index.html",
+        "getting-started/index.html",
+        "how-to/python-api/index.html",
+    ):
         assert (site / generated).is_file(), generated
     registries = html.unescape((site / "reference" / "registries" / "index.html").read_text(encoding="utf-8"))
     assert "contribution" in registries and "metadistil" in registries and "bbc-news" in registries

@@ -29,8 +29,22 @@ def exports(tiny_teacher, sst_like, tmp_path_factory):
     out = {}
     for fmt in ("onnx", "onnx-int8", "torch-int8"):
         folder = root / fmt
-        r = run("export", tiny_teacher, "-o", folder, "--format", fmt, "--task", "sst2", "--data-dir", sst_like,
-                "--parity-data", "sst2", "--max-length", 32)
+        r = run(
+            "export",
+            tiny_teacher,
+            "-o",
+            folder,
+            "--format",
+            fmt,
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "--parity-data",
+            "sst2",
+            "--max-length",
+            32,
+        )
         assert r.exit_code == 0, r.output
         out[fmt] = folder
     return out
@@ -43,7 +57,8 @@ def record(folder) -> dict:
 def test_onnx_export_matches_pytorch_on_real_text(exports):
     folder = exports["onnx"]
     assert {"model.onnx", "config.json", "tokenizer.json", "README.md", "lamina_results.json"} <= {
-        p.name for p in folder.iterdir()}
+        p.name for p in folder.iterdir()
+    }
     rec = record(folder)
     p = rec["export"]["parity"]
     assert rec["kind"] == "export" and rec["export"]["format"] == "onnx"
@@ -69,8 +84,9 @@ def test_the_cards_five_lines_run_with_onnxruntime_alone(exports, tmp_path):
     assert len(code.strip().splitlines()) == 5
     # run it from the folder's parent, as the card's relative paths expect, and prove torch stayed out
     script = code + "\nimport sys\nassert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
-    out = subprocess.run([sys.executable, "-c", script], cwd=exports["onnx-int8"].parent, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=exports["onnx-int8"].parent, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     labels = json.loads((exports["onnx-int8"] / "config.json").read_text())["id2label"].values()
     assert out.stdout.strip() in labels
@@ -169,10 +185,10 @@ def test_bad_input_is_one_error_line(tiny_teacher, tiny_bert_with_tokenizer, exp
     (tmp_path / "file.txt").write_text("x")
     assert_one_line_error(run("export", tmp_path / "file.txt", "-o", tmp_path / "c"), "is a file")
     assert_one_line_error(run("export", exports["onnx"], "-o", tmp_path / "d"), "already an export")
-    assert_one_line_error(run("eval", tiny_teacher, "--backend", "onnx", "--task", "sst2", "--data-dir", sst_like),
-                          "not an ONNX export")
-    assert_one_line_error(run("eval", exports["onnx-int8"], "--task", "sst2", "--data-dir", sst_like),
-                          "--backend onnx")
+    assert_one_line_error(
+        run("eval", tiny_teacher, "--backend", "onnx", "--task", "sst2", "--data-dir", sst_like), "not an ONNX export"
+    )
+    assert_one_line_error(run("eval", exports["onnx-int8"], "--task", "sst2", "--data-dir", sst_like), "--backend onnx")
     assert_one_line_error(run("eval", tiny_teacher, "--backend", "tensorrt", "--task", "sst2"), "--backend")
     for name in "abcd":
         assert not (tmp_path / name).exists()

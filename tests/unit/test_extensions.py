@@ -53,8 +53,13 @@ def cli(*args):
 
 def recipe_then_report(tmp_path, steps, vars_=None):
     """Run a recipe of ``steps`` plus a report step; then `lamina report` on its folder."""
-    recipe = parse_recipe({"name": "toy", "vars": vars_ or {}, "steps": [*steps, {"name": "report", "kind": "report",
-                                                                                  "args": {"title": "toy"}}]})
+    recipe = parse_recipe(
+        {
+            "name": "toy",
+            "vars": vars_ or {},
+            "steps": [*steps, {"name": "report", "kind": "report", "args": {"title": "toy"}}],
+        }
+    )
     out = tmp_path / "recipe"
     outcome = run_recipe(recipe, output_dir=str(out))
     assert "report" in outcome.ran
@@ -90,18 +95,55 @@ def test_a_strategy_with_an_option_is_one_registration(toy_strategy, tiny_bert_w
     assert "toy-every-nth" in cli("strategies").stdout and "step=2" in cli("strategies").stdout
     for step, kept in ((2, [0, 2]), (3, [1, 2])):
         out = tmp_path / f"s{step}"
-        cli("prune", tiny_bert_with_tokenizer, "-o", out, "--strategy", "toy-every-nth", "--strategy-option",
-            f"step={step}", "--drop", 2, "--no-speed")
+        cli(
+            "prune",
+            tiny_bert_with_tokenizer,
+            "-o",
+            out,
+            "--strategy",
+            "toy-every-nth",
+            "--strategy-option",
+            f"step={step}",
+            "--drop",
+            2,
+            "--no-speed",
+        )
         record = json.loads((out / "lamina_results.json").read_text())
         assert record["prune"]["kept_layers"] == kept and record["config"]["step"] == step
-    bad = runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(tmp_path / "x"), "--strategy",
-                              "toy-every-nth", "--strategy-option", "stride=2", "--drop", "1", "--no-speed"])
+    bad = runner.invoke(
+        app,
+        [
+            "prune",
+            str(tiny_bert_with_tokenizer),
+            "-o",
+            str(tmp_path / "x"),
+            "--strategy",
+            "toy-every-nth",
+            "--strategy-option",
+            "stride=2",
+            "--drop",
+            "1",
+            "--no-speed",
+        ],
+    )
     assert bad.exit_code == 2 and "has no option 'stride'" in bad.stderr and not (tmp_path / "x").exists()
 
-    _, md, _ = recipe_then_report(tmp_path, [
-        {"name": "drop", "kind": "prune", "args": {"model": str(tiny_bert_with_tokenizer), "strategy": "toy-every-nth",
-                                                   "strategy_options": {"step": 3}, "drop": 2, "speed": False}},
-    ])
+    _, md, _ = recipe_then_report(
+        tmp_path,
+        [
+            {
+                "name": "drop",
+                "kind": "prune",
+                "args": {
+                    "model": str(tiny_bert_with_tokenizer),
+                    "strategy": "toy-every-nth",
+                    "strategy_options": {"step": 3},
+                    "drop": 2,
+                    "speed": False,
+                },
+            },
+        ],
+    )
     assert "| drop |" in md and "prune" in md
 
 
@@ -129,11 +171,30 @@ def toy_loss():
 
 
 def test_a_loss_reading_projected_states_of_a_narrower_student_is_one_registration(
-        toy_loss, tiny_teacher, sst_like, tmp_path):
+    toy_loss, tiny_teacher, sst_like, tmp_path
+):
     assert "toy-last-mse" in cli("losses").stdout
     out = tmp_path / "kd"
-    common = ["--task", "sst2", "--data-dir", sst_like, "--student-config", STUDENT_CONFIG, "--max-steps", 8,
-              "--batch-size", 8, "--lr", 3e-3, "--max-length", 32, "--logging-steps", 1, "--cache-dir", tmp_path / "c"]
+    common = [
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst_like,
+        "--student-config",
+        STUDENT_CONFIG,
+        "--max-steps",
+        8,
+        "--batch-size",
+        8,
+        "--lr",
+        3e-3,
+        "--max-length",
+        32,
+        "--logging-steps",
+        1,
+        "--cache-dir",
+        tmp_path / "c",
+    ]
     cli("distill", "--teacher", tiny_teacher, "-o", out, "--loss", "kd=1,toy-last-mse=10", *common)
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["distill"]["projections"] == [0], "hidden 16 → 32: the loss got a projection without asking"
@@ -144,12 +205,26 @@ def test_a_loss_reading_projected_states_of_a_narrower_student_is_one_registrati
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         assert not any("projection" in k for k in f.keys()), "the projection is never exported"
 
-    _, md, _ = recipe_then_report(tmp_path, [
-        {"name": "kd", "kind": "distill", "args": {
-            "teacher": [str(tiny_teacher)], "task": "sst2", "data_dir": sst_like, "student_config": STUDENT_CONFIG,
-            "loss": {"kd": 1, "toy-last-mse": 10}, "max_steps": 4, "batch_size": 8, "max_length": 32,
-            "cache_dir": str(tmp_path / "c")}},
-    ])
+    _, md, _ = recipe_then_report(
+        tmp_path,
+        [
+            {
+                "name": "kd",
+                "kind": "distill",
+                "args": {
+                    "teacher": [str(tiny_teacher)],
+                    "task": "sst2",
+                    "data_dir": sst_like,
+                    "student_config": STUDENT_CONFIG,
+                    "loss": {"kd": 1, "toy-last-mse": 10},
+                    "max_steps": 4,
+                    "batch_size": 8,
+                    "max_length": 32,
+                    "cache_dir": str(tmp_path / "c"),
+                },
+            },
+        ],
+    )
     assert "| kd |" in md
 
 
@@ -180,9 +255,32 @@ def toy_method():
 def test_a_method_that_trains_its_teacher_is_one_registration(toy_method, tiny_teacher, sst_like, tmp_path):
     assert "toy-co-train" in cli("methods").stdout
     out = tmp_path / "co"
-    cli("distill", "--method", "toy-co-train", "--teacher", tiny_teacher, "-o", out, "--task", "sst2", "--data-dir",
-        sst_like, "--student-config", STUDENT_CONFIG, "--max-steps", 6, "--eval-steps", 3, "--batch-size", 8,
-        "--lr", 3e-3, "--max-length", 32, "--keep-checkpoints")
+    cli(
+        "distill",
+        "--method",
+        "toy-co-train",
+        "--teacher",
+        tiny_teacher,
+        "-o",
+        out,
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst_like,
+        "--student-config",
+        STUDENT_CONFIG,
+        "--max-steps",
+        6,
+        "--eval-steps",
+        3,
+        "--batch-size",
+        8,
+        "--lr",
+        3e-3,
+        "--max-length",
+        32,
+        "--keep-checkpoints",
+    )
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["distill"]["method"] == "toy-co-train"
     assert record["distill"]["cache"] == "off: method 'toy-co-train': the teacher trains with the student"
@@ -199,11 +297,25 @@ def test_a_method_that_trains_its_teacher_is_one_registration(toy_method, tiny_t
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         assert not any(k.startswith("teachers.") for k in f.keys()), "the exported folder is the student alone"
 
-    _, md, _ = recipe_then_report(tmp_path, [
-        {"name": "co", "kind": "distill", "args": {
-            "method": "toy-co-train", "teacher": [str(tiny_teacher)], "task": "sst2", "data_dir": sst_like,
-            "student_config": STUDENT_CONFIG, "max_steps": 4, "batch_size": 8, "max_length": 32}},
-    ])
+    _, md, _ = recipe_then_report(
+        tmp_path,
+        [
+            {
+                "name": "co",
+                "kind": "distill",
+                "args": {
+                    "method": "toy-co-train",
+                    "teacher": [str(tiny_teacher)],
+                    "task": "sst2",
+                    "data_dir": sst_like,
+                    "student_config": STUDENT_CONFIG,
+                    "max_steps": 4,
+                    "batch_size": 8,
+                    "max_length": 32,
+                },
+            },
+        ],
+    )
     assert "| co |" in md
 
 
@@ -255,9 +367,14 @@ def toy_command():
             from lamina.models.card import front_matter, provenance
 
             count = record["metrics"]["million_parameters"]
-            return [*front_matter(["lamina", "toy-count"]), f"# {name}", "",
-                    f"Toy count: {count:.4f} million parameters (scale {record['config']['scale']:g}).", "",
-                    *provenance(record)]
+            return [
+                *front_matter(["lamina", "toy-count"]),
+                f"# {name}",
+                "",
+                f"Toy count: {count:.4f} million parameters (scale {record['config']['scale']:g}).",
+                "",
+                *provenance(record),
+            ]
 
         def show(self, record, cfg, echo):
             from lamina.display import console, table
@@ -292,9 +409,12 @@ def test_a_command_is_one_registration(toy_command, tiny_bert_with_tokenizer, tm
     bad = runner.invoke(app, ["toy-count", str(tiny_bert_with_tokenizer), "-o", str(tmp_path / "x"), "--scale", "0"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: --scale: must be more than 0, not 0"
 
-    _, md, printed = recipe_then_report(tmp_path, [
-        {"name": "count", "kind": "toy-count", "args": {"model": str(tiny_bert_with_tokenizer), "scale": 3}},
-    ])
+    _, md, printed = recipe_then_report(
+        tmp_path,
+        [
+            {"name": "count", "kind": "toy-count", "args": {"model": str(tiny_bert_with_tokenizer), "scale": 3}},
+        ],
+    )
     assert "| count | toy-count |" in md, "a new command's records are rows of the report"
     assert "toy-count" in printed
 
@@ -331,8 +451,9 @@ def toy_objective():
             record["examples"] = {settings.split: len(texts)}
 
             def score(model):
-                batch = tokenizer(texts, padding=True, return_tensors="pt", truncation=True,
-                                  max_length=settings.max_length)
+                batch = tokenizer(
+                    texts, padding=True, return_tensors="pt", truncation=True, max_length=settings.max_length
+                )
                 with torch.no_grad():
                     hidden = model(**batch, output_hidden_states=True).hidden_states[-1]
                 mask = batch["attention_mask"].bool()
@@ -365,8 +486,20 @@ def test_an_objective_is_one_registration(toy_objective, tiny_bert_with_tokenize
     assert record["task"] == "toy-norm" and record["metrics"]["mean_norm"] > 0
     assert record["examples"] == {"dev": 3}
     # a loss reads only what the objective offers: kd needs classes or tokens, which this one has not
-    bad = runner.invoke(app, ["distill", "--teacher", str(tiny_bert_with_tokenizer), "--task", "toy-norm",
-                              "--loss", "kd", "-o", str(tmp_path / "d")])
+    bad = runner.invoke(
+        app,
+        [
+            "distill",
+            "--teacher",
+            str(tiny_bert_with_tokenizer),
+            "--task",
+            "toy-norm",
+            "--loss",
+            "kd",
+            "-o",
+            str(tmp_path / "d"),
+        ],
+    )
     assert bad.exit_code == 2 and "loss 'kd' does not apply to task 'toy-norm'" in bad.stderr, bad.stderr
     assert not (tmp_path / "d").exists()
 
@@ -389,8 +522,10 @@ def toy_format():
         def export(self, model, tokenizer, folder, texts, max_length):
             from safetensors.torch import save_file
 
-            save_file({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
-                      str(Path(folder) / "toy.safetensors"))
+            save_file(
+                {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()},
+                str(Path(folder) / "toy.safetensors"),
+            )
             return self.load(folder, model.config), ["input_ids", "attention_mask"]
 
         def load(self, folder, config=None, *, threads=None):
@@ -408,8 +543,24 @@ def toy_format():
 
 def test_an_export_format_is_one_registration(toy_format, tiny_teacher, sst_like, tmp_path):
     out = tmp_path / "toy"
-    cli("export", tiny_teacher, "-o", out, "--format", "toy-fp32", "--task", "sst2", "--data-dir", sst_like,
-        "--parity-data", "sst2", "--parity-samples", 16, "--max-length", 32)
+    cli(
+        "export",
+        tiny_teacher,
+        "-o",
+        out,
+        "--format",
+        "toy-fp32",
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst_like,
+        "--parity-data",
+        "sst2",
+        "--parity-samples",
+        16,
+        "--max-length",
+        32,
+    )
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["export"]["format"] == "toy-fp32" and record["export"]["opset"] is None
     assert record["export"]["parity"]["max_abs_diff"] < 1e-5, "the format's own parity rule ran"
@@ -418,18 +569,34 @@ def test_an_export_format_is_one_registration(toy_format, tiny_teacher, sst_like
     assert "PyTorch fp32 tensors in toy.safetensors" in card and "--format toy-fp32" in card
 
     # read back through the format: eval runs the format's load, on the format's backend
-    cli("eval", out, "--task", "sst2", "--data-dir", sst_like, "--max-length", 32, "--no-speed",
-        "--json", tmp_path / "e.json")
+    cli(
+        "eval",
+        out,
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst_like,
+        "--max-length",
+        32,
+        "--no-speed",
+        "--json",
+        tmp_path / "e.json",
+    )
     scored = json.loads((tmp_path / "e.json").read_text())
     assert scored["backend"] == "toy-fp32" and scored["metrics"] == record["metrics"]
     bad = runner.invoke(app, ["eval", str(out), "--backend", "onnx", "--task", "sst2", "--data-dir", sst_like])
-    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and "is a toy-fp32 export, not an ONNX export" \
-        in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert (
+        bad.exit_code == 2
+        and bad.stderr.startswith("error: ")
+        and "is a toy-fp32 export, not an ONNX export" in bad.stderr
+        and len(bad.stderr.strip().splitlines()) == 1
+    )
 
     EXPORT_FORMATS.remove("toy-fp32")
     bad = runner.invoke(app, ["export", str(tiny_teacher), "-o", str(tmp_path / "x"), "--format", "toy-fp32"])
     assert bad.exit_code == 2 and bad.stderr.strip() == (
-        "error: --format: unknown export format 'toy-fp32'; available: onnx, onnx-int8, torch-int8")
+        "error: --format: unknown export format 'toy-fp32'; available: onnx, onnx-int8, torch-int8"
+    )
 
 
 # ---------------------------------------------------------------- a metric
@@ -437,8 +604,14 @@ def test_an_export_format_is_one_registration(toy_format, tiny_teacher, sst_like
 
 @pytest.fixture
 def toy_metric():
-    metric = register_metric(Metric("toy-error-rate", lambda p, g: float((p != g).mean()), higher_is_better=False,
-                                    description="share of labels wrong"))
+    metric = register_metric(
+        Metric(
+            "toy-error-rate",
+            lambda p, g: float((p != g).mean()),
+            higher_is_better=False,
+            description="share of labels wrong",
+        )
+    )
     yield metric
     METRICS.remove("toy-error-rate")
 
@@ -513,9 +686,11 @@ def toy_importance():
 
             spec, c = width_spec(model), model.config
             n = get_adapter(model).num_layers(c)
-            return {"ffn": [torch.arange(spec.ffn(c), dtype=torch.float) for _ in range(n)],
-                    "heads": [torch.arange(spec.heads(c), dtype=torch.float) for _ in range(n)],
-                    "hidden": torch.arange(spec.hidden(c), dtype=torch.float)}
+            return {
+                "ffn": [torch.arange(spec.ffn(c), dtype=torch.float) for _ in range(n)],
+                "heads": [torch.arange(spec.heads(c), dtype=torch.float) for _ in range(n)],
+                "hidden": torch.arange(spec.hidden(c), dtype=torch.float),
+            }
 
     yield LastFirst
     IMPORTANCE.remove("toy-last-first")
@@ -523,12 +698,23 @@ def toy_importance():
 
 def test_an_importance_criterion_is_one_registration(toy_importance, tiny_bert_with_tokenizer, tmp_path):
     assert "toy-last-first" in cli("importance").stdout
-    cli("prune", tiny_bert_with_tokenizer, "-o", tmp_path / "w", "--ffn", 16, "--importance", "toy-last-first",
-        "--no-speed")
+    cli(
+        "prune",
+        tiny_bert_with_tokenizer,
+        "-o",
+        tmp_path / "w",
+        "--ffn",
+        16,
+        "--importance",
+        "toy-last-first",
+        "--no-speed",
+    )
     from safetensors import safe_open
 
-    with safe_open(tmp_path / "w" / "model.safetensors", "pt") as pruned, \
-            safe_open(tiny_bert_with_tokenizer / "model.safetensors", "pt") as full:
+    with (
+        safe_open(tmp_path / "w" / "model.safetensors", "pt") as pruned,
+        safe_open(tiny_bert_with_tokenizer / "model.safetensors", "pt") as full,
+    ):
         key = "bert.encoder.layer.0.intermediate.dense.weight"
         assert torch.equal(pruned.get_tensor(key), full.get_tensor(key)[48:])  # the last 16 of 64 neurons
 
@@ -554,8 +740,10 @@ def toy_task_with_option():
         def load(self, data_dir=None):
             import datasets
 
-            rows = {"text": [" ".join(["good film"] * self.repeat), " ".join(["bad film"] * self.repeat)] * 4,
-                    "label": [1, 0] * 4}
+            rows = {
+                "text": [" ".join(["good film"] * self.repeat), " ".join(["bad film"] * self.repeat)] * 4,
+                "label": [1, 0] * 4,
+            }
             d = datasets.Dataset.from_dict(rows)
             return datasets.DatasetDict({"train": d, "dev": d})
 

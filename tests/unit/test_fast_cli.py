@@ -64,8 +64,10 @@ def bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["prune", "minilm-l6", "--keep", "0", "-o", o], "--keep"),
         (["prune", "minilm-l6", "--drop", "1", "-o", o, "--strategy-option", "stride=2"], "has no option 'stride'"),
         (["prune", str(tmp / "no-such-model"), "--drop", "1", "-o", o], "model not found"),
-        (["prune", "minilm-l6", "--drop", "1", "-o", o, "--config", str(tmp / "missing.yaml")],
-         "config file not found"),
+        (
+            ["prune", "minilm-l6", "--drop", "1", "-o", o, "--config", str(tmp / "missing.yaml")],
+            "config file not found",
+        ),
         (["run", str(tmp / "missing.yaml")], "recipe not found"),
         (["distill", "--teacher", "t", "-o", o, "--method", "bogus"], "unknown distillation method 'bogus'"),
         (["distill", "--teacher", "t", "-o", o, "--loss", "bogus=1"], "unknown loss 'bogus'"),
@@ -90,7 +92,11 @@ def fresh_process_runs(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(Path(lamina.__file__).parents[1])}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(heavy=HEAVY), json.dumps(LISTINGS + [args for args, _ in bad])],
-        capture_output=True, text=True, env=env, cwd=tmp, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), dict((tuple(args), match) for args, match in bad)
@@ -146,13 +152,16 @@ def test_bad_input_is_one_error_line_without_torch(fresh_process_runs, tmp_path)
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("args,match", [
-    (["--bogus"], "no such option: --bogus"),
-    (["prune", "--bogus-flag"], "no such option: --bogus-flag"),
-    (["prune", "minilm-l6", "--keep", "x"], "invalid value for '--keep'"),
-    (["nope"], "no such command 'nope'"),
-    (["models", "install"], "missing argument"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--bogus"], "no such option: --bogus"),
+        (["prune", "--bogus-flag"], "no such option: --bogus-flag"),
+        (["prune", "minilm-l6", "--keep", "x"], "invalid value for '--keep'"),
+        (["nope"], "no such command 'nope'"),
+        (["models", "install"], "missing argument"),
+    ],
+)
 def test_a_usage_error_is_one_error_line_and_exit_2(args, match):
     result = runner.invoke(app, args)
     assert_one_line_error(result, match, code=2)

@@ -50,7 +50,7 @@ def _sst_folder(tmp_path, body: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "bad_row,found", [("a good \"film\"\tfor all\t1\n", "has 3 tab-separated fields"), ("no label at all\n", "has 1")]
+    "bad_row,found", [('a good "film"\tfor all\t1\n', "has 3 tab-separated fields"), ("no label at all\n", "has 1")]
 )
 def test_glue_row_with_wrong_field_count_is_refused(tmp_path, bad_row, found):
     from lamina.data.glue import read_glue_examples
@@ -80,8 +80,14 @@ def test_glue_headerless_cola_and_quotes(tmp_path):
     assert [r[0][0] for r in rows] == ['He said "hi.', 'ok "" .'] and [r[1] for r in rows] == ["1", "0"]
 
 
-GLUE_SPLITS = {"sst2": ("train", "dev"), "mrpc": ("train", "dev"), "rte": ("train", "dev"), "cola": ("train", "dev"),
-               "stsb": ("train", "dev"), "qnli": ("dev",)}
+GLUE_SPLITS = {
+    "sst2": ("train", "dev"),
+    "mrpc": ("train", "dev"),
+    "rte": ("train", "dev"),
+    "cola": ("train", "dev"),
+    "stsb": ("train", "dev"),
+    "qnli": ("dev",),
+}
 
 
 def test_every_real_glue_folder_still_reads(data_dir):
@@ -106,8 +112,18 @@ def test_ragged_csv_row_is_refused_not_read_as_a_new_class(tmp_path, tiny_bert_w
     msg = str(err.value)
     assert msg.startswith(f"{train}: line 3 has 4 comma-separated fields, expected 2"), msg
     out = tmp_path / "o"
-    result = run("finetune", tiny_bert_with_tokenizer, "--task", "custom", "--train-file", train,
-                 "--validation-file", train, "-o", out)
+    result = run(
+        "finetune",
+        tiny_bert_with_tokenizer,
+        "--task",
+        "custom",
+        "--train-file",
+        train,
+        "--validation-file",
+        train,
+        "-o",
+        out,
+    )
     one_error_line(result, train, "line 3", "4 comma-separated fields")
     assert not out.exists() and not (tmp_path / "o.work").exists()
 
@@ -151,7 +167,7 @@ def _bad_json(folder):
 def _unknown_type(folder):
     cfg = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**cfg, "model_type": "bertish"}))
-    return folder / "config.json", "unknown model_type \"bertish\""
+    return folder / "config.json", 'unknown model_type "bertish"'
 
 
 @pytest.mark.parametrize("breaker", [_truncate, _garbage, _bad_json, _unknown_type])
@@ -159,8 +175,10 @@ def test_broken_model_folder_is_one_error_naming_the_file(breaker, tiny_bert_wit
     folder = _copy_model(tiny_bert_with_tokenizer, tmp_path, "m")
     path, what = breaker(folder)
     out = tmp_path / "o"
-    for result in (run("eval", folder, "--task", "sst2", "--data-dir", sst_like, "--no-speed"),
-                   run("prune", folder, "-o", out, "--drop", "1", "--no-speed")):
+    for result in (
+        run("eval", folder, "--task", "sst2", "--data-dir", sst_like, "--no-speed"),
+        run("prune", folder, "-o", out, "--drop", "1", "--no-speed"),
+    ):
         line = one_error_line(result, path, what)
         assert "hub" not in line and "bundled alias" not in line
         if breaker is _unknown_type:
@@ -170,9 +188,12 @@ def test_broken_model_folder_is_one_error_naming_the_file(breaker, tiny_bert_wit
 
 def test_known_but_unsupported_architecture_still_says_so(tmp_path):
     folder = tmp_path / "deberta"  # an architecture transformers knows and lamina does not
-    transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                                 vocab_size=50).save_pretrained(folder)
-    one_error_line(run("prune", folder, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 'deberta-v2'; supported:")
+    transformers.DebertaV2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=50
+    ).save_pretrained(folder)
+    one_error_line(
+        run("prune", folder, "-o", tmp_path / "o", "--drop", "1"), "unsupported architecture 'deberta-v2'; supported:"
+    )
 
 
 def test_load_tokenizer(tiny_bert_with_tokenizer, tmp_path):
@@ -269,9 +290,21 @@ def test_finetune_resumes_from_the_last_complete_checkpoint(tiny_bert_with_token
                 raise RuntimeError("simulated crash")
 
     out = tmp_path / "r"
-    cfg = FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out), data_dir=sst_like,
-                         epochs=1, max_steps=6, lr=2e-3, batch_size=16, max_length=32, eval_steps=2, logging_steps=2,
-                         seed=1, progress=False)
+    cfg = FinetuneConfig(
+        model=str(tiny_bert_with_tokenizer),
+        task="sst2",
+        output=str(out),
+        data_dir=sst_like,
+        epochs=1,
+        max_steps=6,
+        lr=2e-3,
+        batch_size=16,
+        max_length=32,
+        eval_steps=2,
+        logging_steps=2,
+        seed=1,
+        progress=False,
+    )
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_finetune(cfg, callbacks=[CrashAt()])
     work = tmp_path / "r.work"
@@ -305,7 +338,9 @@ def _plain_collator(rows):
     return {"input_ids": torch.tensor([r["input_ids"] for r in rows])}
 
 
-_CHILD = _TEACHER + """
+_CHILD = (
+    _TEACHER
+    + """
 import sys, time
 from pathlib import Path
 from lamina.distillation.cache import TeacherCache
@@ -320,6 +355,7 @@ def collator(rows):
 TeacherCache.build_or_open(teacher, data, collator, root=Path(sys.argv[1]), needs=Needs(teacher_logits=True),
                            max_length=8, dtype="float32", batch_size=8, log=print)
 """
+)
 
 _TEMP = re.compile(r"\.[0-9a-f]{24}[-.]")
 
@@ -334,8 +370,9 @@ def test_killed_cache_build_leaves_nothing_behind(tmp_path):
     from lamina.losses.base import Needs
 
     root, marker = tmp_path / "cache", tmp_path / "marker"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(root), str(marker)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(root), str(marker)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.time() + 180
         while not marker.exists():
@@ -356,9 +393,17 @@ def test_killed_cache_build_leaves_nothing_behind(tmp_path):
     scope: dict = {}
     exec(_TEACHER, scope)  # the same teacher and data: the same entry
     logs = []
-    cache = TeacherCache.build_or_open(scope["teacher"], scope["data"], _plain_collator, root=root,
-                                       needs=Needs(teacher_logits=True), max_length=8, dtype="float32", batch_size=8,
-                                       log=logs.append)
+    cache = TeacherCache.build_or_open(
+        scope["teacher"],
+        scope["data"],
+        _plain_collator,
+        root=root,
+        needs=Needs(teacher_logits=True),
+        max_length=8,
+        dtype="float32",
+        batch_size=8,
+        log=logs.append,
+    )
     assert not partial.exists() and _temps(root) == []
     assert any(str(partial) in m and "interrupted build" in m for m in logs), logs
     assert cache.logits.shape == (40, 2) and (cache.folder / "meta.json").is_file()
@@ -405,10 +450,17 @@ def test_cache_build_cleans_up_after_itself(tmp_path):
     scope: dict = {}
     exec(_TEACHER, scope)
     root = tmp_path / "cache"
-    TeacherCache.build_or_open(scope["teacher"], scope["data"], _plain_collator, root=root,
-                               needs=Needs(teacher_logits=True), max_length=8, dtype="float32", log=lambda m: None)
+    TeacherCache.build_or_open(
+        scope["teacher"],
+        scope["data"],
+        _plain_collator,
+        root=root,
+        needs=Needs(teacher_logits=True),
+        max_length=8,
+        dtype="float32",
+        log=lambda m: None,
+    )
     assert _temps(root) == [] and len(list(root.iterdir())) == 1
-
 
 
 def test_write_json_is_whole_or_absent_and_writes_through_links(tmp_path, monkeypatch):

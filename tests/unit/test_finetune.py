@@ -14,10 +14,22 @@ from lamina.errors import LaminaError
 from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
 runner = CliRunner()
+
+
 def config(model, data_dir, out, **kw):
     base = dict(
-        model=str(model), task="sst2", output=str(out), data_dir=data_dir, epochs=4, lr=2e-3, batch_size=16,
-        max_length=32, eval_steps=4, logging_steps=2, seed=1, progress=False,
+        model=str(model),
+        task="sst2",
+        output=str(out),
+        data_dir=data_dir,
+        epochs=4,
+        lr=2e-3,
+        batch_size=16,
+        max_length=32,
+        eval_steps=4,
+        logging_steps=2,
+        seed=1,
+        progress=False,
     )
     return FinetuneConfig(**{**base, **kw})
 
@@ -38,8 +50,20 @@ def test_finetune_learns_saves_and_eval_reproduces(tiny_bert_with_tokenizer, sst
     assert model.config.id2label == {0: "negative", 1: "positive"}
 
     result = runner.invoke(
-        app, ["eval", str(out), "--task", "sst2", "--data-dir", sst_like, "--max-length", "32", "--no-speed",
-              "--json", str(tmp_path / "eval.json")],
+        app,
+        [
+            "eval",
+            str(out),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "--max-length",
+            "32",
+            "--no-speed",
+            "--json",
+            str(tmp_path / "eval.json"),
+        ],
     )
     assert result.exit_code == 0, result.output
     ev = json.loads((tmp_path / "eval.json").read_text())
@@ -98,22 +122,49 @@ def _one_line_error(result, match):
 def test_max_length_beyond_positions(tiny_bert_with_tokenizer, sst_like, tmp_path):
     out = tmp_path / "o"
     result = runner.invoke(
-        app, ["finetune", str(tiny_bert_with_tokenizer), "--task", "sst2", "--data-dir", sst_like, "-o", str(out),
-              "--max-length", "4096"],
+        app,
+        [
+            "finetune",
+            str(tiny_bert_with_tokenizer),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(out),
+            "--max-length",
+            "4096",
+        ],
     )
     _one_line_error(result, "beyond the model's 512 positions")
     assert not out.exists() and not (tmp_path / "o.work").exists()
 
 
 def test_cli_bad_input_one_line(tiny_bert_with_tokenizer, sst_like, tmp_path):
-    _one_line_error(runner.invoke(app, ["finetune", "--task", "nope", "-o", str(tmp_path / "a")]), "unknown task 'nope'")
     _one_line_error(
-        runner.invoke(app, ["finetune", "--task", "custom", "--train-file", str(tmp_path / "none.csv"),
-                            "--validation-file", str(tmp_path / "none.csv"), "-o", str(tmp_path / "b")]),
+        runner.invoke(app, ["finetune", "--task", "nope", "-o", str(tmp_path / "a")]), "unknown task 'nope'"
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                "--task",
+                "custom",
+                "--train-file",
+                str(tmp_path / "none.csv"),
+                "--validation-file",
+                str(tmp_path / "none.csv"),
+                "-o",
+                str(tmp_path / "b"),
+            ],
+        ),
         "file not found",
     )
     _one_line_error(
-        runner.invoke(app, ["finetune", "--task", "sst2", "--data-dir", sst_like, "-o", str(tmp_path / "c"), "--batch-size", "0"]),
+        runner.invoke(
+            app, ["finetune", "--task", "sst2", "--data-dir", sst_like, "-o", str(tmp_path / "c"), "--batch-size", "0"]
+        ),
         "--batch-size",
     )
     _one_line_error(
@@ -142,7 +193,9 @@ def tiny_gpt2_with_tokenizer(tmp_path_factory, minilm_path):
 
 def test_finetune_a_pruned_model_and_a_decoder(tiny_bert_with_tokenizer, tiny_gpt2_with_tokenizer, sst_like, tmp_path):
     pruned = tmp_path / "pruned"
-    result = runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(pruned), "--drop", "2", "--no-speed"])
+    result = runner.invoke(
+        app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(pruned), "--drop", "2", "--no-speed"]
+    )
     assert result.exit_code == 0, result.output
     for name, source in (("bert2", pruned), ("gpt2", tiny_gpt2_with_tokenizer)):
         out = tmp_path / name

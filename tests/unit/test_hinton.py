@@ -60,12 +60,15 @@ def test_idx_reader_reads_a_hand_made_file(tmp_path):
     assert data["train"][0].shape == (40, 28, 28) and data["test"][1].tolist()[:3] == [0, 1, 2]
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda b: b"\x00\x00\x09\x03" + b[4:], "wrong magic number"),  # not unsigned bytes
-    (lambda b: b[:-5], "truncated"),  # data cut short
-    (lambda b: b[:9], "truncated"),  # header cut short
-    (lambda b: b + b"\x00", "more than its header"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda b: b"\x00\x00\x09\x03" + b[4:], "wrong magic number"),  # not unsigned bytes
+        (lambda b: b[:-5], "truncated"),  # data cut short
+        (lambda b: b[:9], "truncated"),  # header cut short
+        (lambda b: b + b"\x00", "more than its header"),
+    ],
+)
 def test_idx_reader_refuses_bad_files(tmp_path, mutate, needle):
     good = idx_bytes(np.zeros((2, 3, 4)))
     (tmp_path / "bad").write_bytes(mutate(good))
@@ -107,30 +110,79 @@ def test_shift_and_jitter():
 def test_mlp_on_an_idx_folder_saves_reloads_and_evaluates(tmp_path, one_thread):
     write_mnist_folder(tmp_path / "mnist")
     out = tmp_path / "teacher"
-    result = runner.invoke(app, ["finetune", "mlp:32,32:dropout=0.1", "--task", "mnist", "--data-dir", str(tmp_path),
-                                 "-o", str(out), "--epochs", "12", "--lr", "3e-3", "--batch-size", "10", "--jitter", "1",
-                                 "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            "mlp:32,32:dropout=0.1",
+            "--task",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "-o",
+            str(out),
+            "--epochs",
+            "12",
+            "--lr",
+            "3e-3",
+            "--batch-size",
+            "10",
+            "--jitter",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rec = json.loads((out / "lamina_results.json").read_text())
-    assert rec["metrics"]["accuracy"] >= 0.3 and rec["metrics"]["errors"] == round(20 * (1 - rec["metrics"]["accuracy"]))
+    assert rec["metrics"]["accuracy"] >= 0.3 and rec["metrics"]["errors"] == round(
+        20 * (1 - rec["metrics"]["accuracy"])
+    )
     assert rec["training"]["jitter"] == 1 and rec["sizes"]["layers"] == 2
     assert (out / "model.safetensors").is_file() and not list(out.glob("*.bin"))
     import lamina.models.mlp  # noqa: F401  (registers the model type with the Auto classes)
 
     model = transformers.AutoModelForImageClassification.from_pretrained(out)
     assert model.config.hidden_sizes == [32, 32] and model.config.dropout == 0.1
-    result = runner.invoke(app, ["eval", str(out), "--task", "mnist", "--data-dir", str(tmp_path), "--no-speed",
-                                 "--json", str(tmp_path / "ev.json")])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(out),
+            "--task",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--no-speed",
+            "--json",
+            str(tmp_path / "ev.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "ev.json").read_text())["metrics"]["errors"] == rec["metrics"]["errors"]
     bad = runner.invoke(app, ["finetune", "mlp:16", "--task", "sst2", "--jitter", "2", "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "jitter is an option of digits, fashion-mnist, mnist" in bad.output
     # Hinton's bias correction: raising one class's logit far enough makes every prediction that class
-    result = runner.invoke(app, ["eval", str(out), "--task", "mnist", "--data-dir", str(tmp_path), "--no-speed",
-                                 "--logit-bias", "0=1000", "--json", str(tmp_path / "biased.json")])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(out),
+            "--task",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--no-speed",
+            "--logit-bias",
+            "0=1000",
+            "--json",
+            str(tmp_path / "biased.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     biased = json.loads((tmp_path / "biased.json").read_text())
-    assert biased["metrics"]["errors"] == 18 and biased["class_errors"]["0"] == 0 and biased["logit_bias"] == {"0": 1000.0}
+    assert (
+        biased["metrics"]["errors"] == 18 and biased["class_errors"]["0"] == 0 and biased["logit_bias"] == {"0": 1000.0}
+    )
     assert sum(biased["class_errors"].values()) == biased["metrics"]["errors"]
 
 
@@ -153,14 +205,23 @@ def test_soft_targets_beat_hard_labels_on_digits(tmp_path, one_thread):
     from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
     common = dict(task="digits", eval_batch_size=400, seed=3, progress=False, warmup_ratio=0.0, logging_steps=20)
-    teacher = run_finetune(FinetuneConfig(model="mlp:128,128", output=str(tmp_path / "t"), epochs=6, lr=3e-3,
-                                          batch_size=32, **common))
+    teacher = run_finetune(
+        FinetuneConfig(model="mlp:128,128", output=str(tmp_path / "t"), epochs=6, lr=3e-3, batch_size=32, **common)
+    )
     assert teacher["metrics"]["accuracy"] > 0.9
     small = dict(max_train_samples=60, batch_size=10, epochs=20, lr=3e-3, **common)
     hard = run_finetune(FinetuneConfig(model="mlp:64,64", output=str(tmp_path / "hard"), **small))
-    soft = run_distill(DistillConfig(teacher=[str(tmp_path / "t")], student_config="mlp:64,64",
-                                     output=str(tmp_path / "soft"), loss="kd=1", temperature=4, **small),
-                       log=lambda *_: None)
+    soft = run_distill(
+        DistillConfig(
+            teacher=[str(tmp_path / "t")],
+            student_config="mlp:64,64",
+            output=str(tmp_path / "soft"),
+            loss="kd=1",
+            temperature=4,
+            **small,
+        ),
+        log=lambda *_: None,
+    )
     assert soft["training"]["global_steps"] == hard["training"]["global_steps"] == 120
     assert soft["training"]["dev_loss"] < hard["training"]["dev_loss"]
     assert soft["distill"]["cache"].startswith("off: image task")
@@ -181,13 +242,26 @@ def test_distill_into_a_sparse_student_holds_the_mask(tmp_path, one_thread):
     masks = magnitude_masks(student, 0.5)
     assert set(masks) == {"layers.0.dense.weight", "layers.1.dense.weight"}  # never the classifier
     save_masks(tmp_path / "m.safetensors", masks)
-    rec = run_distill(DistillConfig(teacher=[str(tmp_path / "t")], student=str(tmp_path / "s0"),
-                                    output=str(tmp_path / "s"), mask=str(tmp_path / "m.safetensors"), epochs=2,
-                                    loss="kd=1,ce=0.5", temperature=4, **common), log=lambda *_: None)
+    rec = run_distill(
+        DistillConfig(
+            teacher=[str(tmp_path / "t")],
+            student=str(tmp_path / "s0"),
+            output=str(tmp_path / "s"),
+            mask=str(tmp_path / "m.safetensors"),
+            epochs=2,
+            loss="kd=1,ce=0.5",
+            temperature=4,
+            **common,
+        ),
+        log=lambda *_: None,
+    )
     assert rec["mask"]["sparsity"] == pytest.approx(0.5)
     import lamina.models.mlp  # noqa: F401
 
     trained = transformers.AutoModelForImageClassification.from_pretrained(tmp_path / "s")
     params = prunable_parameters(trained)
     assert all(bool((params[k][~m] == 0).all()) for k, m in load_masks(tmp_path / "m.safetensors")[0].items())
-    assert not torch.equal(params["layers.0.dense.weight"], prunable_parameters(student)["layers.0.dense.weight"] * masks["layers.0.dense.weight"])
+    assert not torch.equal(
+        params["layers.0.dense.weight"],
+        prunable_parameters(student)["layers.0.dense.weight"] * masks["layers.0.dense.weight"],
+    )

@@ -15,12 +15,34 @@ def _record(method, order, scores, split):
     metric = {"sst2": "accuracy", "news": "accuracy", "head": "bleu"}
     final = dict(zip(order, scores[-1]))
     best = {t: max(row[i] for row in scores if len(row) > i) for i, t in enumerate(order)}
-    return {"kind": "lifelong", "config": {"method": method},
-            "matrix": {"tasks": list(order), "trained": list(order), "metric": {t: metric[t] for t in order},
-                       "scores": scores},
-            "metrics": final, "forgetting": {t: best[t] - final[t] for t in order},
-            "teacher_split": {t: dict(zip(("teacher_accuracy", "accuracy", "acc_teacher_correct", "acc_teacher_wrong",
-                                           "teacher_correct", "teacher_wrong"), v)) for t, v in split.items()}}
+    return {
+        "kind": "lifelong",
+        "config": {"method": method},
+        "matrix": {
+            "tasks": list(order),
+            "trained": list(order),
+            "metric": {t: metric[t] for t in order},
+            "scores": scores,
+        },
+        "metrics": final,
+        "forgetting": {t: best[t] - final[t] for t in order},
+        "teacher_split": {
+            t: dict(
+                zip(
+                    (
+                        "teacher_accuracy",
+                        "accuracy",
+                        "acc_teacher_correct",
+                        "acc_teacher_wrong",
+                        "teacher_correct",
+                        "teacher_wrong",
+                    ),
+                    v,
+                )
+            )
+            for t, v in split.items()
+        },
+    }
 
 
 def _rows(text, start):
@@ -32,8 +54,12 @@ def test_tables_average_over_orders_and_split_per_task(tmp_path):
     records = [
         _record("lamol", ["sst2", "news", "head"], [[0.9], [0.8, 1.0], [0.6, 0.7, 10.0]], split),
         _record("lamol", ["head", "news", "sst2"], [[20.0], [10.0, 0.9], [6.0, 0.5, 0.8]], split),
-        _record("finetune", ["sst2", "news", "head"], [[0.9], [0.1, 1.0], [0.0, 0.0, 12.0]],
-                {"sst2": (0.5, 0.0, 0.0, 0.0, 5, 5), "news": (0.9, 0.1, 0.1, 0.0, 9, 1)}),
+        _record(
+            "finetune",
+            ["sst2", "news", "head"],
+            [[0.9], [0.1, 1.0], [0.0, 0.0, 12.0]],
+            {"sst2": (0.5, 0.0, 0.0, 0.0, 5, 5), "news": (0.9, 0.1, 0.1, 0.0, 9, 1)},
+        ),
     ]
     (tmp_path / "results").mkdir()
     for i, r in enumerate(records + [{"kind": "finetune"}]):

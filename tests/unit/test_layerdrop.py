@@ -104,17 +104,30 @@ def test_rates_are_checked():
     assert apply_layerdrop(make_tiny("bert"), 0.0) is None
 
 
-def test_finetune_with_layerdrop_is_reproducible_says_so_and_saves_a_plain_model(tiny_bert_with_tokenizer, sst_like,
-                                                                                  tmp_path):
+def test_finetune_with_layerdrop_is_reproducible_says_so_and_saves_a_plain_model(
+    tiny_bert_with_tokenizer, sst_like, tmp_path
+):
     import transformers
     from safetensors.torch import load_file
 
     from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
     def run(name, seed):
-        return run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(tmp_path / name),
-                                           data_dir=sst_like, max_steps=4, batch_size=16, max_length=32, lr=1e-2,
-                                           layerdrop="0.5", seed=seed, progress=False))
+        return run_finetune(
+            FinetuneConfig(
+                model=str(tiny_bert_with_tokenizer),
+                task="sst2",
+                output=str(tmp_path / name),
+                data_dir=sst_like,
+                max_steps=4,
+                batch_size=16,
+                max_length=32,
+                lr=1e-2,
+                layerdrop="0.5",
+                seed=seed,
+                progress=False,
+            )
+        )
 
     record = run("a", 1)
     run("b", 1)
@@ -128,8 +141,21 @@ def test_finetune_with_layerdrop_is_reproducible_says_so_and_saves_a_plain_model
 
 
 def test_bad_layerdrop_is_one_error_line(sst_like, tmp_path):
-    result = runner.invoke(app, ["finetune", "minilm-l6", "--task", "sst2", "--data-dir", sst_like,
-                                 "-o", str(tmp_path / "x"), "--layerdrop", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            "minilm-l6",
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(tmp_path / "x"),
+            "--layerdrop",
+            "2",
+        ],
+    )
     assert result.exit_code != 0
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and "outside [0, 1)" in err[0], result.stderr

@@ -18,8 +18,19 @@ from lamina.lifelong_learning.replay import parse_pseudo, sample_pseudo
 from lamina.lifelong_learning.tasks import TextTask, drop_shared_contexts
 
 runner = CliRunner()
-FAST = ["--lr", "5e-3", "--batch-size", "16", "--max-length", "12", "--max-answer-tokens", "3", "--no-progress",
-        "--logging-steps", "20"]
+FAST = [
+    "--lr",
+    "5e-3",
+    "--batch-size",
+    "16",
+    "--max-length",
+    "12",
+    "--max-answer-tokens",
+    "3",
+    "--no-progress",
+    "--logging-steps",
+    "20",
+]
 
 
 def _ok(result):
@@ -43,8 +54,27 @@ def runs(setup, tmp_path_factory):
     folder, files = setup
     out = tmp_path_factory.mktemp("runs")
     for method in ("finetune", "lamol"):
-        _ok(runner.invoke(app, ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--method", method,
-                                "-o", str(out / method), "--epochs", "10", "--pseudo-rate", "1", *FAST]))
+        _ok(
+            runner.invoke(
+                app,
+                [
+                    "lifelong",
+                    str(folder / "model"),
+                    "--tasks",
+                    "copy,next",
+                    *files,
+                    "--method",
+                    method,
+                    "-o",
+                    str(out / method),
+                    "--epochs",
+                    "10",
+                    "--pseudo-rate",
+                    "1",
+                    *FAST,
+                ],
+            )
+        )
     return out
 
 
@@ -77,7 +107,10 @@ def test_pseudo_examples_carry_their_task_token_and_parse_or_are_dropped(setup, 
     torch.manual_seed(0)
     rows, stats = sample_pseudo(model, tok, tokens, ["copy", "next"], 21, max_length=12, batch_size=16, top_k=20)
     assert stats["per_task"]["copy"]["asked"] == 11 and stats["per_task"]["next"]["asked"] == 10
-    assert stats["kept"] == len(rows) and stats["kept"] + stats["dropped"] == 21 and rows, (stats["why_dropped"], stats["dropped_examples"])
+    assert stats["kept"] == len(rows) and stats["kept"] + stats["dropped"] == 21 and rows, (
+        stats["why_dropped"],
+        stats["dropped_examples"],
+    )
     assert sum(stats["why_dropped"].values()) == stats["dropped"]
     assert len(stats["dropped_examples"]) == min(3, stats["dropped"])
     for task in ("copy", "next"):
@@ -87,22 +120,47 @@ def test_pseudo_examples_carry_their_task_token_and_parse_or_are_dropped(setup, 
         assert all(e["input_ids"][0] == tokens.tasks[task] for e in encoded)
     copy, q, a, eos = tokens.tasks["copy"], tokens.question, tokens.answer, tokens.eos
     x, y = (ids[0] for ids in tok(["k", "m"], add_special_tokens=False)["input_ids"])
-    assert parse_pseudo([x, q, y, a, x, eos], "copy", tokens, tok) == \
-        {"context": "k", "question": "m", "answer": "k", "task": "copy"}
-    for broken in ([x, q, y, a, x],  # no end of sequence
-                   [x, y, a, x, eos],  # no question separator
-                   [x, q, y, a, x, a, y, eos],  # two answers
-                   [x, a, y, q, x, eos],  # answer before question
-                   [x, q, copy, a, x, eos],  # a task token inside
-                   [x, q, y, a, eos]):  # an empty answer
+    assert parse_pseudo([x, q, y, a, x, eos], "copy", tokens, tok) == {
+        "context": "k",
+        "question": "m",
+        "answer": "k",
+        "task": "copy",
+    }
+    for broken in (
+        [x, q, y, a, x],  # no end of sequence
+        [x, y, a, x, eos],  # no question separator
+        [x, q, y, a, x, a, y, eos],  # two answers
+        [x, a, y, q, x, eos],  # answer before question
+        [x, q, copy, a, x, eos],  # a task token inside
+        [x, q, y, a, eos],
+    ):  # an empty answer
         assert parse_pseudo(broken, "copy", tokens, tok) is None, broken
 
 
 def test_the_matrix_has_a_row_per_stage_and_a_column_per_task_seen(setup, tmp_path):
     folder, files = setup
     out = tmp_path / "ft3"  # finetune may revisit a task: copy → next → copy
-    result = _ok(runner.invoke(app, ["lifelong", str(folder / "model"), "--tasks", "copy,next", "--tasks", "copy",
-                                     *files, "--method", "finetune", "-o", str(out), "--max-steps", "3", *FAST]))
+    result = _ok(
+        runner.invoke(
+            app,
+            [
+                "lifelong",
+                str(folder / "model"),
+                "--tasks",
+                "copy,next",
+                "--tasks",
+                "copy",
+                *files,
+                "--method",
+                "finetune",
+                "-o",
+                str(out),
+                "--max-steps",
+                "3",
+                *FAST,
+            ],
+        )
+    )
     m = _record(out)["matrix"]
     assert m["trained"] == ["copy", "next", "copy"] and m["tasks"] == ["copy", "next"]
     assert [len(row) for row in m["scores"]] == [1, 2, 2]
@@ -116,8 +174,21 @@ def test_the_matrix_has_a_row_per_stage_and_a_column_per_task_seen(setup, tmp_pa
 def test_l2kd_methods_train_per_task_teachers_once_and_reuse_them_from_the_teacher_dir(setup, tmp_path):
     folder, files = setup
     teachers = tmp_path / "teachers"
-    args = ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--max-steps", "4",
-            "--max-train-samples", "40", "--teacher-dir", str(teachers), "--teacher-split", *FAST]
+    args = [
+        "lifelong",
+        str(folder / "model"),
+        "--tasks",
+        "copy,next",
+        *files,
+        "--max-steps",
+        "4",
+        "--max-train-samples",
+        "40",
+        "--teacher-dir",
+        str(teachers),
+        "--teacher-split",
+        *FAST,
+    ]
     for i, method in enumerate(("word-kd", "seq-kd-soft", "seq-kd")):
         record = _record(_run([*args, "--method", method], tmp_path / method))
         assert {t["reused"] for t in record["teachers"].values()} == {i > 0}, method  # trained once, then reused
@@ -159,8 +230,20 @@ def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path
 
     folder, files = setup
     out = tmp_path / "r"
-    args = ["lifelong", str(folder / "model"), "--tasks", "copy,next", *files, "--method", "lamol", "--max-steps", "2",
-            "-o", str(out), *FAST]
+    args = [
+        "lifelong",
+        str(folder / "model"),
+        "--tasks",
+        "copy,next",
+        *files,
+        "--method",
+        "lamol",
+        "--max-steps",
+        "2",
+        "-o",
+        str(out),
+        *FAST,
+    ]
     real, calls = lifelong.train_stage, []
 
     def second_stage_fails(*a, **kw):
@@ -175,8 +258,10 @@ def test_an_interrupted_run_resumes_after_its_last_finished_task(setup, tmp_path
     assert not out.exists() and (tmp_path / "r.work" / "checkpoint-1" / "trainer_state.json").is_file()
     work = tmp_path / "r.work"
     before = sorted(p.relative_to(work) for p in work.rglob("*"))
-    changed = {"tasks ['next', 'copy'] (was ['copy', 'next'])": ("copy,next", "next,copy"),
-               "method 'finetune' (was 'lamol')": ("lamol", "finetune")}
+    changed = {
+        "tasks ['next', 'copy'] (was ['copy', 'next'])": ("copy,next", "next,copy"),
+        "method 'finetune' (was 'lamol')": ("lamol", "finetune"),
+    }
     for says, (was, now) in changed.items():
         again = [now if a == was else a for a in args]
         assert_one_line_error(runner.invoke(app, [*again, "--resume"]), says)
@@ -210,7 +295,10 @@ def test_a_prompt_does_not_give_away_the_length_of_its_answer(setup):
     tok = transformers.AutoTokenizer.from_pretrained(folder / "model")
     tokens = add_task_tokens(model, tok, ["copy"])
     long = " ".join(LETTERS * 3)  # longer than --max-length: cut
-    rows = [{"context": long, "question": "which", "answer": "a"}, {"context": long, "question": "which", "answer": "a b c"}]
+    rows = [
+        {"context": long, "question": "which", "answer": "a"},
+        {"context": long, "question": "which", "answer": "a b c"},
+    ]
     short, longer = encode_rows(rows, "copy", tok, tokens, max_length=20, max_answer=4)
     assert short["prompt"] == longer["prompt"]  # cut against the answer budget, not the gold answer
     assert len(longer["input_ids"]) <= 20 and longer["input_ids"][: len(longer["prompt"])] == longer["prompt"]
@@ -220,10 +308,18 @@ def test_training_rows_that_hold_another_tasks_dev_example_are_dropped():
     def rows(*pairs):
         return [{"context": c, "question": "q", "answer": a} for c, a in pairs]
 
-    news = TextTask("news", "accuracy", rows(("Title one\nbody one", "tech"), ("Title two\nbody  two", "tech"),
-                                             ("Title 3\nbody three", "sport")), rows(("Title four\nbody four", "tech")))
-    head = TextTask("head", "bleu", rows(("body four", "Title four"), ("body five", "Title five")),
-                    rows(("body two", "Title two"), ("body three", "Title three")))
+    news = TextTask(
+        "news",
+        "accuracy",
+        rows(("Title one\nbody one", "tech"), ("Title two\nbody  two", "tech"), ("Title 3\nbody three", "sport")),
+        rows(("Title four\nbody four", "tech")),
+    )
+    head = TextTask(
+        "head",
+        "bleu",
+        rows(("body four", "Title four"), ("body five", "Title five")),
+        rows(("body two", "Title two"), ("body three", "Title three")),
+    )
     drop_shared_contexts({"news": news, "head": head})
     # "Title two / body two" holds head's dev example, input and headline; "Title 3" is not the headline
     assert [r["context"] for r in news.train] == ["Title one\nbody one", "Title 3\nbody three"] and news.held_out == 1
@@ -247,13 +343,28 @@ def test_the_teacher_key_holds_every_setting_a_teacher_depends_on(tmp_path):
 
     base = digest()
     # what the teacher computes: precision, batching, training settings, the task set (its token ids)
-    for changes in ({"bf16": True}, {"group_by_length": not cfg.group_by_length}, {"lr": cfg.lr * 2},
-                    {"seed": cfg.seed + 1}, {"max_answer_tokens": 7}, {"tasks": ["sst2", "cola"]}):
+    for changes in (
+        {"bf16": True},
+        {"group_by_length": not cfg.group_by_length},
+        {"lr": cfg.lr * 2},
+        {"seed": cfg.seed + 1},
+        {"max_answer_tokens": 7},
+        {"tasks": ["sst2", "cola"]},
+    ):
         assert digest(**changes) != base, changes
     # how the run talks or where it writes, and how the student (not the teacher) learns
-    for changes in ({"logging_steps": 7}, {"eval_batch_size": 3}, {"output": str(tmp_path / "other")},
-                    {"method": "seq-kd"}, {"pseudo_rate": 1.0}, {"temperature": 4.0}, {"top_k": 3},
-                    {"teacher_dir": str(tmp_path / "t")}, {"teacher_split": True}, {"tasks": ["sst2", "sst2"]}):
+    for changes in (
+        {"logging_steps": 7},
+        {"eval_batch_size": 3},
+        {"output": str(tmp_path / "other")},
+        {"method": "seq-kd"},
+        {"pseudo_rate": 1.0},
+        {"temperature": 4.0},
+        {"top_k": 3},
+        {"teacher_dir": str(tmp_path / "t")},
+        {"teacher_split": True},
+        {"tasks": ["sst2", "sst2"]},
+    ):
         assert digest(**changes) == base, changes
     other = TextTask("sst2", "accuracy", rows, rows[:2], source={"files": ["/data/x.jsonl"]})
     assert teacher_digest(teacher_key(cfg, other, "/models/some-model")) != base  # another data set
@@ -262,8 +373,24 @@ def test_the_teacher_key_holds_every_setting_a_teacher_depends_on(tmp_path):
 
 def test_a_teacher_is_trained_again_for_another_group_by_length_but_not_for_another_logging_steps(setup, tmp_path):
     folder, files = setup
-    args = ["lifelong", str(folder / "model"), "--tasks", "copy", *files, "--method", "word-kd", "--max-steps", "2",
-            "--max-train-samples", "16", "--max-eval-samples", "8", "--teacher-dir", str(tmp_path / "teachers"), *FAST]
+    args = [
+        "lifelong",
+        str(folder / "model"),
+        "--tasks",
+        "copy",
+        *files,
+        "--method",
+        "word-kd",
+        "--max-steps",
+        "2",
+        "--max-train-samples",
+        "16",
+        "--max-eval-samples",
+        "8",
+        "--teacher-dir",
+        str(tmp_path / "teachers"),
+        *FAST,
+    ]
     reused = {}
     for name, extra in (("first", []), ("logging", ["--logging-steps", "7"]), ("grouping", ["--no-group-by-length"])):
         reused[name] = _record(_run([*args, *extra], tmp_path / name))["teachers"]["copy"]["reused"]

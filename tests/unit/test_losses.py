@@ -35,13 +35,13 @@ def test_softened_probability_mse():
     # T=1: p_s = [.5,.5], p_t = [.25,.75]: mean((.25)², (.25)²) = 0.0625
     assert F.softened_probability_mse(T([[0.0, 0.0]]), T([[0.0, LN3]]), 1.0).item() == pytest.approx(0.0625)
     # T=2: p_t = [.366025, .633975]: mean(.133975², .133975²) = 0.017949; × 4 = 0.071797
-    assert F.softened_probability_mse(T([[0.0, 0.0]]), T([[0.0, LN3]]), 2.0).item() == pytest.approx(0.071797,
-                                                                                                     abs=1e-6)
+    assert F.softened_probability_mse(T([[0.0, 0.0]]), T([[0.0, LN3]]), 2.0).item() == pytest.approx(0.071797, abs=1e-6)
     assert F.softened_probability_mse(T([[1.0, -2.0]]), T([[1.0, -2.0]]), 3.0).item() == pytest.approx(0.0)
     # the registered loss averages several teachers' logits by weight first
     views = [TeacherView(logits=T([[0.0, LN3]]), weight=1.0), TeacherView(logits=T([[0.0, LN3]]), weight=3.0)]
-    ctx = LossContext(student_logits=T([[0.0, 0.0]]), labels=None, attention_mask=T([[1]]), teachers=views,
-                      temperature=1.0)
+    ctx = LossContext(
+        student_logits=T([[0.0, 0.0]]), labels=None, attention_mask=T([[1]]), teachers=views, temperature=1.0
+    )
     assert get_loss("prob_mse")(ctx).item() == pytest.approx(0.0625)
 
 
@@ -118,8 +118,17 @@ def test_loss_spec_parsing():
 
 
 def test_every_registered_loss_is_covered_here():
-    assert available_losses() == ["attention_mse", "ce", "cosine", "hidden_mse", "kd", "kd_masked", "mlm", "pkd",
-                                 "prob_mse"]
+    assert available_losses() == [
+        "attention_mse",
+        "ce",
+        "cosine",
+        "hidden_mse",
+        "kd",
+        "kd_masked",
+        "mlm",
+        "pkd",
+        "prob_mse",
+    ]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, None])
@@ -144,8 +153,15 @@ def test_chunked_token_kd_equals_the_unchunked_loss_and_gradients(chunk, monkeyp
             keep = labels != -100
         for weights in ([1.0], [0.7, 0.3]):
             views = [TeacherView(logits=t, weight=w) for t, w in zip(teachers, weights)]
-            ctx = LossContext(student_logits=student, labels=labels, attention_mask=mask, teachers=views,
-                              temperature=2.0, shift_labels=shift, token_positions=keep)
+            ctx = LossContext(
+                student_logits=student,
+                labels=labels,
+                attention_mask=mask,
+                teachers=views,
+                temperature=2.0,
+                shift_labels=shift,
+                token_positions=keep,
+            )
             got = get_loss("kd")(ctx)
             (g_got,) = torch.autograd.grad(got, student)
             avg = sum(w * t for w, t in zip(weights, teachers)) / sum(weights)
@@ -161,8 +177,13 @@ def test_chunked_token_kd_on_the_attention_mask_and_without_tokens():
     student = torch.randn(2, 5, 9, generator=g, dtype=torch.float64, requires_grad=True)
     teacher = torch.randn(2, 5, 9, generator=g, dtype=torch.float64)
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
-    ctx = LossContext(student_logits=student, labels=None, attention_mask=mask, teachers=[TeacherView(logits=teacher)],
-                      temperature=1.0)
+    ctx = LossContext(
+        student_logits=student,
+        labels=None,
+        attention_mask=mask,
+        teachers=[TeacherView(logits=teacher)],
+        temperature=1.0,
+    )
     ref = F.soft_target_kd(student[mask.bool()], teacher[mask.bool()], 1.0)
     assert float(get_loss("kd")(ctx).detach()) == pytest.approx(float(ref.detach()), rel=1e-12)
     ctx.attention_mask = torch.zeros_like(mask)
@@ -172,8 +193,12 @@ def test_chunked_token_kd_on_the_attention_mask_and_without_tokens():
 
 def test_token_kd_refuses_another_vocabulary_in_one_line():
     student = torch.zeros(1, 3, 5)
-    ctx = LossContext(student_logits=student, labels=None, attention_mask=torch.ones(1, 3, dtype=torch.long),
-                      teachers=[TeacherView(logits=torch.zeros(1, 3, 6))])
+    ctx = LossContext(
+        student_logits=student,
+        labels=None,
+        attention_mask=torch.ones(1, 3, dtype=torch.long),
+        teachers=[TeacherView(logits=torch.zeros(1, 3, 6))],
+    )
     with pytest.raises(LaminaError, match="over 6 tokens, the student's over 5: token-level KD needs one vocabulary"):
         get_loss("kd")(ctx)
 

@@ -41,25 +41,46 @@ def one_thread():
 
 
 def lottery_cfg(model, data_dir, out, **kw):
-    base = dict(model=str(model), task="sst2", output=str(out), data_dir=data_dir, epochs=1, lr=2e-3,
-                batch_size=16, max_length=32, logging_steps=2, seed=1, progress=False,
-                max_train_samples=32, max_eval_samples=16)
+    base = dict(
+        model=str(model),
+        task="sst2",
+        output=str(out),
+        data_dir=data_dir,
+        epochs=1,
+        lr=2e-3,
+        batch_size=16,
+        max_length=32,
+        logging_steps=2,
+        seed=1,
+        progress=False,
+        max_train_samples=32,
+        max_eval_samples=16,
+    )
     return LotteryConfig(**{**base, **kw})
 
 
 def test_prunable_set_is_chen_et_al():
     model = make_tiny("bert")
     names = set(prunable_parameters(model))
-    per_layer = {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-                 "intermediate.dense", "output.dense"}
+    per_layer = {
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+        "intermediate.dense",
+        "output.dense",
+    }
     expected = {f"encoder.layer.{i}.{m}.weight" for i in range(4) for m in per_layer} | {"pooler.dense.weight"}
     assert names == expected
 
 
-@pytest.mark.parametrize("kind,rate,target,expected", [
-    ("linear", 0.1, 0.3, [0.1, 0.2, 0.3]),
-    ("geometric", 0.2, 0.5, [0.2, 0.36, 0.488, 0.5]),
-])
+@pytest.mark.parametrize(
+    "kind,rate,target,expected",
+    [
+        ("linear", 0.1, 0.3, [0.1, 0.2, 0.3]),
+        ("geometric", 0.2, 0.5, [0.2, 0.36, 0.488, 0.5]),
+    ],
+)
 def test_schedules(kind, rate, target, expected):
     assert schedule(target, rate, kind) == pytest.approx(expected)
 
@@ -76,7 +97,9 @@ def test_global_and_per_layer_masks_are_exact_and_nested():
     per = magnitude_masks(make_tiny("bert"), 0.5, per_layer=True)
     assert all(abs(1 - float(m.float().mean()) - 0.5) < 1e-3 for m in per.values())
     rnd = random_masks(model, 0.5, seed=3)
-    assert sparsity_of(rnd) == pytest.approx(0.5, abs=1e-3) and not torch.equal(rnd[next(iter(rnd))], per[next(iter(per))])
+    assert sparsity_of(rnd) == pytest.approx(0.5, abs=1e-3) and not torch.equal(
+        rnd[next(iter(rnd))], per[next(iter(per))]
+    )
 
 
 def test_imp_rounds_sparsity_untouched_parts_and_reload(tiny_bert_with_tokenizer, sst_like, tmp_path):
@@ -84,8 +107,10 @@ def test_imp_rounds_sparsity_untouched_parts_and_reload(tiny_bert_with_tokenizer
     pretrained = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
     before = pretrained.state_dict()
     out = tmp_path / "ticket"
-    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, prune_rate=rate,
-                                     target_sparsity=target, schedule=kind), log=lambda *_: None)
+    record = run_lottery(
+        lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, prune_rate=rate, target_sparsity=target, schedule=kind),
+        log=lambda *_: None,
+    )
     rounds = record["lottery"]["rounds"]
     expected = [0.0, *schedule(target, rate, kind)]
     assert [r["round"] for r in rounds] == list(range(len(expected)))
@@ -134,8 +159,17 @@ def test_rewound_survivors_equal_pretrained(tiny_bert_with_tokenizer, sst_like, 
     seen = applied_masks
     pretrained = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
     init = pretrained.state_dict()
-    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "t", prune_rate=0.2,
-                                     target_sparsity=0.4, save_round_models=False), log=lambda *_: None)
+    record = run_lottery(
+        lottery_cfg(
+            tiny_bert_with_tokenizer,
+            sst_like,
+            tmp_path / "t",
+            prune_rate=0.2,
+            target_sparsity=0.4,
+            save_round_models=False,
+        ),
+        log=lambda *_: None,
+    )
     # linear: after round r the global sparsity is exactly r × rate
     assert [r["sparsity"] for r in record["lottery"]["rounds"]] == pytest.approx([0.0, 0.2, 0.4], abs=1e-4)
     assert not (tmp_path / "t" / "rounds" / "round-0" / "model").exists()
@@ -171,10 +205,23 @@ def test_finetune_with_a_transferred_mask_keeps_it_fixed(tiny_bert_with_tokenize
     masks = magnitude_masks(model, 0.6)
     save_masks(tmp_path / "m.safetensors", masks, task="rte")
     out = tmp_path / "ft"
-    record = run_finetune(FinetuneConfig(model=str(tiny_bert_with_tokenizer), task="sst2", output=str(out),
-                                         data_dir=sst_like, epochs=2, lr=5e-3, batch_size=16, max_length=32,
-                                         progress=False, mask=str(tmp_path / "m.safetensors"), weight_decay=0.1,
-                                         max_train_samples=32, max_eval_samples=16))
+    record = run_finetune(
+        FinetuneConfig(
+            model=str(tiny_bert_with_tokenizer),
+            task="sst2",
+            output=str(out),
+            data_dir=sst_like,
+            epochs=2,
+            lr=5e-3,
+            batch_size=16,
+            max_length=32,
+            progress=False,
+            mask=str(tmp_path / "m.safetensors"),
+            weight_decay=0.1,
+            max_train_samples=32,
+            max_eval_samples=16,
+        )
+    )
     assert record["mask"]["sparsity"] == pytest.approx(0.6, abs=1e-3)
     trained = transformers.AutoModelForSequenceClassification.from_pretrained(out)
     params = prunable_parameters(trained)
@@ -203,24 +250,46 @@ def _cli(args):
     return runner.invoke(app, args)
 
 
-@pytest.mark.parametrize("flags,needle", [
-    (["--target-sparsity", "1"], "--target-sparsity"),
-    (["--target-sparsity", "0"], "--target-sparsity"),
-    (["--prune-rate", "0"], "--prune-rate"),
-    (["--prune-rate", "-0.1"], "--prune-rate"),
-])
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--target-sparsity", "1"], "--target-sparsity"),
+        (["--target-sparsity", "0"], "--target-sparsity"),
+        (["--prune-rate", "0"], "--prune-rate"),
+        (["--prune-rate", "-0.1"], "--prune-rate"),
+    ],
+)
 def test_bad_lottery_settings_are_one_line(tiny_bert_with_tokenizer, sst_like, tmp_path, flags, needle):
     out = tmp_path / "o"
-    result = _cli(["lottery", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out),
-                   "--data-dir", sst_like, *flags])
+    result = _cli(
+        ["lottery", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out), "--data-dir", sst_like, *flags]
+    )
     assert result.exit_code == 2 and needle in result.output
     assert "Traceback" not in result.output and not out.exists()
 
 
 def test_rewind_step_beyond_training_is_refused(tiny_bert_with_tokenizer, sst_like, tmp_path):
     out = tmp_path / "o"
-    result = _cli(["lottery", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out), "--data-dir", sst_like,
-                   "--epochs", "1", "--batch-size", "16", "--rewind-step", "99", "--max-length", "32"])
+    result = _cli(
+        [
+            "lottery",
+            str(tiny_bert_with_tokenizer),
+            "--task",
+            "sst2",
+            "-o",
+            str(out),
+            "--data-dir",
+            sst_like,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--rewind-step",
+            "99",
+            "--max-length",
+            "32",
+        ]
+    )
     assert result.exit_code == 2 and "beyond training" in result.output and "4 steps" in result.output
     assert not out.exists() and not (tmp_path / "o.work").exists()
 
@@ -228,13 +297,30 @@ def test_rewind_step_beyond_training_is_refused(tiny_bert_with_tokenizer, sst_li
 def test_mask_from_another_architecture_or_shape_is_refused(tiny_bert_with_tokenizer, sst_like, tmp_path):
     gpt = make_tiny("gpt2")
     save_masks(tmp_path / "gpt.safetensors", magnitude_masks(gpt, 0.5))
-    wide = transformers.BertForSequenceClassification(transformers.BertConfig(
-        vocab_size=30522, hidden_size=48, num_attention_heads=4, intermediate_size=64, num_hidden_layers=4))
+    wide = transformers.BertForSequenceClassification(
+        transformers.BertConfig(
+            vocab_size=30522, hidden_size=48, num_attention_heads=4, intermediate_size=64, num_hidden_layers=4
+        )
+    )
     save_masks(tmp_path / "wide.safetensors", magnitude_masks(wide, 0.5))
     for mask, needle in (("gpt.safetensors", "another architecture"), ("wide.safetensors", "in the mask")):
         out = tmp_path / f"o-{mask}"
-        result = _cli(["finetune", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out),
-                       "--data-dir", sst_like, "--mask", str(tmp_path / mask), "--max-length", "32"])
+        result = _cli(
+            [
+                "finetune",
+                str(tiny_bert_with_tokenizer),
+                "--task",
+                "sst2",
+                "-o",
+                str(out),
+                "--data-dir",
+                sst_like,
+                "--mask",
+                str(tmp_path / mask),
+                "--max-length",
+                "32",
+            ]
+        )
         assert result.exit_code == 2 and needle in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     (tmp_path / "junk.safetensors").write_bytes(b"not a mask")
@@ -245,14 +331,20 @@ def test_mask_from_another_architecture_or_shape_is_refused(tiny_bert_with_token
 def test_oneshot_and_random_modes(tiny_bert_with_tokenizer, sst_like, tmp_path):
     model = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
     expected = magnitude_masks(model, 0.4)
-    rec = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "one", mode="oneshot",
-                                  target_sparsity=0.4), log=lambda *_: None)
+    rec = run_lottery(
+        lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "one", mode="oneshot", target_sparsity=0.4),
+        log=lambda *_: None,
+    )
     saved, _ = load_masks(tmp_path / "one")
     assert len(rec["lottery"]["rounds"]) == 1 and all(torch.equal(saved[k], expected[k]) for k in expected)
-    rec = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "rnd", mode="random",
-                                  target_sparsity=0.4), log=lambda *_: None)
+    rec = run_lottery(
+        lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "rnd", mode="random", target_sparsity=0.4),
+        log=lambda *_: None,
+    )
     saved, _ = load_masks(tmp_path / "rnd")
-    assert sparsity_of(saved) == pytest.approx(0.4, abs=1e-3) and not all(torch.equal(saved[k], expected[k]) for k in expected)
+    assert sparsity_of(saved) == pytest.approx(0.4, abs=1e-3) and not all(
+        torch.equal(saved[k], expected[k]) for k in expected
+    )
     result = json.loads((tmp_path / "rnd" / "lamina_results.json").read_text())
     assert result["kind"] == "lottery" and result["lottery"]["mode"] == "random"
 
@@ -261,8 +353,19 @@ def test_oneshot_and_random_modes(tiny_bert_with_tokenizer, sst_like, tmp_path):
 def test_rewind_to_step_k_or_random_reinit(tiny_bert_with_tokenizer, sst_like, tmp_path, applied_masks, how):
     seen = applied_masks
     init = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer).state_dict()
-    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, tmp_path / "t", prune_rate=0.3, epochs=2,
-                                     target_sparsity=0.3, save_round_models=False, **how), log=lambda *_: None)
+    record = run_lottery(
+        lottery_cfg(
+            tiny_bert_with_tokenizer,
+            sst_like,
+            tmp_path / "t",
+            prune_rate=0.3,
+            epochs=2,
+            target_sparsity=0.3,
+            save_round_models=False,
+            **how,
+        ),
+        log=lambda *_: None,
+    )
     state, masks = seen[-1]  # the rewind after round 0's pruning
     k = next(iter(masks))
     survivors, pretrained = state[f"bert.{k}"][masks[k]], init[f"bert.{k}"][masks[k]]
@@ -313,19 +416,22 @@ def _ticket(out):
     return state, masks
 
 
-@pytest.fixture(scope="module", params=[{}, {"rewind_step": 1, "save_round_models": False}],
-                ids=["pretrained", "step-k"])
+@pytest.fixture(
+    scope="module", params=[{}, {"rewind_step": 1, "save_round_models": False}], ids=["pretrained", "step-k"]
+)
 def uninterrupted(request, tiny_bert_with_tokenizer, sst_like, tmp_path_factory):
     out = tmp_path_factory.mktemp("full") / "ticket"
     with torch_one_thread():
-        record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **request.param),
-                             log=lambda *_: None)
+        record = run_lottery(
+            lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **request.param), log=lambda *_: None
+        )
     return request.param, out, record
 
 
 @pytest.mark.parametrize("broken", ["killed-in-round-2", "round-1-half-written"])
-def test_resume_equals_an_uninterrupted_run(tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch,
-                                           uninterrupted, broken):
+def test_resume_equals_an_uninterrupted_run(
+    tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch, uninterrupted, broken
+):
     from lamina.workflows.lottery import Lottery
 
     how, full_out, full = uninterrupted
@@ -361,8 +467,9 @@ def test_resume_equals_an_uninterrupted_run(tiny_bert_with_tokenizer, sst_like, 
     with pytest.raises(LaminaError, match="add --resume"):  # not silently restarted nor resumed
         run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME, **how), log=lambda *_: None)
     lines = []
-    record = run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, resume=True, **RESUME, **how),
-                         log=lines.append)
+    record = run_lottery(
+        lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, resume=True, **RESUME, **how), log=lines.append
+    )
     resumed_after = "round-1" if broken == "killed-in-round-2" else "round-0"
     assert any(f"resuming after {resumed_after}" in str(line) for line in lines), lines
     if broken == "round-1-half-written":
@@ -384,8 +491,9 @@ def test_resume_equals_an_uninterrupted_run(tiny_bert_with_tokenizer, sst_like, 
     assert not work.exists()
 
 
-def test_resume_with_other_settings_or_nothing_to_resume_is_refused(tiny_bert_with_tokenizer, sst_like, tmp_path,
-                                                                   monkeypatch):
+def test_resume_with_other_settings_or_nothing_to_resume_is_refused(
+    tiny_bert_with_tokenizer, sst_like, tmp_path, monkeypatch
+):
     out = tmp_path / "ticket"
     with pytest.raises(LaminaError, match="nothing to resume"):
         run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, resume=True, **RESUME), log=lambda *_: None)
@@ -394,15 +502,47 @@ def test_resume_with_other_settings_or_nothing_to_resume_is_refused(tiny_bert_wi
         with pytest.raises(Interrupted):
             run_lottery(lottery_cfg(tiny_bert_with_tokenizer, sst_like, out, **RESUME), log=lambda *_: None)
     before = sorted(str(p) for p in (tmp_path / "ticket.work").rglob("*"))
-    for flags, needle in ((["--target-sparsity", "0.6"], "target_sparsity 0.6 (was 0.4)"),
-                          (["--seed", "2"], "seed 2 (was 1)"),
-                          (["--schedule", "geometric"], "schedule 'geometric' (was 'linear')"),
-                          (["--mode", "random"], "mode 'random' (was 'imp')")):
-        result = _cli(["lottery", str(tiny_bert_with_tokenizer), "--task", "sst2", "-o", str(out),
-                       "--data-dir", sst_like, "--epochs", "1", "--lr", "2e-3", "--batch-size", "16",
-                       "--max-length", "32", "--logging-steps", "2", "--max-train-samples", "32",
-                       "--max-eval-samples", "16", "--prune-rate", "0.2", "--target-sparsity", "0.4", "--seed", "1",
-                       "--no-progress", "--resume", *flags])
+    for flags, needle in (
+        (["--target-sparsity", "0.6"], "target_sparsity 0.6 (was 0.4)"),
+        (["--seed", "2"], "seed 2 (was 1)"),
+        (["--schedule", "geometric"], "schedule 'geometric' (was 'linear')"),
+        (["--mode", "random"], "mode 'random' (was 'imp')"),
+    ):
+        result = _cli(
+            [
+                "lottery",
+                str(tiny_bert_with_tokenizer),
+                "--task",
+                "sst2",
+                "-o",
+                str(out),
+                "--data-dir",
+                sst_like,
+                "--epochs",
+                "1",
+                "--lr",
+                "2e-3",
+                "--batch-size",
+                "16",
+                "--max-length",
+                "32",
+                "--logging-steps",
+                "2",
+                "--max-train-samples",
+                "32",
+                "--max-eval-samples",
+                "16",
+                "--prune-rate",
+                "0.2",
+                "--target-sparsity",
+                "0.4",
+                "--seed",
+                "1",
+                "--no-progress",
+                "--resume",
+                *flags,
+            ]
+        )
         assert result.exit_code == 2 and needle in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert sorted(str(p) for p in (tmp_path / "ticket.work").rglob("*")) == before and not out.exists()

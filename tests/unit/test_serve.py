@@ -21,8 +21,23 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def int8_export(tiny_teacher, sst_like, tmp_path_factory):
     out = tmp_path_factory.mktemp("serve") / "int8"
-    r = runner.invoke(cli, ["export", str(tiny_teacher), "-o", str(out), "--format", "onnx-int8", "--parity-data", "sst2",
-                            "--data-dir", sst_like, "--max-length", "32"])
+    r = runner.invoke(
+        cli,
+        [
+            "export",
+            str(tiny_teacher),
+            "-o",
+            str(out),
+            "--format",
+            "onnx-int8",
+            "--parity-data",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "--max-length",
+            "32",
+        ],
+    )
     assert r.exit_code == 0, r.output
     return out
 
@@ -31,8 +46,9 @@ def int8_export(tiny_teacher, sst_like, tmp_path_factory):
 def client(tiny_teacher, int8_export):
     from lamina.workflows.serve import ServeConfig, build_app
 
-    cfg = ServeConfig(models=[f"teacher={tiny_teacher}", str(int8_export)], max_length=32, batch_limit=8,
-                      max_body_bytes=4096)
+    cfg = ServeConfig(
+        models=[f"teacher={tiny_teacher}", str(int8_export)], max_length=32, batch_limit=8, max_body_bytes=4096
+    )
     with TestClient(build_app(cfg, log=lambda *_: None)) as c:
         yield c
 
@@ -65,7 +81,7 @@ def test_predictions_equal_lamina_evals(client, tiny_teacher, int8_export, sst_l
     dev = get_task("sst2").load(sst_like)["dev"]
     served = {}
     for start in range(0, len(texts), 8):
-        r = client.post("/predict", json={"texts": texts[start:start + 8]})
+        r = client.post("/predict", json={"texts": texts[start : start + 8]})
         assert r.status_code == 200, r.text
         for res in r.json()["results"]:
             served.setdefault(res["model"], []).extend(p["label_id"] for p in res["predictions"])
@@ -84,16 +100,19 @@ def test_one_text_gives_one_prediction_per_model(client):
     assert all(x["label"] in ("negative", "positive") and 0.5 <= x["confidence"] <= 1 for x in results)
 
 
-@pytest.mark.parametrize("body,status", [
-    ('{"text": "ok"', 422),                       # malformed JSON
-    ('{}', 422),                                  # no field
-    ('{"txt": "hi"}', 422),                       # a missing field
-    ('{"text": "   "}', 422),                     # empty text
-    ('{"texts": []}', 422),
-    ('{"texts": ["a","b","c","d","e","f","g","h","i"]}', 422),  # over the batch limit (8)
-    ('{"text": "a", "texts": ["b"]}', 422),
-    ('{"text": "' + "x" * 5000 + '"}', 413),     # over max_body_bytes (4096)
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ('{"text": "ok"', 422),  # malformed JSON
+        ("{}", 422),  # no field
+        ('{"txt": "hi"}', 422),  # a missing field
+        ('{"text": "   "}', 422),  # empty text
+        ('{"texts": []}', 422),
+        ('{"texts": ["a","b","c","d","e","f","g","h","i"]}', 422),  # over the batch limit (8)
+        ('{"text": "a", "texts": ["b"]}', 422),
+        ('{"text": "' + "x" * 5000 + '"}', 413),  # over max_body_bytes (4096)
+    ],
+)
 def test_limits(client, body, status):
     r = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text

@@ -17,8 +17,11 @@ def test_rounds_rotate_the_order_and_keep_each_figure():
     assert [r["order"] for r in rounds] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
     assert ran[:4] == [("a", 0), ("b", 0), ("c", 0), ("b", 1)]
     assert list(rounds[1]["runs"]) == ["b", "c", "a"]  # in the order run
-    assert per_variant(rounds) == {"a": ["a0", "a1", "a2", "a3"], "b": ["b0", "b1", "b2", "b3"],
-                                   "c": ["c0", "c1", "c2", "c3"]}
+    assert per_variant(rounds) == {
+        "a": ["a0", "a1", "a2", "a3"],
+        "b": ["b0", "b1", "b2", "b3"],
+        "c": ["c0", "c1", "c2", "c3"],
+    }
     two = alternated_rounds(["x", "y"], 3, lambda name, r: {"s": r})
     assert [r["order"] for r in two] == [["x", "y"], ["y", "x"], ["x", "y"]]  # two variants: alternated
     assert per_variant(two, "s") == {"x": [0, 1, 2], "y": [0, 1, 2]}

@@ -79,8 +79,15 @@ def test_keep_count_is_the_same_as_drop():
 
 @pytest.mark.parametrize(
     "drop,keep,match",
-    [(6, None, "at least one must stay"), (7, None, "at least one"), (-1, None, "0 or more"), (None, 0, "keep 1..6"),
-     (None, 7, "keep 1..6"), (None, None, "exactly one"), (1, 1, "exactly one")],
+    [
+        (6, None, "at least one must stay"),
+        (7, None, "at least one"),
+        (-1, None, "0 or more"),
+        (None, 0, "keep 1..6"),
+        (None, 7, "keep 1..6"),
+        (None, None, "exactly one"),
+        (1, 1, "exactly one"),
+    ],
 )
 def test_impossible_counts(drop, keep, match):
     with pytest.raises(LaminaError, match=match):

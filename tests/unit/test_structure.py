@@ -87,7 +87,7 @@ def test_no_import_cycle_between_modules():
         state[node] = 1
         for nxt in graph.get(node, ()):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " → ".join([*stack[stack.index(nxt):], nxt]))
+                raise AssertionError("import cycle: " + " → ".join([*stack[stack.index(nxt) :], nxt]))
             if nxt not in state:
                 visit(nxt, [*stack, nxt])
         state[node] = 2

@@ -88,8 +88,9 @@ def test_bad_keep_lists(keep):
 
 
 def test_unsupported_architecture_names_the_supported_ones():
-    config = transformers.DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                          intermediate_size=32, vocab_size=50)
+    config = transformers.DebertaV2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, vocab_size=50
+    )
     with pytest.raises(LaminaError, match=r"unsupported architecture 'deberta-v2'; supported: .*bert.*llama.*t5"):
         get_adapter(config)
 
@@ -115,4 +116,6 @@ def test_a_head_missing_from_the_checkpoint_is_not_invented(tmp_path):
     assert type(loaded).__name__ == "MPNetModel"
     # and a complete checkpoint keeps its head
     model.save_pretrained(tmp_path / "full")
-    assert type(load_model(str(tmp_path / "full"), with_tokenizer=False)[0]).__name__ == "MPNetForSequenceClassification"
+    assert (
+        type(load_model(str(tmp_path / "full"), with_tokenizer=False)[0]).__name__ == "MPNetForSequenceClassification"
+    )

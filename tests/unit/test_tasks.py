@@ -31,7 +31,9 @@ def test_custom_jsonl_pairs_and_tsv_regression(tmp_path):
     task = get_task("custom", train_file=train, validation_file=train, text_columns=["a", "b"])
     assert task.load()["dev"].column_names == ["text", "text_pair", "label"]
     tsv = write(tmp_path / "r.tsv", 'sentence\tscore\nsaid "hi"\t0.5\nyes\t4\n')
-    reg = get_task("custom", train_file=tsv, validation_file=tsv, text_columns=["sentence"], label_column="score", regression=True)
+    reg = get_task(
+        "custom", train_file=tsv, validation_file=tsv, text_columns=["sentence"], label_column="score", regression=True
+    )
     assert reg.is_regression and list(reg.load()["train"]["label"]) == [0.5, 4.0]
 
 
@@ -48,7 +50,9 @@ def test_custom_bad_train_files(tmp_path, content, kwargs, match):
     train = tmp_path / "t.csv"
     if content is not None:
         write(train, content)
-    with pytest.raises(LaminaError, match=match.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        LaminaError, match=match.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")
+    ):
         get_task("custom", train_file=train, validation_file=train, **kwargs)
 
 
@@ -67,7 +71,9 @@ def test_non_utf8_file(tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(LaminaError, match="unknown task 'sst3'; available: bbc-headline, bbc-news, causal-lm, cola, custom"):
+    with pytest.raises(
+        LaminaError, match="unknown task 'sst3'; available: bbc-headline, bbc-news, causal-lm, cola, custom"
+    ):
         get_task("sst3")
 
 

@@ -60,8 +60,14 @@ def test_topk_at_the_vocabulary_size_is_full_kd_loss_and_gradients():
     student, teacher, labels, mask = _batch()
     keep = CAUSAL(student, labels)
     kd = get_loss("kd")
-    ctx = dict(student_logits=student, labels=labels, attention_mask=mask, temperature=2.0, shift_labels=True,
-               token_positions=keep)
+    ctx = dict(
+        student_logits=student,
+        labels=labels,
+        attention_mask=mask,
+        temperature=2.0,
+        shift_labels=True,
+        token_positions=keep,
+    )
     full = kd(LossContext(teachers=[TeacherView(logits=teacher)], **ctx))
     (g_full,) = torch.autograd.grad(full, student)
     top = kd(LossContext(teachers=[_topk_view(teacher, keep, 13, 2.0)], **ctx))
@@ -106,8 +112,16 @@ def _data(n=6, T=9, vocab=40, seed=0):
 
 
 def _build(teacher, data, root, logs=None, **kw):
-    args = dict(root=root, needs=Needs(teacher_logits=True), max_length=16, dtype="float32", top_k=40,
-                temperature=2.0, positions=CAUSAL, log=(logs.append if logs is not None else lambda m: None))
+    args = dict(
+        root=root,
+        needs=Needs(teacher_logits=True),
+        max_length=16,
+        dtype="float32",
+        top_k=40,
+        temperature=2.0,
+        positions=CAUSAL,
+        log=(logs.append if logs is not None else lambda m: None),
+    )
     collate = kw.pop("collate", default_data_collator)
     return TeacherCache.build_or_open(teacher, data, collate, **{**args, **kw})
 
@@ -126,8 +140,14 @@ def test_cached_topk_equals_online_kd_and_holds_the_teachers_top_tokens(tmp_path
         logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     keep = CAUSAL(logits, batch["labels"])
     student = torch.randn_like(logits, requires_grad=True)
-    ctx = dict(student_logits=student, labels=batch["labels"], attention_mask=batch["attention_mask"],
-               temperature=2.0, shift_labels=True, token_positions=keep)
+    ctx = dict(
+        student_logits=student,
+        labels=batch["labels"],
+        attention_mask=batch["attention_mask"],
+        temperature=2.0,
+        shift_labels=True,
+        token_positions=keep,
+    )
     online = get_loss("kd")(LossContext(teachers=[TeacherView(logits=logits)], **ctx))
     cached = get_loss("kd")(LossContext(teachers=[view], **ctx))
     assert float(cached) == pytest.approx(float(online), rel=1e-5)
@@ -221,16 +241,40 @@ def lm(tmp_path_factory):
     folder = tmp_path_factory.mktemp("topk")
     corpus = write_patterned_corpus(folder, lines=120, strides=3)
     tok = train_bpe(corpus.read_text().splitlines(), vocab_size=300, max_length=64)
-    teacher = save_with_tokenizer(make_llama(len(tok), max_position_embeddings=64, **special_ids(tok)), tok,
-                                  folder / "teacher")
+    teacher = save_with_tokenizer(
+        make_llama(len(tok), max_position_embeddings=64, **special_ids(tok)), tok, folder / "teacher"
+    )
     return corpus, teacher, tok
 
 
 def _distill(corpus, teacher, out, *extra, loss="kd=1", student=("--student-from-teacher", "bottom", "--keep", "2")):
-    return runner.invoke(app, ["distill", "--task", "causal-lm", "--corpus", str(corpus), "--teacher", str(teacher),
-                               "-o", str(out), *student, "--loss", loss,
-                               "--max-length", "16", "--batch-size", "8", "--max-steps", "2", "--no-progress",
-                               "--cache-dir", str(out.parent / "cache"), *extra])
+    return runner.invoke(
+        app,
+        [
+            "distill",
+            "--task",
+            "causal-lm",
+            "--corpus",
+            str(corpus),
+            "--teacher",
+            str(teacher),
+            "-o",
+            str(out),
+            *student,
+            "--loss",
+            loss,
+            "--max-length",
+            "16",
+            "--batch-size",
+            "8",
+            "--max-steps",
+            "2",
+            "--no-progress",
+            "--cache-dir",
+            str(out.parent / "cache"),
+            *extra,
+        ],
+    )
 
 
 def test_distill_causal_lm_reads_the_topk_cache_instead_of_the_teacher(lm, tmp_path, monkeypatch):
@@ -261,25 +305,48 @@ def test_bad_input(lm, tmp_path, sst_like, tiny_bert_with_tokenizer):
     import transformers
 
     corpus, teacher, tok = lm
-    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "0"), "--cache-top-k: must be 1 or more, not 0")
-    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", "--no-cache"),
-                    "needs the teacher-output cache, which is off (--no-cache)")
-    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", loss="ce=1"),
-                    "reads none")
+    _one_line_error(
+        _distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "0"), "--cache-top-k: must be 1 or more, not 0"
+    )
+    _one_line_error(
+        _distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", "--no-cache"),
+        "needs the teacher-output cache, which is off (--no-cache)",
+    )
+    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", loss="ce=1"), "reads none")
     _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "5000"), "more than the vocabulary")
-    _one_line_error(runner.invoke(app, ["distill", "--task", "sst2", "--data-dir", sst_like, "--teacher",
-                                        str(tiny_bert_with_tokenizer), "-o", str(tmp_path / "a"), "--cache-top-k", "8"]),
-                    "is for token-level KD")
+    _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "distill",
+                "--task",
+                "sst2",
+                "--data-dir",
+                sst_like,
+                "--teacher",
+                str(tiny_bert_with_tokenizer),
+                "-o",
+                str(tmp_path / "a"),
+                "--cache-top-k",
+                "8",
+            ],
+        ),
+        "is for token-level KD",
+    )
     # a student of another tokenizer; one of the same tokenizer whose head scores more tokens
     other = tmp_path / "other"
     bert_tok = transformers.AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer)
     save_with_tokenizer(make_llama(len(bert_tok), max_position_embeddings=64, **SMALL_LLAMA), bert_tok, other)
-    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", student=("--student", str(other))),
-                    "different vocabularies")
+    _one_line_error(
+        _distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", student=("--student", str(other))),
+        "different vocabularies",
+    )
     wide = tmp_path / "wide"
     save_with_tokenizer(make_llama(len(tok) + 8, max_position_embeddings=64, **SMALL_LLAMA), tok, wide)
-    _one_line_error(_distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", student=("--student", str(wide))),
-                    f"predicts over {len(tok)} tokens, student")
+    _one_line_error(
+        _distill(corpus, teacher, tmp_path / "a", "--cache-top-k", "8", student=("--student", str(wide))),
+        f"predicts over {len(tok)} tokens, student",
+    )
     assert not (tmp_path / "a").exists()
 
 
@@ -290,14 +357,28 @@ def test_an_encoder_decoder_entry_holds_one_row_per_target_label(tmp_path):
     from lamina.data.pairs import PairCollator
 
     tok = train_bpe(["a b c d e f g h"] * 5, vocab_size=300, max_length=32)
-    config = transformers.BartConfig(vocab_size=len(tok), d_model=16, encoder_layers=1, decoder_layers=1,
-                                     encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                                     decoder_ffn_dim=32, max_position_embeddings=32, pad_token_id=tok.pad_token_id,
-                                     decoder_start_token_id=tok.bos_token_id)
+    config = transformers.BartConfig(
+        vocab_size=len(tok),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=32,
+        pad_token_id=tok.pad_token_id,
+        decoder_start_token_id=tok.bos_token_id,
+    )
     torch.manual_seed(0)
     teacher = transformers.BartForConditionalGeneration(config).eval()
-    data = datasets.Dataset.from_dict({"input_ids": [[5, 6, 7, 2], [8, 9, 2]], "attention_mask": [[1] * 4, [1] * 3],
-                                       "labels": [[10, 11, 2], [12, 13, 14, 15, 2]]})
+    data = datasets.Dataset.from_dict(
+        {
+            "input_ids": [[5, 6, 7, 2], [8, 9, 2]],
+            "attention_mask": [[1] * 4, [1] * 3],
+            "labels": [[10, 11, 2], [12, 13, 14, 15, 2]],
+        }
+    )
     collate = PairCollator(tok, tok.bos_token_id)
     rule = TokenPositions(encoder_decoder=True)
     cache = _build(teacher, data, tmp_path, positions=rule, top_k=len(tok), collate=collate)
@@ -309,8 +390,13 @@ def test_an_encoder_decoder_entry_holds_one_row_per_target_label(tmp_path):
     keep = rule(logits, batch["labels"])
     assert view.topk.counts.tolist() == keep.sum(1).tolist() == [5, 3]
     student = torch.randn_like(logits, requires_grad=True)
-    ctx = dict(student_logits=student, labels=batch["labels"], attention_mask=batch["attention_mask"],
-               temperature=2.0, token_positions=keep)
+    ctx = dict(
+        student_logits=student,
+        labels=batch["labels"],
+        attention_mask=batch["attention_mask"],
+        temperature=2.0,
+        token_positions=keep,
+    )
     online = get_loss("kd")(LossContext(teachers=[TeacherView(logits=logits)], **ctx))
     cached = get_loss("kd")(LossContext(teachers=[view], **ctx))
     assert float(cached.detach()) == pytest.approx(float(online.detach()), rel=1e-5)

@@ -34,10 +34,15 @@ def _layers(model) -> int:
 
 # every shape each tiny architecture can express: FFN always; heads and hidden where the config can say so
 SHAPES = {
-    "bert": dict(ffn=40, heads=2, hidden=16), "roberta": dict(ffn=40, heads=2, hidden=16),
-    "distilbert": dict(ffn=40, heads=2, hidden=16), "gpt2": dict(ffn=40, heads=2, hidden=16),
-    "llama": dict(ffn=40, heads=2, hidden=24), "qwen2": dict(ffn=40, heads=2, hidden=24),
-    "mistral": dict(ffn=40, heads=2, hidden=24), "electra": dict(ffn=40), "mpnet": dict(ffn=40),
+    "bert": dict(ffn=40, heads=2, hidden=16),
+    "roberta": dict(ffn=40, heads=2, hidden=16),
+    "distilbert": dict(ffn=40, heads=2, hidden=16),
+    "gpt2": dict(ffn=40, heads=2, hidden=16),
+    "llama": dict(ffn=40, heads=2, hidden=24),
+    "qwen2": dict(ffn=40, heads=2, hidden=24),
+    "mistral": dict(ffn=40, heads=2, hidden=24),
+    "electra": dict(ffn=40),
+    "mpnet": dict(ffn=40),
 }
 
 
@@ -124,13 +129,13 @@ def test_activation_importance_ranks_planted_dead_units_last(arch):
             layer = model.bert.encoder.layer[0]
             for w in (layer.intermediate.dense.weight, layer.intermediate.dense.bias):
                 w[dead_neurons] = 0.0
-            layer.attention.self.value.weight[dead_head * 8:(dead_head + 1) * 8] = 0.0
-            layer.attention.self.value.bias[dead_head * 8:(dead_head + 1) * 8] = 0.0
+            layer.attention.self.value.weight[dead_head * 8 : (dead_head + 1) * 8] = 0.0
+            layer.attention.self.value.bias[dead_head * 8 : (dead_head + 1) * 8] = 0.0
         else:
             mlp = model.model.layers[0].mlp
             mlp.up_proj.weight[dead_neurons] = 0.0
             # head 2 of 4 reads key/value head 1: zero its queries' output through o_proj's columns instead
-            model.model.layers[0].self_attn.o_proj.weight[:, dead_head * 8:(dead_head + 1) * 8] = 0.0
+            model.model.layers[0].self_attn.o_proj.weight[:, dead_head * 8 : (dead_head + 1) * 8] = 0.0
     scores = get_importance("activation").scores(model, random_batches(n=2))
     ffn = scores["ffn"][0]
     assert set(torch.argsort(ffn)[:2].tolist()) == set(dead_neurons)
@@ -149,15 +154,18 @@ def test_a_width_pruned_decoder_generates_the_same_with_and_without_the_cache(tm
     assert torch.equal(reloaded.generate(ids, use_cache=True, **kw), reloaded.generate(ids, use_cache=False, **kw))
 
 
-@pytest.mark.parametrize("arch, request_, says", [
-    ("bert", dict(ffn=0), "--ffn 0"),
-    ("bert", dict(ffn=65), "has 64 FFN neurons"),
-    ("bert", dict(heads=2), "--heads H needs --hidden H × 8"),
-    ("bert", dict(hidden=20), "--heads H needs --hidden H × 8"),
-    ("llama", dict(heads=3), "must be a multiple of 2"),
-    ("mpnet", dict(heads=2, hidden=16), "relative-position bias"),
-    ("electra", dict(hidden=16), "embedding_size"),
-])
+@pytest.mark.parametrize(
+    "arch, request_, says",
+    [
+        ("bert", dict(ffn=0), "--ffn 0"),
+        ("bert", dict(ffn=65), "has 64 FFN neurons"),
+        ("bert", dict(heads=2), "--heads H needs --hidden H × 8"),
+        ("bert", dict(hidden=20), "--heads H needs --hidden H × 8"),
+        ("llama", dict(heads=3), "must be a multiple of 2"),
+        ("mpnet", dict(heads=2, hidden=16), "relative-position bias"),
+        ("electra", dict(hidden=16), "embedding_size"),
+    ],
+)
 def test_impossible_widths_are_refused(arch, request_, says):
     with pytest.raises(LaminaError, match=says.replace("×", "×").replace("(", r"\(")):
         check_width_request(make_tiny(arch).config, **request_)
@@ -165,9 +173,28 @@ def test_impossible_widths_are_refused(arch, request_, says):
 
 def test_prune_command_width_end_to_end_and_refusals(tiny_bert_with_tokenizer, tmp_path):
     out = tmp_path / "w"
-    result = runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(out), "--drop", "1", "--ffn", "16",
-                                 "--heads", "2", "--hidden", "16", "--calib-samples", "16", "--max-length", "16",
-                                 "--no-speed"])
+    result = runner.invoke(
+        app,
+        [
+            "prune",
+            str(tiny_bert_with_tokenizer),
+            "-o",
+            str(out),
+            "--drop",
+            "1",
+            "--ffn",
+            "16",
+            "--heads",
+            "2",
+            "--hidden",
+            "16",
+            "--calib-samples",
+            "16",
+            "--max-length",
+            "16",
+            "--no-speed",
+        ],
+    )
     assert result.exit_code == 0, result.output + (result.stderr or "")
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["width"]["after"] == {"ffn": 16, "heads": 2, "kv_heads": 2, "hidden": 16}
@@ -175,15 +202,25 @@ def test_prune_command_width_end_to_end_and_refusals(tiny_bert_with_tokenizer, t
     card = (out / "README.md").read_text()
     assert "A layer- and width-pruned copy" in card and "FFN 64 → 16, heads 4 → 2, hidden 32 → 16" in card
     model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
-    assert (model.config.num_hidden_layers, model.config.intermediate_size, model.config.num_attention_heads,
-            model.config.hidden_size) == (3, 16, 2, 16)
-    for args, says in ((["--ffn", "0"], "--ffn: must be 1 or more"), (["--ffn", "65"], "has 64 FFN neurons"),
-                       (["--heads", "3"], "--heads H needs --hidden H × 8"),
-                       (["--importance", "nope"], "unknown importance criterion 'nope'"),
-                       ([], "say what goes")):
+    assert (
+        model.config.num_hidden_layers,
+        model.config.intermediate_size,
+        model.config.num_attention_heads,
+        model.config.hidden_size,
+    ) == (3, 16, 2, 16)
+    for args, says in (
+        (["--ffn", "0"], "--ffn: must be 1 or more"),
+        (["--ffn", "65"], "has 64 FFN neurons"),
+        (["--heads", "3"], "--heads H needs --hidden H × 8"),
+        (["--importance", "nope"], "unknown importance criterion 'nope'"),
+        ([], "say what goes"),
+    ):
         bad = tmp_path / "bad"
-        assert_one_line_error(runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(bad), "--no-speed",
-                                                  *args]), says, code=2)
+        assert_one_line_error(
+            runner.invoke(app, ["prune", str(tiny_bert_with_tokenizer), "-o", str(bad), "--no-speed", *args]),
+            says,
+            code=2,
+        )
         assert not bad.exists()
 
 
@@ -191,20 +228,69 @@ def test_distill_a_student_cut_from_the_teacher_by_depth_and_width(tiny_teacher,
     """--student-from-teacher with --ffn/--heads/--hidden: a narrower student whose hidden states reach the
     teacher's through the learned projection (hidden_mse), trained and saved as a vanilla folder."""
     out = tmp_path / "s"
-    result = runner.invoke(app, [
-        "distill", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like, "-o", str(out),
-        "--student-from-teacher", "top", "--keep", "2", "--ffn", "16", "--heads", "2", "--hidden", "16",
-        "--loss", "kd=1,hidden_mse=1", "--max-steps", "4", "--batch-size", "16", "--max-length", "32",
-        "--no-progress", "--no-cache"])
+    result = runner.invoke(
+        app,
+        [
+            "distill",
+            "--teacher",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(out),
+            "--student-from-teacher",
+            "top",
+            "--keep",
+            "2",
+            "--ffn",
+            "16",
+            "--heads",
+            "2",
+            "--hidden",
+            "16",
+            "--loss",
+            "kd=1,hidden_mse=1",
+            "--max-steps",
+            "4",
+            "--batch-size",
+            "16",
+            "--max-length",
+            "32",
+            "--no-progress",
+            "--no-cache",
+        ],
+    )
     assert result.exit_code == 0, result.output + (result.stderr or "")
     record = json.loads((out / "lamina_results.json").read_text())
     assert record["distill"]["projections"] == [0]  # the 16-wide student reaches the 32-wide teacher
     model = transformers.AutoModelForSequenceClassification.from_pretrained(out)
-    assert (model.config.num_hidden_layers, model.config.intermediate_size, model.config.num_attention_heads,
-            model.config.hidden_size) == (2, 16, 2, 16)
+    assert (
+        model.config.num_hidden_layers,
+        model.config.intermediate_size,
+        model.config.num_attention_heads,
+        model.config.hidden_size,
+    ) == (2, 16, 2, 16)
     assert "narrowed by activation importance" in json.dumps(record)
-    bad = runner.invoke(app, ["distill", "--teacher", str(tiny_teacher), "--task", "sst2", "--data-dir", sst_like,
-                              "-o", str(tmp_path / "b"), "--student-config", "{}", "--ffn", "16"])
+    bad = runner.invoke(
+        app,
+        [
+            "distill",
+            "--teacher",
+            str(tiny_teacher),
+            "--task",
+            "sst2",
+            "--data-dir",
+            sst_like,
+            "-o",
+            str(tmp_path / "b"),
+            "--student-config",
+            "{}",
+            "--ffn",
+            "16",
+        ],
+    )
     assert_one_line_error(bad, "shape a student cut from the teacher", code=2)
 
 
@@ -213,9 +299,13 @@ def test_width_summary_reads_planted_scores():
 
     assert top_half_share(torch.ones(8)) == pytest.approx(0.5)
     assert top_half_share(torch.tensor([4.0, 0.0, 0.0, 0.0])) == pytest.approx(1.0)
-    summary = width_summary({"ffn": [torch.ones(6), torch.tensor([3.0, 1, 0, 0])],
-                             "heads": [torch.tensor([2.0, 1.0, 4.0]), torch.zeros(3)],  # layer 1: no head scores
-                             "hidden": torch.tensor([1.0, 1.0, 2.0, 0.0])})
+    summary = width_summary(
+        {
+            "ffn": [torch.ones(6), torch.tensor([3.0, 1, 0, 0])],
+            "heads": [torch.tensor([2.0, 1.0, 4.0]), torch.zeros(3)],  # layer 1: no head scores
+            "hidden": torch.tensor([1.0, 1.0, 2.0, 0.0]),
+        }
+    )
     first, second = summary["rows"]
     assert first["ffn_top_half"] == pytest.approx(0.5) and second["ffn_top_half"] == pytest.approx(1.0)
     assert first["weakest_head"] == 1 and first["head_relative"] == pytest.approx([0.5, 0.25, 1.0])
@@ -223,26 +313,31 @@ def test_width_summary_reads_planted_scores():
     assert summary["hidden"] == {"channels": 4, "hidden_top_half": pytest.approx(0.75)}
 
 
-def test_inspect_width_finds_a_planted_dead_head_and_refuses_an_unknown_criterion(tiny_bert_with_tokenizer,
-                                                                                 tmp_path):
+def test_inspect_width_finds_a_planted_dead_head_and_refuses_an_unknown_criterion(tiny_bert_with_tokenizer, tmp_path):
     folder = tmp_path / "dead"
     model = transformers.AutoModelForSequenceClassification.from_pretrained(tiny_bert_with_tokenizer)
     with torch.no_grad():  # head 1 of layer 0 outputs nothing (8 = head size of the tiny BERT)
-        for w in (model.bert.encoder.layer[0].attention.self.value.weight,
-                  model.bert.encoder.layer[0].attention.self.value.bias):
+        for w in (
+            model.bert.encoder.layer[0].attention.self.value.weight,
+            model.bert.encoder.layer[0].attention.self.value.bias,
+        ):
             w[8:16] = 0.0
     model.save_pretrained(folder)
     transformers.AutoTokenizer.from_pretrained(tiny_bert_with_tokenizer).save_pretrained(folder)
     calib = tmp_path / "calib.txt"
     calib.write_text("\n".join(f"the cat number {i} sat on a mat" for i in range(12)))
     out = tmp_path / "t.json"
-    result = runner.invoke(app, ["inspect", str(folder), "--width", "--calib-data", str(calib), "--max-length", "16",
-                                 "--json", str(out)])
+    result = runner.invoke(
+        app, ["inspect", str(folder), "--width", "--calib-data", str(calib), "--max-length", "16", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     width = json.loads(out.read_text())["width"]
     assert width["importance"] == "activation" and len(width["rows"]) == 4
     assert width["rows"][0]["weakest_head"] == 1 and width["rows"][0]["weakest_head_relative"] == 0.0
     assert width["hidden"]["channels"] == 32
     assert "widths ranked by activation importance" in result.output
-    assert_one_line_error(runner.invoke(app, ["inspect", str(folder), "--width", "--importance", "nope"]),
-                          "unknown importance criterion 'nope'", code=2)
+    assert_one_line_error(
+        runner.invoke(app, ["inspect", str(folder), "--width", "--importance", "nope"]),
+        "unknown importance criterion 'nope'",
+        code=2,
+    )

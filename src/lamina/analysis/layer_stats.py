@@ -53,7 +53,6 @@ class LayerStats:
         return self.angular[idx, idx + n]
 
 
-
 def _first_tensor(value):
     if isinstance(value, torch.Tensor):
         return value
@@ -169,8 +168,15 @@ def layer_table(model: nn.Module, stats: LayerStats | None = None) -> dict:
     return out
 
 
-def stats_from_texts(model, tokenizer, texts: list[tuple[str, ...]], *, max_length: int = 128,
-                     batch_size: int = 16, token: str | None = None) -> LayerStats:
+def stats_from_texts(
+    model,
+    tokenizer,
+    texts: list[tuple[str, ...]],
+    *,
+    max_length: int = 128,
+    batch_size: int = 16,
+    token: str | None = None,
+) -> LayerStats:
     """Layer statistics of ``model`` over calibration texts (one or two fields each), tokenized
     in padded batches; ``max_length`` is capped at the model's positions; ``token`` as in
     :func:`compute_layer_stats` (None: the model's default)."""
@@ -178,5 +184,6 @@ def stats_from_texts(model, tokenizer, texts: list[tuple[str, ...]], *, max_leng
     from lamina.data.encode import max_positions
 
     max_length = min(max_length, max_positions(model.config))
-    return compute_layer_stats(model, tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size),
-                               token=token)
+    return compute_layer_stats(
+        model, tokenize_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size), token=token
+    )

@@ -119,8 +119,9 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", help="Print lamina's version and exit.", is_eager=True,
-                                          callback=_print_version)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print lamina's version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
 ):
     pass
 
@@ -233,31 +234,36 @@ def _run_recipe(recipe, *, form, output_dir, data_dir, only, sets, dry_run) -> N
     return outcome
 
 
-DataDir = Annotated[
-    str | None, typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")
-]
+DataDir = Annotated[str | None, typer.Option("--data-dir", help="GLUE-format data folder (default: $LAMINA_DATA_DIR).")]
 
 
 @command(name="run")
 def run(
     recipe: Annotated[str, typer.Argument(help="Recipe YAML file (see recipes/).")],
     form: Annotated[str | None, typer.Option("--form", help="Recipe form, e.g. cpu or paper.")] = None,
-    output_dir: Annotated[str | None, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = None,
+    output_dir: Annotated[
+        str | None, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")
+    ] = None,
     data_dir: DataDir = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this step or run (repeatable).")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a recipe variable: NAME=VALUE (YAML), repeatable.")
     ] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the planned runs and their status; run nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the planned runs and their status; run nothing.")
+    ] = False,
 ):
     """Run a recipe: its steps and grids in order, skipping complete runs (so an interrupted recipe resumes)."""
-    _run_recipe(recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, sets=_parse_sets(set_),
-                dry_run=dry_run)
+    _run_recipe(
+        recipe, form=form, output_dir=output_dir, data_dir=data_dir, only=only, sets=_parse_sets(set_), dry_run=dry_run
+    )
 
 
 @command(name="quickstart")
 def quickstart(
-    output_dir: Annotated[str, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")] = "runs/quickstart",
+    output_dir: Annotated[
+        str, typer.Option("-o", "--output-dir", help="Where runs, results and the report go.")
+    ] = "runs/quickstart",
     strategies: Annotated[
         str, typer.Option("--strategies", help="Layer-dropping strategies compared (comma-separated).")
     ] = "top,alternate,contribution",
@@ -276,8 +282,15 @@ def quickstart(
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     if not names:
         raise LaminaError("--strategies needs at least one strategy, e.g. top,alternate")
-    outcome = _run_recipe(RECIPE, form=None, output_dir=output_dir, data_dir=None, only=None,
-                          sets={"strategies": names, "keep": keep}, dry_run=dry_run)
+    outcome = _run_recipe(
+        RECIPE,
+        form=None,
+        output_dir=output_dir,
+        data_dir=None,
+        only=None,
+        sets={"strategies": names, "keep": keep},
+        dry_run=dry_run,
+    )
     if outcome is not None:
         import shlex
 
@@ -348,7 +361,7 @@ def tasks():
             task = get_task(name)
             typer.echo(f"{name:13s} {task.description} [{task.objective.name}; {', '.join(task.metrics)}]")
         model = task_options_model(name)
-        for key, field in (model.model_fields.items() if model is not None else ()):
+        for key, field in model.model_fields.items() if model is not None else ():
             typer.echo(f"{'':15s}--task-option {key}=...  {field.description or ''}")
 
 

@@ -87,13 +87,16 @@ def _parameter(name: str, field, positional: bool, show_default: bool = True) ->
         if extra.get("flag"):
             decls.append(extra["flag"])
         if tp is bool:
-            decls = [f"{flag_name(name)}/--no-{name.replace('_', '-')}"] + ([extra["flag"]] if extra.get("flag") else [])
+            decls = [f"{flag_name(name)}/--no-{name.replace('_', '-')}"] + (
+                [extra["flag"]] if extra.get("flag") else []
+            )
         simple = tp in (bool, int, float, str) and not repeats and show_default
         default = field.get_default(call_default_factory=True) if simple and not field.is_required() else None
         if tp is bool and not show_default:  # a setting of one method: unset unless typed
             tp = Optional[bool]
-        info = typer.Option(default, *decls, help=help_, show_default=simple and default is not None,
-                            hidden=bool(extra.get("hidden")))
+        info = typer.Option(
+            default, *decls, help=help_, show_default=simple and default is not None, hidden=bool(extra.get("hidden"))
+        )
         annotation = Optional[tp] if tp is not bool else bool
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
@@ -112,8 +115,11 @@ def _refused_parameter(old: str, new: str, field) -> inspect.Parameter:
 
 def given_on_command_line(ctx: typer.Context, values: dict) -> dict:
     # compared by name: typer ships its own copy of click, with its own ParameterSource enum
-    return {k: v for k, v in values.items()
-            if getattr(ctx.get_parameter_source(k), "name", "") in ("COMMANDLINE", "ENVIRONMENT")}
+    return {
+        k: v
+        for k, v in values.items()
+        if getattr(ctx.get_parameter_source(k), "name", "") in ("COMMANDLINE", "ENVIRONMENT")
+    }
 
 
 def build_command(workflow_cls, *, run):
@@ -130,8 +136,14 @@ def build_command(workflow_cls, *, run):
     extra = Config.extra_cli_fields() if hasattr(Config, "extra_cli_fields") else {}
     params += [_parameter(n, f, positional=False, show_default=False) for n, f in extra.items() if n not in renamed]
     params += [_refused_parameter(old, new, Config.model_fields[new]) for old, new in renamed.items()]
-    params.append(inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY,
-                                    default=typer.Option(None, "--config", help=CONFIG_HELP), annotation=Optional[str]))
+    params.append(
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--config", help=CONFIG_HELP),
+            annotation=Optional[str],
+        )
+    )
 
     def callback(ctx: typer.Context, **values):
         config_file = values.pop("config", None)

@@ -23,7 +23,7 @@ def labelled_batches(tokenizer, rows, *, samples: int, max_length: int, batch_si
     batches = calibration_batches(tokenizer, texts, max_length=max_length, batch_size=batch_size)
     labels = list(picked["label"])
     for i, b in enumerate(batches):
-        b["labels"] = torch.tensor(labels[i * batch_size:(i + 1) * batch_size])
+        b["labels"] = torch.tensor(labels[i * batch_size : (i + 1) * batch_size])
     return batches
 
 

@@ -36,5 +36,7 @@ class Progress:
         if self.path.parent.is_dir():
             from lamina.io import write_json
 
-            write_json(self.path, {"phase": self.phase, "message": text,
-                                                   "seconds_spent": round(self.spent(), 2), "phases": self.phases})
+            write_json(
+                self.path,
+                {"phase": self.phase, "message": text, "seconds_spent": round(self.spent(), 2), "phases": self.phases},
+            )

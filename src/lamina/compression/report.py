@@ -10,22 +10,28 @@ from pathlib import Path
 def table(section: dict) -> list[str]:
     """Markdown lines: one row per shape timed, the healed ones with their score."""
     budget = section["budget"]
-    lines = [f"| shape (layers:FFN:heads:hidden) | parameters | MB ({section['backend']}) | samples/s | speed-up "
-             "| latency ms (batch 1) | meets budget | probe loss | dev score | drop (points) | |",
-             "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---|"]
+    lines = [
+        f"| shape (layers:FFN:heads:hidden) | parameters | MB ({section['backend']}) | samples/s | speed-up "
+        "| latency ms (batch 1) | meets budget | probe loss | dev score | drop (points) | |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|---:|---:|---|",
+    ]
     for s in section["shapes"]:
         m = s["measured"]
         score = "" if s.get("score") is None else f"{s['score']:.2f}"
         drop = "" if s.get("drop") is None else f"{s['drop']:+.2f}"
         probe = "" if s.get("probe_loss") is None else f"{s['probe_loss']:.4f}"
         note = "**chosen**" if s["name"] == section.get("chosen") else s.get("status", "")
-        lines.append(f"| {s['name']} | {m['parameters']:,} | {m['megabytes']:.1f} | {m['samples_per_second']:.1f} "
-                     f"| {m['speedup']:.2f}x | {m['latency_ms']:.2f} | {'yes' if s['meets'] else 'no'} | {probe} "
-                     f"| {score} | {drop} | {note} |")
+        lines.append(
+            f"| {s['name']} | {m['parameters']:,} | {m['megabytes']:.1f} | {m['samples_per_second']:.1f} "
+            f"| {m['speedup']:.2f}x | {m['latency_ms']:.2f} | {'yes' if s['meets'] else 'no'} | {probe} "
+            f"| {score} | {drop} | {note} |"
+        )
     lines.append("")
-    lines.append(f"Budget `{budget['text']}`; input model: {section['reference']['score']:.2f} dev, "
-                 f"{section['reference']['torch']['samples_per_second']:.1f} samples/s (PyTorch fp32), "
-                 f"{section['reference']['backend']['latency_ms']:.2f} ms batch-1 latency on {section['backend']}.")
+    lines.append(
+        f"Budget `{budget['text']}`; input model: {section['reference']['score']:.2f} dev, "
+        f"{section['reference']['torch']['samples_per_second']:.1f} samples/s (PyTorch fp32), "
+        f"{section['reference']['backend']['latency_ms']:.2f} ms batch-1 latency on {section['backend']}."
+    )
     return lines
 
 
@@ -45,21 +51,26 @@ def plot(section: dict, path: Path) -> Path | None:
     largest = max(p[3] for p in points) or 1
     for lat, score, name, nbytes in points:
         colour = "tab:gray" if name == "input model" else "tab:blue"
-        ax.scatter([lat], [score], s=40 + 600 * nbytes / largest, color=colour, alpha=0.55, edgecolors="black",
-                   linewidths=0.5)
-        ax.annotate(f"{name} ({nbytes / 1e6:.1f} MB)", (lat, score), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+        ax.scatter(
+            [lat], [score], s=40 + 600 * nbytes / largest, color=colour, alpha=0.55, edgecolors="black", linewidths=0.5
+        )
+        ax.annotate(
+            f"{name} ({nbytes / 1e6:.1f} MB)", (lat, score), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
         if name == section.get("chosen"):
-            ax.scatter([lat], [score], s=900, facecolors="none", edgecolors="tab:red", linewidths=2,
-                       label=f"chosen: {name}")
+            ax.scatter(
+                [lat], [score], s=900, facecolors="none", edgecolors="tab:red", linewidths=2, label=f"chosen: {name}"
+            )
     # the front: faster is better, so negate the latency for pareto_front's "higher is better" axes
     front = sorted(pareto_front([(-lat, score, name) for lat, score, name, _ in points]), key=lambda p: -p[0])
     ax.plot([-p[0] for p in front], [p[1] for p in front], color="tab:red", linewidth=1, label="Pareto front")
     budget = section["budget"]
     if budget["kind"] == "latency_ms":
         ax.axvline(budget["value"], linestyle="--", color="gray", label=budget["text"])
-    ax.set_xlabel(f"latency, batch 1 × {section['reference']['backend']['seq_len']} tokens, {section['backend']} "
-                  "(ms, measured once per shape)")
+    ax.set_xlabel(
+        f"latency, batch 1 × {section['reference']['backend']['seq_len']} tokens, {section['backend']} "
+        "(ms, measured once per shape)"
+    )
     ax.set_ylabel(f"{section['metric']} (dev, points)")
     ax.set_title(f"lamina compress {budget['text']}: healed candidates (marker area: bytes shipped)")
     ax.grid(alpha=0.3)
@@ -105,7 +116,8 @@ def card(record: dict, name: str) -> list[str]:
         + " + ".join(f"{w:g}·{n}" for n, w in c["heal"]["loss"].items())
         + f", T {c['heal']['temperature']:g}, lr {c['heal']['lr']:g}, "
         + (f"{c['heal']['max_steps']} steps), " if c["heal"]["max_steps"] > 0 else f"{c['heal']['epochs']:g} epochs), ")
-        + "then scored on the dev set" + (f" on `{c['backend']}`" if c["backend"] != "torch" else ""),
+        + "then scored on the dev set"
+        + (f" on `{c['backend']}`" if c["backend"] != "torch" else ""),
         "- **Choice:** the best dev score among the healed candidates (all meet the budget by measurement)",
         "",
         "## Every shape timed",
@@ -119,7 +131,18 @@ def card(record: dict, name: str) -> list[str]:
     if c["backend"] == "torch":
         lines += usage(name, "AutoModelForSequenceClassification")
     else:
-        lines += ["## Use", "", "With `onnxruntime` and `tokenizers` alone:", "", "```python",
-                  *onnx_usage(name, c["reference"].get("inputs") or ["input_ids", "attention_mask"],
-                              record["config"].get("max_length", 128)), "```", ""]
+        lines += [
+            "## Use",
+            "",
+            "With `onnxruntime` and `tokenizers` alone:",
+            "",
+            "```python",
+            *onnx_usage(
+                name,
+                c["reference"].get("inputs") or ["input_ids", "attention_mask"],
+                record["config"].get("max_length", 128),
+            ),
+            "```",
+            "",
+        ]
     return lines

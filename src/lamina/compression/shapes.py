@@ -90,8 +90,13 @@ def shape_of(model_or_config) -> Shape:
     from lamina.models.width import model_shape
 
     s = model_shape(model_or_config)
-    return Shape(layers=s["layers"], ffn=s.get("ffn", 0), heads=s.get("heads", 0), hidden=s.get("hidden", 0),
-                 kv_heads=s.get("kv_heads", 0))
+    return Shape(
+        layers=s["layers"],
+        ffn=s.get("ffn", 0),
+        heads=s.get("heads", 0),
+        hidden=s.get("hidden", 0),
+        kv_heads=s.get("kv_heads", 0),
+    )
 
 
 def grid(config) -> list[Shape]:
@@ -112,14 +117,18 @@ def grid(config) -> list[Shape]:
                 if h > 1 and (spec.no_heads or (derived and spec.no_hidden)):
                     continue
                 try:
-                    check_width_request(config, ffn=ffn, heads=heads if h > 1 else None,
-                                        hidden=hidden if h > 1 and derived else None)
+                    check_width_request(
+                        config, ffn=ffn, heads=heads if h > 1 else None, hidden=hidden if h > 1 and derived else None
+                    )
                 except LaminaError:
                     continue
                 kv = full.kv_heads if h == 1 else max(1, full.kv_heads * heads // full.heads)
                 widths.append((ffn, heads, hidden, kv))
-    out = [Shape(layers=d, ffn=f, heads=h, hidden=hd, kv_heads=kv)
-           for f, h, hd, kv in widths for d in range(1, full.layers + 1)]
+    out = [
+        Shape(layers=d, ffn=f, heads=h, hidden=hd, kv_heads=kv)
+        for f, h, hd, kv in widths
+        for d in range(1, full.layers + 1)
+    ]
     return [s for s in out if s != full]
 
 
@@ -127,15 +136,17 @@ def multiply_adds(shape: Shape, full: Shape, seq_len: int) -> float:
     """Multiply-adds per token of the block stack (projections, FFN, attention over ``seq_len``)."""
     head = (full.hidden // full.heads) if full.heads else 0
     q, kv = shape.heads * head, shape.kv_heads * head
-    return shape.layers * (2 * shape.hidden * q + 2 * shape.hidden * kv + 2 * shape.hidden * shape.ffn
-                           + 2 * seq_len * q)
+    return shape.layers * (
+        2 * shape.hidden * q + 2 * shape.hidden * kv + 2 * shape.hidden * shape.ffn + 2 * seq_len * q
+    )
 
 
 def parameters(shape: Shape, full: Shape, vocab: int) -> float:
     head = (full.hidden // full.heads) if full.heads else 0
     q, kv = shape.heads * head, shape.kv_heads * head
-    return vocab * shape.hidden + shape.layers * (2 * shape.hidden * q + 2 * shape.hidden * kv
-                                                  + 2 * shape.hidden * shape.ffn)
+    return vocab * shape.hidden + shape.layers * (
+        2 * shape.hidden * q + 2 * shape.hidden * kv + 2 * shape.hidden * shape.ffn
+    )
 
 
 def predict(shape: Shape, full: Shape, full_measured: dict, budget: Budget, *, seq_len: int, vocab: int) -> float:
@@ -152,6 +163,7 @@ def select(shapes: list[Shape], predicted: dict[Shape, float], budget: Budget, m
     """The shapes to time (see the module's docstring): per width combination the deepest "safe"
     depth, then the "straddlers", largest first; when the proxy says nothing can meet the budget,
     the ``max_shapes`` smallest (measured, the run says how close they come)."""
+
     def ok(s, margin=1.0):
         return budget.meets({budget.figure: predicted[s]}, margin)
 
@@ -169,4 +181,3 @@ def select(shapes: list[Shape], predicted: dict[Shape, float], budget: Budget, m
     if not chosen:
         chosen = sorted(shapes, key=lambda s: size[s])
     return list(dict.fromkeys(chosen))[:max_shapes]
-

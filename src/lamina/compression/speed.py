@@ -33,8 +33,11 @@ def shape_model(model, shape: Shape):
     full = shape_of(out)
     if get_adapter(out).width is None or (shape.ffn, shape.heads, shape.hidden) == (full.ffn, full.heads, full.hidden):
         return out.eval()
-    zeros = {"ffn": [torch.zeros(full.ffn)] * full.layers, "heads": [torch.zeros(full.heads)] * full.layers,
-             "hidden": torch.zeros(full.hidden)}  # equal scores: the first units stay
+    zeros = {
+        "ffn": [torch.zeros(full.ffn)] * full.layers,
+        "heads": [torch.zeros(full.heads)] * full.layers,
+        "hidden": torch.zeros(full.hidden),
+    }  # equal scores: the first units stay
     widths = {k: getattr(shape, k) for k in ("ffn", "heads", "hidden") if getattr(shape, k) != getattr(full, k)}
     return prune_width(out, plan_from_scores(zeros, out.config, **widths)).eval()
 
@@ -50,8 +53,17 @@ def state_bytes(model) -> int:
     return total
 
 
-def measure(model, *, backend: str, tokenizer, texts: list[str], batch_size: int, seq_len: int,
-            repeats: int = 5, reference: float | None = None) -> dict:
+def measure(
+    model,
+    *,
+    backend: str,
+    tokenizer,
+    texts: list[str],
+    batch_size: int,
+    seq_len: int,
+    repeats: int = 5,
+    reference: float | None = None,
+) -> dict:
     """Throughput, batch-1 latency, parameters and bytes of ``model`` on ``backend`` (``torch``, or an
     export format's name); ``reference``: the input model's samples/s that ``speedup`` divides by."""
     from lamina.eval.timing import measure_throughput, parameter_count, weights_size_bytes

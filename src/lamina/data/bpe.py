@@ -21,15 +21,22 @@ def train_bpe(texts: Iterable[str], *, vocab_size: int = 8000, min_frequency: in
     if not texts:
         raise LaminaError("no text to train a tokenizer on")
     if vocab_size < 300:
-        raise LaminaError(f"a byte-level BPE vocabulary needs at least 300 tokens (256 bytes + merges), not {vocab_size}")
+        raise LaminaError(
+            f"a byte-level BPE vocabulary needs at least 300 tokens (256 bytes + merges), not {vocab_size}"
+        )
     tok = Tokenizer(models.BPE(unk_token=SPECIALS["unk_token"]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                  special_tokens=list(SPECIALS.values()),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIALS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     eos = SPECIALS["eos_token"]
-    tok.post_processor = processors.TemplateProcessing(single=f"$A {eos}", pair=f"$A {eos} $B {eos}",
-                                                       special_tokens=[(eos, tok.token_to_id(eos))])
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"$A {eos}", pair=f"$A {eos} $B {eos}", special_tokens=[(eos, tok.token_to_id(eos))]
+    )
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=max_length, **SPECIALS)

@@ -103,7 +103,7 @@ def calibration_batches(tokenizer, texts, *, max_length: int, batch_size: int = 
         tokenizer.pad_token = tokenizer.eos_token
     out = []
     for i in range(0, len(texts), batch_size):
-        pairs = [t if isinstance(t, tuple) else (t,) for t in texts[i:i + batch_size]]
+        pairs = [t if isinstance(t, tuple) else (t,) for t in texts[i : i + batch_size]]
         firsts = [p[0] for p in pairs]
         seconds = [p[1] for p in pairs] if all(len(p) > 1 for p in pairs) else None
         enc = tokenizer(firsts, seconds, padding=True, truncation=True, max_length=max_length, return_tensors="pt")

@@ -44,14 +44,16 @@ def corpus_blocks(lines: list[str], tokenizer, block_size: int, *, masked: bool 
         raise LaminaError("the tokenizer is missing: pass --tokenizer (a model folder or alias with one)")
     if masked and tokenizer.mask_token is None:
         raise LaminaError("this tokenizer has no mask token: masked-LM training needs one (use a BERT-style tokenizer)")
-    enc = tokenizer(lines, return_special_tokens_mask=True, return_attention_mask=False, truncation=False, verbose=False)
+    enc = tokenizer(
+        lines, return_special_tokens_mask=True, return_attention_mask=False, truncation=False, verbose=False
+    )
     ids = [t for seq in enc["input_ids"] for t in seq]
     special = [t for seq in enc["special_tokens_mask"] for t in seq]
     size = min(block_size, len(ids))
     n = len(ids) // size
     blocks = {
-        "input_ids": [ids[i * size:(i + 1) * size] for i in range(n)],
-        "special_tokens_mask": [special[i * size:(i + 1) * size] for i in range(n)],
+        "input_ids": [ids[i * size : (i + 1) * size] for i in range(n)],
+        "special_tokens_mask": [special[i * size : (i + 1) * size] for i in range(n)],
     }
     blocks["attention_mask"] = [[1] * size for _ in range(n)]
     return Dataset.from_dict(blocks)
@@ -80,8 +82,9 @@ def masked_once(blocks, tokenizer, *, mlm_probability: float = 0.15, seed: int =
     return Dataset.from_dict(out)
 
 
-def masked_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | None = None,
-                       mlm_probability: float = 0.15, seed: int = 0):
+def masked_eval_blocks(
+    files, tokenizer, block_size: int, *, max_blocks: int | None = None, mlm_probability: float = 0.15, seed: int = 0
+):
     """The first ``max_blocks`` blocks of text files, masked once from ``seed``: the fixed
     evaluation set of ``lamina pretrain``, ``distill --task mlm`` and ``eval --task mlm``."""
     blocks = corpus_blocks(read_corpus(files), tokenizer, block_size)
@@ -90,8 +93,7 @@ def masked_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | N
 
 def masked_blocks(blocks, tokenizer, *, max_blocks: int | None = None, mlm_probability: float = 0.15, seed: int = 0):
     """The first ``max_blocks`` of ``blocks`` (all when None), masked once from ``seed``."""
-    return masked_once(first(blocks, max_blocks), tokenizer, mlm_probability=mlm_probability,
-                       seed=seed)
+    return masked_once(first(blocks, max_blocks), tokenizer, mlm_probability=mlm_probability, seed=seed)
 
 
 def split_for_eval(blocks, fraction: float = 0.05, seed: int = 0):
@@ -103,8 +105,18 @@ def split_for_eval(blocks, fraction: float = 0.05, seed: int = 0):
     return parts["train"], parts["test"]
 
 
-def mlm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, mlm_probability: float, eval_fraction: float,
-                 seed: int, max_train_samples: int | None = None, max_eval_samples: int | None = None):
+def mlm_datasets(
+    tokenizer,
+    corpus,
+    eval_corpus,
+    *,
+    block_size: int,
+    mlm_probability: float,
+    eval_fraction: float,
+    seed: int,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+):
     """Training blocks (masked afresh each step by the collator) and a fixed masked
     evaluation set; also says where the evaluation text came from."""
     train = corpus_blocks(read_corpus(corpus), tokenizer, block_size)
@@ -135,8 +147,17 @@ def lm_eval_blocks(files, tokenizer, block_size: int, *, max_blocks: int | None 
     return lm_blocks(corpus_blocks(read_corpus(files), tokenizer, block_size, masked=False), max_blocks)
 
 
-def lm_datasets(tokenizer, corpus, eval_corpus, *, block_size: int, eval_fraction: float, seed: int,
-                max_train_samples: int | None = None, max_eval_samples: int | None = None):
+def lm_datasets(
+    tokenizer,
+    corpus,
+    eval_corpus,
+    *,
+    block_size: int,
+    eval_fraction: float,
+    seed: int,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+):
     """Causal-LM training blocks and a fixed evaluation set (``--eval-corpus``, or a held-out
     share of the corpus); also says where the evaluation text came from."""
     train = corpus_blocks(read_corpus(corpus), tokenizer, block_size, masked=False)

@@ -46,16 +46,19 @@ def read_idx(path: str | Path, *, magic: int | None = None) -> np.ndarray:
     ndim = raw[3]
     if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= ndim <= 4 or (magic is not None and found != magic):
         want = f"{magic} (0x{magic:08x})" if magic is not None else "0x000008NN (unsigned bytes, N dimensions)"
-        raise LaminaError(f"{path}: wrong magic number {found} (0x{found:08x}), expected {want}: not an idx "
-                          "file of this kind")
+        raise LaminaError(
+            f"{path}: wrong magic number {found} (0x{found:08x}), expected {want}: not an idx file of this kind"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise LaminaError(f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     size = int(np.prod(dims))
     if len(raw) - header < size:
-        raise LaminaError(f"{path} is truncated: the header says {' x '.join(map(str, dims))} = {size:,} bytes of "
-                          f"data, the file holds {len(raw) - header:,}")
+        raise LaminaError(
+            f"{path} is truncated: the header says {' x '.join(map(str, dims))} = {size:,} bytes of "
+            f"data, the file holds {len(raw) - header:,}"
+        )
     if len(raw) - header > size:
         raise LaminaError(f"{path} is corrupt: {len(raw) - header - size:,} bytes more than its header describes")
     return np.frombuffer(raw, dtype=np.uint8, count=size, offset=header).reshape(dims)
@@ -65,8 +68,10 @@ def _find(folder: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
         if (folder / name).is_file():
             return folder / name
-    raise LaminaError(f"{folder} has no {stem}.gz (an MNIST-format folder holds train-images-idx3-ubyte.gz, "
-                      "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)")
+    raise LaminaError(
+        f"{folder} has no {stem}.gz (an MNIST-format folder holds train-images-idx3-ubyte.gz, "
+        "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"
+    )
 
 
 def read_mnist_folder(folder: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

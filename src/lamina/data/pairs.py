@@ -15,8 +15,9 @@ import torch
 from lamina.errors import LaminaError
 
 
-def encode_pairs(dataset, tokenizer, *, max_length: int, max_target_length: int, decoder_only: bool,
-                 targets: str = "target"):
+def encode_pairs(
+    dataset, tokenizer, *, max_length: int, max_target_length: int, decoder_only: bool, targets: str = "target"
+):
     """Tokenized pairs (``input_ids``, ``attention_mask``, ``labels``); the ``source`` and target
     columns are dropped. Sources are cut at ``max_length`` tokens, targets at ``max_target_length``."""
     if tokenizer is None:
@@ -30,8 +31,11 @@ def encode_pairs(dataset, tokenizer, *, max_length: int, max_target_length: int,
         if not decoder_only:
             return {"input_ids": src, "attention_mask": [[1] * len(s) for s in src], "labels": tgt}
         ids = [s + t for s, t in zip(src, tgt)]
-        return {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids],
-                "labels": [[-100] * len(s) + t for s, t in zip(src, tgt)]}
+        return {
+            "input_ids": ids,
+            "attention_mask": [[1] * len(i) for i in ids],
+            "labels": [[-100] * len(s) + t for s, t in zip(src, tgt)],
+        }
 
     drop = [c for c in dataset.column_names if c not in ("idx",)]
     return dataset.map(fn, batched=True, remove_columns=drop, desc="tokenizing pairs")
@@ -58,12 +62,16 @@ class PairCollator:
         from transformers import DataCollatorForSeq2Seq
 
         features = [dict(f) for f in features]
-        extra = {k: [f.pop(k) for f in features] for k in list(features[0]) if k not in
-                 ("input_ids", "attention_mask", "labels")}
+        extra = {
+            k: [f.pop(k) for f in features]
+            for k in list(features[0])
+            if k not in ("input_ids", "attention_mask", "labels")
+        }
         batch = DataCollatorForSeq2Seq(self.tokenizer, label_pad_token_id=-100, return_tensors="pt")(features)
         if self.decoder_start_token_id is not None:
-            batch["decoder_input_ids"] = shift_right(batch["labels"], self.decoder_start_token_id,
-                                                     self.tokenizer.pad_token_id)
+            batch["decoder_input_ids"] = shift_right(
+                batch["labels"], self.decoder_start_token_id, self.tokenizer.pad_token_id
+            )
         for k, v in extra.items():
             batch[k] = torch.tensor(v) if isinstance(v[0], (int, float)) else v
         return batch

@@ -18,8 +18,10 @@ def read_targets(folder: str | Path) -> tuple[list[dict], dict]:
     """The rows and meta of an n-best entry (or of a ``generate-targets`` output folder)."""
     folder = Path(folder).expanduser()
     if not (folder / META_FILE).is_file() or not (folder / TARGETS_FILE).is_file():
-        raise LaminaError(f"{folder} holds no complete teacher targets ({META_FILE} and {TARGETS_FILE}): "
-                          "run `lamina generate-targets` first")
+        raise LaminaError(
+            f"{folder} holds no complete teacher targets ({META_FILE} and {TARGETS_FILE}): "
+            "run `lamina generate-targets` first"
+        )
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     rows = [json.loads(line) for line in (folder / TARGETS_FILE).read_text(encoding="utf-8").splitlines() if line]
     if len(rows) != meta.get("pairs"):

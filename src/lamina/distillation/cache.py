@@ -93,8 +93,15 @@ TOPK_FILES = ["topk_ids.npy", "topk_logprobs.npy", "topk_rest.npy", "topk_offset
 TOPK_BATCH_ELEMENTS = 1 << 28
 
 
-def fingerprint(teacher, input_ids: list[list[int]], *, max_length: int, dtype: str, extra: dict | None = None,
-                labels: list[list[int]] | None = None) -> str:
+def fingerprint(
+    teacher,
+    input_ids: list[list[int]],
+    *,
+    max_length: int,
+    dtype: str,
+    extra: dict | None = None,
+    labels: list[list[int]] | None = None,
+) -> str:
     """The key of a cache entry: teacher config and weights, tokenized data, max length, dtype, and
     for a top-k entry ``extra`` (K, temperature, the target-position rule) and the ``labels``."""
     h = hashlib.sha256()
@@ -128,8 +135,9 @@ def _new_temp(root: Path, key: str):
             locked = True
         except OSError:
             pass  # no flock on this file system: a sweep falls back on the age rule
-    owner.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "locked": locked,
-                            "started": time.time()}))
+    owner.write(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "locked": locked, "started": time.time()})
+    )
     owner.flush()
     tmp = start.with_name(f".{key}-{start.name.rsplit('-', 1)[1]}")
     try:
@@ -246,8 +254,11 @@ def _stored(meta: dict) -> Needs:
 
 
 def _missing(have: Needs, needs: Needs) -> Needs:
-    return Needs(teacher_logits=needs.teacher_logits and not have.teacher_logits,
-                 teacher_cls=needs.teacher_cls - have.teacher_cls, teacher_tokens=needs.teacher_tokens - have.teacher_tokens)
+    return Needs(
+        teacher_logits=needs.teacher_logits and not have.teacher_logits,
+        teacher_cls=needs.teacher_cls - have.teacher_cls,
+        teacher_tokens=needs.teacher_tokens - have.teacher_tokens,
+    )
 
 
 class TeacherCache:
@@ -259,15 +270,29 @@ class TeacherCache:
         self.topk = None
         if needs.teacher_logits and self.top_k:  # ids, log-probs, rest: memory-mapped; offsets read whole
             self.topk = tuple(np.load(folder / name, mmap_mode="r") for name in TOPK_FILES[:3]) + (
-                np.load(folder / "topk_offsets.npy"),)
+                np.load(folder / "topk_offsets.npy"),
+            )
         self.cls = {j: np.load(folder / f"cls_{j}.npy", mmap_mode="r") for j in needs.teacher_cls}
         self.tokens = {j: np.load(folder / f"tokens_{j}.npy", mmap_mode="r") for j in needs.teacher_tokens}
         self.offsets = np.load(folder / "offsets.npy") if needs.teacher_tokens else None
 
     @classmethod
-    def build_or_open(cls, teacher, encoded, collator, *, root: Path, needs: Needs, max_length: int,
-                      dtype: str = "float16", batch_size: int = 64, log=print, top_k: int | None = None,
-                      temperature: float = 1.0, positions=None) -> TeacherCache:
+    def build_or_open(
+        cls,
+        teacher,
+        encoded,
+        collator,
+        *,
+        root: Path,
+        needs: Needs,
+        max_length: int,
+        dtype: str = "float16",
+        batch_size: int = 64,
+        log=print,
+        top_k: int | None = None,
+        temperature: float = 1.0,
+        positions=None,
+    ) -> TeacherCache:
         """The entry of ``teacher`` on ``encoded``, computed (its missing outputs) once. With ``top_k``
         the teacher's logits are kept as its top-k tokens per target token (``positions``: a
         :class:`~lamina.distillation.trainer.TokenPositions`) at ``temperature``."""
@@ -296,8 +321,16 @@ class TeacherCache:
         try:
             folder.mkdir(exist_ok=True)
             if top_k and todo.teacher_logits:
-                _fill_topk(tmp, teacher, encoded, collator, k=int(top_k), temperature=float(temperature),
-                           dtype=dtype, positions=positions)
+                _fill_topk(
+                    tmp,
+                    teacher,
+                    encoded,
+                    collator,
+                    k=int(top_k),
+                    temperature=float(temperature),
+                    dtype=dtype,
+                    positions=positions,
+                )
                 rest = Needs(teacher_cls=todo.teacher_cls, teacher_tokens=todo.teacher_tokens)
             else:
                 rest = todo
@@ -306,12 +339,30 @@ class TeacherCache:
             for name in _files(todo, top_k):
                 (tmp / name).replace(folder / name)
             both = have.merge(todo)
-            (tmp / "meta.json").write_text(json.dumps({
-                "fingerprint": key, "examples": len(ids), "max_length": max_length, "dtype": dtype,
-                "logits": both.teacher_logits, "cls": sorted(both.teacher_cls), "tokens": sorted(both.teacher_tokens),
-                **({"top_k": int(top_k), "temperature": float(temperature), "positions": positions.rule,
-                    "target_tokens": int(np.load(folder / "topk_offsets.npy")[-1])} if top_k else {}),
-            }, indent=2))
+            (tmp / "meta.json").write_text(
+                json.dumps(
+                    {
+                        "fingerprint": key,
+                        "examples": len(ids),
+                        "max_length": max_length,
+                        "dtype": dtype,
+                        "logits": both.teacher_logits,
+                        "cls": sorted(both.teacher_cls),
+                        "tokens": sorted(both.teacher_tokens),
+                        **(
+                            {
+                                "top_k": int(top_k),
+                                "temperature": float(temperature),
+                                "positions": positions.rule,
+                                "target_tokens": int(np.load(folder / "topk_offsets.npy")[-1]),
+                            }
+                            if top_k
+                            else {}
+                        ),
+                    },
+                    indent=2,
+                )
+            )
             (tmp / "meta.json").replace(meta_path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -343,7 +394,6 @@ class TeacherCache:
             view.tokens[j] = out.to(device)
         return view
 
-
     def _topk_rows(self, rows, device) -> TopKTargets:
         """The stored target tokens of examples ``rows``, in batch order (as the loss selects them)."""
         ids, logprobs, rest, offsets = self.topk
@@ -352,14 +402,16 @@ class TeacherCache:
         def take(arr):
             return torch.from_numpy(np.concatenate([np.asarray(arr[a:b]) for a, b in spans]))
 
-        return TopKTargets(ids=take(ids).long().to(device), logprobs=take(logprobs).float().to(device),
-                           log_rest=take(rest).float().to(device),
-                           counts=torch.tensor([b - a for a, b in spans], dtype=torch.long))
+        return TopKTargets(
+            ids=take(ids).long().to(device),
+            logprobs=take(logprobs).float().to(device),
+            log_rest=take(rest).float().to(device),
+            counts=torch.tensor([b - a for a, b in spans], dtype=torch.long),
+        )
 
 
 @torch.no_grad()
-def _fill_topk(folder: Path, teacher, encoded, collator, *, k: int, temperature: float, dtype: str,
-               positions) -> None:
+def _fill_topk(folder: Path, teacher, encoded, collator, *, k: int, temperature: float, dtype: str, positions) -> None:
     """The top-k files of an entry: the teacher run once over ``encoded`` (batches of similar
     lengths, as many examples as fit :data:`TOPK_BATCH_ELEMENTS` of logits), its logits at the
     target positions reduced to top-k chunk by chunk, written at each example's offset."""
@@ -398,8 +450,11 @@ def _fill_topk(folder: Path, teacher, encoded, collator, *, k: int, temperature:
         start += len(index)
         rows = encoded[index.tolist()]
         batch = collator([{c: rows[c][j] for c in columns} for j in range(len(index))])
-        inputs = {key: v.to(device) for key, v in batch.items() if isinstance(v, torch.Tensor) and key not in
-                  ("labels", "idx")}
+        inputs = {
+            key: v.to(device)
+            for key, v in batch.items()
+            if isinstance(v, torch.Tensor) and key not in ("labels", "idx")
+        }
         logits = teacher(**inputs).logits
         pos = positions(logits, batch.get("labels"))
         if pos is None:
@@ -430,11 +485,15 @@ def _fill(folder: Path, teacher, encoded, collator, *, needs: Needs, dtype: str,
     hidden = teacher.config.hidden_size
     files = {}
     if needs.teacher_logits:
-        files["logits"] = np.lib.format.open_memmap(folder / "logits.npy", "w+", np_dtype, (n, teacher.config.num_labels))
+        files["logits"] = np.lib.format.open_memmap(
+            folder / "logits.npy", "w+", np_dtype, (n, teacher.config.num_labels)
+        )
     for j in needs.teacher_cls:
         files[("cls", j)] = np.lib.format.open_memmap(folder / f"cls_{j}.npy", "w+", np_dtype, (n, hidden))
     for j in needs.teacher_tokens:
-        files[("tok", j)] = np.lib.format.open_memmap(folder / f"tokens_{j}.npy", "w+", np_dtype, (int(offsets[-1]), hidden))
+        files[("tok", j)] = np.lib.format.open_memmap(
+            folder / f"tokens_{j}.npy", "w+", np_dtype, (int(offsets[-1]), hidden)
+        )
     if needs.teacher_tokens:
         np.save(folder / "offsets.npy", offsets)
     device = next(teacher.parameters()).device

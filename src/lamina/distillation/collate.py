@@ -19,8 +19,9 @@ class DistillCollator:
             prefix = f"teacher{i}_"
             if prefix + "input_ids" not in features[0]:  # evaluation sets: the student alone reads them
                 continue
-            own[str(i)] = dict(collate([{k.removeprefix(prefix): v for k, v in f.items() if k.startswith(prefix)}
-                                        for f in features]))
+            own[str(i)] = dict(
+                collate([{k.removeprefix(prefix): v for k, v in f.items() if k.startswith(prefix)} for f in features])
+            )
         plain = [{k: v for k, v in f.items() if k != "idx" and not k.startswith("teacher")} for f in features]
         batch = self.collate(plain)
         if idx is not None:

@@ -14,8 +14,12 @@ class DistillModule(nn.Module):
     accepts_loss_kwargs = False
     _keys_to_ignore_on_save = None  # read by the Trainer after loading the best checkpoint
 
-    def __init__(self, student: nn.Module, projections: dict[int, nn.Module] | None = None,
-                 teachers: list[nn.Module] | None = None):
+    def __init__(
+        self,
+        student: nn.Module,
+        projections: dict[int, nn.Module] | None = None,
+        teachers: list[nn.Module] | None = None,
+    ):
         super().__init__()
         self.student = student
         self.projections = nn.ModuleDict({str(k): v for k, v in (projections or {}).items()})

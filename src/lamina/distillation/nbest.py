@@ -50,8 +50,13 @@ def sweep(root: Path, *, log=print, now: float | None = None) -> list[Path]:
     removed = []
     try:
         for tmp in sorted(root.iterdir()) if root.is_dir() else []:
-            if (not _TEMP.fullmatch(tmp.name) or not tmp.is_dir() or tmp.is_symlink()
-                    or not all(c.name in own and c.is_file() for c in tmp.iterdir()) or not _temp_is_stale(tmp, now)):
+            if (
+                not _TEMP.fullmatch(tmp.name)
+                or not tmp.is_dir()
+                or tmp.is_symlink()
+                or not all(c.name in own and c.is_file() for c in tmp.iterdir())
+                or not _temp_is_stale(tmp, now)
+            ):
                 continue
             shutil.rmtree(tmp, ignore_errors=True)
             log(f"n-best store: removed {tmp}, the partial output of an interrupted build")
@@ -73,16 +78,29 @@ def weights_digest(model) -> str:
 
 def nbest_fingerprint(teacher_digest: str, source_ids: list[list[int]], decoding: dict, split: str = "train") -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"v": NBEST_VERSION, "teacher": teacher_digest, "decoding": decoding, "split": split},
-                        sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {"v": NBEST_VERSION, "teacher": teacher_digest, "decoding": decoding, "split": split}, sort_keys=True
+        ).encode()
+    )
     for ids in source_ids:
         h.update(np.asarray(ids, dtype=np.int64).tobytes())
         h.update(b"|")
     return h.hexdigest()
 
 
-def build_or_open(teacher, tokenizer, sources: list[str], references: list[str], *, root: str | Path, decoding: dict,
-                  batch_size: int = 32, split: str = "train", log=print) -> tuple[Path, dict, bool]:
+def build_or_open(
+    teacher,
+    tokenizer,
+    sources: list[str],
+    references: list[str],
+    *,
+    root: str | Path,
+    decoding: dict,
+    batch_size: int = 32,
+    split: str = "train",
+    log=print,
+) -> tuple[Path, dict, bool]:
     """(entry folder, its meta, whether it was reused) for the teacher's n-best lists of ``sources``.
     ``decoding``: num_beams, n_best, max_new_tokens, max_length; ``split``: which split the sources
     are (only ``train`` entries are training targets for Seq-KD)."""
@@ -101,13 +119,28 @@ def build_or_open(teacher, tokenizer, sources: list[str], references: list[str],
     if (entry / META_FILE).is_file():
         log(f"n-best store: reusing {entry}")
         return entry, json.loads((entry / META_FILE).read_text(encoding="utf-8")), True
-    log(f"n-best store: decoding {len(sources)} sources (beam {decoding['num_beams']}, n-best {decoding['n_best']}) "
-        f"into {entry}")
-    nbest = generate_texts(teacher, tokenizer, sources, num_beams=decoding["num_beams"],
-                           num_return_sequences=decoding["n_best"], max_new_tokens=decoding["max_new_tokens"],
-                           max_length=decoding["max_length"], batch_size=batch_size)
-    meta = {"version": NBEST_VERSION, "fingerprint": key, "teacher_digest": digest, "decoding": decoding,
-            "split": split, "pairs": len(sources)}
+    log(
+        f"n-best store: decoding {len(sources)} sources (beam {decoding['num_beams']}, n-best {decoding['n_best']}) "
+        f"into {entry}"
+    )
+    nbest = generate_texts(
+        teacher,
+        tokenizer,
+        sources,
+        num_beams=decoding["num_beams"],
+        num_return_sequences=decoding["n_best"],
+        max_new_tokens=decoding["max_new_tokens"],
+        max_length=decoding["max_length"],
+        batch_size=batch_size,
+    )
+    meta = {
+        "version": NBEST_VERSION,
+        "fingerprint": key,
+        "teacher_digest": digest,
+        "decoding": decoding,
+        "split": split,
+        "pairs": len(sources),
+    }
     root.mkdir(parents=True, exist_ok=True)
     tmp, owner = _new_temp(root, key[:24])  # locked while it is written: a sweep leaves it alone
     try:

@@ -79,8 +79,10 @@ def build_student(
             + (f" (got {', '.join(given)})" if given else "")
         )
     if keep_decoder is not None and from_teacher is None:
-        raise LaminaError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
-                          "layers the student keeps)")
+        raise LaminaError(
+            "--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
+            "layers the student keeps)"
+        )
     set_seed(seed)
     if from_teacher is not None:
         if keep is None:
@@ -88,20 +90,26 @@ def build_student(
         strategy = get_strategy(from_teacher, **(strategy_options or {}))
         n = get_adapter(teacher).num_layers(teacher.config)
         decoder = None if keep_decoder is None else select_decoder_layers(teacher, strategy, keep_decoder)
-        stats = (calibration(teacher, teacher_tokenizer, token=strategy.calibration_token)
-                 if strategy.needs_calibration else None)
+        stats = (
+            calibration(teacher, teacher_tokenizer, token=strategy.calibration_token)
+            if strategy.needs_calibration
+            else None
+        )
         kept = select_layers(strategy, n, keep=keep, stats=stats)
         model = drop_layers(teacher, kept)  # a deep copy: embeddings, kept layers and the head
         info = {"init": f"teacher layers {kept} ({from_teacher})", "kept_layers": kept}
         if decoder is not None:
             model = drop_layers(model, decoder, inplace=True, stack="decoder")
-            info.update(init=f"teacher layers {kept}, decoder layers {decoder} ({from_teacher})",
-                        kept_decoder_layers=decoder)
+            info.update(
+                init=f"teacher layers {kept}, decoder layers {decoder} ({from_teacher})", kept_decoder_layers=decoder
+            )
         if width:
             model, info["width"] = _narrow(model, teacher_tokenizer, width, importance, width_texts, max_length)
             shape = info["width"]["after"]
-            info["init"] += (f", narrowed by {importance} importance to FFN {shape['ffn']}, {shape['heads']} heads, "
-                             f"hidden {shape['hidden']}")
+            info["init"] += (
+                f", narrowed by {importance} importance to FFN {shape['ffn']}, {shape['heads']} heads, "
+                f"hidden {shape['hidden']}"
+            )
         return model, teacher_tokenizer, info
     objective = objective_for(task)
     if student_config is not None:
@@ -138,7 +146,9 @@ def _narrow(model, tokenizer, width: dict, importance: str, texts, max_length: i
     batches = []
     if get_importance(importance).needs_calibration:
         if tokenizer is None or texts is None:
-            raise LaminaError(f"--importance {importance} reads the training text through the teacher's tokenizer; "
-                              "use --importance magnitude here")
+            raise LaminaError(
+                f"--importance {importance} reads the training text through the teacher's tokenizer; "
+                "use --importance magnitude here"
+            )
         batches = calibration_batches(tokenizer, texts(), max_length=max_length)
     return narrow(model, width, importance=importance, batches=batches)

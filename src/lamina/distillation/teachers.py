@@ -31,17 +31,32 @@ def foreign_teachers(teachers, specs, tokenizer, *, student_name: str, task, cfg
             continue
         n = spec.needs
         if not (objective.reads_text and objective.has_labels):
-            check_same_vocabulary(tok, tokenizer, name, student_name,
-                                  f"task '{task.name}' ({task.objective.name}) compares vocabulary distributions, which "
-                                  "needs one tokenizer")
+            check_same_vocabulary(
+                tok,
+                tokenizer,
+                name,
+                student_name,
+                f"task '{task.name}' ({task.objective.name}) compares vocabulary distributions, which "
+                "needs one tokenizer",
+            )
         if n.teacher_cls or n.teacher_tokens or n.teacher_attentions or n.student_states:
             token_level = ", ".join(sorted(k for k, w in cfg.loss.items() if w > 0 and not _logits_only(k)))
-            check_same_vocabulary(tok, tokenizer, name, student_name,
-                                  f"loss {token_level} compares hidden states or attentions position by position, "
-                                  "which needs one tokenizer; across tokenizers only logit losses (kd, prob_mse) teach")
+            check_same_vocabulary(
+                tok,
+                tokenizer,
+                name,
+                student_name,
+                f"loss {token_level} compares hidden states or attentions position by position, "
+                "which needs one tokenizer; across tokenizers only logit losses (kd, prob_mse) teach",
+            )
         if cfg.noise > 0 and cfg.noise_side == "both":
-            check_same_vocabulary(tok, tokenizer, name, student_name,
-                                  "--noise-side both replaces tokens of the student's vocabulary in the teacher's input")
+            check_same_vocabulary(
+                tok,
+                tokenizer,
+                name,
+                student_name,
+                "--noise-side both replaces tokens of the student's vocabulary in the teacher's input",
+            )
         foreign.add(i)
     return foreign
 
@@ -74,8 +89,9 @@ def teacher_view_of(train, i: int):
     return train.select_columns(keep).rename_columns({c: c.removeprefix(prefix) for c in cols})
 
 
-def teacher_specs(teachers, student, *, weights: list[float] | None, layer_map: str,
-                  loss_weights: dict[str, float]) -> list[TeacherSpec]:
+def teacher_specs(
+    teachers, student, *, weights: list[float] | None, layer_map: str, loss_weights: dict[str, float]
+) -> list[TeacherSpec]:
     """Each teacher's layer map and the union of what the active losses read from it."""
     s_layers = get_adapter(student).num_layers(student.config)
     weights = weights or [1.0] * len(teachers)
@@ -121,20 +137,29 @@ def check_cache_top_k(cfg, method, task) -> None:
     objective = objective_for(task)
     flag = f"--cache-top-k {k}"
     if not objective.caches_top_k:
-        why = (objective.cache_off_reason if objective.has("tokens") else
-               "its teacher outputs are class logits, cached whole by the teacher-output cache")
-        raise LaminaError(f"{flag} is for token-level KD of a causal LM or a seq2seq model; task '{task.name}' "
-                          f"({task.objective.name}): {why}")
+        why = (
+            objective.cache_off_reason
+            if objective.has("tokens")
+            else "its teacher outputs are class logits, cached whole by the teacher-output cache"
+        )
+        raise LaminaError(
+            f"{flag} is for token-level KD of a causal LM or a seq2seq model; task '{task.name}' "
+            f"({task.objective.name}): {why}"
+        )
     state = cache_decision(cfg, method, task)
     if state is not None:
         raise LaminaError(f"{flag} needs the teacher-output cache, which is {state}")
     if len(cfg.teacher) > 1:
-        raise LaminaError(f"{flag} takes one teacher: kd averages several teachers' logits, which top-k "
-                          f"log-probabilities cannot reproduce")
+        raise LaminaError(
+            f"{flag} takes one teacher: kd averages several teachers' logits, which top-k "
+            f"log-probabilities cannot reproduce"
+        )
     reads = [n for n, w in cfg.loss.items() if w > 0 and get_loss(n).needs([], 1, 1).teacher_logits]
     if not reads:
-        raise LaminaError(f"{flag} caches the teacher's token distributions for loss kd, and --loss "
-                          f"{','.join(f'{n}={w:g}' for n, w in cfg.loss.items())} reads none")
+        raise LaminaError(
+            f"{flag} caches the teacher's token distributions for loss kd, and --loss "
+            f"{','.join(f'{n}={w:g}' for n, w in cfg.loss.items())} reads none"
+        )
 
 
 def check_top_k_vocabulary(k: int, teacher, student, teacher_name: str, student_name: str) -> None:
@@ -144,8 +169,10 @@ def check_top_k_vocabulary(k: int, teacher, student, teacher_name: str, student_
     t = teacher.get_output_embeddings().weight.shape[0]
     s = student.get_output_embeddings().weight.shape[0]
     if t != s:
-        raise LaminaError(f"--cache-top-k {k}: teacher '{teacher_name}' predicts over {t} tokens, student "
-                          f"'{student_name}' over {s}: cached token ids must index one vocabulary")
+        raise LaminaError(
+            f"--cache-top-k {k}: teacher '{teacher_name}' predicts over {t} tokens, student "
+            f"'{student_name}' over {s}: cached token ids must index one vocabulary"
+        )
     if k > t:
         raise LaminaError(f"--cache-top-k {k} is more than the vocabulary ({t} tokens)")
 
@@ -161,18 +188,33 @@ def open_caches(specs, train, collator, *, cfg, args, log, own_inputs: dict | No
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_outputs"
     with args.main_process_first(desc="teacher-output cache"):
         for spec in specs:
-            cache_needs = Needs(teacher_logits=spec.needs.teacher_logits, teacher_cls=spec.needs.teacher_cls,
-                                teacher_tokens=spec.needs.teacher_tokens)
+            cache_needs = Needs(
+                teacher_logits=spec.needs.teacher_logits,
+                teacher_cls=spec.needs.teacher_cls,
+                teacher_tokens=spec.needs.teacher_tokens,
+            )
             if cache_needs.any_teacher:
                 spec.model.to(args.device)
                 encoded, collate = (own_inputs or {}).get(specs.index(spec), (train, collator))
                 spec.cache = TeacherCache.build_or_open(
-                    spec.model, encoded, collate, root=root, needs=cache_needs, max_length=cfg.max_length,
-                    dtype=cfg.cache_dtype, batch_size=cfg.eval_batch_size, log=log, top_k=top_k,
-                    temperature=cfg.temperature, positions=positions)
+                    spec.model,
+                    encoded,
+                    collate,
+                    root=root,
+                    needs=cache_needs,
+                    max_length=cfg.max_length,
+                    dtype=cfg.cache_dtype,
+                    batch_size=cfg.eval_batch_size,
+                    log=log,
+                    top_k=top_k,
+                    temperature=cfg.temperature,
+                    positions=positions,
+                )
                 if not spec.needs.teacher_attentions:  # never run again: off the accelerator
                     spec.model.to("cpu")
     if top_k:
-        return (f"on (top-{top_k}: the teacher's {top_k} most probable tokens per target token and the rest's mass, "
-                f"{cfg.cache_dtype} log-probabilities, {root})")
+        return (
+            f"on (top-{top_k}: the teacher's {top_k} most probable tokens per target token and the rest's mass, "
+            f"{cfg.cache_dtype} log-probabilities, {root})"
+        )
     return f"on ({cfg.cache_dtype}, {root})"

@@ -137,9 +137,18 @@ class DistillationTrainer:
     def __new__(cls, *args, **kwargs):
         return super().__new__(_with_trainer(cls))
 
-    def __init__(self, *args, teachers: list[TeacherSpec], loss_weights: dict[str, float], temperature: float = 1.0,
-                 noise: Noise | None = None, student_num_layers: int = 0, method_options: BaseModel | None = None,
-                 method_data: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        teachers: list[TeacherSpec],
+        loss_weights: dict[str, float],
+        temperature: float = 1.0,
+        noise: Noise | None = None,
+        student_num_layers: int = 0,
+        method_options: BaseModel | None = None,
+        method_data: dict | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.method_options = method_options if method_options is not None else self.Options()
         self.teachers = teachers
@@ -176,8 +185,12 @@ class DistillationTrainer:
 
         noisy = dict(inputs)
         noisy["input_ids"] = replace_tokens(
-            inputs["input_ids"], inputs["attention_mask"], self.noise.p, vocab_size=self.noise.vocab_size,
-            special_ids=self.noise.special_ids, generator=self._noise_gen,
+            inputs["input_ids"],
+            inputs["attention_mask"],
+            self.noise.p,
+            vocab_size=self.noise.vocab_size,
+            special_ids=self.noise.special_ids,
+            generator=self._noise_gen,
         )
         return noisy
 
@@ -190,7 +203,9 @@ class DistillationTrainer:
         online_needed = spec.cache is None or needs.teacher_attentions
         if online_needed:
             out = self.teacher_forward(
-                spec, inputs, output_hidden_states=bool(needs.teacher_cls or needs.teacher_tokens),
+                spec,
+                inputs,
+                output_hidden_states=bool(needs.teacher_cls or needs.teacher_tokens),
                 output_attentions=bool(needs.teacher_attentions),
             )
             if spec.cache is None:
@@ -208,7 +223,9 @@ class DistillationTrainer:
         own_inputs = inputs.pop("teacher_inputs", None) or {}  # teachers with their own tokenizer
         noisy = self._noised(inputs) if self.noise.p > 0 and model.training else inputs
         out, projected = model(
-            **noisy, project=self.project, output_hidden_states=self.needs_student_hidden,
+            **noisy,
+            project=self.project,
+            output_hidden_states=self.needs_student_hidden,
             output_attentions=self.needs_student_attn,
         )
         teacher_inputs = noisy if self.noise.side == "both" else inputs
@@ -218,10 +235,17 @@ class DistillationTrainer:
             else []
         )
         ctx = LossContext(
-            student_logits=out.logits, labels=labels, attention_mask=inputs.get("attention_mask"), teachers=views,
-            student_hidden=getattr(out, "hidden_states", None), student_attentions=getattr(out, "attentions", None),
-            student_num_layers=self.student_num_layers, temperature=self.temperature, projected=projected,
-            shift_labels=self.shift_labels, token_positions=self.token_positions(out.logits, labels),
+            student_logits=out.logits,
+            labels=labels,
+            attention_mask=inputs.get("attention_mask"),
+            teachers=views,
+            student_hidden=getattr(out, "hidden_states", None),
+            student_attentions=getattr(out, "attentions", None),
+            student_num_layers=self.student_num_layers,
+            temperature=self.temperature,
+            projected=projected,
+            shift_labels=self.shift_labels,
+            token_positions=self.token_positions(out.logits, labels),
         )
         parts = {name: fn(ctx) for name, fn in self.loss_fns.items()}
         loss = sum(self.loss_weights[name] * value for name, value in parts.items())
@@ -263,8 +287,11 @@ class DistillationTrainer:
         if labels is None:
             loss = None
         else:  # token-level logits: cross-entropy over the masked positions, or of the next tokens
-            loss = token_nll(logits, labels, shift=self.shift_labels) if logits.dim() == 3 \
+            loss = (
+                token_nll(logits, labels, shift=self.shift_labels)
+                if logits.dim() == 3
                 else cross_entropy(logits, labels)
+            )
         if prediction_loss_only:
             return loss, None, None
         return loss, logits, labels
@@ -278,8 +305,11 @@ def _with_trainer(cls: type) -> type:
         return cls
     built = cls.__dict__.get("_trainer_class")
     if built is None:
-        built = type(cls.__name__, (cls, Trainer), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                                                     "__doc__": cls.__doc__})
+        built = type(
+            cls.__name__,
+            (cls, Trainer),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__},
+        )
         cls._trainer_class = built
     return built
 

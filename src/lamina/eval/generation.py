@@ -12,8 +12,17 @@ import torch
 
 
 @torch.no_grad()
-def generate_ids(model, tokenizer, sources: list[str], *, num_beams: int = 1, num_return_sequences: int = 1,
-                 max_new_tokens: int = 64, max_length: int = 128, batch_size: int = 32) -> list[list[list[int]]]:
+def generate_ids(
+    model,
+    tokenizer,
+    sources: list[str],
+    *,
+    num_beams: int = 1,
+    num_return_sequences: int = 1,
+    max_new_tokens: int = 64,
+    max_length: int = 128,
+    batch_size: int = 32,
+) -> list[list[list[int]]]:
     """Per source, ``num_return_sequences`` generated token-id lists (prompt and padding removed,
     the end-of-sequence token kept when generated)."""
     decoder_only = not getattr(model.config, "is_encoder_decoder", False)
@@ -25,16 +34,28 @@ def generate_ids(model, tokenizer, sources: list[str], *, num_beams: int = 1, nu
     out: list[list[list[int]]] = []
     try:
         for start in range(0, len(sources), batch_size):
-            batch = tokenizer(sources[start:start + batch_size], truncation=True, max_length=max_length,
-                              padding=True, return_tensors="pt").to(device)
+            batch = tokenizer(
+                sources[start : start + batch_size],
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(device)
             batch.pop("token_type_ids", None)
-            gen = model.generate(**batch, num_beams=num_beams, num_return_sequences=num_return_sequences,
-                                 max_new_tokens=max_new_tokens, do_sample=False, early_stopping=num_beams > 1,
-                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+            gen = model.generate(
+                **batch,
+                num_beams=num_beams,
+                num_return_sequences=num_return_sequences,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                early_stopping=num_beams > 1,
+                pad_token_id=pad,
+                eos_token_id=tokenizer.eos_token_id,
+            )
             if decoder_only:
-                gen = gen[:, batch["input_ids"].shape[1]:]
+                gen = gen[:, batch["input_ids"].shape[1] :]
             rows = [_trim(row.tolist(), pad, tokenizer.eos_token_id, decoder_only) for row in gen]
-            out += [rows[i:i + num_return_sequences] for i in range(0, len(rows), num_return_sequences)]
+            out += [rows[i : i + num_return_sequences] for i in range(0, len(rows), num_return_sequences)]
     finally:
         model.train(was_training)
         tokenizer.padding_side = side
@@ -56,15 +77,34 @@ def generate_texts(model, tokenizer, sources: list[str], **kwargs) -> list[list[
     return [[tokenizer.decode(h, skip_special_tokens=True).strip() for h in hyps] for hyps in ids]
 
 
-def generation_scores(model, tokenizer, sources: list[str], references: list[str], *, num_beams: int = 1,
-                      max_new_tokens: int = 64, max_length: int = 128, batch_size: int = 32) -> dict:
+def generation_scores(
+    model,
+    tokenizer,
+    sources: list[str],
+    references: list[str],
+    *,
+    num_beams: int = 1,
+    max_new_tokens: int = 64,
+    max_length: int = 128,
+    batch_size: int = 32,
+) -> dict:
     """Corpus BLEU and chrF of greedy decoding, and of beam search when ``num_beams`` > 1."""
     from lamina.eval.metrics import corpus_bleu, corpus_chrf
 
     metrics = {}
     for beams in sorted({1, num_beams}):
-        hyps = [h[0] for h in generate_texts(model, tokenizer, sources, num_beams=beams, max_new_tokens=max_new_tokens,
-                                             max_length=max_length, batch_size=batch_size)]
+        hyps = [
+            h[0]
+            for h in generate_texts(
+                model,
+                tokenizer,
+                sources,
+                num_beams=beams,
+                max_new_tokens=max_new_tokens,
+                max_length=max_length,
+                batch_size=batch_size,
+            )
+        ]
         suffix = "" if beams == 1 else f"_beam{beams}"
         metrics["bleu" + suffix] = corpus_bleu(hyps, references)
         metrics["chrf" + suffix] = corpus_chrf(hyps, references)

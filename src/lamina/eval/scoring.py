@@ -15,8 +15,12 @@ def scoring_trainer(model, tokenizer, collator, *, batch_size: int, **settings):
 
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
-            output_dir=tmp, per_device_eval_batch_size=batch_size, report_to=[], disable_tqdm=True,
-            dataloader_pin_memory=torch.cuda.is_available(), **settings,
+            output_dir=tmp,
+            per_device_eval_batch_size=batch_size,
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_pin_memory=torch.cuda.is_available(),
+            **settings,
         )
         yield Trainer(model=model, args=args, processing_class=tokenizer, data_collator=collator)
 
@@ -42,7 +46,7 @@ def _predict_batches(model, collator, dataset, batch_size: int):
     outputs, labels = [], []
     columns = [c for c in dataset.column_names if c not in ("idx",)]
     for start in range(0, len(dataset), batch_size):
-        rows = dataset[start:start + batch_size]
+        rows = dataset[start : start + batch_size]
         features = [{c: rows[c][i] for c in columns} for i in range(len(rows[columns[0]]))]
         batch = collator(features)
         label = batch.pop("labels", batch.pop("label", None))
@@ -72,8 +76,9 @@ def token_loss(model, dataset, collator, *, batch_size: int = 32, shift: bool | 
     return loss_metrics(-sum(logp for logp, _ in scores) / max(tokens, 1))
 
 
-def target_log_probs(model, dataset, collator, *, batch_size: int = 32,
-                     shift: bool | None = None) -> list[tuple[float, int]]:
+def target_log_probs(
+    model, dataset, collator, *, batch_size: int = 32, shift: bool | None = None
+) -> list[tuple[float, int]]:
     """Per example of an encoded dataset (``input_ids``, ``attention_mask``, ``labels``), (summed
     log-probability of its target tokens, number of target tokens), as :func:`sequence_log_probs`
     computes them. ``shift``: position t predicts label t + 1 (a decoder-only model); by default
@@ -88,9 +93,13 @@ def target_log_probs(model, dataset, collator, *, batch_size: int = 32,
     try:
         with torch.no_grad():
             for start in range(0, len(dataset), batch_size):
-                rows = dataset[start:start + batch_size]
-                batch = collator([{k: rows[k][i] for k in ("input_ids", "attention_mask", "labels")}
-                                  for i in range(len(rows["labels"]))])
+                rows = dataset[start : start + batch_size]
+                batch = collator(
+                    [
+                        {k: rows[k][i] for k in ("input_ids", "attention_mask", "labels")}
+                        for i in range(len(rows["labels"]))
+                    ]
+                )
                 batch = {k: v.to(device) for k, v in batch.items() if torch.is_tensor(v)}
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()

@@ -57,16 +57,18 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.onnx", "*.onnx_data", 
 def weights_size_bytes(folder: str | Path) -> int:
     """Bytes of the weight files in a saved model folder (safetensors, ONNX, int8 state dicts...)."""
     folder = Path(folder)
-    return sum(f.stat().st_size for pattern in WEIGHT_PATTERNS for f in folder.glob(pattern)
-               if f.name != "training_args.bin")
+    return sum(
+        f.stat().st_size for pattern in WEIGHT_PATTERNS for f in folder.glob(pattern) if f.name != "training_args.bin"
+    )
 
 
 def backend_of(model) -> str:
     """``torch``, ``torch-int8`` (dynamically quantised modules) or the model's own ``backend``."""
     if not isinstance(model, nn.Module):
         return str(getattr(model, "backend", type(model).__name__))
-    quantized = any(type(m).__module__.startswith(("torch.ao.nn.quantized", "torch.nn.quantized"))
-                    for m in model.modules())
+    quantized = any(
+        type(m).__module__.startswith(("torch.ao.nn.quantized", "torch.nn.quantized")) for m in model.modules()
+    )
     return "torch-int8" if quantized else "torch"
 
 
@@ -78,8 +80,13 @@ def speed_key(model) -> str:
         described = model.structure()
     else:
         state = model.state_dict()
-        described = repr([type(model).__name__] + [(k, tuple(v.shape), str(v.dtype)) if hasattr(v, "shape")
-                                                    else (k, type(v).__name__) for k, v in state.items()])
+        described = repr(
+            [type(model).__name__]
+            + [
+                (k, tuple(v.shape), str(v.dtype)) if hasattr(v, "shape") else (k, type(v).__name__)
+                for k, v in state.items()
+            ]
+        )
     return hashlib.sha1(f"{backend_of(model)}|{described}".encode()).hexdigest()[:16]
 
 
@@ -195,8 +202,11 @@ def compare_throughput(models: dict, *, rounds: int = 3, **kwargs) -> dict:
         seconds = per_round[src]
         median = statistics.median(seconds)
         out[name] = {
-            **{k: v for k, v in last[src].items()
-               if k not in ("seconds_per_batch", "samples_per_second", "all_seconds", "seconds_min", "seconds_max")},
+            **{
+                k: v
+                for k, v in last[src].items()
+                if k not in ("seconds_per_batch", "samples_per_second", "all_seconds", "seconds_min", "seconds_max")
+            },
             "rounds": rounds,
             "seconds_per_batch": median,
             "seconds_min": min(seconds),
@@ -227,8 +237,15 @@ def measure_generation(
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(5, max(vocab, 6), (batch_size, prompt_len), generator=generator)
     pad = getattr(model.config, "pad_token_id", None)
-    kwargs = dict(attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                  do_sample=False, num_beams=1, use_cache=True, pad_token_id=0 if pad is None else pad)
+    kwargs = dict(
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        num_beams=1,
+        use_cache=True,
+        pad_token_id=0 if pad is None else pad,
+    )
     with _evaluating(model), _threads(threads):
         times = _timed(lambda: model.generate(input_ids, **kwargs), warmup, repeats)
     median = statistics.median(times)

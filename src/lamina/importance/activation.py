@@ -56,8 +56,9 @@ class Activation(Importance):
             role = input_role(module, dims)
             if role == "ffn":
                 seen.add(owner)
-                hooks.append(module.register_forward_pre_hook(
-                    lambda mod, args, layer=layer: add(out["ffn"][layer], args[0])))
+                hooks.append(
+                    module.register_forward_pre_hook(lambda mod, args, layer=layer: add(out["ffn"][layer], args[0]))
+                )
             elif role == "heads":
                 seen.add(owner)
 
@@ -66,8 +67,12 @@ class Activation(Importance):
                     add(out["heads"][layer], x.reshape(*x.shape[:-1], -1, hd).norm(dim=-1))
 
                 hooks.append(module.register_forward_pre_hook(heads_hook))
-            elif is_norm(module) and dims.get(0) == "hidden" and getattr(module, "weight", None) is not None \
-                    and module.weight.dim() == 1:
+            elif (
+                is_norm(module)
+                and dims.get(0) == "hidden"
+                and getattr(module, "weight", None) is not None
+                and module.weight.dim() == 1
+            ):
                 seen.add(owner)
                 hooks.append(module.register_forward_hook(lambda mod, args, output: add(out["hidden"], output)))
         was_training = model.training
@@ -81,5 +86,8 @@ class Activation(Importance):
             for h in hooks:
                 h.remove()
             model.train(was_training)
-        return {"ffn": [s.sqrt() for s in out["ffn"]], "heads": [s.sqrt() for s in out["heads"]],
-                "hidden": out["hidden"].sqrt()}
+        return {
+            "ffn": [s.sqrt() for s in out["ffn"]],
+            "heads": [s.sqrt() for s in out["heads"]],
+            "hidden": out["hidden"].sqrt(),
+        }

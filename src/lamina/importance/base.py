@@ -36,9 +36,11 @@ def head_of(role: str, index: torch.Tensor, spec, config) -> torch.Tensor:
 
 
 def empty_scores(spec, config, layers: int) -> dict:
-    return {"ffn": [torch.zeros(spec.ffn(config), dtype=torch.float64) for _ in range(layers)],
-            "heads": [torch.zeros(spec.heads(config), dtype=torch.float64) for _ in range(layers)],
-            "hidden": torch.zeros(spec.hidden(config), dtype=torch.float64)}
+    return {
+        "ffn": [torch.zeros(spec.ffn(config), dtype=torch.float64) for _ in range(layers)],
+        "heads": [torch.zeros(spec.heads(config), dtype=torch.float64) for _ in range(layers)],
+        "hidden": torch.zeros(spec.hidden(config), dtype=torch.float64),
+    }
 
 
 def input_role(module: nn.Module, dims: dict[int, str]) -> str | None:

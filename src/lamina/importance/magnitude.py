@@ -40,5 +40,8 @@ class Magnitude(Importance):
                         heads = (heads.unsqueeze(1) * group + torch.arange(group)).reshape(-1)
                         per_index = per_index.repeat_interleave(group)
                     out["heads"][layer].index_add_(0, heads, per_index)
-        return {"ffn": [s.sqrt() for s in out["ffn"]], "heads": [s.sqrt() for s in out["heads"]],
-                "hidden": out["hidden"].sqrt()}
+        return {
+            "ffn": [s.sqrt() for s in out["ffn"]],
+            "heads": [s.sqrt() for s in out["heads"]],
+            "hidden": out["hidden"].sqrt(),
+        }

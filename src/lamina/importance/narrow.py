@@ -14,12 +14,21 @@ def narrow(model, widths: dict, *, importance: str = "activation", batches=None)
 
     check_width_request(model.config, **widths)
     spec, config = width_spec(model), model.config
-    before = {"ffn": spec.ffn(config), "heads": spec.heads(config), "kv_heads": spec.kv_heads(config),
-              "hidden": spec.hidden(config)}
+    before = {
+        "ffn": spec.ffn(config),
+        "heads": spec.heads(config),
+        "kv_heads": spec.kv_heads(config),
+        "hidden": spec.hidden(config),
+    }
     start = time.perf_counter()
     scores = get_importance(importance).scores(model, batches or [])
     seconds = time.perf_counter() - start
     plan = plan_from_scores(scores, config, **widths)
-    return prune_width(model, plan), {"importance": importance, "importance_seconds": seconds, "before": before,
-                                      "after": plan.shape(spec, config), "kept_heads": plan.heads,
-                                      "kept_kv_heads": plan.kv_heads}
+    return prune_width(model, plan), {
+        "importance": importance,
+        "importance_seconds": seconds,
+        "before": before,
+        "after": plan.shape(spec, config),
+        "kept_heads": plan.heads,
+        "kept_kv_heads": plan.kv_heads,
+    }

@@ -29,8 +29,16 @@ def width_summary(scores: dict) -> dict:
         strongest = float(heads.max()) if len(heads) else 0.0
         relative = [float(h) / strongest if strongest > 0 else float("nan") for h in heads]
         weakest = min(range(len(relative)), key=lambda i: relative[i]) if relative else None
-        rows.append({"layer": layer, "ffn": len(ffn), "ffn_top_half": top_half_share(ffn), "heads": len(heads),
-                     "head_relative": relative, "weakest_head": weakest,
-                     "weakest_head_relative": relative[weakest] if weakest is not None else None})
+        rows.append(
+            {
+                "layer": layer,
+                "ffn": len(ffn),
+                "ffn_top_half": top_half_share(ffn),
+                "heads": len(heads),
+                "head_relative": relative,
+                "weakest_head": weakest,
+                "weakest_head_relative": relative[weakest] if weakest is not None else None,
+            }
+        )
     hidden = scores["hidden"]
     return {"rows": rows, "hidden": {"channels": len(hidden), "hidden_top_half": top_half_share(hidden)}}

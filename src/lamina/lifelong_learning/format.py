@@ -62,12 +62,20 @@ def add_task_tokens(model, tokenizer, names: list[str]) -> Tokens:
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     ids = tokenizer.convert_tokens_to_ids
-    words = {QUESTION_TOKEN: " question", ANSWER_TOKEN: " answer",
-             **{task_token(n): " " + n.replace("-", " ").replace("_", " ") for n in names}}
+    words = {
+        QUESTION_TOKEN: " question",
+        ANSWER_TOKEN: " answer",
+        **{task_token(n): " " + n.replace("-", " ").replace("_", " ") for n in names},
+    }
     # only the tokens added now: a model that already has them (a lifelong output) keeps what it learnt
     _init_from_words(model, tokenizer, {ids(t): w for t, w in words.items() if t not in had})
-    return Tokens(ids(QUESTION_TOKEN), ids(ANSWER_TOKEN), tokenizer.eos_token_id, tokenizer.pad_token_id,
-                  {n: ids(task_token(n)) for n in names})
+    return Tokens(
+        ids(QUESTION_TOKEN),
+        ids(ANSWER_TOKEN),
+        tokenizer.eos_token_id,
+        tokenizer.pad_token_id,
+        {n: ids(task_token(n)) for n in names},
+    )
 
 
 def encode_rows(rows: list[dict], task: str, tokenizer, tokens: Tokens, *, max_length: int, max_answer: int):
@@ -89,16 +97,31 @@ def encode_rows(rows: list[dict], task: str, tokenizer, tokens: Tokens, *, max_l
         # length: otherwise a dev prompt's length would tell the model how long its answer is
         room = max_length - (len(q) + max_answer + 4)
         if room < 0:
-            raise LaminaError(f"--max-length {max_length} is too short for a question and answer of task '{task}' "
-                              f"({len(q)} + --max-answer-tokens {max_answer} tokens)")
+            raise LaminaError(
+                f"--max-length {max_length} is too short for a question and answer of task '{task}' "
+                f"({len(q)} + --max-answer-tokens {max_answer} tokens)"
+            )
         prompt = [tokens.tasks[task], *c[:room], tokens.question, *q, tokens.answer]
         seq = prompt + a + [tokens.eos]
-        out.append({"input_ids": seq, "labels": [-100] + seq[1:],
-                    "qa_labels": [-100] * len(prompt) + a + [tokens.eos], "prompt": prompt})
+        out.append(
+            {
+                "input_ids": seq,
+                "labels": [-100] + seq[1:],
+                "qa_labels": [-100] * len(prompt) + a + [tokens.eos],
+                "prompt": prompt,
+            }
+        )
     return out
 
 
 def encode_tasks(tasks: dict, tokenizer, tokens: Tokens, cfg) -> dict[str, dict[str, list[dict]]]:
     """``{task: {"train": rows, "dev": rows}}``, every split encoded with :func:`encode_rows`."""
-    return {n: {s: encode_rows(getattr(t, s), n, tokenizer, tokens, max_length=cfg.max_length,
-                               max_answer=cfg.max_answer_tokens) for s in ("train", "dev")} for n, t in tasks.items()}
+    return {
+        n: {
+            s: encode_rows(
+                getattr(t, s), n, tokenizer, tokens, max_length=cfg.max_length, max_answer=cfg.max_answer_tokens
+            )
+            for s in ("train", "dev")
+        }
+        for n, t in tasks.items()
+    }

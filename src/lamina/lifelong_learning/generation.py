@@ -10,8 +10,16 @@ round-trips to, and replay samples (top-k), which that loop does not do."""
 from __future__ import annotations
 
 
-def generate(model, prompts: list[list[int]], tokens, *, max_new_tokens: int, batch_size: int,
-             sample: bool = False, top_k: int = 0) -> list[list[int]]:
+def generate(
+    model,
+    prompts: list[list[int]],
+    tokens,
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    sample: bool = False,
+    top_k: int = 0,
+) -> list[list[int]]:
     """HF ``generate`` on id prompts (left-padded): per prompt the new ids, up to and including the
     first end of sequence when one was generated."""
     import torch
@@ -20,17 +28,22 @@ def generate(model, prompts: list[list[int]], tokens, *, max_new_tokens: int, ba
     model.eval()
     device = next(model.parameters()).device
     out = []
-    extra = {"do_sample": True, "top_k": top_k, "top_p": 1.0, "temperature": 1.0} if sample else \
-        {"do_sample": False}
+    extra = {"do_sample": True, "top_k": top_k, "top_p": 1.0, "temperature": 1.0} if sample else {"do_sample": False}
     try:
         with torch.no_grad():
             for start in range(0, len(prompts), batch_size):
-                chunk = prompts[start:start + batch_size]
+                chunk = prompts[start : start + batch_size]
                 width = max(len(p) for p in chunk)
                 ids = torch.tensor([[tokens.pad] * (width - len(p)) + p for p in chunk], device=device)
                 mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk], device=device)
-                gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                     pad_token_id=tokens.pad, eos_token_id=tokens.eos, **extra)
+                gen = model.generate(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokens.pad,
+                    eos_token_id=tokens.eos,
+                    **extra,
+                )
                 for row in gen[:, width:].tolist():
                     out.append(row[: row.index(tokens.eos) + 1] if tokens.eos in row else row)
     finally:
@@ -40,6 +53,5 @@ def generate(model, prompts: list[list[int]], tokens, *, max_new_tokens: int, ba
 
 def answer_texts(model, encoded: list[dict], tokens, tokenizer, *, max_answer: int, batch_size: int):
     """The greedy answers to the encoded examples' prompts, as text."""
-    gen = generate(model, [e["prompt"] for e in encoded], tokens, max_new_tokens=max_answer + 1,
-                   batch_size=batch_size)
+    gen = generate(model, [e["prompt"] for e in encoded], tokens, max_new_tokens=max_answer + 1, batch_size=batch_size)
     return [tokenizer.decode([t for t in g if t != tokens.eos], skip_special_tokens=True).strip() for g in gen]

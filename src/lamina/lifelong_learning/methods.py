@@ -47,13 +47,16 @@ class LifelongMethod:
         return self.kd_rows in ("word-kd", "seq-kd-soft")
 
 
-LIFELONG_METHODS: dict[str, LifelongMethod] = {m.name: m for m in (
-    LifelongMethod("finetune", "Fine-tune", replays=False),
-    LifelongMethod("lamol", "LAMOL", replays=True),
-    LifelongMethod("word-kd", "+ Word-KD", replays=True, kd_rows="word-kd"),
-    LifelongMethod("seq-kd-soft", "+ Seq-KD-soft", replays=True, kd_rows="seq-kd-soft"),
-    LifelongMethod("seq-kd", "+ Seq-KD", replays=True, kd_rows="seq-kd"),
-)}
+LIFELONG_METHODS: dict[str, LifelongMethod] = {
+    m.name: m
+    for m in (
+        LifelongMethod("finetune", "Fine-tune", replays=False),
+        LifelongMethod("lamol", "LAMOL", replays=True),
+        LifelongMethod("word-kd", "+ Word-KD", replays=True, kd_rows="word-kd"),
+        LifelongMethod("seq-kd-soft", "+ Seq-KD-soft", replays=True, kd_rows="seq-kd-soft"),
+        LifelongMethod("seq-kd", "+ Seq-KD", replays=True, kd_rows="seq-kd"),
+    )
+}
 METHOD_NAMES = tuple(LIFELONG_METHODS)
 
 

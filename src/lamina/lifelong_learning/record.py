@@ -44,8 +44,12 @@ def fill_record(record: dict, cfg, tasks: dict, state: dict, teachers, split: di
     # the average puts accuracy on BLEU's 0-100 scale (the matrix and per-task metrics keep fractions)
     metrics = {"average": sum(percent(tasks[t].metric, v) for t, v in final.items()) / len(final), **final}
     best = {t: max(row[i] for row in state["matrix"] if len(row) > i) for i, t in enumerate(distinct)}
-    record["matrix"] = {"tasks": distinct, "metric": {t: tasks[t].metric for t in distinct},
-                        "trained": list(cfg.tasks), "scores": state["matrix"]}
+    record["matrix"] = {
+        "tasks": distinct,
+        "metric": {t: tasks[t].metric for t in distinct},
+        "trained": list(cfg.tasks),
+        "scores": state["matrix"],
+    }
     record["forgetting"] = {t: best[t] - final[t] for t in distinct}
     if split:
         record["teacher_split"] = split
@@ -56,6 +60,14 @@ def fill_record(record: dict, cfg, tasks: dict, state: dict, teachers, split: di
     record["metrics"] = metrics
     record["stages"] = state["stages"]
     record["teachers"] = {t: {k: v for k, v in i.items() if k != "right"} for t, i in teachers.info.items()}
-    record["tasks"] = {t: {"metric": x.metric, "train_examples": len(x.train), "dev_examples": len(x.dev),
-                           "train_dropped_shared_with_dev": x.held_out,
-                           "description": x.description, "token": task_token(t)} for t, x in tasks.items()}
+    record["tasks"] = {
+        t: {
+            "metric": x.metric,
+            "train_examples": len(x.train),
+            "dev_examples": len(x.dev),
+            "train_dropped_shared_with_dev": x.held_out,
+            "description": x.description,
+            "token": task_token(t),
+        }
+        for t, x in tasks.items()
+    }

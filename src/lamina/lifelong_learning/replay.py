@@ -36,15 +36,19 @@ def _parse(ids: list[int], task: str, tokens: Tokens, tokenizer) -> tuple[dict |
     def text(part):
         return tokenizer.decode(part, skip_special_tokens=True).strip()
 
-    row = {"context": text(body[:q]), "question": text(body[q + 1:a]), "answer": text(body[a + 1:]), "task": task}
+    row = {"context": text(body[:q]), "question": text(body[q + 1 : a]), "answer": text(body[a + 1 :]), "task": task}
     return (row, None) if row["answer"] else (None, "empty answer")
 
 
-def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, *, max_length: int,
-                  batch_size: int, top_k: int) -> tuple[list[dict], dict]:
+def sample_pseudo(
+    model, tokenizer, tokens: Tokens, earlier: list[str], n: int, *, max_length: int, batch_size: int, top_k: int
+) -> tuple[list[dict], dict]:
     """``n`` pseudo-examples split evenly over the ``earlier`` tasks, sampled from each task's token;
     those that do not parse are dropped and counted."""
-    rows, stats = [], {"asked": n, "kept": 0, "dropped": 0, "per_task": {}, "why_dropped": dict.fromkeys(DROP_REASONS, 0)}
+    rows, stats = (
+        [],
+        {"asked": n, "kept": 0, "dropped": 0, "per_task": {}, "why_dropped": dict.fromkeys(DROP_REASONS, 0)},
+    )
     dropped_samples = []
     if n <= 0 or not earlier:
         return rows, stats
@@ -52,8 +56,15 @@ def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, 
     for task, k in zip(earlier, share):
         if k == 0:
             continue
-        gen = generate(model, [[tokens.tasks[task]]] * k, tokens, max_new_tokens=max_length - 1,
-                       batch_size=batch_size, sample=True, top_k=top_k)
+        gen = generate(
+            model,
+            [[tokens.tasks[task]]] * k,
+            tokens,
+            max_new_tokens=max_length - 1,
+            batch_size=batch_size,
+            sample=True,
+            top_k=top_k,
+        )
         parsed = [_parse(g, task, tokens, tokenizer) for g in gen]
         kept = [p for p, _ in parsed if p is not None]
         for g, (_, why) in zip(gen, parsed):
@@ -69,8 +80,19 @@ def sample_pseudo(model, tokenizer, tokens: Tokens, earlier: list[str], n: int, 
     return rows, stats
 
 
-def replay_rows(model, tokenizer, tokens: Tokens, earlier: list[str], new_examples: int, cfg, *, seed: int,
-                log, stage: dict, name: str) -> list[dict]:
+def replay_rows(
+    model,
+    tokenizer,
+    tokens: Tokens,
+    earlier: list[str],
+    new_examples: int,
+    cfg,
+    *,
+    seed: int,
+    log,
+    stage: dict,
+    name: str,
+) -> list[dict]:
     """The encoded pseudo-examples (NLL rows) of the ``earlier`` tasks for a stage that learns
     ``new_examples`` examples of task ``name``: ``--pseudo-rate`` of them, sampled from ``seed``;
     their counts go to ``stage["pseudo"]``."""
@@ -79,17 +101,22 @@ def replay_rows(model, tokenizer, tokens: Tokens, earlier: list[str], new_exampl
     t0 = time.perf_counter()
     n = int(math.ceil(cfg.pseudo_rate * new_examples))
     set_seed(seed)  # the same samples whether or not a teacher was just trained
-    pseudo, stats = sample_pseudo(model, tokenizer, tokens, earlier, n, max_length=cfg.max_length,
-                                  batch_size=cfg.eval_batch_size, top_k=cfg.top_k)
+    pseudo, stats = sample_pseudo(
+        model, tokenizer, tokens, earlier, n, max_length=cfg.max_length, batch_size=cfg.eval_batch_size, top_k=cfg.top_k
+    )
     stats["seconds"] = time.perf_counter() - t0
     stage["pseudo"] = stats
-    log(f"stage {stage['stage'] + 1} ({name}): {stats['kept']} of {n} pseudo-examples of {', '.join(earlier)} kept "
-        f"({stats['dropped']} did not parse)")
+    log(
+        f"stage {stage['stage'] + 1} ({name}): {stats['kept']} of {n} pseudo-examples of {', '.join(earlier)} kept "
+        f"({stats['dropped']} did not parse)"
+    )
     by_task: dict[str, list[dict]] = {}
     for p in pseudo:
         by_task.setdefault(p["task"], []).append(p)
     rows = []
     for t, ps in by_task.items():
-        rows += [{**e, "kd": 0} for e in encode_rows(ps, t, tokenizer, tokens, max_length=cfg.max_length,
-                                                     max_answer=cfg.max_answer_tokens)]
+        rows += [
+            {**e, "kd": 0}
+            for e in encode_rows(ps, t, tokenizer, tokens, max_length=cfg.max_length, max_answer=cfg.max_answer_tokens)
+        ]
     return rows

@@ -23,24 +23,38 @@ def new_task_rows(method, teacher, task: TextTask, encoded: list[dict], tokenize
     examples, or (Seq-KD, Seq-KD-soft) the same prompts with the teacher's greedy answers."""
     new = encoded
     if method.teacher_answers:  # the teacher's greedy answers replace the gold ones
-        answers = answer_texts(teacher, new, tokens, tokenizer, max_answer=cfg.max_answer_tokens,
-                               batch_size=cfg.eval_batch_size)
+        answers = answer_texts(
+            teacher, new, tokens, tokenizer, max_answer=cfg.max_answer_tokens, batch_size=cfg.eval_batch_size
+        )
         rows = [{**r, "answer": a} for r, a in zip(task.train, answers)]
         stage["teacher_answers_empty"] = sum(not a for a in answers)
-        new = encode_rows(rows, task.name, tokenizer, tokens, max_length=cfg.max_length,  # an empty answer: ANS EOS
-                          max_answer=cfg.max_answer_tokens)
+        new = encode_rows(
+            rows,
+            task.name,
+            tokenizer,
+            tokens,
+            max_length=cfg.max_length,  # an empty answer: ANS EOS
+            max_answer=cfg.max_answer_tokens,
+        )
     kd_flag = int(method.soft_targets)
     return [{**e, "kd": kd_flag} for e in new]
 
 
-def score_seen(model, seen: list[str], tasks: dict[str, TextTask], encoded: dict, tokenizer, tokens, cfg,
-               state: dict, stage: dict) -> list[float]:
+def score_seen(
+    model, seen: list[str], tasks: dict[str, TextTask], encoded: dict, tokenizer, tokens, cfg, state: dict, stage: dict
+) -> list[float]:
     """Score every task ``seen`` so far by greedy answers to its dev prompts; which were right goes
     to ``state["final_right"]``, a few answers of the stage's task to ``stage``."""
     row = []
     for t in seen:
-        answers = answer_texts(model, encoded[t]["dev"], tokens, tokenizer, max_answer=cfg.max_answer_tokens,
-                               batch_size=cfg.eval_batch_size)
+        answers = answer_texts(
+            model,
+            encoded[t]["dev"],
+            tokens,
+            tokenizer,
+            max_answer=cfg.max_answer_tokens,
+            batch_size=cfg.eval_batch_size,
+        )
         value, right = score(tasks[t], answers)
         row.append(value)
         state["final_right"][t] = right

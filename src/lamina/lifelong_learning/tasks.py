@@ -10,8 +10,11 @@ from pathlib import Path
 from lamina.errors import LaminaError
 
 TEXT_METRICS = ("accuracy", "bleu")
-QUESTIONS = {"sst2": "Is this review positive or negative?", "bbc-news": "What is the topic of this article?",
-             "bbc-headline": "What is the headline of this article?"}
+QUESTIONS = {
+    "sst2": "Is this review positive or negative?",
+    "bbc-news": "What is the topic of this article?",
+    "bbc-headline": "What is the headline of this article?",
+}
 
 
 @dataclass
@@ -32,6 +35,7 @@ def drop_shared_contexts(tasks: dict[str, TextTask]) -> None:
     each their own way, and learning an article's topic, with the LM loss on the whole text,
     would teach the headline that bbc-headline's dev set asks for. Tasks that merely share
     inputs (the same context, another question) lose nothing."""
+
     def norm(text):
         return " ".join(text.split())
 
@@ -76,20 +80,31 @@ def read_text_task(name: str, cfg) -> TextTask:
     objective = objective_for(task)
     pairs, classes = objective.has("pairs"), objective.has("text", "classes")
     if not (pairs or classes):
-        raise LaminaError(f"task '{name}' ({task.objective.name}) is not a text-to-text task: lifelong takes "
-                          "classification tasks, seq2seq tasks (bbc-headline) and --text-file tasks")
+        raise LaminaError(
+            f"task '{name}' ({task.objective.name}) is not a text-to-text task: lifelong takes "
+            "classification tasks, seq2seq tasks (bbc-headline) and --text-file tasks"
+        )
     data = task.load(cfg.data_dir)
     train = subset(data["train"], cfg.max_train_samples, cfg.seed, stratify=classes)
     dev = subset(data["dev"], cfg.max_eval_samples, cfg.seed, stratify=classes)
     if pairs:
         question = QUESTIONS.get(name, "What is the target?")
-        return TextTask(name, "bleu", _rows(train["source"], question, train["target"]),
-                        _rows(dev["source"], question, dev["target"]), task.description, {"task": name})
+        return TextTask(
+            name,
+            "bleu",
+            _rows(train["source"], question, train["target"]),
+            _rows(dev["source"], question, dev["target"]),
+            task.description,
+            {"task": name},
+        )
     question = QUESTIONS.get(name) or f"Which is it: {', '.join(task.labels)}?"
 
     def rows(ds):
-        texts = ds["text"] if "text_pair" not in ds.column_names else \
-            [f"{a} {b}" for a, b in zip(ds["text"], ds["text_pair"])]
+        texts = (
+            ds["text"]
+            if "text_pair" not in ds.column_names
+            else [f"{a} {b}" for a, b in zip(ds["text"], ds["text_pair"])]
+        )
         return _rows(texts, question, [task.labels[y] for y in ds["label"]])
 
     return TextTask(name, "accuracy", rows(train), rows(dev), task.description, {"task": name})
@@ -102,8 +117,10 @@ def _text_rows(path: str) -> list[dict]:
     records = read_examples(path)
     columns = sorted(records[0])
     if "answer" not in records[0]:
-        raise LaminaError(f"{path}: no 'answer' column (a text-to-text file has the columns context, question, "
-                          f"answer; it has {columns})")
+        raise LaminaError(
+            f"{path}: no 'answer' column (a text-to-text file has the columns context, question, "
+            f"answer; it has {columns})"
+        )
     if "context" not in records[0] and "question" not in records[0]:
         raise LaminaError(f"{path}: no 'context' or 'question' column (it has {columns})")
     rows = []
@@ -111,8 +128,9 @@ def _text_rows(path: str) -> list[dict]:
         answer = str(r.get("answer") or "").strip()
         if not answer:
             raise LaminaError(f"{path}: example {i} has an empty answer")
-        rows.append({"context": str(r.get("context") or ""), "question": str(r.get("question") or ""),
-                     "answer": answer})
+        rows.append(
+            {"context": str(r.get("context") or ""), "question": str(r.get("question") or ""), "answer": answer}
+        )
     return rows
 
 
@@ -127,8 +145,14 @@ def _read_text_file(name: str, cfg) -> TextTask:
             raise LaminaError(f"{paths[0]}: one example; give a DEV file too (--text-file {name}=TRAIN,DEV)")
         splits = [[r for i, r in enumerate(every) if i % 10 != 0], [r for i, r in enumerate(every) if i % 10 == 0]]
     train, dev = _seeded(splits[0], cfg.max_train_samples, cfg.seed), _seeded(splits[1], cfg.max_eval_samples, cfg.seed)
-    return TextTask(name, cfg.text_metrics.get(name, "accuracy"), train, dev, f"text-to-text file {paths[0]}",
-                    {"files": [str(Path(p).expanduser().resolve()) for p in paths]})
+    return TextTask(
+        name,
+        cfg.text_metrics.get(name, "accuracy"),
+        train,
+        dev,
+        f"text-to-text file {paths[0]}",
+        {"files": [str(Path(p).expanduser().resolve()) for p in paths]},
+    )
 
 
 def _seeded(rows: list[dict], n: int | None, seed: int) -> list[dict]:

@@ -19,8 +19,18 @@ from lamina.lifelong_learning.trainer import train_stage
 # settings a teacher does not depend on: the rest of the task sequence and how the student learns
 # from it (the teacher learns one task with NLL), the teachers' own options, and where the model
 # and the --text-file data are named (the key holds the resolved model and the task's data instead)
-TEACHER_FREE = ("model", "tasks", "method", "pseudo_rate", "temperature", "top_k", "text_files", "text_metrics",
-                "teacher_split", "teacher_dir")
+TEACHER_FREE = (
+    "model",
+    "tasks",
+    "method",
+    "pseudo_rate",
+    "temperature",
+    "top_k",
+    "text_files",
+    "text_metrics",
+    "teacher_split",
+    "teacher_dir",
+)
 
 
 def teacher_key(cfg, task: TextTask, source: str) -> dict:
@@ -30,9 +40,16 @@ def teacher_key(cfg, task: TextTask, source: str) -> dict:
     from lamina.training.workdir import run_settings
 
     settings = {k: v for k, v in run_settings(cfg).items() if k not in TEACHER_FREE}
-    key = {"model": source, "task": task.name, "metric": task.metric, "data": task.source,
-           "task_set": sorted(cfg.distinct_tasks), "train_examples": len(task.train), "dev_examples": len(task.dev),
-           "settings": settings}
+    key = {
+        "model": source,
+        "task": task.name,
+        "metric": task.metric,
+        "data": task.source,
+        "task_set": sorted(cfg.distinct_tasks),
+        "train_examples": len(task.train),
+        "dev_examples": len(task.dev),
+        "settings": settings,
+    }
     return json.loads(json.dumps(key, default=str))
 
 
@@ -43,8 +60,9 @@ def teacher_digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def get_teacher(base, tokenizer, tokens, task: TextTask, encoded: dict, cfg, work: Path, source: str,
-                log) -> tuple[object, dict]:
+def get_teacher(
+    base, tokenizer, tokens, task: TextTask, encoded: dict, cfg, work: Path, source: str, log
+) -> tuple[object, dict]:
     """The starting model fine-tuned on ``task`` alone (NLL, QA + LM), reused from ``--teacher-dir``
     when one with the same key is there; its dev score and per-example correctness."""
     import copy
@@ -69,11 +87,18 @@ def get_teacher(base, tokenizer, tokens, task: TextTask, encoded: dict, cfg, wor
     start = time.perf_counter()
     rows = [{**e, "kd": 0} for e in encoded["train"]]
     summary = train_stage(teacher, rows, cfg, work / f"teacher-{task.name}", tokens)
-    answers = answer_texts(teacher, encoded["dev"], tokens, tokenizer, max_answer=cfg.max_answer_tokens,
-                           batch_size=cfg.eval_batch_size)
+    answers = answer_texts(
+        teacher, encoded["dev"], tokens, tokenizer, max_answer=cfg.max_answer_tokens, batch_size=cfg.eval_batch_size
+    )
     value, right = score(task, answers)
-    meta = {"key": key, "score": value, "metric": task.metric, "right": right, "training": summary,
-            "seconds": time.perf_counter() - start}
+    meta = {
+        "key": key,
+        "score": value,
+        "metric": task.metric,
+        "right": right,
+        "training": summary,
+        "seconds": time.perf_counter() - start,
+    }
     with atomic_output_dir(folder, overwrite=True) as tmp:
         teacher.save_pretrained(tmp)
         write_json(tmp / "teacher.json", meta)
@@ -85,15 +110,35 @@ class Teachers:
     """A run's teachers, each trained (or reused) when first asked for; ``info[task]`` is what
     :func:`get_teacher` said of it."""
 
-    def __init__(self, base, tokenizer, tokens, tasks: dict[str, TextTask], encoded: dict, cfg, work: Path,
-                 source: str, log, device):
+    def __init__(
+        self,
+        base,
+        tokenizer,
+        tokens,
+        tasks: dict[str, TextTask],
+        encoded: dict,
+        cfg,
+        work: Path,
+        source: str,
+        log,
+        device,
+    ):
         self.base, self.tokenizer, self.tokens, self.tasks, self.encoded = base, tokenizer, tokens, tasks, encoded
         self.cfg, self.work, self.source, self.log, self.device = cfg, work, source, log, device
         self.info: dict[str, dict] = {}
 
     def get(self, name: str):
-        teacher, info = get_teacher(self.base, self.tokenizer, self.tokens, self.tasks[name], self.encoded[name],
-                                    self.cfg, self.work, self.source, self.log)
+        teacher, info = get_teacher(
+            self.base,
+            self.tokenizer,
+            self.tokens,
+            self.tasks[name],
+            self.encoded[name],
+            self.cfg,
+            self.work,
+            self.source,
+            self.log,
+        )
         self.info[name] = info
         return teacher.to(self.device)
 
@@ -114,6 +159,11 @@ def teacher_split(teacher_right: list[bool], final_right: list[bool]) -> dict:
     right (A) and wrong (B)."""
     a = [f for t, f in zip(teacher_right, final_right) if t]
     b = [f for t, f in zip(teacher_right, final_right) if not t]
-    return {"teacher_accuracy": sum(teacher_right) / len(teacher_right), "accuracy": sum(final_right) / len(final_right),
-            "acc_teacher_correct": sum(a) / len(a) if a else None, "acc_teacher_wrong": sum(b) / len(b) if b else None,
-            "teacher_correct": len(a), "teacher_wrong": len(b)}
+    return {
+        "teacher_accuracy": sum(teacher_right) / len(teacher_right),
+        "accuracy": sum(final_right) / len(final_right),
+        "acc_teacher_correct": sum(a) / len(a) if a else None,
+        "acc_teacher_wrong": sum(b) / len(b) if b else None,
+        "teacher_correct": len(a),
+        "teacher_wrong": len(b),
+    }

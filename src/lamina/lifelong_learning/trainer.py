@@ -24,11 +24,15 @@ class Collator:
         def padded(key, value):
             return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features])
 
-        return {"input_ids": padded("input_ids", self.pad),
-                "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"]))
-                                                for f in features]),
-                "labels": padded("labels", -100), "qa_labels": padded("qa_labels", -100),
-                "kd": torch.tensor([int(f["kd"]) for f in features])}
+        return {
+            "input_ids": padded("input_ids", self.pad),
+            "attention_mask": torch.tensor(
+                [[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"])) for f in features]
+            ),
+            "labels": padded("labels", -100),
+            "qa_labels": padded("qa_labels", -100),
+            "kd": torch.tensor([int(f["kd"]) for f in features]),
+        }
 
 
 def lifelong_trainer_class():
@@ -51,9 +55,15 @@ def lifelong_trainer_class():
         def _kd(self, logits, teacher_logits, labels, rows, mask):
             pos = torch.zeros_like(labels, dtype=torch.bool)
             pos[:, :-1] = (labels[:, 1:] != -100) & rows[:, None]
-            ctx = LossContext(student_logits=logits, labels=None, attention_mask=mask,
-                              teachers=[TeacherView(logits=teacher_logits)], temperature=self.temperature,
-                              shift_labels=True, token_positions=pos)
+            ctx = LossContext(
+                student_logits=logits,
+                labels=None,
+                attention_mask=mask,
+                teachers=[TeacherView(logits=teacher_logits)],
+                temperature=self.temperature,
+                shift_labels=True,
+                token_positions=pos,
+            )
             return self.kd_loss(ctx)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -90,16 +100,37 @@ def train_stage(model, rows: list[dict], cfg, work: Path, tokens, *, teacher=Non
     data = datasets.Dataset.from_list([{k: r[k] for k in ("input_ids", "labels", "qa_labels", "kd")} for r in rows])
     # a stage is short (tens of steps): log often enough that the last logged loss is not the first
     total = total_steps(cfg, len(data))
-    args = training_arguments(cfg, work, num_examples=len(data), eval_strategy="no", save_strategy="no",
-                              load_best_model_at_end=False, metric_for_best_model=None, remove_unused_columns=False,
-                              report_to=[], logging_steps=max(1, min(cfg.logging_steps, total // 10)))
+    args = training_arguments(
+        cfg,
+        work,
+        num_examples=len(data),
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+        metric_for_best_model=None,
+        remove_unused_columns=False,
+        report_to=[],
+        logging_steps=max(1, min(cfg.logging_steps, total // 10)),
+    )
     collator = Collator(tokens.pad, cfg.max_length if cfg.pad_to_max_length else None)
-    trainer = lifelong_trainer_class()(model=model, args=args, train_dataset=data, data_collator=collator,
-                                       callbacks=callbacks, teacher=teacher, lm_lambda=cfg.lm_lambda,
-                                       temperature=cfg.temperature)
+    trainer = lifelong_trainer_class()(
+        model=model,
+        args=args,
+        train_dataset=data,
+        data_collator=collator,
+        callbacks=callbacks,
+        teacher=teacher,
+        lm_lambda=cfg.lm_lambda,
+        temperature=cfg.temperature,
+    )
     out = trainer.train()
     logged = [h for h in trainer.state.log_history if "loss" in h]
     losses = [h["loss"] for h in logged]
-    return {"steps": trainer.state.global_step, "train_loss": out.training_loss,
-            "train_loss_first": losses[0] if losses else None, "train_loss_last": losses[-1] if losses else None,
-            "loss_curve": [[h["step"], h["loss"]] for h in logged], "examples": len(data)}
+    return {
+        "steps": trainer.state.global_step,
+        "train_loss": out.training_loss,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "loss_curve": [[h["step"], h["loss"]] for h in logged],
+        "examples": len(data),
+    }

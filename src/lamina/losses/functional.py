@@ -36,8 +36,9 @@ def soft_target_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t
     return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * t * t
 
 
-def softened_probability_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                             temperature: float) -> torch.Tensor:
+def softened_probability_mse(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """MetaDistil's default soft loss: mean squared error between the temperature-softened
     class probabilities of student and teacher (mean over batch and classes), times T²."""
     t = float(temperature)
@@ -64,12 +65,16 @@ def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor)
     return se.sum() / (m.sum() * student.shape[-1]).clamp_min(1.0)
 
 
-def hidden_mse(student_states: list[torch.Tensor], teacher_states: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+def hidden_mse(
+    student_states: list[torch.Tensor], teacher_states: list[torch.Tensor], mask: torch.Tensor
+) -> torch.Tensor:
     """TinyBERT hidden-state MSE averaged over mapped layer pairs (states already projected)."""
     return torch.stack([masked_mse(s, t, mask) for s, t in zip(student_states, teacher_states, strict=True)]).mean()
 
 
-def attention_mse(student_attn: list[torch.Tensor], teacher_attn: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+def attention_mse(
+    student_attn: list[torch.Tensor], teacher_attn: list[torch.Tensor], mask: torch.Tensor
+) -> torch.Tensor:
     """MSE between attention probabilities ``(B, A, T, T)``, over real query/key pairs,
     averaged over mapped layer pairs."""
     pair = (mask[:, None, :, None] * mask[:, None, None, :]).float()  # (B, 1, T, T)
@@ -189,8 +194,15 @@ def _chunked_function():
     return _CHUNKED
 
 
-def _chunked_kl(student: torch.Tensor, rows: torch.Tensor, rows_fn, temperature: float,
-                chunk_rows: int | None, *, teacher_grad: bool) -> torch.Tensor:
+def _chunked_kl(
+    student: torch.Tensor,
+    rows: torch.Tensor,
+    rows_fn,
+    temperature: float,
+    chunk_rows: int | None,
+    *,
+    teacher_grad: bool,
+) -> torch.Tensor:
     n = rows.numel()
     if n == 0:  # nothing to distill in this batch
         return student.sum() * 0.0
@@ -201,8 +213,15 @@ def _chunked_kl(student: torch.Tensor, rows: torch.Tensor, rows_fn, temperature:
     return _chunked_function().apply(student, rows, rows_fn, scale, chunk)
 
 
-def token_kd(student_logits: torch.Tensor, teacher_logits: list[torch.Tensor], rows: torch.Tensor,
-             temperature: float, *, weights: list[float] | None = None, chunk_rows: int | None = None) -> torch.Tensor:
+def token_kd(
+    student_logits: torch.Tensor,
+    teacher_logits: list[torch.Tensor],
+    rows: torch.Tensor,
+    temperature: float,
+    *,
+    weights: list[float] | None = None,
+    chunk_rows: int | None = None,
+) -> torch.Tensor:
     """:func:`soft_target_kd` over the token rows ``rows`` of ``(N, V)`` logits, computed over chunks
     of rows: no ``(rows × V)`` log-softmax of student and teacher is ever held whole, in the forward
     or the backward pass (the gradient is one ``(N, V)`` tensor, the size of the logits). Same value
@@ -210,8 +229,14 @@ def token_kd(student_logits: torch.Tensor, teacher_logits: list[torch.Tensor], r
     are averaged by ``weights`` (default equal), as ``kd`` does."""
     weights = weights or [1.0] * len(teacher_logits)
     rows_fn = _full_rows(teacher_logits, weights, float(temperature))
-    return _chunked_kl(student_logits, rows, rows_fn, temperature, chunk_rows,
-                       teacher_grad=any(t.requires_grad for t in teacher_logits))
+    return _chunked_kl(
+        student_logits,
+        rows,
+        rows_fn,
+        temperature,
+        chunk_rows,
+        teacher_grad=any(t.requires_grad for t in teacher_logits),
+    )
 
 
 def topk_targets(teacher_logits: torch.Tensor, k: int, temperature: float):
@@ -224,13 +249,20 @@ def topk_targets(teacher_logits: torch.Tensor, k: int, temperature: float):
     return ids, values, rest
 
 
-def token_kd_topk(student_logits: torch.Tensor, rows: torch.Tensor, ids: torch.Tensor, log_q: torch.Tensor,
-                  log_rest: torch.Tensor, temperature: float, *, chunk_rows: int | None = None) -> torch.Tensor:
+def token_kd_topk(
+    student_logits: torch.Tensor,
+    rows: torch.Tensor,
+    ids: torch.Tensor,
+    log_q: torch.Tensor,
+    log_rest: torch.Tensor,
+    temperature: float,
+    *,
+    chunk_rows: int | None = None,
+) -> torch.Tensor:
     """KL(teacher ‖ student)·T², mean over the token rows ``rows`` of ``(N, V)`` student logits, the
     teacher given by its top-k (``ids``, ``log_q``: ``(n, k)``, row ``i`` for ``rows[i]``) and the log
     of its remaining mass ``log_rest`` ``(n,)``: KL over the k tokens plus one "rest" bucket (the
     student's mass outside the k ids). Equal to :func:`token_kd` when k is the vocabulary size;
     computed over chunks of rows like it."""
     rows_fn = _topk_rows(ids, log_q, log_rest, float(temperature))
-    return _chunked_kl(student_logits, rows, rows_fn, temperature, chunk_rows,
-                       teacher_grad=log_q.requires_grad)
+    return _chunked_kl(student_logits, rows, rows_fn, temperature, chunk_rows, teacher_grad=log_q.requires_grad)

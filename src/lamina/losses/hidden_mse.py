@@ -7,7 +7,9 @@ class HiddenMSE(DistillLoss):
     """TinyBERT hidden-state MSE over mapped layers, through a learned projection when widths differ."""
 
     def needs(self, layer_map, teacher_layers, student_layers):
-        return Needs(student_hidden=True, teacher_tokens={t for _, t in layer_map}, student_states={s for s, _ in layer_map})
+        return Needs(
+            student_hidden=True, teacher_tokens={t for _, t in layer_map}, student_states={s for s, _ in layer_map}
+        )
 
     def __call__(self, ctx):
         def one(view):

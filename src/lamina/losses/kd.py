@@ -54,19 +54,30 @@ class SoftTargets(DistillLoss):
         topk = [t.topk for t in ctx.teachers if t.topk is not None]
         if topk:
             if len(ctx.teachers) != 1:
-                raise LaminaError("loss 'kd' reads top-k teacher outputs of one teacher only (several teachers' "
-                                  "logits are averaged, which top-k log-probabilities cannot be)")
+                raise LaminaError(
+                    "loss 'kd' reads top-k teacher outputs of one teacher only (several teachers' "
+                    "logits are averaged, which top-k log-probabilities cannot be)"
+                )
             target = topk[0]
             if not torch.equal(target.counts.cpu(), keep.sum(1).cpu()):
-                raise LaminaError(f"the top-k teacher cache holds {int(target.counts.sum())} target tokens for these "
-                                  f"examples, the batch has {int(keep.sum())}: its entry was built for other labels")
+                raise LaminaError(
+                    f"the top-k teacher cache holds {int(target.counts.sum())} target tokens for these "
+                    f"examples, the batch has {int(keep.sum())}: its entry was built for other labels"
+                )
             return token_kd_topk(flat, rows, target.ids, target.logprobs, target.log_rest, ctx.temperature)
         for t in ctx.teachers:
             if t.logits.shape[-1] != vocab:
-                raise LaminaError(f"loss 'kd': the teacher's token logits are over {t.logits.shape[-1]} tokens, the "
-                                  f"student's over {vocab}: token-level KD needs one vocabulary")
-        return token_kd(flat, [t.logits.reshape(-1, vocab) for t in ctx.teachers], rows, ctx.temperature,
-                        weights=[t.weight for t in ctx.teachers])
+                raise LaminaError(
+                    f"loss 'kd': the teacher's token logits are over {t.logits.shape[-1]} tokens, the "
+                    f"student's over {vocab}: token-level KD needs one vocabulary"
+                )
+        return token_kd(
+            flat,
+            [t.logits.reshape(-1, vocab) for t in ctx.teachers],
+            rows,
+            ctx.temperature,
+            weights=[t.weight for t in ctx.teachers],
+        )
 
 
 @register_loss("kd_masked")

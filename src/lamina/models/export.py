@@ -77,11 +77,15 @@ def torch_int8_unavailable() -> str | None:
             warnings.simplefilter("ignore")
             from torch.ao.quantization import quantize_dynamic  # noqa: F401
     except ImportError:
-        return (f"torch {torch.__version__} no longer has torch.ao.quantization.quantize_dynamic: "
-                "use --format onnx-int8 (ONNX Runtime int8) instead")
-    if "qnnpack" not in torch.backends.quantized.supported_engines and \
-            "fbgemm" not in torch.backends.quantized.supported_engines and \
-            "x86" not in torch.backends.quantized.supported_engines:
+        return (
+            f"torch {torch.__version__} no longer has torch.ao.quantization.quantize_dynamic: "
+            "use --format onnx-int8 (ONNX Runtime int8) instead"
+        )
+    if (
+        "qnnpack" not in torch.backends.quantized.supported_engines
+        and "fbgemm" not in torch.backends.quantized.supported_engines
+        and "x86" not in torch.backends.quantized.supported_engines
+    ):
         return f"this torch build ({torch.__version__}) has no quantized CPU engine: use --format onnx-int8"
     return None
 
@@ -135,8 +139,9 @@ class OnnxModel:
                 options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
             try:
-                self._sessions[threads] = ort.InferenceSession(str(self.path), options,
-                                                               providers=["CPUExecutionProvider"])
+                self._sessions[threads] = ort.InferenceSession(
+                    str(self.path), options, providers=["CPUExecutionProvider"]
+                )
             except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise LaminaError(f"could not load {self.path} with ONNX Runtime: {first}") from None
@@ -241,8 +246,10 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     config, source = load_config(str(folder))
     path = Path(source) / TORCH_INT8_FILE
     if not path.is_file() and (Path(source) / OLD_TORCH_INT8_FILE).is_file():
-        raise LaminaError(f"{Path(source) / OLD_TORCH_INT8_FILE} is a pickle written by an older lamina, which is "
-                          "never unpickled: export the model again with --format torch-int8")
+        raise LaminaError(
+            f"{Path(source) / OLD_TORCH_INT8_FILE} is a pickle written by an older lamina, which is "
+            "never unpickled: export the model again with --format torch-int8"
+        )
     try:
         tensors = load_file(str(path))
     except (OSError, SafetensorError) as exc:
@@ -251,7 +258,11 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     linears = _dynamic_linears(model)
     try:
         for name, mod in linears:
-            q, scales, zps = tensors.pop(f"{name}.qweight"), tensors.pop(f"{name}.qscales"), tensors.pop(f"{name}.qzero_points")
+            q, scales, zps = (
+                tensors.pop(f"{name}.qweight"),
+                tensors.pop(f"{name}.qscales"),
+                tensors.pop(f"{name}.qzero_points"),
+            )
             if f"{name}.qaxis" in tensors:
                 axis = int(tensors.pop(f"{name}.qaxis")[0])
                 weight = torch._make_per_channel_quantized_tensor(q, scales.double(), zps, axis)
@@ -265,8 +276,10 @@ def load_torch_int8(folder: str | Path) -> nn.Module:
     own = {k for k, v in full.items() if isinstance(v, torch.Tensor) and not _owned_by(k, quantised)}
     missing, unexpected = own - set(tensors), set(tensors) - own
     if missing or unexpected:
-        raise LaminaError(f"{path} does not match {source}/config.json: "
-                          f"{len(missing)} missing and {len(unexpected)} unexpected tensors")
+        raise LaminaError(
+            f"{path} does not match {source}/config.json: "
+            f"{len(missing)} missing and {len(unexpected)} unexpected tensors"
+        )
     full.update(tensors)
     model.load_state_dict(full)
     return model.eval()
@@ -295,8 +308,10 @@ def load_exported(spec: str, *, backend: str | None = None, threads: int | None 
         wanted = next(get_format(n) for n in EXPORT_FORMATS.names() if get_format(n).backend == backend)
         what = f"a {name} export" if fmt else "a PyTorch model folder"
         missing = f" (no {', '.join(wanted.files)})" if wanted.files else ""
-        raise LaminaError(f"'{spec}' is {what}, not {_a(wanted.label)} export{missing}: export it with "
-                          f"`lamina export {spec} -o OUT --format {wanted.name}` or use --backend {own}")
+        raise LaminaError(
+            f"'{spec}' is {what}, not {_a(wanted.label)} export{missing}: export it with "
+            f"`lamina export {spec} -o OUT --format {wanted.name}` or use --backend {own}"
+        )
     if fmt is None:
         return None
     return fmt.load(source, threads=threads), load_tokenizer(source), source
@@ -333,16 +348,23 @@ class TextClassifier:
     def logits(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         out = []
         for start in range(0, len(texts), batch_size):
-            enc = self.tokenizer(list(texts[start:start + batch_size]), truncation=True, max_length=self.max_length,
-                                 padding=True, return_tensors="pt")
+            enc = self.tokenizer(
+                list(texts[start : start + batch_size]),
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
             out.append(logits_of(self.model, dict(enc)))
         return np.concatenate(out, axis=0)
 
     def predict(self, texts: list[str]) -> list[dict]:
         probs = softmax(self.logits(texts))
         ids = probs.argmax(axis=-1)
-        return [{"label": self.labels.get(int(i), str(int(i))), "label_id": int(i), "confidence": float(p[i])}
-                for i, p in zip(ids, probs)]
+        return [
+            {"label": self.labels.get(int(i), str(int(i))), "label_id": int(i), "confidence": float(p[i])}
+            for i, p in zip(ids, probs)
+        ]
 
 
 # ---------------------------------------------------------------- export
@@ -350,8 +372,10 @@ class TextClassifier:
 
 def check_exportable(model: nn.Module, spec: str) -> None:
     if not type(model).__name__.endswith("ForSequenceClassification"):
-        raise LaminaError(f"'{spec}' is a {type(model).__name__}, not a sequence classifier: lamina export takes a "
-                          "fine-tuned or distilled classifier (fine-tune it first)")
+        raise LaminaError(
+            f"'{spec}' is a {type(model).__name__}, not a sequence classifier: lamina export takes a "
+            "fine-tuned or distilled classifier (fine-tune it first)"
+        )
 
 
 def input_names(model: nn.Module, tokenizer) -> list[str]:
@@ -376,22 +400,34 @@ def _logits_module(model: nn.Module, names: list[str]) -> nn.Module:
     return _Logits(model, names)
 
 
-def export_onnx(model: nn.Module, tokenizer, path: Path, sample_texts: list[str], *, max_length: int = 128) -> list[str]:
+def export_onnx(
+    model: nn.Module, tokenizer, path: Path, sample_texts: list[str], *, max_length: int = 128
+) -> list[str]:
     """Write ``model`` (a sequence classifier) to ``path`` as ONNX with dynamic batch and
     sequence axes; returns the graph's input names."""
     import warnings
 
     names = input_names(model, tokenizer)
-    enc = tokenizer(sample_texts[:2] or ["hello world"], truncation=True, max_length=max_length, padding=True,
-                    return_tensors="pt")
+    enc = tokenizer(
+        sample_texts[:2] or ["hello world"], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+    )
     args = tuple(enc[n] if n in enc else torch.zeros_like(enc["input_ids"]) for n in names)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
     wrapped = _logits_module(model.eval(), names).eval()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapped, args, str(path), input_names=names, output_names=["logits"], dynamic_axes=axes,
-                          opset_version=OPSET, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            wrapped,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     return names
 
 
@@ -413,20 +449,35 @@ def quantize_onnx(fp32_path: Path, int8_path: Path) -> None:
 # ---------------------------------------------------------------- parity
 
 
-def parity(reference: nn.Module, exported, tokenizer, texts: list[str], *, max_length: int = 128,
-           batch_size: int = 16) -> dict:
+def parity(
+    reference: nn.Module, exported, tokenizer, texts: list[str], *, max_length: int = 128, batch_size: int = 16
+) -> dict:
     """Logits of ``exported`` against the PyTorch ``reference`` on real ``texts``: max abs
     difference and argmax agreement. Batches of ``batch_size`` padded to their longest text,
     plus a batch of 1 and one of 7 at 16 and 64 tokens, so the dynamic axes are exercised."""
     batches = []
     for start in range(0, len(texts), batch_size):
-        batches.append(tokenizer(texts[start:start + batch_size], truncation=True, max_length=max_length,
-                                 padding=True, return_tensors="pt"))
+        batches.append(
+            tokenizer(
+                texts[start : start + batch_size],
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+        )
     shapes = set()
     for n, length in ((1, 16), (7, 64)):
         if len(texts) >= n:
-            batches.append(tokenizer(texts[:n], truncation=True, max_length=min(length, max_length),
-                                     padding="max_length", return_tensors="pt"))
+            batches.append(
+                tokenizer(
+                    texts[:n],
+                    truncation=True,
+                    max_length=min(length, max_length),
+                    padding="max_length",
+                    return_tensors="pt",
+                )
+            )
     max_diff, agree, count = 0.0, 0, 0
     for enc in batches:
         batch = dict(enc)
@@ -436,6 +487,10 @@ def parity(reference: nn.Module, exported, tokenizer, texts: list[str], *, max_l
         max_diff = max(max_diff, float(np.abs(ref - got).max()))
         agree += int((ref.argmax(-1) == got.argmax(-1)).sum())
         count += ref.shape[0]
-    return {"texts": len(texts), "rows_compared": count, "max_abs_diff": max_diff,
-            "argmax_agreement": agree / count if count else None,
-            "shapes": sorted(shapes)}
+    return {
+        "texts": len(texts),
+        "rows_compared": count,
+        "max_abs_diff": max_diff,
+        "argmax_agreement": agree / count if count else None,
+        "shapes": sorted(shapes),
+    }

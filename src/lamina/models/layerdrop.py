@@ -35,7 +35,9 @@ def parse_rates(value, num_layers: int | None = None) -> list[float] | float:
         try:
             rates = [float(p) for p in parts]
         except ValueError:
-            raise LaminaError(f"--layerdrop takes a probability or one per layer (e.g. 0.1 or 0.1,0.2), not '{value}'") from None
+            raise LaminaError(
+                f"--layerdrop takes a probability or one per layer (e.g. 0.1 or 0.1,0.2), not '{value}'"
+            ) from None
         value = rates[0] if len(rates) == 1 else rates
     rates = list(value) if isinstance(value, Sequence) else [float(value)]
     for r in rates:

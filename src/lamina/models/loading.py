@@ -124,8 +124,7 @@ def _check_safetensors(path: Path) -> None:
     expected = 8 + n + max(ends, default=0)
     if size < expected:
         raise LaminaError(
-            f"{path} is truncated: {size:,} bytes where its header says {expected:,} "
-            "(re-save or re-download the model)"
+            f"{path} is truncated: {size:,} bytes where its header says {expected:,} (re-save or re-download the model)"
         )
     if size > expected:
         raise LaminaError(f"{path} is corrupt: {size - expected:,} bytes more than its header describes")
@@ -199,7 +198,14 @@ def load_tokenizer(spec: str):
         raise LaminaError(f"could not load a tokenizer from '{spec}': {_first_line(exc)}") from None
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 
 
 def _may_have_tokenizer(source: str) -> bool:
@@ -300,14 +306,18 @@ def load_causal_lm(spec: str, *, train: bool = False):
     config, source = load_config(spec)
     adapter = get_adapter(config)
     if getattr(config, "is_encoder_decoder", False) or not adapter.causal:
-        raise LaminaError(f"'{spec}' is a {config.model_type} model, not a decoder: a causal-LM task needs a "
-                          "decoder-only model (llama, gpt2, qwen2, ...)")
+        raise LaminaError(
+            f"'{spec}' is a {config.model_type} model, not a decoder: a causal-LM task needs a "
+            "decoder-only model (llama, gpt2, qwen2, ...)"
+        )
     model, info = _from_pretrained(
         AutoModelForCausalLM, source, f"could not load '{spec}' as a causal-LM model", output_loading_info=True
     )
     if _head_missing(model, info) and not train:
-        raise LaminaError(f"'{spec}' has no trained language-model head (it was saved as "
-                          f"{', '.join(config.architectures or ['a bare model'])})")
+        raise LaminaError(
+            f"'{spec}' has no trained language-model head (it was saved as "
+            f"{', '.join(config.architectures or ['a bare model'])})"
+        )
     tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
     if tokenizer is not None and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -324,18 +334,24 @@ def load_generator(spec: str, *, train: bool = False):
 
     config, source = load_config(spec)
     adapter = get_adapter(config)
-    classifier = [a for a in (config.architectures or []) if a.endswith(("ForSequenceClassification",
-                                                                         "ForTokenClassification"))]
+    classifier = [
+        a for a in (config.architectures or []) if a.endswith(("ForSequenceClassification", "ForTokenClassification"))
+    ]
     if classifier:
-        raise LaminaError(f"'{spec}' is a classifier ({classifier[0]}): a seq2seq task needs a model that generates "
-                          "text (an encoder-decoder such as BART, Marian, T5, or a decoder-only LM)")
+        raise LaminaError(
+            f"'{spec}' is a classifier ({classifier[0]}): a seq2seq task needs a model that generates "
+            "text (an encoder-decoder such as BART, Marian, T5, or a decoder-only LM)"
+        )
     if not getattr(config, "is_encoder_decoder", False):
         if not adapter.causal:
-            raise LaminaError(f"'{spec}' is a {config.model_type} encoder, which does not generate: a seq2seq task "
-                              "needs an encoder-decoder (BART, Marian, T5) or a decoder-only LM")
+            raise LaminaError(
+                f"'{spec}' is a {config.model_type} encoder, which does not generate: a seq2seq task "
+                "needs an encoder-decoder (BART, Marian, T5) or a decoder-only LM"
+            )
         return load_causal_lm(spec, train=train)
-    model, info = _from_pretrained(AutoModelForSeq2SeqLM, source, f"could not load '{spec}' as a seq2seq model",
-                                   output_loading_info=True)
+    model, info = _from_pretrained(
+        AutoModelForSeq2SeqLM, source, f"could not load '{spec}' as a seq2seq model", output_loading_info=True
+    )
     if _head_missing(model, info) and not train:
         raise LaminaError(f"'{spec}' has no trained language-model head")
     tokenizer = transformers.AutoTokenizer.from_pretrained(source) if _may_have_tokenizer(source) else None
@@ -354,7 +370,7 @@ def config_from_spec(spec: str, flag: str = "--model-config"):
     except json.JSONDecodeError:
         raise LaminaError(f"{flag} '{spec}' is neither a folder, a JSON file nor JSON text") from None
     if not isinstance(data, dict) or "model_type" not in data:
-        raise LaminaError(f"{flag} needs a model_type (e.g. \"bert\")")
+        raise LaminaError(f'{flag} needs a model_type (e.g. "bert")')
     if data["model_type"] not in transformers.CONFIG_MAPPING:
         raise LaminaError(f"{flag}: unknown model_type {json.dumps(data['model_type'])}")
     data = dict(data)

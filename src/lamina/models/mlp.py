@@ -27,8 +27,15 @@ MODEL_TYPE = "lamina-mlp"
 class MLPConfig(PretrainedConfig):
     model_type = MODEL_TYPE
 
-    def __init__(self, input_size: int = 784, hidden_sizes=(1200, 1200), num_labels: int = 10, dropout: float = 0.0,
-                 input_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        input_size: int = 784,
+        hidden_sizes=(1200, 1200),
+        num_labels: int = 10,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        **kwargs,
+    ):
         self.input_size = int(input_size)
         self.hidden_sizes = [int(h) for h in hidden_sizes]
         self.dropout = float(dropout)
@@ -78,18 +85,26 @@ class MLPForImageClassification(PreTrainedModel):
     def __init__(self, config: MLPConfig):
         super().__init__(config)
         self.mlp = MLPModel(config)
-        self.classifier = nn.Linear(config.hidden_sizes[-1] if config.hidden_sizes else config.input_size,
-                                    config.num_labels)
+        self.classifier = nn.Linear(
+            config.hidden_sizes[-1] if config.hidden_sizes else config.input_size, config.num_labels
+        )
         self.post_init()
 
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
-            nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5)  # torch's own Linear default
-            bound = 1 / module.in_features ** 0.5
+            nn.init.kaiming_uniform_(module.weight, a=5**0.5)  # torch's own Linear default
+            bound = 1 / module.in_features**0.5
             nn.init.uniform_(module.bias, -bound, bound)
 
-    def forward(self, pixel_values=None, labels=None, output_hidden_states=None, output_attentions=None,
-                return_dict=None, **kwargs):
+    def forward(
+        self,
+        pixel_values=None,
+        labels=None,
+        output_hidden_states=None,
+        output_attentions=None,
+        return_dict=None,
+        **kwargs,
+    ):
         hidden, states = self.mlp(pixel_values.flatten(1).float(), output_hidden_states=bool(output_hidden_states))
         logits = self.classifier(hidden)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
@@ -107,7 +122,7 @@ def parse_mlp_spec(spec: str) -> dict:
         raise LaminaError(f"'{spec}' is not an MLP spec (mlp:H1,H2[:dropout=P,input_dropout=P])")
     try:
         out = {"hidden_sizes": [int(h) for h in parts[1].split(",") if h.strip()]}
-        for item in (parts[2].split(",") if len(parts) == 3 and parts[2] else []):
+        for item in parts[2].split(",") if len(parts) == 3 and parts[2] else []:
             key, _, value = item.partition("=")
             if key.strip() not in ("dropout", "input_dropout"):
                 raise LaminaError(f"MLP spec '{spec}': unknown option '{key}' (dropout, input_dropout)")

@@ -76,8 +76,9 @@ def _check_sparsity(sparsity: float) -> None:
         raise LaminaError(f"sparsity {sparsity} is outside [0, 1)")
 
 
-def magnitude_masks(model: nn.Module, sparsity: float, *, previous: dict[str, torch.Tensor] | None = None,
-                    per_layer: bool = False) -> dict[str, torch.Tensor]:
+def magnitude_masks(
+    model: nn.Module, sparsity: float, *, previous: dict[str, torch.Tensor] | None = None, per_layer: bool = False
+) -> dict[str, torch.Tensor]:
     """Masks that keep the largest-magnitude weights so that ``sparsity`` of the prunable
     weights are pruned (exactly ``round(sparsity × count)`` of them; per matrix with
     ``per_layer``, else one global threshold). Weights pruned in ``previous`` stay pruned."""
@@ -95,7 +96,7 @@ def magnitude_masks(model: nn.Module, sparsity: float, *, previous: dict[str, to
     keep = _keep_largest(flat, round(sparsity * flat.numel()))
     out, start = {}, 0
     for k, p in params.items():
-        out[k] = keep[start:start + p.numel()].view_as(p)
+        out[k] = keep[start : start + p.numel()].view_as(p)
         start += p.numel()
     return out
 
@@ -109,15 +110,19 @@ def _keep_largest(scores: torch.Tensor, n_pruned: int) -> torch.Tensor:
     return keep
 
 
-def random_masks(model: nn.Module, sparsity: float, *, seed: int = 0, per_layer: bool = True) -> dict[str, torch.Tensor]:
+def random_masks(
+    model: nn.Module, sparsity: float, *, seed: int = 0, per_layer: bool = True
+) -> dict[str, torch.Tensor]:
     """Random pruning at ``sparsity``: each matrix loses that share of its weights, chosen
     uniformly (``per_layer=False``: one uniform draw over all prunable weights)."""
     _check_sparsity(sparsity)
     params = prunable_parameters(model)
     g = torch.Generator().manual_seed(int(seed))
     if per_layer:
-        return {k: _keep_largest(torch.rand(p.numel(), generator=g), round(sparsity * p.numel())).view_as(p)
-                for k, p in params.items()}
+        return {
+            k: _keep_largest(torch.rand(p.numel(), generator=g), round(sparsity * p.numel())).view_as(p)
+            for k, p in params.items()
+        }
     sizes = [p.numel() for p in params.values()]
     keep = _keep_largest(torch.rand(sum(sizes), generator=g), round(sparsity * sum(sizes)))
     return dict(zip(params, (t.view_as(p) for t, p in zip(torch.split(keep, sizes), params.values()))))
@@ -130,11 +135,14 @@ def check_masks(model: nn.Module, masks: dict[str, torch.Tensor], source: str = 
     if missing:
         raise LaminaError(
             f"{source} does not fit this model ({type(model).__name__}): it names '{missing[0]}', which is not one "
-            f"of its {len(params)} prunable matrices (a mask from another architecture?)")
+            f"of its {len(params)} prunable matrices (a mask from another architecture?)"
+        )
     for k, m in masks.items():
         if tuple(m.shape) != tuple(params[k].shape):
-            raise LaminaError(f"{source} does not fit this model: '{k}' is {tuple(m.shape)} in the mask, "
-                              f"{tuple(params[k].shape)} in the model")
+            raise LaminaError(
+                f"{source} does not fit this model: '{k}' is {tuple(m.shape)} in the mask, "
+                f"{tuple(params[k].shape)} in the model"
+            )
 
 
 @torch.no_grad()
@@ -181,8 +189,7 @@ def save_masks(path: str | Path, masks: dict[str, torch.Tensor], **metadata) -> 
     """Masks as a safetensors file (bool tensors), with ``metadata`` (sparsity, round, ...) as text."""
     from safetensors.torch import save_file
 
-    meta = {"format": MASK_FORMAT, "sparsity": f"{sparsity_of(masks):.6f}",
-            **{k: str(v) for k, v in metadata.items()}}
+    meta = {"format": MASK_FORMAT, "sparsity": f"{sparsity_of(masks):.6f}", **{k: str(v) for k, v in metadata.items()}}
     save_file({k: m.contiguous().to(torch.bool) for k, m in masks.items()}, str(path), metadata=meta)
     return Path(path)
 

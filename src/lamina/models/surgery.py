@@ -51,8 +51,10 @@ def drop_layers(model: nn.Module, keep: Sequence[int], *, inplace: bool = False,
     n = adapter.num_layers(config)
     keep = validate_keep(keep, n)
     if adapter.first_block_required and keep[0] != 0:
-        raise LaminaError(f"{config.model_type} keeps its relative position bias in block 0 of each stack: "
-                          f"keep layer 0 of the {stack} (got {keep})")
+        raise LaminaError(
+            f"{config.model_type} keeps its relative position bias in block 0 of each stack: "
+            f"keep layer 0 of the {stack} (got {keep})"
+        )
     if getattr(config, "scale_attn_by_inverse_layer_idx", False) and keep != list(range(len(keep))):
         # GPT-2 scales attention by 1/(layer_idx+1) at construction; a reloaded model would
         # recompute that scale from the new index and no longer match the pruned one.

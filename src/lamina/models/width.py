@@ -99,12 +99,18 @@ class WidthPlan:
     hidden: list[int] | None = None
 
     def shape(self, spec: WidthSpec, config) -> dict:
-        return {"ffn": len(self.ffn[0]) if self.ffn else spec.ffn(config),
-                "heads": len(self.heads[0]) if self.heads else spec.heads(config),
-                "kv_heads": (len(self.kv_heads[0]) if self.kv_heads
-                             else len(self.heads[0]) if self.heads and not spec.kv_heads_field
-                             else spec.kv_heads(config)),
-                "hidden": len(self.hidden) if self.hidden is not None else spec.hidden(config)}
+        return {
+            "ffn": len(self.ffn[0]) if self.ffn else spec.ffn(config),
+            "heads": len(self.heads[0]) if self.heads else spec.heads(config),
+            "kv_heads": (
+                len(self.kv_heads[0])
+                if self.kv_heads
+                else len(self.heads[0])
+                if self.heads and not spec.kv_heads_field
+                else spec.kv_heads(config)
+            ),
+            "hidden": len(self.hidden) if self.hidden is not None else spec.hidden(config),
+        }
 
 
 def width_spec(model_or_config) -> WidthSpec:
@@ -112,8 +118,10 @@ def width_spec(model_or_config) -> WidthSpec:
 
     adapter = get_adapter(model_or_config)
     if adapter.width is None:
-        raise LaminaError(f"width pruning is not available for '{adapter.model_type}' yet (depth pruning is); "
-                          "it is for: " + ", ".join(width_architectures()))
+        raise LaminaError(
+            f"width pruning is not available for '{adapter.model_type}' yet (depth pruning is); "
+            "it is for: " + ", ".join(width_architectures())
+        )
     return adapter.width
 
 
@@ -127,8 +135,9 @@ def model_shape(model_or_config) -> dict:
     shape = {"layers": adapter.num_layers(config)}
     spec = adapter.width
     if spec is not None:
-        shape.update(hidden=spec.hidden(config), heads=spec.heads(config), kv_heads=spec.kv_heads(config),
-                     ffn=spec.ffn(config))
+        shape.update(
+            hidden=spec.hidden(config), heads=spec.heads(config), kv_heads=spec.kv_heads(config), ffn=spec.ffn(config)
+        )
     return shape
 
 
@@ -157,8 +166,9 @@ def check_width_request(config, *, ffn: int | None = None, heads: int | None = N
         if spec.no_hidden:
             raise LaminaError(f"--hidden: {spec.no_hidden}")
         if not 1 <= hidden <= spec.hidden(config):
-            raise LaminaError(f"--hidden {hidden}: the model has {spec.hidden(config)} hidden channels; keep 1 to "
-                              "that many")
+            raise LaminaError(
+                f"--hidden {hidden}: the model has {spec.hidden(config)} hidden channels; keep 1 to that many"
+            )
     if heads is not None:
         if spec.no_heads:
             raise LaminaError(f"--heads: {spec.no_heads}")
@@ -167,9 +177,11 @@ def check_width_request(config, *, ffn: int | None = None, heads: int | None = N
             raise LaminaError(f"--heads {heads}: the model has {n} attention heads per layer; keep 1 to that many")
         group = n // kv
         if heads % group:
-            raise LaminaError(f"--heads {heads}: {mt} groups {group} query heads per key/value head (grouped-query "
-                              f"attention: {n} heads, {kv} key/value heads); groups go whole, so --heads must be a "
-                              f"multiple of {group} (e.g. {', '.join(str(group * k) for k in range(kv, 0, -1))})")
+            raise LaminaError(
+                f"--heads {heads}: {mt} groups {group} query heads per key/value head (grouped-query "
+                f"attention: {n} heads, {kv} key/value heads); groups go whole, so --heads must be a "
+                f"multiple of {group} (e.g. {', '.join(str(group * k) for k in range(kv, 0, -1))})"
+            )
     if spec.head_dim_field is None and (heads is not None or hidden is not None):
         hd = spec.head_dim(config)
         h = heads if heads is not None else spec.heads(config)
@@ -178,7 +190,8 @@ def check_width_request(config, *, ffn: int | None = None, heads: int | None = N
             raise LaminaError(
                 f"{mt} derives its head size from {spec.hidden_field} / {spec.heads_field} ({hd} now), so heads and "
                 f"hidden channels go together: --heads H needs --hidden H × {hd} (e.g. --heads {max(1, d // hd)} "
-                f"--hidden {max(1, d // hd) * hd}, or --heads {h} --hidden {h * hd})")
+                f"--hidden {max(1, d // hd) * hd}, or --heads {h} --hidden {h * hd})"
+            )
 
 
 def _indices(role: str, layer: int | None, plan: WidthPlan, spec: WidthSpec, config, size: int) -> torch.Tensor | None:
@@ -243,8 +256,10 @@ def prune_width(model: nn.Module, plan: WidthPlan) -> nn.Module:
                 if idx is not None:
                     tensor = tensor.index_select(dim, idx.to(tensor.device))
         if tuple(tensor.shape) != tuple(shape):
-            raise LaminaError(f"internal: width pruning left {name} at {tuple(tensor.shape)}, the new config wants "
-                              f"{tuple(shape)} (no rule of the '{config.model_type}' adapter names this weight)")
+            raise LaminaError(
+                f"internal: width pruning left {name} at {tuple(tensor.shape)}, the new config wants "
+                f"{tuple(shape)} (no rule of the '{config.model_type}' adapter names this weight)"
+            )
         state[name] = tensor.detach().clone()
     pruned.load_state_dict(state, strict=True)
     pruned.to(dtype)
@@ -262,8 +277,9 @@ def top_units(scores: torch.Tensor, keep: int) -> list[int]:
     return sorted(order[:keep])
 
 
-def plan_from_scores(scores: dict, config, *, ffn: int | None = None, heads: int | None = None,
-                     hidden: int | None = None) -> WidthPlan:
+def plan_from_scores(
+    scores: dict, config, *, ffn: int | None = None, heads: int | None = None, hidden: int | None = None
+) -> WidthPlan:
     """The plan that keeps the highest-scoring units: ``scores`` holds ``ffn`` (layers × neurons),
     ``heads`` (layers × query heads) and ``hidden`` (channels), from an importance criterion.
     Under grouped-query attention a key/value group scores the sum of its query heads."""

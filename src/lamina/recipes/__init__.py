@@ -8,6 +8,15 @@ from lamina.recipes.runner import describe_plan, execute, prepare, run_recipe
 from lamina.recipes.schema import Recipe, load_recipe, parse_recipe
 
 __all__ = [
-    "Recipe", "Run", "describe_plan", "execute", "get_kind", "load_recipe", "parse_recipe", "plan", "prepare", "run_recipe",
+    "Recipe",
+    "Run",
+    "describe_plan",
+    "execute",
+    "get_kind",
+    "load_recipe",
+    "parse_recipe",
+    "plan",
+    "prepare",
+    "run_recipe",
     "step_kinds",
 ]

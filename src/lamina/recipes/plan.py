@@ -175,8 +175,15 @@ def _make_run(recipe, step, kind, vars_, chosen, by_step, best_steps, output_dir
     folder = output_dir / name if kind.always_runs else output_dir / "runs" / name
     deps = [r.name for r in chosen.values()] + [r.name for rs in best.values() for r in rs]
     return Run(
-        name=name, step=step, kind=kind, vars=vars_, args=substitute(args, lookup), output=str(folder),
-        label=str(substitute(step.label, lookup)) if step.label else name, deps=list(dict.fromkeys(deps)), best=best,
+        name=name,
+        step=step,
+        kind=kind,
+        vars=vars_,
+        args=substitute(args, lookup),
+        output=str(folder),
+        label=str(substitute(step.label, lookup)) if step.label else name,
+        deps=list(dict.fromkeys(deps)),
+        best=best,
     )
 
 

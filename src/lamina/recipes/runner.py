@@ -27,7 +27,13 @@ from lamina.reports.collect import main_metric
 from lamina.results import RESULTS_FILE, command_line
 
 DONE, RESUME, TODO, CHANGED, STALE, ALWAYS = (
-    "done", "resume", "to run", "args changed: rerun", "input rerun: rerun", "always runs")
+    "done",
+    "resume",
+    "to run",
+    "args changed: rerun",
+    "input rerun: rerun",
+    "always runs",
+)
 
 
 @dataclass
@@ -134,10 +140,32 @@ def prepare(
 def describe_plan(outcome: Outcome) -> list[dict]:
     rows = []
     for i, run in enumerate(outcome.selected, 1):
-        shown = {k: v for k, v in run.args.items() if k in ("model", "teacher", "task", "strategy", "drop", "keep",
-                                                               "student", "student_from_teacher", "loss", "seed")}
-        rows.append({"#": i, "run": run.name, "kind": run.step.kind, "status": outcome.status[run.name],
-                     "args": ", ".join(f"{k}={v}" for k, v in shown.items())})
+        shown = {
+            k: v
+            for k, v in run.args.items()
+            if k
+            in (
+                "model",
+                "teacher",
+                "task",
+                "strategy",
+                "drop",
+                "keep",
+                "student",
+                "student_from_teacher",
+                "loss",
+                "seed",
+            )
+        }
+        rows.append(
+            {
+                "#": i,
+                "run": run.name,
+                "kind": run.step.kind,
+                "status": outcome.status[run.name],
+                "args": ", ".join(f"{k}={v}" for k, v in shown.items()),
+            }
+        )
     return rows
 
 
@@ -169,8 +197,14 @@ def gather(run: Run, outcome: Outcome, record: dict | None = None, args: dict | 
         record = json.loads((Path(run.output) / RESULTS_FILE).read_text(encoding="utf-8"))
     record = dict(record)
     record["recipe"] = {
-        "name": outcome.recipe.name, "form": outcome.form, "step": run.step.name, "kind": run.step.kind,
-        "run": run.name, "label": run.label, "vars": run.vars, "args": args if args is not None else run.args,
+        "name": outcome.recipe.name,
+        "form": outcome.form,
+        "step": run.step.name,
+        "kind": run.step.kind,
+        "run": run.name,
+        "label": run.label,
+        "vars": run.vars,
+        "args": args if args is not None else run.args,
         "output": run.output,
     }
     record["lineage"] = lineage(record)
@@ -195,16 +229,28 @@ def execute(outcome: Outcome, *, console=None) -> Outcome:
     out = outcome.output_dir
     (out / "logs").mkdir(parents=True, exist_ok=True)
     command = command_line()
-    write_json(out / "recipe.json", {"recipe": outcome.recipe.model_dump(), "form": outcome.form,
-                                     "runs": [r.name for r in outcome.runs], "command": command})
+    write_json(
+        out / "recipe.json",
+        {
+            "recipe": outcome.recipe.model_dump(),
+            "form": outcome.form,
+            "runs": [r.name for r in outcome.runs],
+            "command": command,
+        },
+    )
     by_name = {r.name: r for r in outcome.runs}
-    meta = {"name": outcome.recipe.name, "description": outcome.recipe.description, "form": outcome.form,
-            "form_description": outcome.recipe.forms[outcome.form].description if outcome.form else None,
-            "command": command}
+    meta = {
+        "name": outcome.recipe.name,
+        "description": outcome.recipe.description,
+        "form": outcome.form,
+        "form_description": outcome.recipe.forms[outcome.form].description if outcome.form else None,
+        "command": command,
+    }
     total = len(outcome.selected)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False,
-                  disable=not console.is_terminal) as progress:
+    with Progress(
+        *columns, console=console, redirect_stdout=False, redirect_stderr=False, disable=not console.is_terminal
+    ) as progress:
         overall = progress.add_task("recipe", total=total)
         for i, run in enumerate(outcome.selected, 1):
             status = outcome.status[run.name]
@@ -250,11 +296,19 @@ def _run_one(run: Run, outcome: Outcome, progress, meta: dict, *, resume: bool):
         cfg = cfg.model_copy(update={"resume": resume, "overwrite": not resume})
     log_path = outcome.output_dir / "logs" / f"{run.name}.log"
     sub = progress.add_task(f"  {run.step.kind}", total=None)
-    ctx = RunContext(data_dir=outcome.data_dir, results_dir=outcome.output_dir / "results", in_recipe=True,
-                     callbacks=[_progress_callback(progress, sub)] if run.kind.trains() else [], report_meta=meta)
+    ctx = RunContext(
+        data_dir=outcome.data_dir,
+        results_dir=outcome.output_dir / "results",
+        in_recipe=True,
+        callbacks=[_progress_callback(progress, sub)] if run.kind.trains() else [],
+        report_meta=meta,
+    )
     try:
-        with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log), \
-                contextlib.redirect_stderr(log):
+        with (
+            open(log_path, "a", encoding="utf-8") as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
             ctx.log = lambda msg: print(msg, file=log, flush=True)
             print(f"== {run.name} ({run.step.kind}) {'resumed' if resume else 'started'}\nargs: {args}", flush=True)
             try:

@@ -21,8 +21,9 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | None = None, meta: dict | None = None,
-                 kinds=None):
+def build_report(
+    paths, spec: ReportSpec | None = None, *, plots_dir: Path | None = None, meta: dict | None = None, kinds=None
+):
     """(markdown, csv, written plot paths) for the results JSON under ``paths`` (of ``kinds`` only, when given)."""
     from lamina.reports import plots
 
@@ -33,7 +34,9 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     scored = [r for r in rows if r.score is not None]
     depth = max((r.full_layers for r in scored if r.full_layers), default=None)
     configs = _select(scored, spec.configs, lambda r: not measures_another(r, rows))
-    baseline = _select(scored, spec.baseline, lambda r: r.strategy is None and r.kind == "finetune" and r.layers == depth)
+    baseline = _select(
+        scored, spec.baseline, lambda r: r.strategy is None and r.kind == "finetune" and r.layers == depth
+    )
     layered = _select(scored, spec.depth_steps, lambda r: r.strategy is not None)
     curved = _select(rows, spec.curves, lambda r: False)
     written: list[Path] = []
@@ -49,13 +52,18 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     if meta.get("command"):
         md += ["**Command:**", "", "```bash", meta["command"], "```", ""]
     if configs:
-        md += ["## Scores", "",
-               ("Dev metrics (fractions ×100)" if spec.metrics else "Main dev metric ×100") +
-               ", mean ± std over seeds (number of seeds in brackets). Speed-up: CPU "
-               "throughput of the pruned architecture over the unpruned one, measured by `lamina prune` "
-               "(min–max over interleaved rounds); latency (batch 1) and samples/s: `lamina eval`'s timing "
-               "(median, min–max over repeats). Models of one shape and backend share one measurement.", "",
-               configs_table(configs, spec.metrics), ""]
+        md += [
+            "## Scores",
+            "",
+            ("Dev metrics (fractions ×100)" if spec.metrics else "Main dev metric ×100")
+            + ", mean ± std over seeds (number of seeds in brackets). Speed-up: CPU "
+            "throughput of the pruned architecture over the unpruned one, measured by `lamina prune` "
+            "(min–max over interleaved rounds); latency (batch 1) and samples/s: `lamina eval`'s timing "
+            "(median, min–max over repeats). Models of one shape and backend share one measurement.",
+            "",
+            configs_table(configs, spec.metrics),
+            "",
+        ]
     tasks = tasks_of(layered)
     if tasks:
         md += ["## Score vs layers kept", ""]
@@ -69,12 +77,24 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
     if spec.pareto:
         pareto_rows = configs + [r for r in baseline if r not in configs]
         views = (
-            ("Score vs speed-up", pareto_table, plots.plot_pareto, "pareto", "score vs speed-up",
-             "Pareto-optimal configurations (no other is both faster and better):"),
-            ("Score vs latency and size", latency_table, plots.plot_latency, "latency", "score vs latency",
-             "CPU latency at batch 1 (median, min–max over repeats; models of one shape and backend share one "
-             "measurement), bytes on disk, and the Pareto front across pruning, distillation and quantisation "
-             "(no other configuration is both faster and better):"),
+            (
+                "Score vs speed-up",
+                pareto_table,
+                plots.plot_pareto,
+                "pareto",
+                "score vs speed-up",
+                "Pareto-optimal configurations (no other is both faster and better):",
+            ),
+            (
+                "Score vs latency and size",
+                latency_table,
+                plots.plot_latency,
+                "latency",
+                "score vs latency",
+                "CPU latency at batch 1 (median, min–max over repeats; models of one shape and backend share one "
+                "measurement), bytes on disk, and the Pareto front across pruning, distillation and quantisation "
+                "(no other configuration is both faster and better):",
+            ),
         )
         for heading, make_table, plot, prefix, alt, caption in views:
             sections = []
@@ -98,16 +118,22 @@ def build_report(paths, spec: ReportSpec | None = None, *, plots_dir: Path | Non
                 written.append(p)
                 curve_md += [f"![learning curves, {task}]({p.name})", ""]
         if curve_md:
-            md += ["## Learning curves", "", "Training loss and dev metric per logged step, one line per run.", "",
-                   *curve_md]
+            md += [
+                "## Learning curves",
+                "",
+                "Training loss and dev metric per logged step, one line per run.",
+                "",
+                *curve_md,
+            ]
     columns, flat = report_rows(found)
     if spec.runs_table:
         md += ["## All runs", "", to_markdown(columns, flat)]
     return "\n".join(md).rstrip() + "\n", to_csv(columns, flat), written
 
 
-def write_report(paths, output: str | Path, spec: ReportSpec | None = None, *, meta: dict | None = None,
-                 kinds=None) -> dict:
+def write_report(
+    paths, output: str | Path, spec: ReportSpec | None = None, *, meta: dict | None = None, kinds=None
+) -> dict:
     """report.md, report.csv and the PNG plots in ``output``."""
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,5 +143,3 @@ def write_report(paths, output: str | Path, spec: ReportSpec | None = None, *, m
     (out / "report.md").write_text(md, encoding="utf-8")
     (out / "report.csv").write_text(csv, encoding="utf-8")
     return {"markdown": out / "report.md", "csv": out / "report.csv", "plots": plots, "text": md}
-
-

@@ -170,13 +170,27 @@ def make_row(path: Path, typed: Record | dict) -> Row:
         curve = run_curve(folder, record)
     label = recipe and recipe.label
     fields = dict(
-        run=run, step=(recipe and recipe.step) or typed.kind, kind=typed.kind,
-        label=label or _strip_seed(run, seed), task=typed.task or "", seed=seed,
-        metric=metric, score=score, metrics=record.get("metrics") or {}, layers=layers, full_layers=full,
-        parameters=sizes.parameters, strategy=strategy, speedup=speedup, curve=curve or {}, record=record,
+        run=run,
+        step=(recipe and recipe.step) or typed.kind,
+        kind=typed.kind,
+        label=label or _strip_seed(run, seed),
+        task=typed.task or "",
+        seed=seed,
+        metric=metric,
+        score=score,
+        metrics=record.get("metrics") or {},
+        layers=layers,
+        full_layers=full,
+        parameters=sizes.parameters,
+        strategy=strategy,
+        speedup=speedup,
+        curve=curve or {},
+        record=record,
         series=label or (prune or {}).get("strategy") or _strip_seed(run, seed),
         speedup_range=tuple(prune["speedup_range"]) if speedup is not None and prune.get("speedup_range") else None,
-        backend=backend, output=output, bytes=sizes.bytes,
+        backend=backend,
+        output=output,
+        bytes=sizes.bytes,
         latency_ms=speeds.get("latency_ms_batch1"),
         latency_range=tuple(speeds["latency_ms_batch1_range"]) if speeds.get("latency_ms_batch1_range") else None,
         throughput=speeds.get("samples_per_second"),
@@ -282,8 +296,17 @@ def fill_latencies(rows: list[Row]) -> None:
             continue
         source = next((e for e in evals if _same_folder(e.record.get("model"), r.output)), None)
         if source is None:
-            source = next((m for m in measured if m.backend == r.backend and m.layers == r.layers
-                           and m.parameters == r.parameters and r.layers is not None), None)
+            source = next(
+                (
+                    m
+                    for m in measured
+                    if m.backend == r.backend
+                    and m.layers == r.layers
+                    and m.parameters == r.parameters
+                    and r.layers is not None
+                ),
+                None,
+            )
         if source is not None:
             r.latency_ms, r.latency_range = source.latency_ms, source.latency_range
             r.throughput, r.throughput_range = source.throughput, source.throughput_range

@@ -95,10 +95,25 @@ def plot_latency(rows: list[Row], task: str, path: Path, *, title: str = "") -> 
         backend = r.backend if r else "torch"
         size = 40 + 600 * (nbytes or 0) / largest
         spread = r.latency_range if r and r.latency_range else (lat, lat)
-        ax.errorbar([lat], [scale * m], xerr=[[lat - spread[0]], [spread[1] - lat]], fmt="none", ecolor="gray",
-                    alpha=0.6, capsize=2)
-        ax.scatter([lat], [scale * m], s=size, color=colours.get(backend, "tab:gray"), alpha=0.55,
-                   edgecolors="black", linewidths=0.5, label=backend if backend not in shown else None)
+        ax.errorbar(
+            [lat],
+            [scale * m],
+            xerr=[[lat - spread[0]], [spread[1] - lat]],
+            fmt="none",
+            ecolor="gray",
+            alpha=0.6,
+            capsize=2,
+        )
+        ax.scatter(
+            [lat],
+            [scale * m],
+            s=size,
+            color=colours.get(backend, "tab:gray"),
+            alpha=0.55,
+            edgecolors="black",
+            linewidths=0.5,
+            label=backend if backend not in shown else None,
+        )
         shown.add(backend)
         note = f"{label} ({nbytes / 1e6:.0f} MB)" if nbytes else label
         ax.annotate(note, (lat, scale * m), fontsize=6, xytext=(4, 4), textcoords="offset points")
@@ -138,8 +153,15 @@ def plot_curves(rows: list[Row], task: str, path: Path, *, title: str = "") -> P
         metric = r.curve.get(f"eval/{r.metric}") or []
         if metric:
             scale = 100 if all(abs(p[1]) <= 1 for p in metric) else 1
-            ax_metric.plot([p[0] for p in metric], [scale * p[1] for p in metric], color=c, marker="o",
-                           markersize=3, linewidth=1, label=legend)
+            ax_metric.plot(
+                [p[0] for p in metric],
+                [scale * p[1] for p in metric],
+                color=c,
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                label=legend,
+            )
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("training loss")
     ax_metric.set_xlabel("step")

@@ -26,7 +26,11 @@ def report_inputs(paths) -> tuple[list, ReportSpec, dict]:
     args = ReportSpec.upgrade_renamed((step or {}).get("args") or {})
     args = {k: v for k, v in args.items() if k in ReportSpec.model_fields}
     form = data.get("form")
-    meta = {"name": recipe.get("name"), "description": recipe.get("description"), "form": form,
-            "form_description": ((recipe.get("forms") or {}).get(form) or {}).get("description") if form else None,
-            "command": data.get("command")}  # the `lamina run` that made the folder
+    meta = {
+        "name": recipe.get("name"),
+        "description": recipe.get("description"),
+        "form": form,
+        "form_description": ((recipe.get("forms") or {}).get(form) or {}).get("description") if form else None,
+        "command": data.get("command"),
+    }  # the `lamina run` that made the folder
     return [str(root / "results")], ReportSpec(**args), meta

@@ -11,14 +11,19 @@ class ReportSpec(Settings):
     title: str = setting("lamina report", "Report title.")
     intro: str = setting("", "Markdown placed under the title (what a recipe reproduces, the seed's claims).")
     configs: list[str] | None = setting(
-        None, "Recipe steps (or run kinds) whose runs are rows of the configurations table (default: every run).")
+        None, "Recipe steps (or run kinds) whose runs are rows of the configurations table (default: every run)."
+    )
     depth_steps: list[str] | None = setting(
-        None, "Steps shown as score vs layers kept (default: every run with a pruning strategy in its lineage).")
+        None, "Steps shown as score vs layers kept (default: every run with a pruning strategy in its lineage)."
+    )
     baseline: list[str] | None = setting(
-        None, "Steps whose runs give the unpruned score per task (default: unpruned runs at the full depth).")
+        None, "Steps whose runs give the unpruned score per task (default: unpruned runs at the full depth)."
+    )
     metrics: list[str] | None = setting(
-        None, "Metrics shown as columns of the configurations table, repeated or comma-separated, e.g. "
-        "bleu,bleu_beam5,perplexity (default: each task's main metric).")
+        None,
+        "Metrics shown as columns of the configurations table, repeated or comma-separated, e.g. "
+        "bleu,bleu_beam5,perplexity (default: each task's main metric).",
+    )
     pareto: bool = setting(True, "Score vs speed-up, one point per label, the Pareto front marked.")
     curves: list[str] = setting([], "Steps (or run kinds, e.g. finetune) whose learning curves are plotted.")
     plots: bool = setting(True, "Write PNG plots (with an output folder).")

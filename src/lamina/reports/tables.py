@@ -76,21 +76,30 @@ def configs_table(rows: list[Row], metrics: list[str] | None = None) -> str:
     timed = any(r.latency_ms is not None or r.throughput is not None for r in rows)
     exported = any(r.backend != "torch" for r in rows)
     shaped = any(r.shape and "×" in r.shape for r in rows)  # (records written before shapes: layers alone)
-    columns = ["configuration", *(["backend"] if exported else []), "layers",
-               *(["shape (L×H×A×FFN)"] if shaped else []), "parameters", "speed-up",
-               *(["latency b=1 (ms)", "samples/s", "MB on disk"] if timed else [])]
+    columns = [
+        "configuration",
+        *(["backend"] if exported else []),
+        "layers",
+        *(["shape (L×H×A×FFN)"] if shaped else []),
+        "parameters",
+        "speed-up",
+        *(["latency b=1 (ms)", "samples/s", "MB on disk"] if timed else []),
+    ]
     columns += [c for _, _, c in shown_metrics] if metrics else [f"{t} ({metric_of[t]})" for t in tasks]
     table = []
     for g in group(rows, lambda r: (name(r),)):
         first = g.first
-        row = {"configuration": g.key[0], "backend": first.backend,
-               "layers": first.layers if first.layers is not None else "–",
-               "shape (L×H×A×FFN)": first.shape or "–",
-               "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
-               "speed-up": _speed(g.speedup, first.speedup_range if first.backend == "torch" else None),
-               "latency b=1 (ms)": _figure(first.latency_ms, first.latency_range),
-               "samples/s": _figure(first.throughput, first.throughput_range),
-               "MB on disk": _megabytes(first.bytes)}
+        row = {
+            "configuration": g.key[0],
+            "backend": first.backend,
+            "layers": first.layers if first.layers is not None else "–",
+            "shape (L×H×A×FFN)": first.shape or "–",
+            "parameters": f"{first.parameters / 1e6:.1f}M" if first.parameters else "–",
+            "speed-up": _speed(g.speedup, first.speedup_range if first.backend == "torch" else None),
+            "latency b=1 (ms)": _figure(first.latency_ms, first.latency_range),
+            "samples/s": _figure(first.throughput, first.throughput_range),
+            "MB on disk": _megabytes(first.bytes),
+        }
         if metrics:
             for t, m, column in shown_metrics:
                 cell = cells.get((g.key[0], t))
@@ -110,8 +119,9 @@ def layers_table(rows: list[Row], baseline: list[Row], task: str) -> str:
     columns = ["strategy"] + [f"{n} layers" for n in counts]
     table = []
     for g in group(base, lambda r: (r.label,)):
-        table.append({"strategy": g.first.label,
-                      **{f"{n} layers": score_text(g) if n == g.first.layers else "" for n in counts}})
+        table.append(
+            {"strategy": g.first.label, **{f"{n} layers": score_text(g) if n == g.first.layers else "" for n in counts}}
+        )
     cells = {g.key: g for g in group(rows, lambda r: (r.series, r.layers))}
     for label in dict.fromkeys(r.series for r in rows):
         table.append({"strategy": label, **{f"{n} layers": score_text(cells.get((label, n))) for n in counts}})
@@ -140,8 +150,10 @@ def pareto_table(rows: list[Row], task: str) -> str:
     front = pareto_front(pareto_points(rows, task))
     if not front:
         return ""
-    table = [{"configuration": label, "speed-up": _speed(s), "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}"}
-             for s, m, label in front]
+    table = [
+        {"configuration": label, "speed-up": _speed(s), "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}"}
+        for s, m, label in front
+    ]
     return to_markdown(["configuration", "speed-up", "score"], table)
 
 
@@ -173,9 +185,14 @@ def latency_table(rows: list[Row], task: str) -> str:
     table = []
     for lat, m, label, nbytes in sorted(pts):
         r = by_label.get(label)
-        table.append({"configuration": label, "backend": r.backend if r else "",
-                      "latency b=1 (ms)": _figure(lat, r.latency_range if r else None),
-                      "MB on disk": _megabytes(nbytes),
-                      "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}",
-                      "Pareto": "yes" if any(p[2] == label for p in front) else ""})
+        table.append(
+            {
+                "configuration": label,
+                "backend": r.backend if r else "",
+                "latency b=1 (ms)": _figure(lat, r.latency_range if r else None),
+                "MB on disk": _megabytes(nbytes),
+                "score": f"{100 * m:.2f}" if abs(m) <= 1 else f"{m:.2f}",
+                "Pareto": "yes" if any(p[2] == label for p in front) else "",
+            }
+        )
     return to_markdown(["configuration", "backend", "latency b=1 (ms)", "MB on disk", "score", "Pareto"], table)

@@ -128,15 +128,19 @@ def page_html() -> str:
     return resources.files("lamina.serve").joinpath("page.html").read_text(encoding="utf-8")
 
 
-def create_app(models: list[Served], *, batch_limit: int = BATCH_LIMIT,
-               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    models: list[Served], *, batch_limit: int = BATCH_LIMIT, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
     PredictRequest = request_model(batch_limit)
     # FastAPIOffline: FastAPI whose /docs and /redoc pages load their scripts from the package,
     # not from a CDN, so the schema page works offline like the rest
-    app = FastAPIOffline(title="lamina serve", version="1",
-                  description="Each loaded model's prediction for a text, side by side. "
-                  f"Limits: bodies over {max_body_bytes} bytes are refused (413); at most {batch_limit} texts per "
-                  "request; empty texts, malformed JSON and missing fields are 422.")
+    app = FastAPIOffline(
+        title="lamina serve",
+        version="1",
+        description="Each loaded model's prediction for a text, side by side. "
+        f"Limits: bodies over {max_body_bytes} bytes are refused (413); at most {batch_limit} texts per "
+        "request; empty texts, malformed JSON and missing fields are 422.",
+    )
     html = page_html()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -151,8 +155,11 @@ def create_app(models: list[Served], *, batch_limit: int = BATCH_LIMIT,
     @app.get("/models")
     def list_models() -> dict:
         """The loaded models, in the order given on the command line, and the request limits."""
-        return {"models": [{"name": m.name, **m.info} for m in models],
-                "batch_limit": batch_limit, "max_body_bytes": max_body_bytes}
+        return {
+            "models": [{"name": m.name, **m.info} for m in models],
+            "batch_limit": batch_limit,
+            "max_body_bytes": max_body_bytes,
+        }
 
     @app.post("/predict", response_model=PredictResponse)
     def predict(request: PredictRequest) -> PredictResponse:  # type: ignore[valid-type]
@@ -164,9 +171,16 @@ def create_app(models: list[Served], *, batch_limit: int = BATCH_LIMIT,
                 start = time.perf_counter()
                 preds = m.classifier.predict(texts)
                 ms = 1000 * (time.perf_counter() - start)
-            results.append(ModelResult(model=m.name, backend=m.info.get("backend", "torch"), latency_ms=ms,
-                                       predictions=[Prediction(**p) for p in preds],
-                                       label=preds[0]["label"], confidence=preds[0]["confidence"]))
+            results.append(
+                ModelResult(
+                    model=m.name,
+                    backend=m.info.get("backend", "torch"),
+                    latency_ms=ms,
+                    predictions=[Prediction(**p) for p in preds],
+                    label=preds[0]["label"],
+                    confidence=preds[0]["confidence"],
+                )
+            )
         return PredictResponse(results=results)
 
     app.add_middleware(BodyLimit, limit=max_body_bytes)

@@ -8,17 +8,26 @@ from __future__ import annotations
 from pathlib import Path
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--window-size=1100,620")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1100,620",
+)
 
 
 def missing_browser() -> list[str]:
     return [p for p in (CHROMIUM, DRIVER) if not Path(p).exists()]
 
 
-def predict_in_browser(url: str, text: str, *, profile: str | Path, screenshot: str | Path | None = None,
-                       timeout: float = 60) -> list[dict]:
+def predict_in_browser(
+    url: str, text: str, *, profile: str | Path, screenshot: str | Path | None = None, timeout: float = 60
+) -> list[dict]:
     """Rows the page shows after predicting ``text``: [{model, label, confidence, latency}]."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -43,8 +43,10 @@ class TokenOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     token: Literal["auto", "last", "all"] = Field(
-        "auto", description="Tokens the layer statistics average over: last (the last real token; Gromov et al.), "
-        "all (every real token; ShortGPT's Block Influence), auto (last for decoders, all for encoders).")
+        "auto",
+        description="Tokens the layer statistics average over: last (the last real token; Gromov et al.), "
+        "all (every real token; ShortGPT's Block Influence), auto (last for decoders, all for encoders).",
+    )
 
 
 class Strategy:
@@ -134,8 +136,10 @@ def select_layers(
             raise LaminaError(f"calibration stats cover {stats.num_layers} layers, the model has {num_layers}")
         wanted = strategy.calibration_token
         if wanted is not None and stats.token != wanted:
-            raise LaminaError(f"strategy '{strategy.name}' asks for statistics over token={wanted}, "
-                              f"the calibration measured token={stats.token}")
+            raise LaminaError(
+                f"strategy '{strategy.name}' asks for statistics over token={wanted}, "
+                f"the calibration measured token={stats.token}"
+            )
     dropped = [] if k == 0 and explicit_keep is None else strategy.layers_to_drop(num_layers, k, stats)
     if len(set(dropped)) != k or any(not 0 <= i < num_layers for i in dropped):
         raise LaminaError(f"strategy '{strategy.name}' chose invalid layers {dropped} to drop ({k} of {num_layers})")
@@ -152,7 +156,8 @@ def select_decoder_layers(model, strategy: Strategy, keep: int, flag: str = "--k
     if not adapter.is_encoder_decoder:
         raise LaminaError(f"{flag} is for encoder-decoders (BART, Marian, T5), not '{model.config.model_type}'")
     if strategy.needs_calibration:
-        raise LaminaError(f"{flag} selects decoder layers with a data-free strategy "
-                          f"({', '.join(available_strategies(data_free=True))}), not '{strategy.name}'")
+        raise LaminaError(
+            f"{flag} selects decoder layers with a data-free strategy "
+            f"({', '.join(available_strategies(data_free=True))}), not '{strategy.name}'"
+        )
     return select_layers(strategy, adapter.stack("decoder").num_layers(model.config), keep=keep)
-

@@ -1,4 +1,3 @@
-
 from pydantic import BaseModel, ConfigDict
 
 from lamina.errors import LaminaError

@@ -174,7 +174,7 @@ def all_task_options() -> dict[str, object]:
     out = {}
     for name in TASKS.names():
         model = TASKS.get(name).options
-        for key, f in (model.model_fields.items() if model is not None else ()):
+        for key, f in model.model_fields.items() if model is not None else ():
             out.setdefault(key, f)
     return out
 
@@ -192,7 +192,9 @@ def check_task_options(name: str, options: dict, *, for_run: bool = False) -> di
     from pydantic import ValidationError
 
     def plain(v):  # paths as strings (a library caller may pass pathlib.Path)
-        return os.fspath(v) if isinstance(v, os.PathLike) else [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+        return (
+            os.fspath(v) if isinstance(v, os.PathLike) else [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+        )
 
     options = {k: plain(v) for k, v in options.items()}
     name = resolve_task_name(name, options)
@@ -201,7 +203,9 @@ def check_task_options(name: str, options: dict, *, for_run: bool = False) -> di
     unknown = sorted(set(options) - set(fields))
     if unknown:
         key = unknown[0]
-        owners = [t for t in TASKS.names() if TASKS.get(t).options is not None and key in TASKS.get(t).options.model_fields]
+        owners = [
+            t for t in TASKS.names() if TASKS.get(t).options is not None and key in TASKS.get(t).options.model_fields
+        ]
         has = f"its options: {', '.join(fields)}" if fields else "it takes none"
         elsewhere = f"; {key} is an option of {', '.join(owners)}" if owners else ""
         raise LaminaError(f"task '{name}' has no option '{key}' ({has}{elsewhere})")

@@ -30,6 +30,7 @@ class BbcNewsTask(Task):
         idx_train, idx_dev = train_test_split(
             list(range(len(articles))), test_size=DEV_FRACTION, random_state=SPLIT_SEED, stratify=labels
         )
+
         def pick(idx):
             return Examples([(articles[i][0],) for i in idx], [labels[i] for i in idx], "bbc-news").to_dataset()
 

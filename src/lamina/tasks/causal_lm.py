@@ -30,8 +30,15 @@ class CausalLMTask(MaskedLMTask):
     def from_options(cls, corpus=None, eval_corpus=None, eval_fraction=0.05):
         corpus = tuple(corpus or ())
         text = ", ".join(f"`{c}`" for c in corpus) or "your text corpus (corpus=FILE)"
-        return cls(CAUSAL_LM_TASK_NAME, ("loss", "perplexity"), None, f"causal language modelling on {text}",
-                   corpus=corpus, eval_corpus=tuple(eval_corpus or ()), eval_fraction=eval_fraction)
+        return cls(
+            CAUSAL_LM_TASK_NAME,
+            ("loss", "perplexity"),
+            None,
+            f"causal language modelling on {text}",
+            corpus=corpus,
+            eval_corpus=tuple(eval_corpus or ()),
+            eval_fraction=eval_fraction,
+        )
 
 
 register_task(CausalLMTask.from_options, name=CAUSAL_LM_TASK_NAME, options=CorpusOptions)

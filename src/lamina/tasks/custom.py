@@ -21,8 +21,9 @@ from lamina.tasks.base import Examples, Task, TaskOptions, float_labels, label_i
 class CustomOptions(TaskOptions):
     train_file: str | None = Field(None, description="Training CSV/TSV/JSONL.")
     validation_file: str | None = Field(None, description="Validation file.")
-    text_columns: list[str] = Field(["text"], description="Text column (give twice for pairs).",
-                                    json_schema_extra={"flag": "--text-column"})
+    text_columns: list[str] = Field(
+        ["text"], description="Text column (give twice for pairs).", json_schema_extra={"flag": "--text-column"}
+    )
     label_column: str = Field("label", description="Label column.")
     regression: bool = Field(False, description="The label is a number.")
 
@@ -71,9 +72,14 @@ class CustomTask(Task):
                 raise LaminaError(f"{train_file}: column '{label_column}' has fewer than two distinct labels")
             metrics = ("accuracy", "macro_f1")
         task = cls(
-            "custom", metrics, labels, f"custom files {Path(train_file).name} / {Path(validation_file).name}",
-            train_file=str(train_file), validation_file=str(validation_file),
-            text_columns=text_columns, label_column=label_column,
+            "custom",
+            metrics,
+            labels,
+            f"custom files {Path(train_file).name} / {Path(validation_file).name}",
+            train_file=str(train_file),
+            validation_file=str(validation_file),
+            text_columns=text_columns,
+            label_column=label_column,
         )
         task._cache["train"] = (train_texts, train_raw)
         return task

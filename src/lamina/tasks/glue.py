@@ -68,10 +68,16 @@ class GlueTask(Task):
 
 
 for _task in (
-    GlueTask("cola", ("mcc",), ("unacceptable", "acceptable"), "CoLA: grammatical acceptability", raw_labels=("0", "1")),
+    GlueTask(
+        "cola", ("mcc",), ("unacceptable", "acceptable"), "CoLA: grammatical acceptability", raw_labels=("0", "1")
+    ),
     GlueTask("sst2", ("accuracy",), ("negative", "positive"), "SST-2: sentence sentiment", raw_labels=("0", "1")),
-    GlueTask("mrpc", ("f1", "accuracy"), ("not_equivalent", "equivalent"), "MRPC: paraphrase pairs", raw_labels=("0", "1")),
-    GlueTask("qqp", ("f1", "accuracy"), ("not_duplicate", "duplicate"), "QQP: duplicate questions", raw_labels=("0", "1")),
+    GlueTask(
+        "mrpc", ("f1", "accuracy"), ("not_equivalent", "equivalent"), "MRPC: paraphrase pairs", raw_labels=("0", "1")
+    ),
+    GlueTask(
+        "qqp", ("f1", "accuracy"), ("not_duplicate", "duplicate"), "QQP: duplicate questions", raw_labels=("0", "1")
+    ),
     GlueTask("stsb", ("pearson", "spearman"), None, "STS-B: similarity score 0-5 (regression)"),
     GlueTask(
         "mnli",
@@ -81,10 +87,22 @@ for _task in (
         eval_splits=("dev", "dev_mismatched"),
         raw_labels=("entailment", "neutral", "contradiction"),
     ),
-    GlueTask("qnli", ("accuracy",), ("entailment", "not_entailment"), "QNLI: question answering as inference",
-             raw_labels=("entailment", "not_entailment")),
-    GlueTask("rte", ("accuracy",), ("entailment", "not_entailment"), "RTE: textual entailment",
-             raw_labels=("entailment", "not_entailment")),
-    GlueTask("wnli", ("accuracy",), ("not_entailment", "entailment"), "WNLI: Winograd inference", raw_labels=("0", "1")),
+    GlueTask(
+        "qnli",
+        ("accuracy",),
+        ("entailment", "not_entailment"),
+        "QNLI: question answering as inference",
+        raw_labels=("entailment", "not_entailment"),
+    ),
+    GlueTask(
+        "rte",
+        ("accuracy",),
+        ("entailment", "not_entailment"),
+        "RTE: textual entailment",
+        raw_labels=("entailment", "not_entailment"),
+    ),
+    GlueTask(
+        "wnli", ("accuracy",), ("not_entailment", "entailment"), "WNLI: Winograd inference", raw_labels=("0", "1")
+    ),
 ):
     register_task(_task)

@@ -29,6 +29,7 @@ class ImageOptions(TaskOptions):
     jitter: int = Field(0, ge=0, description="Shift each training image by up to N pixels (drawn afresh each time).")
     omit_label: int | None = Field(None, ge=0, description="Leave this class out of the training (transfer) set.")
 
+
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 DIGITS = tuple(str(i) for i in range(10))
 
@@ -54,10 +55,14 @@ class ImageTask(Task):
     def folder(self, data_dir) -> Path:
         root = resolve_data_dir(data_dir)
         for candidate in (root, root / self.subfolder):
-            if (candidate / "train-images-idx3-ubyte.gz").is_file() or (candidate / "train-images-idx3-ubyte").is_file():
+            if (candidate / "train-images-idx3-ubyte.gz").is_file() or (
+                candidate / "train-images-idx3-ubyte"
+            ).is_file():
                 return candidate
-        raise LaminaError(f"task '{self.name}': no MNIST-format files in {root} or {root / self.subfolder} "
-                          "(train-images-idx3-ubyte.gz, ...)")
+        raise LaminaError(
+            f"task '{self.name}': no MNIST-format files in {root} or {root / self.subfolder} "
+            "(train-images-idx3-ubyte.gz, ...)"
+        )
 
     def arrays(self, data_dir):
         from lamina.data.idx import read_mnist_folder
@@ -94,7 +99,10 @@ class DigitsTask(ImageTask):
         d = load_digits()
         images = np.round(d.images * (255 / 16)).astype(np.uint8)  # 0..16 → 0..255, as MNIST's bytes
         tr, dev = train_test_split(np.arange(len(images)), test_size=0.2, random_state=42, stratify=d.target)
-        return {"train": (images[np.sort(tr)], d.target[np.sort(tr)]), "dev": (images[np.sort(dev)], d.target[np.sort(dev)])}
+        return {
+            "train": (images[np.sort(tr)], d.target[np.sort(tr)]),
+            "dev": (images[np.sort(dev)], d.target[np.sort(dev)]),
+        }
 
 
 def _factory(cls, name, labels, description, **fixed):
@@ -107,6 +115,11 @@ def _factory(cls, name, labels, description, **fixed):
 
 
 _factory(ImageTask, "mnist", DIGITS, "MNIST digits, 28x28 (idx folder; none offline here)", subfolder="mnist")
-_factory(ImageTask, "fashion-mnist", FASHION, "Fashion-MNIST, 28x28, 10 clothing classes (idx folder)",
-         subfolder="fashion-mnist")
+_factory(
+    ImageTask,
+    "fashion-mnist",
+    FASHION,
+    "Fashion-MNIST, 28x28, 10 clothing classes (idx folder)",
+    subfolder="fashion-mnist",
+)
 _factory(DigitsTask, "digits", DIGITS, "scikit-learn's 8x8 digits (1,797 images, bundled)", side=8)

@@ -18,7 +18,8 @@ from lamina.tasks.base import Task, TaskOptions, register_task
 class CorpusOptions(TaskOptions):
     corpus: list[str] | None = Field(None, description="Plain-text training file (repeat for several).")
     eval_corpus: list[str] | None = Field(
-        None, description="Plain-text evaluation file (default: eval_fraction of the corpus held out).")
+        None, description="Plain-text evaluation file (default: eval_fraction of the corpus held out)."
+    )
     eval_fraction: float = Field(0.05, gt=0, lt=1, description="Share of the corpus held out when no eval_corpus.")
 
     def check_run(self, task_name: str) -> None:
@@ -30,6 +31,7 @@ class CorpusOptions(TaskOptions):
 
 class MaskedLMOptions(CorpusOptions):
     mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked.")
+
 
 MLM_TASK_NAME = "mlm"
 
@@ -51,9 +53,16 @@ class MaskedLMTask(Task):
     def from_options(cls, corpus=None, eval_corpus=None, mlm_probability=0.15, eval_fraction=0.05):
         corpus = tuple(corpus or ())
         text = ", ".join(f"`{c}`" for c in corpus) or "your text corpus (corpus=FILE)"
-        return cls(MLM_TASK_NAME, ("loss", "perplexity"), None, f"masked language modelling on {text}",
-                   corpus=corpus, eval_corpus=tuple(eval_corpus or ()), mlm_probability=mlm_probability,
-                   eval_fraction=eval_fraction)
+        return cls(
+            MLM_TASK_NAME,
+            ("loss", "perplexity"),
+            None,
+            f"masked language modelling on {text}",
+            corpus=corpus,
+            eval_corpus=tuple(eval_corpus or ()),
+            mlm_probability=mlm_probability,
+            eval_fraction=eval_fraction,
+        )
 
     def load(self, data_dir: str | None = None):
         """The corpus lines as a ``train`` split with a ``text`` column (for calibration)."""

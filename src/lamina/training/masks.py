@@ -39,12 +39,20 @@ def hold_mask(model, mask_path: str | None, *, init: str = "pretrained", seed: i
     if init == "random":
         reinitialise_base(model, seed)
     apply_masks(model, masks)
-    info = {"path": str(mask_path), "init": init, "sparsity": sparsity_of(masks),
-            "matrices": len(masks), "found_on": {k: meta[k] for k in ("task", "model", "mode") if k in meta}}
+    info = {
+        "path": str(mask_path),
+        "init": init,
+        "sparsity": sparsity_of(masks),
+        "matrices": len(masks),
+        "found_on": {k: meta[k] for k in ("task", "model", "mode") if k in meta},
+    }
     return MaskCallback(model, masks), info
 
 
 def mask_summary(model, masks) -> dict:
     """Global and per-matrix sparsity of the masks, as the record and card show them."""
-    return {"global_sparsity": sparsity_of(masks), "per_matrix": per_matrix_sparsity(masks),
-            "prunable_weights": sum(m.numel() for m in masks.values())}
+    return {
+        "global_sparsity": sparsity_of(masks),
+        "per_matrix": per_matrix_sparsity(masks),
+        "prunable_weights": sum(m.numel() for m in masks.values()),
+    }

@@ -25,13 +25,18 @@ class CorpusSettings(Settings):
 
     corpus: list[str] | None = setting(None, "Plain-text training file (repeat for several).")
     eval_corpus: list[str] | None = setting(
-        None, "Plain-text evaluation file (default: --eval-fraction of the corpus held out).")
+        None, "Plain-text evaluation file (default: --eval-fraction of the corpus held out)."
+    )
     mlm_probability: float = setting(0.15, "Share of tokens masked.", gt=0, lt=1)
     eval_fraction: float = setting(0.05, "Share of the corpus held out when no --eval-corpus.", gt=0, lt=1)
 
     def corpus_options(self) -> dict:
-        return {"corpus": self.corpus, "eval_corpus": self.eval_corpus, "mlm_probability": self.mlm_probability,
-                "eval_fraction": self.eval_fraction}
+        return {
+            "corpus": self.corpus,
+            "eval_corpus": self.eval_corpus,
+            "mlm_probability": self.mlm_probability,
+            "eval_fraction": self.eval_fraction,
+        }
 
 
 class TaskSettings(DataSettings):
@@ -43,12 +48,17 @@ class TaskSettings(DataSettings):
     help, so each command lists only the settings it reads. The task validates them: an option
     the task does not read is refused with one line."""
 
-    task: str = setting("bbc-news", "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm or causal-lm (text corpora) or custom.",
-                        flag="-t")
+    task: str = setting(
+        "bbc-news",
+        "Task: a GLUE name (sst2, mrpc, ...), bbc-news, mlm or causal-lm (text corpora) or custom.",
+        flag="-t",
+    )
     task_options: OptionMap = setting(
-        {}, "An option of the task, NAME=VALUE (repeatable; `lamina tasks` lists each task's options: e.g. "
+        {},
+        "An option of the task, NAME=VALUE (repeatable; `lamina tasks` lists each task's options: e.g. "
         "corpus=FILE for mlm, train_file=F for custom, num_beams=5 for multi30k, jitter=2 for fashion-mnist).",
-        flag="--task-option")
+        flag="--task-option",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -98,8 +108,12 @@ class TaskSettings(DataSettings):
 
 
 class OutputSettings(Settings):
-    output: str = setting(..., "Output folder (a plain Hugging Face model folder).", flag="-o",
-                          missing="give an output folder with -o/--output")
+    output: str = setting(
+        ...,
+        "Output folder (a plain Hugging Face model folder).",
+        flag="-o",
+        missing="give an output folder with -o/--output",
+    )
     overwrite: bool = setting(False, "Replace an existing output folder.")
 
 
@@ -113,9 +127,11 @@ class TrainSettings(OutputSettings):
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for text corpora.", ge=2)
     seed: int = setting(42, "Random seed (initialisation, data order, subsets, masking).")
     max_train_samples: int | None = setting(
-        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
+        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1
+    )
     max_eval_samples: int | None = setting(
-        None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1)
+        None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1
+    )
     eval_steps: int | None = setting(None, "Evaluate and checkpoint every N steps (default: each epoch).", ge=1)
     logging_steps: int = setting(50, "Log the training loss every N steps.", ge=1)
     warmup_ratio: float = setting(0.1, "Share of the steps spent warming up the learning rate.", ge=0, lt=1)
@@ -127,8 +143,10 @@ class TrainSettings(OutputSettings):
     bf16: bool = setting(False, "bfloat16 mixed precision (GPU).")
     # LayerDrop (Fan et al.): skip each block with this probability while training
     layerdrop: float | list[float] = setting(
-        0.0, "LayerDrop: skip each layer with this probability while training (e.g. 0.1, or one rate per layer: "
-        "0,0.1,0.2,0.3). Off at evaluation; the saved model is plain.")
+        0.0,
+        "LayerDrop: skip each layer with this probability while training (e.g. 0.1, or one rate per layer: "
+        "0,0.1,0.2,0.3). Off at evaluation; the saved model is plain.",
+    )
     group_by_length: bool = setting(True, "Batch examples of similar length (less padding).")
     pad_to_max_length: bool = setting(False, "Fixed-shape batches (pad every batch to --max-length).")
     progress: bool = setting(True, "Show the Trainer's progress bars.")
@@ -146,11 +164,16 @@ class TrainSettings(OutputSettings):
 class MaskSettings(Settings):
     """A sparsity mask held fixed while training (``finetune --mask``, ``distill --mask``)."""
 
-    mask: str | None = setting(None, "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
-                                  "held fixed: pruned weights stay zero.")
+    mask: str | None = setting(
+        None,
+        "Train with this mask (a lottery mask.safetensors, or a folder holding one) "
+        "held fixed: pruned weights stay zero.",
+    )
     mask_init: Literal["pretrained", "random"] = setting(
-        "pretrained", "With --mask: start from the model's weights (pretrained) or a seeded random "
-        "re-initialisation of the base model (the random-reinit control).")
+        "pretrained",
+        "With --mask: start from the model's weights (pretrained) or a seeded random "
+        "re-initialisation of the base model (the random-reinit control).",
+    )
 
     @model_validator(mode="after")
     def _check_mask(self):

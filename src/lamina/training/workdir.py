@@ -69,8 +69,17 @@ def last_checkpoint(work: Path) -> Path | None:
 
 
 # settings a resumed run may change: where things are and how the run talks, never what it computes
-FREE_ON_RESUME = ("output", "resume", "overwrite", "progress", "keep_checkpoints", "data_dir", "logging_steps",
-                  "eval_batch_size", "cache_dir")
+FREE_ON_RESUME = (
+    "output",
+    "resume",
+    "overwrite",
+    "progress",
+    "keep_checkpoints",
+    "data_dir",
+    "logging_steps",
+    "eval_batch_size",
+    "cache_dir",
+)
 SETTINGS_FILE = "run_settings.json"
 
 
@@ -112,16 +121,17 @@ def prepare_work_dir(cfg, *, log=print, found=checkpoints, incomplete=incomplete
             raise LaminaError(f"nothing to resume: no checkpoint in {work}")
         check_same_settings(work, run_settings(cfg), resume=True, renamed=_renamed(cfg))
         for c, reason in broken.items():
-            log(f"skipping incomplete checkpoint {c} ({reason}: half-written when the run stopped); "
-                f"removed it, resuming from {ckpt.name}")
+            log(
+                f"skipping incomplete checkpoint {c} ({reason}: half-written when the run stopped); "
+                f"removed it, resuming from {ckpt.name}"
+            )
             shutil.rmtree(c, ignore_errors=True)
         return work, ckpt
     if work.exists() and any(p.name != SETTINGS_FILE for p in work.iterdir()):
         if ckpt is None:
             found = why if broken else "it holds no checkpoint"
             raise LaminaError(
-                f"an interrupted run left {work}, but nothing can be resumed ({found}): "
-                "use --overwrite to start again"
+                f"an interrupted run left {work}, but nothing can be resumed ({found}): use --overwrite to start again"
             )
         raise LaminaError(
             f"an interrupted run left {work}: add --resume to continue it (from {ckpt.name}) "
@@ -155,8 +165,9 @@ def _renamed(cfg) -> dict:
     return type(cfg).renamed_settings() if hasattr(type(cfg), "renamed_settings") else {}
 
 
-def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str = SETTINGS_FILE,
-                        renamed: dict | None = None) -> None:
+def check_same_settings(
+    work: Path, settings: dict, *, resume: bool, name: str = SETTINGS_FILE, renamed: dict | None = None
+) -> None:
     """A run that starts keeps ``settings`` (what decides its result) in ``work/name``; a run that
     resumes must have the interrupted run's: else one error line naming what differs. ``renamed``
     (old name → new) reads a settings file written before a setting was renamed."""
@@ -173,14 +184,21 @@ def check_same_settings(work: Path, settings: dict, *, resume: bool, name: str =
     try:
         before = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        raise LaminaError(f"cannot resume: {path} (the interrupted run's settings) is missing or unreadable; "
-                          "use --overwrite to start again") from None
+        raise LaminaError(
+            f"cannot resume: {path} (the interrupted run's settings) is missing or unreadable; "
+            "use --overwrite to start again"
+        ) from None
     if renamed and isinstance(before, dict):
         from lamina.config import upgrade_renamed
 
         before = upgrade_renamed(before, renamed)
-    changed = [f"{k} {now.get(k)!r} (was {before.get(k)!r})" for k in sorted(set(now) | set(before))
-               if now.get(k) != before.get(k)]
+    changed = [
+        f"{k} {now.get(k)!r} (was {before.get(k)!r})"
+        for k in sorted(set(now) | set(before))
+        if now.get(k) != before.get(k)
+    ]
     if changed:
-        raise LaminaError(f"cannot resume {work}: other settings than the interrupted run's: "
-                          f"{'; '.join(changed)} (resume with the same settings, or use --overwrite)")
+        raise LaminaError(
+            f"cannot resume {work}: other settings than the interrupted run's: "
+            f"{'; '.join(changed)} (resume with the same settings, or use --overwrite)"
+        )

@@ -59,8 +59,16 @@ class RunContext:
     """What a run gets besides its config: how to talk, Trainer callbacks, and inside a
     recipe the recipe's data folder, results folder and report metadata."""
 
-    def __init__(self, *, data_dir: str | None = None, results_dir: Path | None = None, log=print, callbacks=None,
-                 report_meta=None, in_recipe: bool = False):
+    def __init__(
+        self,
+        *,
+        data_dir: str | None = None,
+        results_dir: Path | None = None,
+        log=print,
+        callbacks=None,
+        report_meta=None,
+        in_recipe: bool = False,
+    ):
         self.data_dir = data_dir
         self.results_dir = results_dir
         self.log = log
@@ -108,8 +116,10 @@ class Workflow(RecordKind):
         from lamina.eval.metrics import scores_text
 
         if record and record.get("metrics"):
-            echo(f"{record.get('task') or ''} dev: {scores_text(record['metrics'])}  "
-                 f"({record.get('wall_seconds', 0):.0f} s)".strip())
+            echo(
+                f"{record.get('task') or ''} dev: {scores_text(record['metrics'])}  "
+                f"({record.get('wall_seconds', 0):.0f} s)".strip()
+            )
         output = getattr(cfg, "output", None)
         if output:
             echo(f"saved to {output} (model card: {output}/README.md, metrics: {output}/lamina_results.json)")

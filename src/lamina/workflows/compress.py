@@ -65,22 +65,34 @@ BUDGET_FIELDS = ("speedup", "latency_ms", "max_params", "max_size_mb")
 
 
 class CompressConfig(TaskSettings, OutputSettings):
-    model: str = setting(..., "Fine-tuned model to compress (folder, hub id or bundled alias); also the teacher "
-                         "that heals the candidates.", missing="give the fine-tuned model to compress: "
-                         "lamina compress MODEL --task T -o OUT --speedup X")
-    speedup: float | None = setting(None, "Budget: throughput at least X times the input model's (PyTorch fp32, "
-                                       "--speed-batch-size × --speed-seq-len), measured here on --backend.", gt=0)
-    latency_ms: float | None = setting(None, "Budget: batch-1 latency at --speed-seq-len tokens at most L ms on "
-                                          "--backend, measured here.", gt=0)
+    model: str = setting(
+        ...,
+        "Fine-tuned model to compress (folder, hub id or bundled alias); also the teacher that heals the candidates.",
+        missing="give the fine-tuned model to compress: lamina compress MODEL --task T -o OUT --speedup X",
+    )
+    speedup: float | None = setting(
+        None,
+        "Budget: throughput at least X times the input model's (PyTorch fp32, "
+        "--speed-batch-size × --speed-seq-len), measured here on --backend.",
+        gt=0,
+    )
+    latency_ms: float | None = setting(
+        None, "Budget: batch-1 latency at --speed-seq-len tokens at most L ms on --backend, measured here.", gt=0
+    )
     max_params: int | None = setting(None, "Budget: at most N parameters.", ge=1)
     max_size_mb: float | None = setting(None, "Budget: weights as shipped by --backend at most S MB.", gt=0)
-    max_drop: float = setting(2.0, "Dev-score points the user accepts to lose; when no candidate stays within, the "
-                              "closest is returned and says so.", ge=0)
-    time_budget: float = setting(60.0, "Minutes of wall-clock for the search and the healing (a candidate that "
-                                 "would not fit is skipped).", gt=0)
+    max_drop: float = setting(
+        2.0,
+        "Dev-score points the user accepts to lose; when no candidate stays within, the "
+        "closest is returned and says so.",
+        ge=0,
+    )
+    time_budget: float = setting(
+        60.0, "Minutes of wall-clock for the search and the healing (a candidate that would not fit is skipped).", gt=0
+    )
     backend: Literal["torch", "onnx", "onnx-int8"] = setting(
-        "torch", "What will be shipped (and timed): torch (a plain HF folder), onnx or onnx-int8 (the exported "
-        "folder).")
+        "torch", "What will be shipped (and timed): torch (a plain HF folder), onnx or onnx-int8 (the exported folder)."
+    )
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
     speed_seq_len: int = setting(128, "Sequence length of the speed measurement.", ge=2)
     max_shapes: int = setting(8, "Shapes timed at most (picked from the grid by a cost proxy).", ge=1)
@@ -92,9 +104,11 @@ class CompressConfig(TaskSettings, OutputSettings):
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for text corpora.", ge=2)
     seed: int = setting(42, "Random seed (initialisation, data order, subsets, masking).")
     max_train_samples: int | None = setting(
-        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
+        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1
+    )
     max_eval_samples: int | None = setting(
-        None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1)
+        None, "Evaluate on a seeded subset of N examples (stratified by label for classification).", ge=1
+    )
     max_steps: int = setting(-1, "Stop after N steps (overrides --epochs; -1: off).", ge=-1)
     resume: bool = setting(False, "Continue an interrupted run from its newest complete checkpoint in OUT.work.")
 
@@ -106,8 +120,9 @@ class CompressConfig(TaskSettings, OutputSettings):
         if len(given) > 1:
             raise ValueError("one budget at a time: got " + " and ".join("--" + k.replace("_", "-") for k in given))
         if self.speedup is not None and self.speedup <= 1:
-            raise ValueError(f"--speedup {self.speedup:g}: the input model itself runs at 1x; ask for more than 1 "
-                             "(e.g. --speedup 2)")
+            raise ValueError(
+                f"--speedup {self.speedup:g}: the input model itself runs at 1x; ask for more than 1 (e.g. --speedup 2)"
+            )
         return self
 
     @property
@@ -176,9 +191,11 @@ class Compress(Workflow):
         for s in c["shapes"]:
             if s.get("score") is not None:
                 m = s["measured"]
-                echo(f"  {s['name']:>18}  {s['score']:6.2f} ({s['drop']:+.2f})  {m['speedup']:.2f}x  "
-                     f"{m['latency_ms']:.2f} ms  {m['megabytes']:.1f} MB" + ("  ← chosen" if s["name"] == c["chosen"]
-                                                                          else ""))
+                echo(
+                    f"  {s['name']:>18}  {s['score']:6.2f} ({s['drop']:+.2f})  {m['speedup']:.2f}x  "
+                    f"{m['latency_ms']:.2f} ms  {m['megabytes']:.1f} MB"
+                    + ("  ← chosen" if s["name"] == c["chosen"] else "")
+                )
         if c.get("notice"):
             echo(c["notice"])
         echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md, report: {cfg.output}/report/)")
@@ -210,8 +227,10 @@ def _refuse_task(task, objective) -> None:
     from lamina.errors import LaminaError
 
     if not objective.reads_text or not objective.has_labels or objective.generates:
-        raise LaminaError(f"lamina compress handles text classification and regression for now, not --task "
-                          f"{task.name}: prune and distill it with lamina prune / lamina distill")
+        raise LaminaError(
+            f"lamina compress handles text classification and regression for now, not --task "
+            f"{task.name}: prune and distill it with lamina prune / lamina distill"
+        )
 
 
 def _heal_estimate(shape, full, search: dict, cfg: CompressConfig, n_train: int, n_dev: int, first: bool) -> float:
@@ -222,12 +241,16 @@ def _heal_estimate(shape, full, search: dict, cfg: CompressConfig, n_train: int,
 
     ref = search["reference"]["torch"]
     per_example_ref = 1.0 / ref["samples_per_second"] * cfg.max_length / ref["seq_len"]
-    per_example = per_example_ref * multiply_adds(shape, full, cfg.max_length) / multiply_adds(full, full,
-                                                                                                 cfg.max_length)
+    per_example = (
+        per_example_ref * multiply_adds(shape, full, cfg.max_length) / multiply_adds(full, full, cfg.max_length)
+    )
     steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(cfg.epochs * n_train / cfg.batch_size)
     epochs = max(1.0, math.ceil(cfg.epochs))
-    return (steps * cfg.batch_size * 3 * per_example + epochs * n_dev * per_example
-            + (n_train * per_example_ref if first else 0.0))
+    return (
+        steps * cfg.batch_size * 3 * per_example
+        + epochs * n_dev * per_example
+        + (n_train * per_example_ref if first else 0.0)
+    )
 
 
 def _search(cfg, teacher, tokenizer, texts, score_teacher, progress) -> dict:
@@ -238,18 +261,27 @@ def _search(cfg, teacher, tokenizer, texts, score_teacher, progress) -> dict:
     from lamina.errors import LaminaError
 
     budget, backend = cfg.budget, cfg.backend
-    kw = dict(tokenizer=tokenizer, texts=texts, batch_size=cfg.speed_batch_size,
-              seq_len=min(cfg.speed_seq_len, max_positions(teacher.config)))
+    kw = dict(
+        tokenizer=tokenizer,
+        texts=texts,
+        batch_size=cfg.speed_batch_size,
+        seq_len=min(cfg.speed_seq_len, max_positions(teacher.config)),
+    )
     progress.start("search")
     progress.say("timing the input model on torch" + ("" if backend == "torch" else f" and {backend}"))
     ref_torch = speed.measure(teacher, backend="torch", **kw)
     ref_torch["speedup"] = 1.0
-    ref = ref_torch if backend == "torch" else speed.measure(teacher, backend=backend, reference=ref_torch[
-        "samples_per_second"], **kw)
+    ref = (
+        ref_torch
+        if backend == "torch"
+        else speed.measure(teacher, backend=backend, reference=ref_torch["samples_per_second"], **kw)
+    )
     if budget.meets(ref):
-        tail = (f"; `lamina export {cfg.model} --format {backend}` alone ships it" if backend != "torch" else "")
-        raise LaminaError(f"the input model already meets {budget.text()} ({budget.show(ref)} on {backend}): "
-                          f"nothing to compress{tail}")
+        tail = f"; `lamina export {cfg.model} --format {backend}` alone ships it" if backend != "torch" else ""
+        raise LaminaError(
+            f"the input model already meets {budget.text()} ({budget.show(ref)} on {backend}): "
+            f"nothing to compress{tail}"
+        )
     full = sh.shape_of(teacher)
     grid = sh.grid(teacher.config)
     vocab = int(getattr(teacher.config, "vocab_size", 0) or 0)
@@ -258,20 +290,33 @@ def _search(cfg, teacher, tokenizer, texts, score_teacher, progress) -> dict:
     timed = []
     for i, shape in enumerate(chosen, 1):
         progress.say(f"timing shape {i}/{len(chosen)} {shape.name} on {backend}")
-        m = speed.measure(speed.shape_model(teacher, shape), backend=backend,
-                          reference=ref_torch["samples_per_second"], **kw)
-        timed.append({"name": shape.name, "shape": shape.as_dict(), "predicted": predicted[shape], "measured": m,
-                      "meets": budget.meets(m), "status": "ranked" if budget.meets(m) else "over budget"})
+        m = speed.measure(
+            speed.shape_model(teacher, shape), backend=backend, reference=ref_torch["samples_per_second"], **kw
+        )
+        timed.append(
+            {
+                "name": shape.name,
+                "shape": shape.as_dict(),
+                "predicted": predicted[shape],
+                "measured": m,
+                "meets": budget.meets(m),
+                "status": "ranked" if budget.meets(m) else "over budget",
+            }
+        )
     if not any(t["meets"] for t in timed):
         close = sorted(timed, key=lambda t: budget.of(t["measured"]), reverse=sh.BUDGETS[budget.kind][1] == "min")[0]
-        raise LaminaError(f"no shape meets {budget.text()} on {backend}: the closest of the {len(timed)} timed, "
-                          f"{close['name']}, measures {budget.show(close['measured'])}; ask for less")
+        raise LaminaError(
+            f"no shape meets {budget.text()} on {backend}: the closest of the {len(timed)} timed, "
+            f"{close['name']}, measures {budget.show(close['measured'])}; ask for less"
+        )
     progress.say("scoring the input model on the dev set")
     score, metrics = score_teacher()
     progress.end()
-    return {"reference": {"torch": ref_torch, "backend": ref, "score": score, "metrics": metrics,
-                          "shape": full.as_dict()},
-            "grid_size": len(grid), "shapes": timed}
+    return {
+        "reference": {"torch": ref_torch, "backend": ref, "score": score, "metrics": metrics, "shape": full.as_dict()},
+        "grid_size": len(grid),
+        "shapes": timed,
+    }
 
 
 def run_compress(cfg: CompressConfig, log=print) -> dict:
@@ -292,8 +337,10 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
     before = 0.0
     if cfg.resume:
         if not (work / SEARCH_FILE).is_file():
-            raise LaminaError(f"nothing to resume: {work} holds no finished search (a compress stopped before its "
-                              "search ended leaves nothing to continue): run it again without --resume")
+            raise LaminaError(
+                f"nothing to resume: {work} holds no finished search (a compress stopped before its "
+                "search ended leaves nothing to continue): run it again without --resume"
+            )
         check_same_settings(work, run_settings(cfg), resume=True)
         try:
             before = float(json.loads((work / PROGRESS_FILE).read_text())["seconds_spent"])
@@ -301,8 +348,9 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
             before = 0.0
     elif work.exists():
         if not cfg.overwrite:
-            raise LaminaError(f"an interrupted compress left {work}: add --resume to continue it or --overwrite to "
-                              "start again")
+            raise LaminaError(
+                f"an interrupted compress left {work}: add --resume to continue it or --overwrite to start again"
+            )
         shutil.rmtree(work)
     progress = Progress(work / PROGRESS_FILE, 60 * cfg.time_budget, log, spent_before=before)
     from lamina.results import new_record
@@ -313,9 +361,18 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
         raise LaminaError(f"'{cfg.model}' has no tokenizer files: compress reads text")
     raw = objective.raw_data(task, cfg.data_dir)
     metric = task.main_metric
-    scorer = objective.scorer(task, tokenizer, ScoreSettings(split="dev", data_dir=cfg.data_dir,
-                                                              max_samples=cfg.max_eval_samples, seed=cfg.seed,
-                                                              max_length=cfg.max_length), record)
+    scorer = objective.scorer(
+        task,
+        tokenizer,
+        ScoreSettings(
+            split="dev",
+            data_dir=cfg.data_dir,
+            max_samples=cfg.max_eval_samples,
+            seed=cfg.seed,
+            max_length=cfg.max_length,
+        ),
+        record,
+    )
 
     def score(model) -> tuple[float, dict]:
         metrics = scorer(model)
@@ -333,10 +390,12 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
         feasible = [Shape.of(s["shape"]) for s in search["shapes"] if s["meets"]]
         quickest = min(_heal_estimate(s, full, search, cfg, n_train, n_dev, True) for s in feasible)
         if quickest > progress.left():
-            raise LaminaError(f"--time-budget {cfg.time_budget:g} min is too small to heal anything: the quickest "
-                              f"candidate needs about {quickest / 60:.1f} min here after {progress.spent() / 60:.1f} "
-                              f"min of search (estimated from the measured speeds); give --time-budget "
-                              f"{math.ceil((progress.spent() + quickest) / 60 * 1.2)} or more")
+            raise LaminaError(
+                f"--time-budget {cfg.time_budget:g} min is too small to heal anything: the quickest "
+                f"candidate needs about {quickest / 60:.1f} min here after {progress.spent() / 60:.1f} "
+                f"min of search (estimated from the measured speeds); give --time-budget "
+                f"{math.ceil((progress.spent() + quickest) / 60 * 1.2)} or more"
+            )
         check_same_settings(work, run_settings(cfg), resume=False)  # the work folder starts here
         write_json(work / SEARCH_FILE, search)
     shapes = {s["name"]: s for s in search["shapes"]}
@@ -365,12 +424,27 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
             progress.say(f"probing {i}/{len(feasible)} {s['name']}")
             shape = Shape.of(s["shape"])
             student, _, _ = build_student(
-                task=task, teacher=teacher, teacher_tokenizer=tokenizer, teacher_name=cfg.model,
-                from_teacher=HEAL["strategy"], keep=shape.layers, calibration=calibration, seed=cfg.seed,
-                width=_widths(shape, full), importance=HEAL["importance"],
-                width_texts=lambda: _calibration_texts(raw["train"]), max_length=cfg.max_length)
-            ranking[s["name"]] = pr.probe_loss(student, batches, targets, loss=HEAL["loss"],
-                                               temperature=HEAL["temperature"], regression=task.is_regression)
+                task=task,
+                teacher=teacher,
+                teacher_tokenizer=tokenizer,
+                teacher_name=cfg.model,
+                from_teacher=HEAL["strategy"],
+                keep=shape.layers,
+                calibration=calibration,
+                seed=cfg.seed,
+                width=_widths(shape, full),
+                importance=HEAL["importance"],
+                width_texts=lambda: _calibration_texts(raw["train"]),
+                max_length=cfg.max_length,
+            )
+            ranking[s["name"]] = pr.probe_loss(
+                student,
+                batches,
+                targets,
+                loss=HEAL["loss"],
+                temperature=HEAL["temperature"],
+                regression=task.is_regression,
+            )
         write_json(ranking_path, ranking)
     order = sorted(ranking, key=lambda n: (ranking[n], n))
     for name, loss in ranking.items():
@@ -379,7 +453,7 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
     # 4. heal the best few, each a plain lamina distill run folder
     progress.start("heal")
     healed = []
-    for rank, name in enumerate(order[:cfg.heal]):
+    for rank, name in enumerate(order[: cfg.heal]):
         s, shape = shapes[name], Shape.of(shapes[name]["shape"])
         folder = work / "candidates" / shape.slug
         s["heal_estimate_seconds"] = round(_heal_estimate(shape, full, search, cfg, n_train, n_dev, rank == 0), 1)
@@ -395,15 +469,23 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
         s["drop"] = round(gap if greater_is_better(metric) else -gap, 4)
         s["status"] = "healed"
         healed.append(s)
-    for name in order[cfg.heal:]:
+    for name in order[cfg.heal :]:
         shapes[name]["status"] = "ranked, not healed"
 
     # 5. choose
     # ties: the fewer parameters (exact, so a resumed run breaks them as an uninterrupted one), then the faster
-    best = sorted(healed, key=lambda s: (-s["score"], s["measured"]["parameters"], -s["measured"]["samples_per_second"]))[0]
+    best = sorted(
+        healed, key=lambda s: (-s["score"], s["measured"]["parameters"], -s["measured"]["samples_per_second"])
+    )[0]
     within = best["drop"] <= cfg.max_drop
-    notice = None if within else (f"nothing met --max-drop {cfg.max_drop:g}: the closest, {best['name']}, drops "
-                                  f"{best['drop']:.2f} points; it is the answer in {cfg.output}")
+    notice = (
+        None
+        if within
+        else (
+            f"nothing met --max-drop {cfg.max_drop:g}: the closest, {best['name']}, drops "
+            f"{best['drop']:.2f} points; it is the answer in {cfg.output}"
+        )
+    )
     if notice:
         log(notice)
     progress.start("write")
@@ -411,11 +493,19 @@ def run_compress(cfg: CompressConfig, log=print) -> dict:
     progress.end()
     record["compress"] = {
         "budget": {"kind": cfg.budget.kind, "value": cfg.budget.value, "text": cfg.budget.text()},
-        "backend": cfg.backend, "metric": metric, "max_drop": cfg.max_drop, "reference": search["reference"],
-        "grid_size": search["grid_size"], "shapes": list(shapes.values()),
+        "backend": cfg.backend,
+        "metric": metric,
+        "max_drop": cfg.max_drop,
+        "reference": search["reference"],
+        "grid_size": search["grid_size"],
+        "shapes": list(shapes.values()),
         "heal": {**HEAL, "lr": cfg.lr, "epochs": cfg.epochs, "max_steps": cfg.max_steps, "batch_size": cfg.batch_size},
-        "chosen": best["name"], "within_max_drop": within, "notice": notice, "phases": progress.phases,
-        "time_budget_seconds": 60 * cfg.time_budget, "seconds_spent": round(progress.spent(), 2),
+        "chosen": best["name"],
+        "within_max_drop": within,
+        "notice": notice,
+        "phases": progress.phases,
+        "time_budget_seconds": 60 * cfg.time_budget,
+        "seconds_spent": round(progress.spent(), 2),
         "resumed": cfg.resume,
     }
     _write(cfg, record, best, work)
@@ -429,17 +519,37 @@ def _heal(cfg: CompressConfig, shape, full, folder: Path, done: bool, progress) 
         for partial in (folder, folder.with_name(folder.name + ".work")):
             shutil.rmtree(partial, ignore_errors=True)
         start = time.time()
-        run_distill(DistillConfig(
-            teacher=[cfg.model], task=cfg.task, task_options=cfg.task_options, data_dir=cfg.data_dir,
-            output=str(folder), student_from_teacher=HEAL["strategy"], keep=shape.layers, **_widths(shape, full),
-            importance=HEAL["importance"], loss=HEAL["loss"], temperature=HEAL["temperature"], epochs=cfg.epochs,
-            lr=cfg.lr, batch_size=cfg.batch_size, max_length=cfg.max_length, seed=cfg.seed,
-            max_train_samples=cfg.max_train_samples, max_eval_samples=cfg.max_eval_samples, max_steps=cfg.max_steps,
-            progress=False), log=lambda line: progress.log(f"  {line}"))
+        run_distill(
+            DistillConfig(
+                teacher=[cfg.model],
+                task=cfg.task,
+                task_options=cfg.task_options,
+                data_dir=cfg.data_dir,
+                output=str(folder),
+                student_from_teacher=HEAL["strategy"],
+                keep=shape.layers,
+                **_widths(shape, full),
+                importance=HEAL["importance"],
+                loss=HEAL["loss"],
+                temperature=HEAL["temperature"],
+                epochs=cfg.epochs,
+                lr=cfg.lr,
+                batch_size=cfg.batch_size,
+                max_length=cfg.max_length,
+                seed=cfg.seed,
+                max_train_samples=cfg.max_train_samples,
+                max_eval_samples=cfg.max_eval_samples,
+                max_steps=cfg.max_steps,
+                progress=False,
+            ),
+            log=lambda line: progress.log(f"  {line}"),
+        )
         (folder / "heal_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
     seconds = folder / "heal_seconds.txt"
-    return {"folder": f"candidates/{folder.name}",
-            "heal_seconds": float(seconds.read_text()) if seconds.is_file() else None}
+    return {
+        "folder": f"candidates/{folder.name}",
+        "heal_seconds": float(seconds.read_text()) if seconds.is_file() else None,
+    }
 
 
 def _score_candidate(cfg: CompressConfig, folder: Path, score, progress) -> tuple[float, dict]:
@@ -454,8 +564,17 @@ def _score_candidate(cfg: CompressConfig, folder: Path, score, progress) -> tupl
     exported = folder.with_name(f"{folder.name}-{cfg.backend}")
     if not (exported / "lamina_results.json").is_file():
         shutil.rmtree(exported, ignore_errors=True)
-        run_export(ExportConfig(model=str(folder), format=cfg.backend, output=str(exported), max_length=cfg.max_length,
-                                parity_samples=32, data_dir=cfg.data_dir), log=progress.log)
+        run_export(
+            ExportConfig(
+                model=str(folder),
+                format=cfg.backend,
+                output=str(exported),
+                max_length=cfg.max_length,
+                parity_samples=32,
+                data_dir=cfg.data_dir,
+            ),
+            log=progress.log,
+        )
     return score(get_format(cfg.backend).load(exported))
 
 
@@ -485,13 +604,24 @@ def _write(cfg: CompressConfig, record: dict, best: dict, work: Path) -> None:
         plot(c, tmp / "report" / "pareto.png")
         m, full = best["measured"], c["reference"]
         record["metrics"] = {k: v for k, v in best["metrics"].items()}
-        record["sizes"] = {"layers": best["shape"]["layers"], "parameters": m["parameters"],
-                           "bytes": weights_size_bytes(tmp), "shape": best["shape"],
-                           "layers_before": full["shape"]["layers"], "parameters_before": full["torch"]["parameters"]}
-        record["speeds"] = {"backend": cfg.backend, "samples_per_second": m["samples_per_second"],
-                            "speedup_vs_input": m["speedup"], "latency_ms_batch1": m["latency_ms"],
-                            "latency_ms_batch1_range": m["latency_range_ms"], "batch_size": m["batch_size"],
-                            "seq_len": m["seq_len"], "threads": m["threads"]}
+        record["sizes"] = {
+            "layers": best["shape"]["layers"],
+            "parameters": m["parameters"],
+            "bytes": weights_size_bytes(tmp),
+            "shape": best["shape"],
+            "layers_before": full["shape"]["layers"],
+            "parameters_before": full["torch"]["parameters"],
+        }
+        record["speeds"] = {
+            "backend": cfg.backend,
+            "samples_per_second": m["samples_per_second"],
+            "speedup_vs_input": m["speedup"],
+            "latency_ms_batch1": m["latency_ms"],
+            "latency_ms_batch1_range": m["latency_range_ms"],
+            "batch_size": m["batch_size"],
+            "seq_len": m["seq_len"],
+            "threads": m["threads"],
+        }
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)
         write_record(tmp / RESULTS_FILE, record)

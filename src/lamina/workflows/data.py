@@ -23,20 +23,25 @@ class Data(Workflow):
     def run(self, cfg: DataConfig, ctx: RunContext) -> dict:
         from lamina.tasks.summary import summarize_task
 
-        return summarize_task(cfg.task, data_dir=cfg.data_dir, tokenizer_model=cfg.model,
-                              task_options=cfg.task_options)
+        return summarize_task(cfg.task, data_dir=cfg.data_dir, tokenizer_model=cfg.model, task_options=cfg.task_options)
 
     def show(self, record, cfg, echo) -> None:
         from lamina.display import console, escape, table
 
         console.print(f"[bold]{record['task']}[/bold]: {record['description']}  (source: {record['source']})")
-        t = table(None, ("split", "examples", "labels", "tokens p50", "p90", "p95", "p99", "max", "truncated@128"),
-                  labels="left")
+        t = table(
+            None,
+            ("split", "examples", "labels", "tokens p50", "p90", "p95", "p99", "max", "truncated@128"),
+            labels="left",
+        )
         for name, s in record["splits"].items():
             lens = s["token_lengths"]
             labels = ", ".join(f"{k} {v}" for k, v in s["labels"].items()) if s["labels"] else s.get("label_range", "")
             t.add_row(
-                name, f"{s['examples']:,}", labels, *(str(lens[p]) for p in ("p50", "p90", "p95", "p99", "max")),
+                name,
+                f"{s['examples']:,}",
+                labels,
+                *(str(lens[p]) for p in ("p50", "p90", "p95", "p99", "max")),
                 "-" if s["truncated_at_128"] is None else f"{100 * s['truncated_at_128']:.1f}%",
             )
         console.print(t)

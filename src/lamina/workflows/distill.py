@@ -21,26 +21,38 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 
 
 class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
-    teacher: list[str] = setting(..., "Fine-tuned teacher (repeat for several).", min_length=1,
-                                 missing="give at least one --teacher (a fine-tuned model folder)")
+    teacher: list[str] = setting(
+        ...,
+        "Fine-tuned teacher (repeat for several).",
+        min_length=1,
+        missing="give at least one --teacher (a fine-tuned model folder)",
+    )
     teacher_weights: list[float] | None = setting(None, "Weight of each teacher, e.g. 0.7,0.3 (default equal).")
     method: str = setting("standard", "Distillation method (see `lamina methods`).")
-    method_options: OptionMap = setting({}, "The method's own settings, NAME=VALUE (repeatable).",
-                                        flag="--method-option")
+    method_options: OptionMap = setting(
+        {}, "The method's own settings, NAME=VALUE (repeatable).", flag="--method-option"
+    )
     student: str | None = setting(None, "Student model (path or alias).")
     student_from_teacher: str | None = setting(None, "Copy teacher layers chosen by this strategy.")
-    keep: int | None = setting(None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder "
-                                  "layers).", ge=1)
-    keep_decoder: int | None = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
-                                          "by the same (data-free) strategy.", ge=1)
-    strategy_options: OptionMap = setting({}, "Options of the --student-from-teacher strategy, NAME=VALUE.",
-                                          flag="--strategy-option")
+    keep: int | None = setting(
+        None, "Student layers (with --student-from-teacher; an encoder-decoder's encoder layers).", ge=1
+    )
+    keep_decoder: int | None = setting(
+        None,
+        "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen by the same (data-free) strategy.",
+        ge=1,
+    )
+    strategy_options: OptionMap = setting(
+        {}, "Options of the --student-from-teacher strategy, NAME=VALUE.", flag="--strategy-option"
+    )
     ffn: int | None = setting(None, "With --student-from-teacher: FFN neurons the student keeps per layer.", ge=1)
-    heads: int | None = setting(None, "With --student-from-teacher: attention heads the student keeps per layer.",
-                                   ge=1)
+    heads: int | None = setting(None, "With --student-from-teacher: attention heads the student keeps per layer.", ge=1)
     hidden: int | None = setting(None, "With --student-from-teacher: hidden channels the student keeps.", ge=1)
-    importance: str = setting("activation", "With --ffn/--heads/--hidden: how the teacher's units are ranked "
-                              "(see `lamina importance`; activation reads 256 training examples).")
+    importance: str = setting(
+        "activation",
+        "With --ffn/--heads/--hidden: how the teacher's units are ranked "
+        "(see `lamina importance`; activation reads 256 training examples).",
+    )
     student_config: str | None = setting(None, "Random init from a config (folder, JSON file or JSON text).")
     student_first_n: int | None = setting(None, "First N layers of --student (default minilm-l6).", ge=1)
     loss: dict[str, float] = setting({"kd": 1.0}, "Weighted losses, e.g. kd=1,pkd=100 (see `lamina losses`).")
@@ -50,10 +62,14 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
     cache: bool = setting(True, "Teacher-output cache on disk.")
     cache_dtype: Literal["float16", "float32"] = setting("float16", "Cached outputs' dtype: float16 or float32.")
     cache_dir: str | None = setting(None, "Cache folder (default: lamina's cache).")
-    cache_top_k: int | None = setting(None, "Token-level KD (causal-lm, seq2seq): cache the teacher's K most probable "
-                                         "tokens per target token and the rest's mass, read instead of running the "
-                                         "teacher every step (default: off, the full vocabulary online; 64 is a "
-                                         "provisional choice).", ge=1)
+    cache_top_k: int | None = setting(
+        None,
+        "Token-level KD (causal-lm, seq2seq): cache the teacher's K most probable "
+        "tokens per target token and the rest's mass, read instead of running the "
+        "teacher every step (default: off, the full vocabulary online; 64 is a "
+        "provisional choice).",
+        ge=1,
+    )
     noise: float = setting(0.0, "Replace input tokens with this probability.", ge=0, lt=1)
     noise_side: Literal["student", "both"] = setting("student", "Noise on the student, or both (turns the cache off).")
     prefinetune_epochs: float = setting(0.0, "Hard-label epochs of the student first.", ge=0)
@@ -113,8 +129,9 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
             else:
                 owners = [n for n in METHODS.names() if key in METHODS.get(n).Options.model_fields]
                 if owners:
-                    raise ValueError(f"--{key.replace('_', '-')} is a setting of --method {owners[0]}, "
-                                     f"not of '{method}'")
+                    raise ValueError(
+                        f"--{key.replace('_', '-')} is a setting of --method {owners[0]}, not of '{method}'"
+                    )
         values["method_options"] = routed
         return values
 
@@ -130,11 +147,15 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         if self.teacher_weights is not None and len(self.teacher_weights) != len(self.teacher):
             raise ValueError(f"{len(self.teacher_weights)} teacher weights for {len(self.teacher)} teachers")
         if self.keep_decoder is not None and self.student_from_teacher is None:
-            raise ValueError("--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
-                             "layers the student keeps)")
+            raise ValueError(
+                "--keep-decoder goes with --student-from-teacher STRATEGY --keep N (the teacher's decoder "
+                "layers the student keeps)"
+            )
         if self.widths and self.student_from_teacher is None:
-            raise ValueError("--ffn/--heads/--hidden shape a student cut from the teacher: give --student-from-teacher "
-                             "STRATEGY --keep N")
+            raise ValueError(
+                "--ffn/--heads/--hidden shape a student cut from the teacher: give --student-from-teacher "
+                "STRATEGY --keep N"
+            )
         from lamina.importance import IMPORTANCE
 
         IMPORTANCE.get(self.importance)
@@ -144,7 +165,6 @@ class DistillConfig(TaskSettings, TrainSettings, MaskSettings):
         except ValidationError as exc:
             raise ValueError(describe_error(exc, flags=set(self.method_options), model=method.Options)) from None
         return self
-
 
     @property
     def widths(self) -> dict:
@@ -200,11 +220,21 @@ class Distill(Workflow):
 
     def lineage_summary(self, record: dict) -> dict:
         teachers = (record.get("distill") or {}).get("teachers") or [{}]
-        return {"strategy": (record.get("config") or {}).get("student_from_teacher"),
-                "layers_before": teachers[0].get("layers")}
+        return {
+            "strategy": (record.get("config") or {}).get("student_from_teacher"),
+            "layers_before": teachers[0].get("layers"),
+        }
 
-    def card(self, folder, record: dict, *, name: str, task,
-             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+    def card(
+        self,
+        folder,
+        record: dict,
+        *,
+        name: str,
+        task,
+        auto_class: str = "AutoModelForSequenceClassification",
+        **context,
+    ) -> list[str]:
         """The model card of a distilled student: teachers, initialisation, losses and scores."""
         from lamina.models.card import fmt_params, front_matter, layerdrop_lines, provenance, scores_table, usage
 
@@ -223,13 +253,16 @@ class Distill(Workflow):
             "",
             f"- **Teacher(s):** {teachers}",
             f"- **Method:** `{d.get('method', 'standard')}`"
-            + (f" ({', '.join(f'{k}={v}' for k, v in d['method_options'].items())})" if d.get("method_options") else ""),
+            + (
+                f" ({', '.join(f'{k}={v}' for k, v in d['method_options'].items())})" if d.get("method_options") else ""
+            ),
             f"- **Student initialisation:** {d['student_init']} ({sizes['layers']} layers, "
             f"{fmt_params(sizes['parameters'])} parameters)",
             f"- **Loss:** {losses}; temperature {d['temperature']}; layer map ({cfg['layer_map']}) {maps}",
             f"- **Teacher-output cache:** {d['cache']}",
             f"- **Token noise:** {d['noise'] or 'none'}; student pre-fine-tuning: {d['prefinetune_epochs']} epochs",
-            f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+            f"- **Training examples:** {tr['train_examples']:,}"
+            + (" (subset)" if cfg.get("max_train_samples") else ""),
             f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
             f"{cfg['max_length']}, seed {cfg['seed']}; {tr['global_steps']} steps, best checkpoint {tr['best_checkpoint']}",
             *layerdrop_lines(cfg, " (student)"),
@@ -320,19 +353,29 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
     teachers = load_teachers(cfg.teacher, task, objective)
     t_name, t_model, t_tok = teachers[0]
     student, tokenizer, init = build_student(
-        task=task, teacher=t_model, teacher_tokenizer=t_tok, teacher_name=t_name, student=cfg.student,
-        from_teacher=cfg.student_from_teacher, keep=cfg.keep, keep_decoder=cfg.keep_decoder,
+        task=task,
+        teacher=t_model,
+        teacher_tokenizer=t_tok,
+        teacher_name=t_name,
+        student=cfg.student,
+        from_teacher=cfg.student_from_teacher,
+        keep=cfg.keep,
+        keep_decoder=cfg.keep_decoder,
         student_config=cfg.student_config,
-        first_n=cfg.student_first_n, calibration=_calibration(raw["train"]), seed=cfg.seed,
-        strategy_options=cfg.strategy_options, width=cfg.widths, importance=cfg.importance,
-        width_texts=lambda: _calibration_texts(raw["train"]), max_length=cfg.max_length,
+        first_n=cfg.student_first_n,
+        calibration=_calibration(raw["train"]),
+        seed=cfg.seed,
+        strategy_options=cfg.strategy_options,
+        width=cfg.widths,
+        importance=cfg.importance,
+        width_texts=lambda: _calibration_texts(raw["train"]),
+        max_length=cfg.max_length,
     )
     if tokenizer is None and objective.reads_text:
         raise LaminaError("no tokenizer: the teacher folder must hold one")
     if tokenizer is not None:
         tokenizer.padding_side = "right"  # cached token states are stored left-aligned
-    specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map,
-                          loss_weights=weights)
+    specs = teacher_specs(teachers, student, weights=cfg.teacher_weights, layer_map=cfg.layer_map, loss_weights=weights)
     foreign = foreign_teachers(teachers, specs, tokenizer, student_name=cfg.student or "student", task=task, cfg=cfg)
     if cfg.cache_top_k:
         check_top_k_vocabulary(cfg.cache_top_k, t_model, student, t_name, cfg.student or "student")
@@ -349,59 +392,108 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         teachers[i][2].padding_side = "right"
         train = add_teacher_tokenization(train, data.train_rows, i, teachers[i][2], cfg.max_length)
     method_options = method.Options(**cfg.method_options)
-    train, method_data = method.split_training_set(train, cfg=cfg, task=task, tokenizer=tokenizer,
-                                                   options=method_options, log=log)
+    train, method_data = method.split_training_set(
+        train, cfg=cfg, task=task, tokenizer=tokenizer, options=method_options, log=log
+    )
     train = train.add_column("idx", list(range(len(train))))
     pad = dict(pad_to_max_length=cfg.pad_to_max_length, max_length=cfg.max_length)
     own = {i: padding_collator(teachers[i][2], **pad) for i in sorted(foreign)}
     collator = DistillCollator(data.collator, own)
-    args = training_arguments(cfg, work, num_examples=len(train),
-                              **{"remove_unused_columns": False, "label_names": ["labels"],
-                                 **objective.trainer_settings(task)})
+    args = training_arguments(
+        cfg,
+        work,
+        num_examples=len(train),
+        **{"remove_unused_columns": False, "label_names": ["labels"], **objective.trainer_settings(task)},
+    )
 
     cache_state = cache_decision(cfg, method, task)
     if cache_state is None:
         own_inputs = {i: (teacher_view_of(train, i), DistillCollator(c)) for i, c in own.items()}
-        cache_state = open_caches(specs, train, collator, cfg=cfg, args=args, log=log, own_inputs=own_inputs,
-                                  positions=TokenPositions.of(student))
+        cache_state = open_caches(
+            specs,
+            train,
+            collator,
+            cfg=cfg,
+            args=args,
+            log=log,
+            own_inputs=own_inputs,
+            positions=TokenPositions.of(student),
+        )
     log(f"teacher-output cache {cache_state}")
 
     if cfg.prefinetune_epochs > 0 and not checkpoint:  # a hard-label warm-up of the student
         pre_args = training_arguments(
-            cfg, work / "prefinetune", num_examples=len(train), num_train_epochs=cfg.prefinetune_epochs,
-            eval_strategy="no", save_strategy="no", load_best_model_at_end=False, report_to=[])
-        Trainer(model=student, args=pre_args, train_dataset=train.remove_columns("idx"),
-                processing_class=tokenizer, data_collator=DistillCollator(data.collator)).train()
+            cfg,
+            work / "prefinetune",
+            num_examples=len(train),
+            num_train_epochs=cfg.prefinetune_epochs,
+            eval_strategy="no",
+            save_strategy="no",
+            load_best_model_at_end=False,
+            report_to=[],
+        )
+        Trainer(
+            model=student,
+            args=pre_args,
+            train_dataset=train.remove_columns("idx"),
+            processing_class=tokenizer,
+            data_collator=DistillCollator(data.collator),
+        ).train()
 
     held, mask_info = hold_mask(student, cfg.mask, init=cfg.mask_init, seed=cfg.seed)
     if held is not None:  # a sparse student: the mask is held through KD
         callbacks = [*(callbacks or []), held]
         record["mask"] = mask_info
-    module = DistillModule(student, make_projections(student, specs),
-                           teachers=[s.model for s in specs] if method.trains_teachers else None)
+    module = DistillModule(
+        student, make_projections(student, specs), teachers=[s.model for s in specs] if method.trains_teachers else None
+    )
     layerdrop = apply_layerdrop(student, cfg.layerdrop, seed=cfg.seed)
-    noise = Noise(p=cfg.noise, side=cfg.noise_side, vocab_size=getattr(student.config, "vocab_size", 0),
-                  special_ids=list(tokenizer.all_special_ids) if tokenizer is not None else [], seed=cfg.seed)
+    noise = Noise(
+        p=cfg.noise,
+        side=cfg.noise_side,
+        vocab_size=getattr(student.config, "vocab_size", 0),
+        special_ids=list(tokenizer.all_special_ids) if tokenizer is not None else [],
+        seed=cfg.seed,
+    )
     record["model"] = cfg.student or init["init"]
     s_layers = get_adapter(student).num_layers(student.config)
     with no_trace_if_refused(work):  # a method refusing its data (seqkd: another teacher's targets)
         trainer = method(
-            model=module, args=args, train_dataset=train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
-            data_collator=collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
-            teachers=specs, loss_weights=weights, temperature=cfg.temperature, noise=noise,
-            student_num_layers=s_layers, method_options=method_options, method_data=method_data,
+            model=module,
+            args=args,
+            train_dataset=train,
+            eval_dataset=data.evals["dev"],
+            processing_class=tokenizer,
+            data_collator=collator,
+            compute_metrics=objective.compute_metrics(task),
+            callbacks=callbacks,
+            teachers=specs,
+            loss_weights=weights,
+            temperature=cfg.temperature,
+            noise=noise,
+            student_num_layers=s_layers,
+            method_options=method_options,
+            method_data=method_data,
         )
-    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, data=data)
+    train_output, metrics = train_and_evaluate(
+        trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task, objective=objective, data=data
+    )
     trainer.after_training([tok for _, _, tok in teachers])
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["distill"] = {
         "method": method.name,
         "method_options": dict(cfg.method_options),
         "method_record": trainer.method_record(),
-        "teachers": [{"name": s.name, "weight": s.weight, "layers": s.num_layers, "layer_map": s.layer_map,
-                      "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's"}
-                     for i, s in enumerate(specs)],
+        "teachers": [
+            {
+                "name": s.name,
+                "weight": s.weight,
+                "layers": s.num_layers,
+                "layer_map": s.layer_map,
+                "tokenizer": f"its own ({len(teachers[i][2])} tokens)" if i in foreign else "the student's",
+            }
+            for i, s in enumerate(specs)
+        ],
         "student_init": init["init"],
         **{f"student_{k}": init[k] for k in ("kept_layers", "kept_decoder_layers", "width") if k in init},
         "losses": weights,
@@ -412,9 +504,12 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         "prefinetune_epochs": cfg.prefinetune_epochs,
         "projections": sorted(int(k) for k in module.projections.keys()),
     }
-    record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
-                          "train_examples": len(train), "eval_examples": {s: len(d) for s, d in data.evals.items()},
-                          **data.info}
+    record["training"] = {
+        **training_summary(trainer, train_output, metrics, checkpoint),
+        "train_examples": len(train),
+        "eval_examples": {s: len(d) for s, d in data.evals.items()},
+        **data.info,
+    }
     record["sizes"] = {"layers": s_layers, "parameters": parameter_count(student), "shape": model_shape(student)}
 
     def save(tmp):
@@ -422,8 +517,14 @@ def run_distill(cfg: DistillConfig, *, callbacks=None, log=print) -> dict:
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
 
-    finish_run(cfg, work, record, save=save, main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
-                                           auto_class=objective.auto_class_for(student)))
+    finish_run(
+        cfg,
+        work,
+        record,
+        save=save,
+        main_process=trainer.is_world_process_zero(),
+        card=lambda tmp: write_card(
+            tmp, record, task=task, name=Path(cfg.output).name, auto_class=objective.auto_class_for(student)
+        ),
+    )
     return record
-

@@ -19,28 +19,37 @@ class EvalConfig(TaskSettings, SpeedSettings):
     model: str = setting(..., "Local folder, Hugging Face hub id, or bundled alias of the model to score.")
     split: Literal["dev", "train"] = setting("dev", "dev or train.")
     backend: str = setting(
-        "torch", "torch: a PyTorch folder (fp32, or a torch-int8 export); onnx: an ONNX export run by ONNX Runtime "
-        "(onnx or onnx-int8).")
+        "torch",
+        "torch: a PyTorch folder (fp32, or a torch-int8 export); onnx: an ONNX export run by ONNX Runtime "
+        "(onnx or onnx-int8).",
+    )
     max_length: int = setting(128, "Tokens per example (truncation); tokens per block for --task mlm.", ge=2)
     batch_size: int = setting(64, "Batch size for scoring.", ge=1)
     max_samples: int | None = setting(
-        None, "Score a seeded subset of N examples (stratified by label for classification; the first N blocks "
-        "for --task mlm).", ge=1)
+        None,
+        "Score a seeded subset of N examples (stratified by label for classification; the first N blocks "
+        "for --task mlm).",
+        ge=1,
+    )
     seed: int = setting(42, "Seed of the subset (and of the masking for --task mlm).")
     speed_batch_sizes: list[int] = setting([1, 8, 32], "Batch sizes timed, e.g. 1,8,32.")
     threads: int | None = setting(None, "CPU threads while timing (default: torch's).", ge=1)
     depths: list[int] | None = setting(
-        None, "Also score copies pruned to these layer counts, e.g. 4,3,2, with no retraining (prune-on-demand, "
-        "as after LayerDrop).")
+        None,
+        "Also score copies pruned to these layer counts, e.g. 4,3,2, with no retraining (prune-on-demand, "
+        "as after LayerDrop).",
+    )
     strategy: str = setting("alternate", "Which layers --depths keeps (a data-free strategy).")
     strategy_options: OptionMap = setting({}, "Options of that strategy, NAME=VALUE.", flag="--strategy-option")
     json_path: str | None = setting(None, "Also write the results JSON here.", flag="--json")
-    output: str | None = setting(None, "Write the results record into this folder (lamina_results.json).",
-                                    flag="-o")
+    output: str | None = setting(None, "Write the results record into this folder (lamina_results.json).", flag="-o")
     overwrite: bool = setting(False, "Replace an existing --output folder.")
     logit_bias: OptionMap = setting(
-        {}, "Image tasks: add VALUE to class LABEL's logit before scoring, LABEL=VALUE (Hinton et al.'s bias "
-        "correction after a class was left out of the transfer set).", flag="--logit-bias")
+        {},
+        "Image tasks: add VALUE to class LABEL's logit before scoring, LABEL=VALUE (Hinton et al.'s bias "
+        "correction after a class was left out of the transfer set).",
+        flag="--logit-bias",
+    )
 
     @field_validator("depths", "speed_batch_sizes", mode="before")
     @classmethod
@@ -134,11 +143,17 @@ class Eval(Workflow):
 
         rows = record["depths"]
         names = list(rows[0]["metrics"])
-        t = table(f"pruned without retraining ({record['config']['strategy']})",
-                  ["layers", "kept layers", *names, "parameters"] + (["speed-up"] if "speedup" in rows[0] else []))
+        t = table(
+            f"pruned without retraining ({record['config']['strategy']})",
+            ["layers", "kept layers", *names, "parameters"] + (["speed-up"] if "speedup" in rows[0] else []),
+        )
         for r in rows:
-            cells = [str(r["layers"]), ",".join(map(str, r["kept_layers"])),
-                     *[metric_cell(k, r["metrics"][k]) for k in names], f"{r['parameters']:,}"]
+            cells = [
+                str(r["layers"]),
+                ",".join(map(str, r["kept_layers"])),
+                *[metric_cell(k, r["metrics"][k]) for k in names],
+                f"{r['parameters']:,}",
+            ]
             if "speedup" in r:
                 cells.append(f"{r['speedup']:.2f}x")
             t.add_row(*cells)
@@ -161,16 +176,19 @@ def _speeds(model, *, speed_seq_len, speed_batch_sizes, threads, repeats=5, gene
     per_batch = {}
     for bs in speed_batch_sizes:
         r = measure_throughput(model, batch_size=bs, seq_len=seq, threads=threads, repeats=repeats)
-        per_batch[str(bs)] = {k: r[k] for k in ("seconds_per_batch", "seconds_min", "seconds_max",
-                                                "samples_per_second")}
+        per_batch[str(bs)] = {
+            k: r[k] for k in ("seconds_per_batch", "seconds_min", "seconds_max", "samples_per_second")
+        }
     largest = per_batch[str(max(speed_batch_sizes))]
     one = per_batch.get("1")
     extra = {}
     if generation:  # greedy decoding with the KV cache, a prompt of half the sequence length
-        g = measure_generation(model, batch_size=1, prompt_len=max(1, seq // 2), new_tokens=max(1, seq // 2),
-                               threads=threads)
-        extra["generation"] = {k: g[k] for k in ("batch_size", "prompt_len", "new_tokens", "seconds_per_call",
-                                                 "tokens_per_second")}
+        g = measure_generation(
+            model, batch_size=1, prompt_len=max(1, seq // 2), new_tokens=max(1, seq // 2), threads=threads
+        )
+        extra["generation"] = {
+            k: g[k] for k in ("batch_size", "prompt_len", "new_tokens", "seconds_per_call", "tokens_per_second")
+        }
     return {
         **extra,
         "backend": r["backend"],
@@ -182,8 +200,10 @@ def _speeds(model, *, speed_seq_len, speed_batch_sizes, threads, repeats=5, gene
         "latency_ms_batch1": 1000 * one["seconds_per_batch"] if one else None,
         "latency_ms_batch1_range": [1000 * one["seconds_min"], 1000 * one["seconds_max"]] if one else None,
         "samples_per_second": largest["samples_per_second"],
-        "samples_per_second_range": [max(speed_batch_sizes) / largest["seconds_max"],
-                                     max(speed_batch_sizes) / largest["seconds_min"]],
+        "samples_per_second_range": [
+            max(speed_batch_sizes) / largest["seconds_max"],
+            max(speed_batch_sizes) / largest["seconds_min"],
+        ],
         "samples_per_second_batch_size": max(speed_batch_sizes),
     }
 
@@ -205,8 +225,10 @@ def run_eval(cfg: EvalConfig) -> dict:
     objective = objective_for(task)
     chosen = get_strategy(cfg.strategy, **cfg.strategy_options) if cfg.depths else None
     if chosen is not None and chosen.needs_calibration:
-        raise LaminaError(f"--depths prunes with a data-free strategy ({', '.join(available_strategies(data_free=True))}), "
-                          f"not '{cfg.strategy}'")
+        raise LaminaError(
+            f"--depths prunes with a data-free strategy ({', '.join(available_strategies(data_free=True))}), "
+            f"not '{cfg.strategy}'"
+        )
     record = new_record("eval", model=cfg.model, task=task.name, config=cfg.model_dump(), seed=cfg.seed)
     if cfg.logit_bias and objective.reads_text:
         raise LaminaError(f"--logit-bias is for image tasks (mnist, fashion-mnist, digits), not '{task.name}'")
@@ -230,8 +252,12 @@ def run_eval(cfg: EvalConfig) -> dict:
         "shape": model_shape(model.config),
     }
     record["backend"] = exported_format(source) or "torch"
-    speed_opts = dict(speed_seq_len=cfg.speed_seq_len, speed_batch_sizes=cfg.speed_batch_sizes, threads=cfg.threads,
-                      generation=objective.generates)
+    speed_opts = dict(
+        speed_seq_len=cfg.speed_seq_len,
+        speed_batch_sizes=cfg.speed_batch_sizes,
+        threads=cfg.threads,
+        generation=objective.generates,
+    )
     if cfg.speed and objective.reads_text:  # (the timing helper feeds token ids)
         record["speeds"] = _speeds(model, **speed_opts)
     if cfg.depths:
@@ -246,8 +272,10 @@ def run_eval(cfg: EvalConfig) -> dict:
                 row["speeds"] = _speeds(pruned, **speed_opts)
                 row["speedup"] = row["speeds"]["samples_per_second"] / record["speeds"]["samples_per_second"]
                 if "generation" in row["speeds"]:
-                    row["generation_speedup"] = (row["speeds"]["generation"]["tokens_per_second"]
-                                                 / record["speeds"]["generation"]["tokens_per_second"])
+                    row["generation_speedup"] = (
+                        row["speeds"]["generation"]["tokens_per_second"]
+                        / record["speeds"]["generation"]["tokens_per_second"]
+                    )
             rows.append(row)
         record["depths"] = rows
     return finish_record(record)

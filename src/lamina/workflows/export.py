@@ -25,19 +25,24 @@ def _formats_help() -> str:
 
 class ExportConfig(ModelSettings, DataSettings, OutputSettings):
     format: str = setting("onnx-int8", _formats_help())
-    task: str | None = setting(None, "Also score the exported model and the PyTorch one on this task's dev set "
-                                  "(a GLUE name or bbc-news) and record the change.", flag="-t")
+    task: str | None = setting(
+        None,
+        "Also score the exported model and the PyTorch one on this task's dev set "
+        "(a GLUE name or bbc-news) and record the change.",
+        flag="-t",
+    )
     parity_data: str | None = setting(
-        None, "Text the parity check runs on: a .txt/.tsv/.csv/.jsonl file, a GLUE task name, or bbc-news "
-        "(default: --task's training text, else bbc-news).")
+        None,
+        "Text the parity check runs on: a .txt/.tsv/.csv/.jsonl file, a GLUE task name, or bbc-news "
+        "(default: --task's training text, else bbc-news).",
+    )
     parity_samples: int = setting(128, "Texts the parity check compares (sampled with seed 0).", ge=1)
     max_length: int = setting(128, "Tokens per text in the parity check and the dev scoring.", ge=2)
     max_samples: int | None = setting(None, "Score a seeded subset of the dev set (with --task).", ge=1)
     batch_size: int = setting(64, "Batch size of the dev scoring.", ge=1)
     seed: int = setting(42, "Seed of the dev subset.")
     max_diff: float = setting(1e-4, "fp32 ONNX: the largest allowed |logit difference| against PyTorch.", gt=0)
-    min_agreement: float = setting(0.99, "int8: the smallest allowed argmax agreement with fp32 PyTorch.",
-                                   ge=0, le=1)
+    min_agreement: float = setting(0.99, "int8: the smallest allowed argmax agreement with fp32 PyTorch.", ge=0, le=1)
     # not calibration (the int8 formats quantise dynamically): the text of the parity check, unlike
     # prune's and inspect's --calib-data
     renamed = {"calib_data": "parity_data", "calib_samples": "parity_samples"}
@@ -92,11 +97,15 @@ class Export(Workflow):
 
         p = record["export"]["parity"]
         check = get_format(record["export"]["format"]).parity_text(p)
-        echo(f"{record['export']['format']}: {check} on {p['texts']} texts; "
-             f"{record['sizes']['bytes'] / 1e6:.1f} MB (PyTorch fp32 {record['sizes']['bytes_before'] / 1e6:.1f} MB)")
+        echo(
+            f"{record['export']['format']}: {check} on {p['texts']} texts; "
+            f"{record['sizes']['bytes'] / 1e6:.1f} MB (PyTorch fp32 {record['sizes']['bytes_before'] / 1e6:.1f} MB)"
+        )
         if record.get("metrics"):
-            echo(f"{record['task']} dev: {scores_text(record['metrics'])} "
-                 f"(PyTorch fp32: {scores_text(record['export']['reference_metrics'])})")
+            echo(
+                f"{record['task']} dev: {scores_text(record['metrics'])} "
+                f"(PyTorch fp32: {scores_text(record['export']['reference_metrics'])})"
+            )
         echo(f"saved to {cfg.output} (model card: {cfg.output}/README.md)")
 
     def exported_format(self, record: dict) -> str | None:
@@ -117,11 +126,17 @@ class Export(Workflow):
         fmt, p = ex["format"], ex["parity"]
         form = get_format(fmt)
         lines = [
-            "---", "tags:", "- lamina", f"- {fmt}", "---", "",
+            "---",
+            "tags:",
+            "- lamina",
+            f"- {fmt}",
+            "---",
+            "",
             f"# {name}",
             "",
             f"`{record['model']}` exported for deployment by lamina (`lamina export --format {fmt}`): "
-            + form.card.format(opset=ex.get("opset")) + ".",
+            + form.card.format(opset=ex.get("opset"))
+            + ".",
             "",
             "## Checks at export",
             "",
@@ -133,8 +148,13 @@ class Export(Workflow):
         ]
         if record.get("metrics"):
             ref = ex["reference_metrics"]
-            lines += ["", f"## Scores ({record['task']} dev)", "", "| metric | PyTorch fp32 | exported | change |",
-                      "|---|---:|---:|---:|"]
+            lines += [
+                "",
+                f"## Scores ({record['task']} dev)",
+                "",
+                "| metric | PyTorch fp32 | exported | change |",
+                "|---|---:|---:|---:|",
+            ]
             for k, v in record["metrics"].items():
                 scale = 100 if is_fraction(k, v) else 1
                 lines.append(f"| {k} | {scale * ref[k]:.2f} | {scale * v:.2f} | {scale * (v - ref[k]):+.2f} |")
@@ -182,9 +202,12 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
     texts, parity_source = _texts(cfg)
     from lamina.models.width import model_shape
 
-    record["sizes"] = {"layers": getattr(model.config, "num_hidden_layers", None),
-                       "parameters": parameter_count(model), "bytes_before": weights_size_bytes(source),
-                       "shape": model_shape(model)}
+    record["sizes"] = {
+        "layers": getattr(model.config, "num_hidden_layers", None),
+        "parameters": parameter_count(model),
+        "bytes_before": weights_size_bytes(source),
+        "shape": model_shape(model),
+    }
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         exported, names = form.export(model, tokenizer, tmp, texts, cfg.max_length)
         # every setting written out (id2label included even when it is the default LABEL_i)
@@ -192,8 +215,13 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
         tokenizer.save_pretrained(tmp)
         p = ex.parity(model, exported, tokenizer, texts, max_length=cfg.max_length)
         p["source"] = parity_source
-        record["export"] = {"format": form.name, "inputs": names, "opset": form.opset, "parity": p,
-                            "source_path": source}
+        record["export"] = {
+            "format": form.name,
+            "inputs": names,
+            "opset": form.opset,
+            "parity": p,
+            "source_path": source,
+        }
         failure = form.parity_failure(p, max_diff=cfg.max_diff, min_agreement=cfg.min_agreement)
         if failure:
             raise LaminaError(f"parity check failed: {failure}")
@@ -202,13 +230,20 @@ def run_export(cfg: ExportConfig, log=print) -> dict:
             from lamina.tasks.objectives import ScoreSettings, objective_for
 
             task = get_task(cfg.task)
-            settings = ScoreSettings(split="dev", data_dir=cfg.data_dir, max_samples=cfg.max_samples,
-                                     seed=cfg.seed, max_length=cfg.max_length, batch_size=cfg.batch_size)
+            settings = ScoreSettings(
+                split="dev",
+                data_dir=cfg.data_dir,
+                max_samples=cfg.max_samples,
+                seed=cfg.seed,
+                max_length=cfg.max_length,
+                batch_size=cfg.batch_size,
+            )
             score = objective_for(task).scorer(task, tokenizer, settings, record)
             record["export"]["reference_metrics"] = score(model)
             record["metrics"] = score(exported)
-            record["export"]["metric_change"] = {k: record["metrics"][k] - v
-                                                 for k, v in record["export"]["reference_metrics"].items()}
+            record["export"]["metric_change"] = {
+                k: record["metrics"][k] - v for k, v in record["export"]["reference_metrics"].items()
+            }
         record["sizes"]["bytes"] = weights_size_bytes(tmp)
         finish_record(record)
         write_card(tmp, record, name=Path(cfg.output).name)

@@ -21,12 +21,16 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 
 
 class FinetuneConfig(TaskSettings, TrainSettings, MaskSettings):
-    model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
-                         "smollm2-135m).")
+    model: str = setting(
+        DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, smollm2-135m)."
+    )
     init_config: str | None = setting(
-        None, "Train a model from scratch from this config (a folder, JSON file or JSON text with a model_type, e.g. "
+        None,
+        "Train a model from scratch from this config (a folder, JSON file or JSON text with a model_type, e.g. "
         "a small BART for --task multi30k), with a byte-level BPE tokenizer trained on the training text "
-        "(key init_config in config files and recipes).", flag="--model-config")
+        "(key init_config in config files and recipes).",
+        flag="--model-config",
+    )
     tokenizer_vocab: int = setting(8000, "--model-config: vocabulary size of the BPE tokenizer trained.", ge=300)
 
     @model_validator(mode="after")
@@ -47,8 +51,16 @@ class Finetune(Workflow):
     def run(self, cfg: FinetuneConfig, ctx: RunContext) -> dict:
         return run_finetune(cfg, callbacks=ctx.callbacks)
 
-    def card(self, folder, record: dict, *, name: str, task,
-             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+    def card(
+        self,
+        folder,
+        record: dict,
+        *,
+        name: str,
+        task,
+        auto_class: str = "AutoModelForSequenceClassification",
+        **context,
+    ) -> list[str]:
         """The model card of a fine-tuned model: source, task, training settings and dev scores."""
         from lamina.models.card import fmt_params, front_matter, layerdrop_lines, provenance, scores_table, usage
 
@@ -63,7 +75,8 @@ class Finetune(Workflow):
             "",
             f"- **Source model:** `{record['model']}` ({sizes['layers']} layers, {fmt_params(sizes['parameters'])} parameters)",
             f"- **Task:** `{task.name}`; labels: {list(task.labels) if task.labels else 'regression (one score)'}",
-            f"- **Training examples:** {tr['train_examples']:,}" + (" (subset)" if cfg.get("max_train_samples") else ""),
+            f"- **Training examples:** {tr['train_examples']:,}"
+            + (" (subset)" if cfg.get("max_train_samples") else ""),
             f"- **Evaluation examples:** {tr['eval_examples']}",
             f"- **Settings:** {cfg['epochs']} epochs, lr {cfg['lr']}, batch {cfg['batch_size']}, max length "
             f"{cfg['max_length']}, warm-up {cfg['warmup_ratio']}, weight decay {cfg['weight_decay']}, seed {cfg['seed']}",
@@ -148,11 +161,18 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
 
     args = training_arguments(cfg, work, num_examples=len(data.train), **objective.trainer_settings(task))
     trainer = Trainer(
-        model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"], processing_class=tokenizer,
-        data_collator=data.collator, compute_metrics=objective.compute_metrics(task), callbacks=callbacks,
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.evals["dev"],
+        processing_class=tokenizer,
+        data_collator=data.collator,
+        compute_metrics=objective.compute_metrics(task),
+        callbacks=callbacks,
     )
-    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, data=data)
+    train_output, metrics = train_and_evaluate(
+        trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task, objective=objective, data=data
+    )
     record["metrics"] = {k: v for k, v in metrics.items() if k in task.metrics}
     record["training"] = {
         **training_summary(trainer, train_output, metrics, checkpoint),
@@ -161,10 +181,20 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         "source_path": source,
         **data.info,
     }
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
-                       "shape": model_shape(model)}
+    record["sizes"] = {
+        "layers": get_adapter(model).num_layers(model.config),
+        "parameters": parameter_count(model),
+        "shape": model_shape(model),
+    }
 
-    finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)), main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
-                                           auto_class=objective.auto_class_for(model)))
+    finish_run(
+        cfg,
+        work,
+        record,
+        save=lambda tmp: trainer.save_model(str(tmp)),
+        main_process=trainer.is_world_process_zero(),
+        card=lambda tmp: write_card(
+            tmp, record, task=task, name=Path(cfg.output).name, auto_class=objective.auto_class_for(model)
+        ),
+    )
     return record

@@ -16,18 +16,24 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 
 
 class GenerateTargetsConfig(TaskSettings, OutputSettings):
-    teacher: str = setting(..., "The trained seq2seq teacher (folder, alias or hub id).",
-                           missing="give the teacher model (a folder) as the first argument")
+    teacher: str = setting(
+        ...,
+        "The trained seq2seq teacher (folder, alias or hub id).",
+        missing="give the teacher model (a folder) as the first argument",
+    )
     task: str = setting("multi30k", "A seq2seq task: multi30k, bbc-headline or pairs.", flag="-t")
     num_beams: int = setting(5, "Beam size of the teacher's decoding (1: greedy).", ge=1)
     split: Literal["train", "dev"] = setting(
-        "train", "Decode the training sources (for --method seqkd; --max-train-samples picks a subset) or every dev "
-        "source (for --beam-targets).")
+        "train",
+        "Decode the training sources (for --method seqkd; --max-train-samples picks a subset) or every dev "
+        "source (for --beam-targets).",
+    )
     n_best: int = setting(1, "Hypotheses kept per source (best first; Seq-Inter picks among them).", ge=1)
     max_length: int = setting(128, "Source tokens (truncation).", ge=2)
     batch_size: int = setting(32, "Sources decoded per batch.", ge=1)
     max_train_samples: int | None = setting(
-        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1)
+        None, "Train on a seeded subset of N examples (stratified by label for classification).", ge=1
+    )
     seed: int = setting(42, "Seed of the subset.")
     cache_dir: str | None = setting(None, "n-best store folder (default: lamina's cache, teacher_nbest/).")
 
@@ -62,8 +68,10 @@ class GenerateTargets(Workflow):
     def show(self, record, cfg, echo) -> None:
         g = record["generation"]
         how = "reused" if g["reused"] else f"{g['examples_per_second']:.1f} examples/s"
-        echo(f"{g['pairs']} {g['split']} pairs, beam {g['decoding']['num_beams']}, n-best {g['decoding']['n_best']} ({how}); "
-             f"saved to {cfg.output}")
+        echo(
+            f"{g['pairs']} {g['split']} pairs, beam {g['decoding']['num_beams']}, n-best {g['decoding']['n_best']} ({how}); "
+            f"saved to {cfg.output}"
+        )
 
 
 def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
@@ -90,19 +98,41 @@ def run_generate_targets(cfg: GenerateTargetsConfig, *, log=print) -> dict:
     if tokenizer is None:
         raise LaminaError(f"the teacher '{cfg.teacher}' has no tokenizer")
     objective.check_positions(teacher.config, tokenizer, cfg.max_length, task)
-    pairs = subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False) if cfg.split == "train" \
+    pairs = (
+        subset(raw["train"], cfg.max_train_samples, cfg.seed, stratify=False)
+        if cfg.split == "train"
         else raw[cfg.split]
-    decoding = {"num_beams": cfg.num_beams, "n_best": cfg.n_best, "max_new_tokens": task.max_new_tokens,
-                "max_length": cfg.max_length}
+    )
+    decoding = {
+        "num_beams": cfg.num_beams,
+        "n_best": cfg.n_best,
+        "max_new_tokens": task.max_new_tokens,
+        "max_length": cfg.max_length,
+    }
     root = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else cache_dir() / "teacher_nbest"
     start = time.perf_counter()
-    entry, meta, reused = build_or_open(teacher, tokenizer, list(pairs["source"]), list(pairs["target"]), root=root,
-                                        decoding=decoding, batch_size=cfg.batch_size, split=cfg.split, log=log)
+    entry, meta, reused = build_or_open(
+        teacher,
+        tokenizer,
+        list(pairs["source"]),
+        list(pairs["target"]),
+        root=root,
+        decoding=decoding,
+        batch_size=cfg.batch_size,
+        split=cfg.split,
+        log=log,
+    )
     seconds = time.perf_counter() - start
-    record["generation"] = {"entry": str(entry), "reused": reused, "split": cfg.split, "pairs": meta["pairs"],
-                            "decoding": decoding,
-                            "fingerprint": meta["fingerprint"], "seconds": None if reused else seconds,
-                            "examples_per_second": None if reused else meta["pairs"] / seconds}
+    record["generation"] = {
+        "entry": str(entry),
+        "reused": reused,
+        "split": cfg.split,
+        "pairs": meta["pairs"],
+        "decoding": decoding,
+        "fingerprint": meta["fingerprint"],
+        "seconds": None if reused else seconds,
+        "examples_per_second": None if reused else meta["pairs"] / seconds,
+    }
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         for name in (TARGETS_FILE, META_FILE):
             shutil.copyfile(entry / name, tmp / name)

@@ -15,10 +15,15 @@ from lamina.workflows.prune import CalibrationSettings, ModelSettings
 class InspectConfig(ModelSettings, CalibrationSettings):
     json_path: str | None = setting(None, "Also write the table as JSON here.", flag="--json")
     token: Literal["auto", "last", "all"] = setting(
-        "auto", "Tokens the statistics average over: last, all (ShortGPT's Block Influence), auto (last for "
-        "decoders, all for encoders).")
-    width: bool = setting(False, "Also rank each layer's FFN neurons, heads and hidden channels by --importance and "
-                          "summarise them (which widths could shrink).")
+        "auto",
+        "Tokens the statistics average over: last, all (ShortGPT's Block Influence), auto (last for "
+        "decoders, all for encoders).",
+    )
+    width: bool = setting(
+        False,
+        "Also rank each layer's FFN neurons, heads and hidden channels by --importance and "
+        "summarise them (which widths could shrink).",
+    )
     importance: str = setting("activation", "With --width: the criterion (see `lamina importance`).")
 
     @field_validator("importance")
@@ -49,8 +54,16 @@ class Inspect(Workflow):
 
         stats, cal_info = cfg.calibration(model, tokenizer, token=None if cfg.token == "auto" else cfg.token)
         table = layer_table(model, stats)
-        table.update({"kind": "inspect", "command": command_line(), "model": cfg.model,
-                      "architecture": type(model).__name__, "calibration": cal_info, "versions": versions()})
+        table.update(
+            {
+                "kind": "inspect",
+                "command": command_line(),
+                "model": cfg.model,
+                "architecture": type(model).__name__,
+                "calibration": cal_info,
+                "versions": versions(),
+            }
+        )
         if cfg.width:
             table["width"] = _width(cfg, model, tokenizer)
         if cfg.json_path:
@@ -60,8 +73,10 @@ class Inspect(Workflow):
     def show(self, record, cfg, echo) -> None:
         from lamina.display import console, table
 
-        t = table(f"{record['model']} ({record['architecture']}): per-layer view",
-                  ("layer", "parameters", "contribution cos(in,out)", "angular dist(in,out)"))
+        t = table(
+            f"{record['model']} ({record['architecture']}): per-layer view",
+            ("layer", "parameters", "contribution cos(in,out)", "angular dist(in,out)"),
+        )
         for row in record["rows"]:
             t.add_row(
                 str(row["layer"]),
@@ -111,19 +126,29 @@ def _width(cfg: InspectConfig, model, tokenizer) -> dict:
 def _show_width(width: dict) -> None:
     from lamina.display import console, table
 
-    t = table(f"widths ranked by {width['importance']} importance ({width['seconds']:.1f} s)",
-              ("layer", "FFN", "FFN: best half holds", "heads", "weakest head (vs strongest)", "median head"))
+    t = table(
+        f"widths ranked by {width['importance']} importance ({width['seconds']:.1f} s)",
+        ("layer", "FFN", "FFN: best half holds", "heads", "weakest head (vs strongest)", "median head"),
+    )
     for row in width["rows"]:
         rel = row["weakest_head_relative"]
         weakest = "–" if rel is None or rel != rel else f"{row['weakest_head']} ({rel:.2f})"
-        t.add_row(str(row["layer"]), str(row["ffn"]), f"{row['ffn_top_half']:.0%}", str(row["heads"]), weakest,
-                  _median(row["head_relative"]))
+        t.add_row(
+            str(row["layer"]),
+            str(row["ffn"]),
+            f"{row['ffn_top_half']:.0%}",
+            str(row["heads"]),
+            weakest,
+            _median(row["head_relative"]),
+        )
     console.print(t)
     console.print("(every head's score, relative to its layer's strongest: --json)")
     hidden = width["hidden"]
-    console.print(f"hidden: {hidden['channels']} channels; the best half holds {hidden['hidden_top_half']:.0%} of the "
-                  "importance. 50% = every unit matters alike; near 100% = half could go at little cost "
-                  "(`lamina prune --ffn/--heads/--hidden`)")
+    console.print(
+        f"hidden: {hidden['channels']} channels; the best half holds {hidden['hidden_top_half']:.0%} of the "
+        "importance. 50% = every unit matters alike; near 100% = half could go at little cost "
+        "(`lamina prune --ffn/--heads/--hidden`)"
+    )
 
 
 def _median(values: list[float]) -> str:

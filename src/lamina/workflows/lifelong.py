@@ -33,38 +33,66 @@ def _names(value):
 
 
 TaskList = Annotated[list[str], BeforeValidator(_names)]
-FileMap = Annotated[dict[str, str], BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(
-    v, "--text-file", split_commas=False).items()})]
-MetricMap = Annotated[dict[str, str], BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(
-    v, "--text-metric").items()})]
+FileMap = Annotated[
+    dict[str, str],
+    BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-file", split_commas=False).items()}),
+]
+MetricMap = Annotated[
+    dict[str, str], BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-metric").items()})
+]
 
 
 class LifelongConfig(TrainSettings, DataSettings):
-    model: str = setting(..., "The lifelong-learning model: a decoder-only causal LM (folder, bundled alias such as "
-                         "smollm2-135m, or hub id).", missing="give the model (a causal LM) as the first argument")
-    tasks: TaskList = setting(..., "The task sequence in training order (comma-separated or repeated): a GLUE "
-                              "classification task (sst2, ...), bbc-news, bbc-headline, or a NAME of --text-file.",
-                              missing="give the task sequence with --tasks, e.g. sst2,bbc-news")
+    model: str = setting(
+        ...,
+        "The lifelong-learning model: a decoder-only causal LM (folder, bundled alias such as "
+        "smollm2-135m, or hub id).",
+        missing="give the model (a causal LM) as the first argument",
+    )
+    tasks: TaskList = setting(
+        ...,
+        "The task sequence in training order (comma-separated or repeated): a GLUE "
+        "classification task (sst2, ...), bbc-news, bbc-headline, or a NAME of --text-file.",
+        missing="give the task sequence with --tasks, e.g. sst2,bbc-news",
+    )
     method: Literal[METHOD_NAMES] = setting(
-        "lamol", "finetune: no replay; lamol: replay of generated pseudo-data; word-kd, seq-kd-soft, seq-kd: LAMOL "
-        "plus L2KD's per-task teacher on the new task.")
-    pseudo_rate: float = setting(0.2, "LAMOL's gamma: pseudo-examples of the earlier tasks per new training example.",
-                                 ge=0)
-    lm_lambda: float = setting(0.25, "Weight of the LM loss (the whole example) next to the QA loss (the answer).",
-                               ge=0)
+        "lamol",
+        "finetune: no replay; lamol: replay of generated pseudo-data; word-kd, seq-kd-soft, seq-kd: LAMOL "
+        "plus L2KD's per-task teacher on the new task.",
+    )
+    pseudo_rate: float = setting(
+        0.2, "LAMOL's gamma: pseudo-examples of the earlier tasks per new training example.", ge=0
+    )
+    lm_lambda: float = setting(
+        0.25, "Weight of the LM loss (the whole example) next to the QA loss (the answer).", ge=0
+    )
     temperature: float = setting(2.0, "Soft-target temperature.", flag="-T", gt=0)
     top_k: int = setting(20, "Top-k sampling of pseudo-examples (0: the full distribution).", ge=0)
-    max_answer_tokens: int = setting(32, "Longest answer in tokens (gold answers are cut; generation stops there).",
-                                     ge=1)
-    text_files: FileMap = setting({}, "A custom text-to-text task: NAME=TRAIN or NAME=TRAIN,DEV (TSV/CSV/JSONL with "
-                                  "the columns context, question, answer; repeatable).", flag="--text-file")
-    text_metrics: MetricMap = setting({}, "The metric of a --text-file task: NAME=accuracy (exact match, the "
-                                      "default) or NAME=bleu.", flag="--text-metric")
-    teacher_split: bool = setting(False, "Split the final accuracy by the examples each task's teacher got right "
-                                  "and wrong (classification tasks; trains the teachers for finetune and lamol too).")
-    teacher_dir: str | None = setting(None, "Keep the per-task teachers here and reuse them across runs (matched "
-                                         "by model, task and its data, task set and every setting a teacher depends "
-                                         "on).")
+    max_answer_tokens: int = setting(
+        32, "Longest answer in tokens (gold answers are cut; generation stops there).", ge=1
+    )
+    text_files: FileMap = setting(
+        {},
+        "A custom text-to-text task: NAME=TRAIN or NAME=TRAIN,DEV (TSV/CSV/JSONL with "
+        "the columns context, question, answer; repeatable).",
+        flag="--text-file",
+    )
+    text_metrics: MetricMap = setting(
+        {},
+        "The metric of a --text-file task: NAME=accuracy (exact match, the default) or NAME=bleu.",
+        flag="--text-metric",
+    )
+    teacher_split: bool = setting(
+        False,
+        "Split the final accuracy by the examples each task's teacher got right "
+        "and wrong (classification tasks; trains the teachers for finetune and lamol too).",
+    )
+    teacher_dir: str | None = setting(
+        None,
+        "Keep the per-task teachers here and reuse them across runs (matched "
+        "by model, task and its data, task set and every setting a teacher depends "
+        "on).",
+    )
 
     @field_validator("tasks")
     @classmethod
@@ -90,12 +118,16 @@ class LifelongConfig(TrainSettings, DataSettings):
                 raise ValueError(f"--text-metric {name}={metric}: the metric is one of {', '.join(TEXT_METRICS)}")
         for name in self.tasks:
             if name not in self.text_files and name not in TASKS.names():
-                raise ValueError(f"unknown task '{name}' in --tasks: a registered task (see `lamina tasks`) or a "
-                                 "NAME given by --text-file NAME=FILE")
+                raise ValueError(
+                    f"unknown task '{name}' in --tasks: a registered task (see `lamina tasks`) or a "
+                    "NAME given by --text-file NAME=FILE"
+                )
         repeated = sorted({t for t in self.tasks if self.tasks.count(t) > 1})
         if repeated and get_method(self.method).replays:
-            raise ValueError(f"task '{repeated[0]}' appears twice in --tasks: --method {self.method} replays earlier "
-                             "tasks by their token and learns each task once (only finetune may revisit a task)")
+            raise ValueError(
+                f"task '{repeated[0]}' appears twice in --tasks: --method {self.method} replays earlier "
+                "tasks by their token and learns each task once (only finetune may revisit a task)"
+            )
         if self.eval_steps is not None:
             raise ValueError("--eval-steps does not apply: lifelong scores every task seen after each task")
         from lamina.models.layerdrop import is_active
@@ -184,10 +216,21 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
         teacher = teachers.get(name) if method.uses_teacher else None
         train_rows = new_task_rows(method, teacher, tasks[name], encoded[name]["train"], tokenizer, tokens, cfg, stage)
         if method.replays and m > 0:
-            train_rows += replay_rows(model, tokenizer, tokens, cfg.tasks[:m], len(train_rows), cfg,
-                                      seed=cfg.seed + m, log=log, stage=stage, name=name)
-        stage["training"] = train_stage(model, train_rows, cfg, work / f"stage-{m}", tokens, teacher=teacher,
-                                        callbacks=callbacks)
+            train_rows += replay_rows(
+                model,
+                tokenizer,
+                tokens,
+                cfg.tasks[:m],
+                len(train_rows),
+                cfg,
+                seed=cfg.seed + m,
+                log=log,
+                stage=stage,
+                name=name,
+            )
+        stage["training"] = train_stage(
+            model, train_rows, cfg, work / f"stage-{m}", tokens, teacher=teacher, callbacks=callbacks
+        )
         seen = list(dict.fromkeys(cfg.tasks[: m + 1]))
         row = score_seen(model, seen, tasks, encoded, tokenizer, tokens, cfg, state, stage)
         stage["seconds"] = time.perf_counter() - start
@@ -200,8 +243,11 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     split = teachers.split(state["final_right"]) if cfg.teacher_split else None
     fill_record(record, cfg, tasks, state, teachers, split)
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
-                       "shape": model_shape(model)}
+    record["sizes"] = {
+        "layers": get_adapter(model).num_layers(model.config),
+        "parameters": parameter_count(model),
+        "shape": model_shape(model),
+    }
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

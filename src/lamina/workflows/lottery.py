@@ -55,22 +55,33 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 class LotteryConfig(TaskSettings, TrainSettings):
     model: str = setting(DEFAULT_MODEL, "Pretrained model (folder, hub id or bundled alias).")
     mode: Literal["imp", "oneshot", "random"] = setting(
-        "imp", "imp: iterative magnitude pruning with rewinding; oneshot: magnitude-prune the pretrained weights "
-        "once, then fine-tune; random: a random mask, then fine-tune.")
+        "imp",
+        "imp: iterative magnitude pruning with rewinding; oneshot: magnitude-prune the pretrained weights "
+        "once, then fine-tune; random: a random mask, then fine-tune.",
+    )
     target_sparsity: float = setting(0.5, "Share of the prunable weights removed at the end.", gt=0, lt=1)
-    prune_rate: float = setting(0.1, "Share pruned per round (of the original weights for --schedule linear, of "
-                                "the remaining ones for geometric).", gt=0, lt=1)
+    prune_rate: float = setting(
+        0.1,
+        "Share pruned per round (of the original weights for --schedule linear, of the remaining ones for geometric).",
+        gt=0,
+        lt=1,
+    )
     schedule: Literal["linear", "geometric"] = setting(
-        "linear", "linear: rate × original per round (Chen et al.); geometric: rate × remaining (Frankle & Carbin).")
+        "linear", "linear: rate × original per round (Chen et al.); geometric: rate × remaining (Frankle & Carbin)."
+    )
     per_layer: bool = setting(False, "One magnitude threshold per matrix instead of one global threshold.")
     rewind: Literal["pretrained", "step", "random"] = setting(
-        "pretrained", "Rewind survivors to the pretrained weights, to the weights at --rewind-step of round 0, or "
-        "to a seeded random re-initialisation (the control).")
-    rewind_step: int | None = setting(None, "Rewind to the weights after this many steps of round 0 "
-                                         "(implies --rewind step).", ge=0)
+        "pretrained",
+        "Rewind survivors to the pretrained weights, to the weights at --rewind-step of round 0, or "
+        "to a seeded random re-initialisation (the control).",
+    )
+    rewind_step: int | None = setting(
+        None, "Rewind to the weights after this many steps of round 0 (implies --rewind step).", ge=0
+    )
     rewind_head: bool = setting(False, "Rewind the task head too (the reference code keeps the trained head).")
-    save_round_models: bool = setting(True, "Save each round's trained model under OUT/rounds/ (the masks "
-                                      "are always saved).")
+    save_round_models: bool = setting(
+        True, "Save each round's trained model under OUT/rounds/ (the masks are always saved)."
+    )
 
     @model_validator(mode="after")
     def _no_layerdrop(self):
@@ -99,7 +110,7 @@ REWIND_FILE = "rewind.safetensors"  # round 0 with --rewind-step: the weights su
 
 def round_number(folder: Path) -> int | None:
     """R of a ``round-R`` folder (``None`` for any other name)."""
-    r = folder.name[len("round-"):]
+    r = folder.name[len("round-") :]
     return int(r) if folder.name.startswith("round-") and r.isdigit() else None
 
 
@@ -166,21 +177,28 @@ class Lottery(Workflow):
     def show(self, record, cfg, echo) -> None:
         if record:
             for r in record["lottery"]["rounds"]:
-                echo(f"round {r['round']}: sparsity {100 * r['sparsity']:.1f}%  "
-                     f"{r['main_metric']} {r['score']:.4f}")
+                echo(f"round {r['round']}: sparsity {100 * r['sparsity']:.1f}%  {r['main_metric']} {r['score']:.4f}")
         super().show(record, cfg, echo)
 
-    def card(self, folder, record: dict, *, name: str, task,
-             auto_class: str = "AutoModelForSequenceClassification", **context) -> list[str]:
+    def card(
+        self,
+        folder,
+        record: dict,
+        *,
+        name: str,
+        task,
+        auto_class: str = "AutoModelForSequenceClassification",
+        **context,
+    ) -> list[str]:
         """The model card of a lottery ticket: how it was found, every round, global and per-matrix sparsity."""
         from lamina.models.card import fmt_params, front_matter, provenance, scores_table, usage
 
         cfg, lt, sizes = record["config"], record["lottery"], record["sizes"]
         how = {
             "imp": f"iterative magnitude pruning ({lt['threshold']} threshold, {lt['schedule']} schedule: "
-                   f"{lt['schedule_meaning']}, rate {lt['prune_rate']}), rewound to {lt['rewind']}"
-                   + (f" (step {lt['rewind_step']})" if lt["rewind"] == "step" else "")
-                   + ("; the head rewound too" if lt["rewind_head"] else "; the head keeps its trained values"),
+            f"{lt['schedule_meaning']}, rate {lt['prune_rate']}), rewound to {lt['rewind']}"
+            + (f" (step {lt['rewind_step']})" if lt["rewind"] == "step" else "")
+            + ("; the head rewound too" if lt["rewind_head"] else "; the head keeps its trained values"),
             "oneshot": f"one-shot magnitude pruning of the pretrained weights ({lt['threshold']} threshold), then fine-tuned",
             "random": "a random mask at the target sparsity, then fine-tuned",
         }[lt["mode"]]
@@ -258,11 +276,15 @@ def _restore(work: Path, last: Path, model, objective, task) -> tuple[list, dict
     done = [f for f in round_folders(work) if round_number(f) <= round_number(last)]
     for i, f in enumerate(done):
         if f.name != f"round-{i}" or round_unfinished(f) is not None:
-            raise LaminaError(f"cannot resume {work}: round-{i} is missing or unfinished while {last.name} is "
-                              "finished (a folder removed by hand?): use --overwrite to start again")
+            raise LaminaError(
+                f"cannot resume {work}: round-{i} is missing or unfinished while {last.name} is "
+                "finished (a folder removed by hand?): use --overwrite to start again"
+            )
     if not (last / "model" / "config.json").is_file():
-        raise LaminaError(f"cannot resume: {last / 'model'} (the model of the last finished round) is missing; "
-                          "use --overwrite to start again")
+        raise LaminaError(
+            f"cannot resume: {last / 'model'} (the model of the last finished round) is missing; "
+            "use --overwrite to start again"
+        )
     rounds = [json.loads((f / ROUND_FILE).read_text(encoding="utf-8")) for f in done]
     masks, _ = load_masks(last / MASK_FILE)
     trained = objective.load_model(str(last / "model"), task, train=True)[0]
@@ -347,8 +369,9 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
 
             saved = rounds_dir / "round-0" / REWIND_FILE
             if not saved.is_file():
-                raise LaminaError(f"cannot resume: {saved} (the --rewind-step weights) is missing; "
-                                  "use --overwrite to start again")
+                raise LaminaError(
+                    f"cannot resume: {saved} (the --rewind-step weights) is missing; use --overwrite to start again"
+                )
             target = load_file(str(saved))
         if len(rounds) < trainings:
             prune_and_rewind(len(rounds) - 1)
@@ -361,11 +384,17 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         t0 = time.perf_counter()
         hold = MaskCallback(model, masks)
         snap = _snapshot_callback(model, cfg.rewind_step) if (r == 0 and cfg.rewind == "step") else None
-        args = training_arguments(cfg, work / f"round-{r}", num_examples=len(data.train),
-                                  **objective.trainer_settings(task))
+        args = training_arguments(
+            cfg, work / f"round-{r}", num_examples=len(data.train), **objective.trainer_settings(task)
+        )
         trainer = Trainer(
-            model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"],
-            processing_class=tokenizer, data_collator=data.collator, compute_metrics=objective.compute_metrics(task),
+            model=model,
+            args=args,
+            train_dataset=data.train,
+            eval_dataset=data.evals["dev"],
+            processing_class=tokenizer,
+            data_collator=data.collator,
+            compute_metrics=objective.compute_metrics(task),
             callbacks=[*(callbacks or []), hold, *([snap] if snap else [])],
         )
         train_output = trainer.train()
@@ -376,17 +405,31 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         log(f"round {r}: sparsity {100 * sparsity:.1f}%, {task.main_metric} {score}")
         folder = rounds_dir / f"round-{r}"
         folder.mkdir(parents=True, exist_ok=True)
-        save_masks(folder / MASK_FILE, masks, round=r, score=score, metric=task.main_metric,
-                   task=task.name, model=cfg.model, mode=cfg.mode)
+        save_masks(
+            folder / MASK_FILE,
+            masks,
+            round=r,
+            score=score,
+            metric=task.main_metric,
+            task=task.name,
+            model=cfg.model,
+            mode=cfg.mode,
+        )
         save_sparse(model, folder / "model")  # for --resume; OUT keeps it as --save-round-models says
         if tokenizer is not None:
             tokenizer.save_pretrained(folder / "model")
         summary = training_summary(trainer, train_output, metrics, None)
         write_json(folder / TRAINING_FILE, summary)
-        entry = {"round": r, "sparsity": sparsity, "main_metric": task.main_metric, "score": score,
-                 "metrics": {k: v for k, v in metrics.items() if k in task.metrics},
-                 "steps": trainer.state.global_step, "train_loss": train_output.training_loss,
-                 "seconds": {"train": round(t_train - t0, 2), "evaluate_and_save": round(time.perf_counter() - t_train, 2)}}
+        entry = {
+            "round": r,
+            "sparsity": sparsity,
+            "main_metric": task.main_metric,
+            "score": score,
+            "metrics": {k: v for k, v in metrics.items() if k in task.metrics},
+            "steps": trainer.state.global_step,
+            "train_loss": train_output.training_loss,
+            "seconds": {"train": round(t_train - t0, 2), "evaluate_and_save": round(time.perf_counter() - t_train, 2)},
+        }
         rounds.append(entry)
         if snap is not None:
             if snap.state is None:
@@ -407,22 +450,40 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
     summary_of_masks = mask_summary(model, masks)
     record["metrics"] = dict(rounds[-1]["metrics"])
     record["lottery"] = {
-        "mode": cfg.mode, "schedule": cfg.schedule if cfg.mode == "imp" else None,
-        "schedule_meaning": ("prune-rate of the original weights per round" if cfg.schedule == "linear"
-                             else "prune-rate of the remaining weights per round") if cfg.mode == "imp" else None,
+        "mode": cfg.mode,
+        "schedule": cfg.schedule if cfg.mode == "imp" else None,
+        "schedule_meaning": (
+            "prune-rate of the original weights per round"
+            if cfg.schedule == "linear"
+            else "prune-rate of the remaining weights per round"
+        )
+        if cfg.mode == "imp"
+        else None,
         "prune_rate": cfg.prune_rate if cfg.mode == "imp" else None,
-        "target_sparsity": cfg.target_sparsity, "threshold": "per-layer" if cfg.per_layer else "global",
-        "rewind": cfg.rewind if cfg.mode == "imp" else None, "rewind_step": cfg.rewind_step,
-        "rewind_head": cfg.rewind_head, "rounds": rounds, **summary_of_masks,
+        "target_sparsity": cfg.target_sparsity,
+        "threshold": "per-layer" if cfg.per_layer else "global",
+        "rewind": cfg.rewind if cfg.mode == "imp" else None,
+        "rewind_step": cfg.rewind_step,
+        "rewind_head": cfg.rewind_head,
+        "rounds": rounds,
+        **summary_of_masks,
         "pruned": "the Linear weights of every block (attention Q/K/V/output, both feed-forward matrices) and "
-                  "the pooler; never embeddings, biases, LayerNorms or the task head",
+        "the pooler; never embeddings, biases, LayerNorms or the task head",
     }
-    record["training"] = {**summary, "resumed_from": last.name if last is not None else None,
-                          "train_examples": len(data.train), "steps_per_round": per_round,
-                          "eval_examples": {s: len(d) for s, d in data.evals.items()}, "source_path": source}
-    record["sizes"] = {"layers": get_adapter(model).num_layers(model.config), "parameters": parameter_count(model),
-                       "shape": model_shape(model),
-                       "nonzero_prunable": int(sum(int(m.sum()) for m in masks.values()))}
+    record["training"] = {
+        **summary,
+        "resumed_from": last.name if last is not None else None,
+        "train_examples": len(data.train),
+        "steps_per_round": per_round,
+        "eval_examples": {s: len(d) for s, d in data.evals.items()},
+        "source_path": source,
+    }
+    record["sizes"] = {
+        "layers": get_adapter(model).num_layers(model.config),
+        "parameters": parameter_count(model),
+        "shape": model_shape(model),
+        "nonzero_prunable": int(sum(int(m.sum()) for m in masks.values())),
+    }
 
     def work_only(directory, names):  # what OUT/rounds leaves out
         drop = {REWIND_FILE}
@@ -434,11 +495,25 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         save_sparse(model, tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        save_masks(tmp / MASK_FILE, masks, round=len(rounds) - 1, score=rounds[-1]["score"],
-                   metric=task.main_metric, task=task.name, model=cfg.model, mode=cfg.mode)
+        save_masks(
+            tmp / MASK_FILE,
+            masks,
+            round=len(rounds) - 1,
+            score=rounds[-1]["score"],
+            metric=task.main_metric,
+            task=task.name,
+            model=cfg.model,
+            mode=cfg.mode,
+        )
         shutil.copytree(rounds_dir, tmp / "rounds", ignore=work_only)
 
-    finish_run(cfg, work, record, save=save,
-               card=lambda tmp: write_card(tmp, record, task=task, name=Path(cfg.output).name,
-                                           auto_class=objective.auto_class_for(model)))
+    finish_run(
+        cfg,
+        work,
+        record,
+        save=save,
+        card=lambda tmp: write_card(
+            tmp, record, task=task, name=Path(cfg.output).name, auto_class=objective.auto_class_for(model)
+        ),
+    )
     return record

@@ -24,22 +24,31 @@ PRETRAIN_MODEL_TYPES = ("bert", "roberta", "electra", "mpnet")
 
 
 class PretrainConfig(CorpusSettings, TrainSettings):
-    corpus: list[str] = setting(..., "Plain-text training file (repeat for several).", min_length=1,
-                                missing="give a text corpus with --corpus FILE")
+    corpus: list[str] = setting(
+        ...,
+        "Plain-text training file (repeat for several).",
+        min_length=1,
+        missing="give a text corpus with --corpus FILE",
+    )
     tokenizer: str = setting(DEFAULT_MODEL, "Model folder or alias whose tokenizer to use.")
     model_type: Literal["bert", "roberta", "electra", "mpnet"] = setting("bert", "bert, roberta, electra or mpnet.")
     num_layers: int = setting(4, "Transformer layers of the model built.", ge=1)
     hidden_size: int = setting(256, "Hidden size of the model built.", ge=8)
     num_heads: int = setting(4, "Attention heads per layer of the model built.", ge=1)
-    intermediate_size: int | None = setting(None, "Feed-forward size of the model built (default 4 × "
-                                               "--hidden-size).", ge=1)
+    intermediate_size: int | None = setting(
+        None, "Feed-forward size of the model built (default 4 × --hidden-size).", ge=1
+    )
     epochs: float = setting(1.0, "Training epochs.", gt=0)
     lr: float = setting(5e-4, "Peak learning rate (linear decay after --warmup-ratio of the steps).", gt=0)
     group_by_length: bool = setting(False, "Batch examples of similar length (blocks all have one length).")
     # the size of the model built, named as in its Hugging Face config (prune's and distill's --heads and
     # --hidden are how many to keep)
-    renamed = {"layers": "num_layers", "hidden": "hidden_size", "heads": "num_heads",
-               "intermediate": "intermediate_size"}
+    renamed = {
+        "layers": "num_layers",
+        "hidden": "hidden_size",
+        "heads": "num_heads",
+        "intermediate": "intermediate_size",
+    }
 
     @model_validator(mode="after")
     def _check(self):
@@ -110,7 +119,9 @@ class Pretrain(Workflow):
             "",
             "| metric | value |",
             "|---|---:|",
-            f"| training loss (last logged) | {tr['train_loss_last']:.4f} |" if tr.get("train_loss_last") is not None else "",
+            f"| training loss (last logged) | {tr['train_loss_last']:.4f} |"
+            if tr.get("train_loss_last") is not None
+            else "",
             f"| evaluation MLM loss | {m['loss']:.4f} |",
             f"| evaluation perplexity | {m['perplexity']:.1f} |",
             "",
@@ -138,36 +149,65 @@ def run_pretrain(cfg: PretrainConfig, *, callbacks=None) -> dict:
     objective = objective_for(task)
     tokenizer = load_tokenizer(cfg.tokenizer)
     work, checkpoint = prepare_work_dir(cfg)
-    record = new_record("pretrain", model=f"{cfg.model_type} from scratch", task=task.name, config=cfg.model_dump(),
-                        seed=cfg.seed)
+    record = new_record(
+        "pretrain", model=f"{cfg.model_type} from scratch", task=task.name, config=cfg.model_dump(), seed=cfg.seed
+    )
     data = objective.prepare(task, None, tokenizer, PrepSettings.of(cfg))
 
     set_seed(cfg.seed)
     intermediate = cfg.intermediate_size or 4 * cfg.hidden_size
     config = AutoConfig.for_model(
-        cfg.model_type, vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
-        num_attention_heads=cfg.num_heads, intermediate_size=intermediate,
-        max_position_embeddings=max(512, cfg.max_length + 2), pad_token_id=tokenizer.pad_token_id,
+        cfg.model_type,
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=max(512, cfg.max_length + 2),
+        pad_token_id=tokenizer.pad_token_id,
     )
     model = AutoModelForMaskedLM.from_config(config)
     layerdrop = apply_layerdrop(model, cfg.layerdrop, seed=cfg.seed)
 
     args = training_arguments(cfg, work, num_examples=len(data.train), **objective.trainer_settings(task))
-    trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.evals["dev"],
-                      processing_class=tokenizer, data_collator=data.collator, callbacks=callbacks)
-    train_output, metrics = train_and_evaluate(trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task,
-                                               objective=objective, data=data)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.evals["dev"],
+        processing_class=tokenizer,
+        data_collator=data.collator,
+        callbacks=callbacks,
+    )
+    train_output, metrics = train_and_evaluate(
+        trainer, cfg=cfg, checkpoint=checkpoint, layerdrop=layerdrop, task=task, objective=objective, data=data
+    )
     record["metrics"] = metrics
     train, evaluation = data.train, data.evals["dev"]
-    record["training"] = {**training_summary(trainer, train_output, metrics, checkpoint),
-                          "train_blocks": len(train), "eval_blocks": len(evaluation)}
+    record["training"] = {
+        **training_summary(trainer, train_output, metrics, checkpoint),
+        "train_blocks": len(train),
+        "eval_blocks": len(evaluation),
+    }
     record["sizes"] = {"layers": cfg.num_layers, "parameters": parameter_count(model), "shape": model_shape(model)}
     record["pretrain"] = {
-        "model_type": cfg.model_type, "hidden": cfg.hidden_size, "heads": cfg.num_heads, "intermediate": intermediate,
-        "vocab_size": len(tokenizer), "block_size": len(train[0]["input_ids"]), "train_blocks": len(train),
-        "eval_blocks": len(evaluation), "eval_source": data.info["eval_source"], "eval_mask_seed": cfg.seed,
+        "model_type": cfg.model_type,
+        "hidden": cfg.hidden_size,
+        "heads": cfg.num_heads,
+        "intermediate": intermediate,
+        "vocab_size": len(tokenizer),
+        "block_size": len(train[0]["input_ids"]),
+        "train_blocks": len(train),
+        "eval_blocks": len(evaluation),
+        "eval_source": data.info["eval_source"],
+        "eval_mask_seed": cfg.seed,
     }
-    finish_run(cfg, work, record, save=lambda tmp: trainer.save_model(str(tmp)),
-               main_process=trainer.is_world_process_zero(),
-               card=lambda tmp: write_card(tmp, record, name=Path(cfg.output).name))
+    finish_run(
+        cfg,
+        work,
+        record,
+        save=lambda tmp: trainer.save_model(str(tmp)),
+        main_process=trainer.is_world_process_zero(),
+        card=lambda tmp: write_card(tmp, record, name=Path(cfg.output).name),
+    )
     return record

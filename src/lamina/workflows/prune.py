@@ -17,8 +17,10 @@ class CalibrationSettings(DataSettings):
     """Text that data-driven strategies and ``lamina inspect`` measure the layers on."""
 
     calib_data: str | None = setting(
-        None, "Calibration text: a .txt/.tsv/.csv/.jsonl file, a GLUE task name (sst2, mrpc, ...; read from "
-        "--data-dir or LAMINA_DATA_DIR), or bbc-news (embedded; the default).")
+        None,
+        "Calibration text: a .txt/.tsv/.csv/.jsonl file, a GLUE task name (sst2, mrpc, ...; read from "
+        "--data-dir or LAMINA_DATA_DIR), or bbc-news (embedded; the default).",
+    )
     calib_samples: int = setting(256, "Examples sampled (seed 0) for calibration.", ge=1)
     max_length: int = setting(128, "Tokens per calibration example.", ge=2)
 
@@ -30,8 +32,13 @@ class CalibrationSettings(DataSettings):
 
         texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
         stats = stats_from_texts(model, tokenizer, texts, max_length=self.max_length, token=token)
-        info = {"source": self.calib_data or "bbc-news", "samples": len(texts), "tokens": stats.num_tokens,
-                "max_length": min(self.max_length, max_positions(model.config)), "token": stats.token}
+        info = {
+            "source": self.calib_data or "bbc-news",
+            "samples": len(texts),
+            "tokens": stats.num_tokens,
+            "max_length": min(self.max_length, max_positions(model.config)),
+            "token": stats.token,
+        }
         return stats, info
 
     def calibration_batches(self, tokenizer, model_name: str) -> tuple[list[dict], dict]:
@@ -40,8 +47,10 @@ class CalibrationSettings(DataSettings):
         from lamina.errors import LaminaError
 
         if tokenizer is None:
-            raise LaminaError(f"'{model_name}' has no tokenizer: this importance criterion reads calibration text "
-                              "(or use --importance magnitude)")
+            raise LaminaError(
+                f"'{model_name}' has no tokenizer: this importance criterion reads calibration text "
+                "(or use --importance magnitude)"
+            )
         texts = load_calibration_texts(self.calib_data, data_dir=self.data_dir, samples=self.calib_samples)
         batches = calibration_batches(tokenizer, texts, max_length=self.max_length)
         return batches, {"source": self.calib_data or "bbc-news", "samples": len(texts), "max_length": self.max_length}
@@ -53,27 +62,42 @@ class SpeedSettings(Settings):
 
 
 class ModelSettings(Settings):
-    model: str = setting(DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, "
-                         "smollm2-135m).")
+    model: str = setting(
+        DEFAULT_MODEL, "Local folder, Hugging Face hub id, or bundled alias (minilm-l6, mpnet-base, smollm2-135m)."
+    )
 
 
 class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSettings):
     strategy: str = setting("top", "Which layers go (see `lamina strategies`).", flag="-s")
     drop: int | None = setting(None, "Number of layers to remove.")
     keep: int | None = setting(None, "Number of layers to leave (an encoder-decoder's encoder layers).")
-    keep_decoder: int | None = setting(None, "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen "
-                                          "by the same (data-free) strategy.", ge=1)
-    keep_layers: list[int] | None = setting(None, "Exact 0-based indices of the layers to keep, e.g. 0,2,4 "
-                                               "(implies --strategy explicit).")
-    strategy_options: OptionMap = setting({}, "The strategy's own options, NAME=VALUE (e.g. parity=even for "
-                                          "alternate; repeatable).", flag="--strategy-option")
+    keep_decoder: int | None = setting(
+        None,
+        "Encoder-decoders (BART, Marian, T5): decoder layers to leave, chosen by the same (data-free) strategy.",
+        ge=1,
+    )
+    keep_layers: list[int] | None = setting(
+        None, "Exact 0-based indices of the layers to keep, e.g. 0,2,4 (implies --strategy explicit)."
+    )
+    strategy_options: OptionMap = setting(
+        {},
+        "The strategy's own options, NAME=VALUE (e.g. parity=even for alternate; repeatable).",
+        flag="--strategy-option",
+    )
     speed_batch_size: int = setting(8, "Batch size of the speed measurement (before and after).", ge=1)
     ffn: int | None = setting(None, "Width: FFN (MLP) neurons to keep in every layer.", ge=1)
-    heads: int | None = setting(None, "Width: attention heads to keep in every layer (grouped-query attention: "
-                                   "key/value groups go whole with their query heads).", ge=1)
+    heads: int | None = setting(
+        None,
+        "Width: attention heads to keep in every layer (grouped-query attention: "
+        "key/value groups go whole with their query heads).",
+        ge=1,
+    )
     hidden: int | None = setting(None, "Width: hidden (residual) channels to keep.", ge=1)
-    importance: str = setting("activation", "Width: how units are ranked (see `lamina importance`): activation "
-                              "(forward passes on the calibration text, Minitron) or magnitude (weights only).")
+    importance: str = setting(
+        "activation",
+        "Width: how units are ranked (see `lamina importance`): activation "
+        "(forward passes on the calibration text, Minitron) or magnitude (weights only).",
+    )
     # --layers was the indices to keep here but a layer count in pretrain and report's steps by depth
     renamed = {"layers": "keep_layers"}
 
@@ -109,12 +133,15 @@ class PruneConfig(ModelSettings, CalibrationSettings, SpeedSettings, OutputSetti
     @model_validator(mode="after")
     def _check(self):
         if not self.prunes_depth and not self.widths:
-            raise ValueError("say what goes: --drop K, --keep N or --keep-layers 0,2,4 (depth) and/or --ffn N, "
-                             "--heads N, --hidden N (width)")
+            raise ValueError(
+                "say what goes: --drop K, --keep N or --keep-layers 0,2,4 (depth) and/or --ffn N, "
+                "--heads N, --hidden N (width)"
+            )
         if self.keep_layers is not None:
             if "strategy" in self.model_fields_set and self.strategy != "explicit":
-                raise ValueError(f"--keep-layers lists the layers to keep and goes with --strategy explicit, "
-                                 f"not '{self.strategy}'")
+                raise ValueError(
+                    f"--keep-layers lists the layers to keep and goes with --strategy explicit, not '{self.strategy}'"
+                )
             if self.drop is not None or self.keep is not None:
                 raise ValueError("--keep-layers cannot be combined with --drop or --keep")
             self.strategy = "explicit"
@@ -178,8 +205,9 @@ class Prune(Workflow):
             raise TypeError(f"lamina.prune() takes a PruneConfig or a transformers model, not {type(config).__name__}")
         tokenizer = settings.pop("tokenizer", None)
         output = settings.get("output")
-        cfg = configure(PruneConfig, None, {"model": IN_MEMORY, **settings, "output": output or IN_MEMORY},
-                        caller="lamina.prune()")
+        cfg = configure(
+            PruneConfig, None, {"model": IN_MEMORY, **settings, "output": output or IN_MEMORY}, caller="lamina.prune()"
+        )
         record, pruned = prune(cfg, loaded=(config, tokenizer, IN_MEMORY), write=output is not None)
         return Result(record=record, config=cfg, model=pruned, output=Path(output) if output else None)
 
@@ -218,10 +246,13 @@ class Prune(Workflow):
 
     def lineage_summary(self, record: dict) -> dict:
         speeds = record.get("speeds") or {}
-        return {"strategy": (record.get("config") or {}).get("strategy"),
-                "layers_before": (record.get("sizes") or {}).get("layers_before"),
-                "kept_layers": (record.get("prune") or {}).get("kept_layers"),
-                "speedup": speeds.get("speedup"), "speedup_range": speeds.get("speedup_range")}
+        return {
+            "strategy": (record.get("config") or {}).get("strategy"),
+            "layers_before": (record.get("sizes") or {}).get("layers_before"),
+            "kept_layers": (record.get("prune") or {}).get("kept_layers"),
+            "speedup": speeds.get("speedup"),
+            "speedup_range": speeds.get("speedup_range"),
+        }
 
     def card(self, folder, record: dict, *, name: str, **context) -> list[str]:
         """The model card of a pruned model from its results record; ``name`` is the final folder name."""
@@ -234,8 +265,13 @@ class Prune(Workflow):
         not_options = ("strategy", "drop", "keep", "keep_layers", "ffn", "heads", "hidden", "importance")
         config = PruneConfig.upgrade_renamed(record["config"])  # a record made before --layers was renamed
         options = {k: v for k, v in config.items() if k not in not_options}
-        what = "A layer- and width-pruned" if width and p["dropped_layers"] else "A width-pruned" if width \
+        what = (
+            "A layer- and width-pruned"
+            if width and p["dropped_layers"]
+            else "A width-pruned"
+            if width
             else "A layer-pruned"
+        )
         lines = [
             *front_matter(["lamina", "layer-pruning", *(["width-pruning"] if width else [])]),
             f"# {name}",
@@ -254,12 +290,16 @@ class Prune(Workflow):
         ]
         if width:
             b, a = width["before"], width["after"]
-            lines.append(f"- **Width** (every layer): FFN {b['ffn']} → {a['ffn']}, heads {b['heads']} → {a['heads']}"
-                         + (f" (key/value heads {b['kv_heads']} → {a['kv_heads']})" if b["kv_heads"] != b["heads"]
-                            else "")
-                         + f", hidden {b['hidden']} → {a['hidden']}; units ranked by `{width['importance']}` importance"
-                         + (f" on `{width['calibration']['source']}` ({width['calibration']['samples']} examples)"
-                            if width.get("calibration") else ""))
+            lines.append(
+                f"- **Width** (every layer): FFN {b['ffn']} → {a['ffn']}, heads {b['heads']} → {a['heads']}"
+                + (f" (key/value heads {b['kv_heads']} → {a['kv_heads']})" if b["kv_heads"] != b["heads"] else "")
+                + f", hidden {b['hidden']} → {a['hidden']}; units ranked by `{width['importance']}` importance"
+                + (
+                    f" on `{width['calibration']['source']}` ({width['calibration']['samples']} examples)"
+                    if width.get("calibration")
+                    else ""
+                )
+            )
         if p.get("calibration"):
             cal = p["calibration"]
             lines.append(
@@ -310,9 +350,18 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
     strategy = get_strategy(cfg.strategy, **options)
     if loaded is None:
         resolve_model(cfg.model)  # a missing folder fails here too, before the record loads torch for its versions
-    record = new_record("prune", model=cfg.model,
-                        config={"strategy": strategy.name, "drop": cfg.drop, "keep": cfg.keep, **options,
-                                **cfg.widths, **({"importance": cfg.importance} if cfg.widths else {})})
+    record = new_record(
+        "prune",
+        model=cfg.model,
+        config={
+            "strategy": strategy.name,
+            "drop": cfg.drop,
+            "keep": cfg.keep,
+            **options,
+            **cfg.widths,
+            **({"importance": cfg.importance} if cfg.widths else {}),
+        },
+    )
     model, tokenizer, source = loaded or load_model(cfg.model)
     if cfg.widths:
         from lamina.models.width import check_width_request
@@ -321,11 +370,17 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
     adapter = get_adapter(model)
     n = adapter.num_layers(model.config)
     depth = cfg.prunes_depth
-    stats, cal_info = (cfg.calibration(model, tokenizer, token=strategy.calibration_token)
-                       if depth and strategy.needs_calibration else (None, None))
+    stats, cal_info = (
+        cfg.calibration(model, tokenizer, token=strategy.calibration_token)
+        if depth and strategy.needs_calibration
+        else (None, None)
+    )
     only_decoder = cfg.keep_decoder is not None and cfg.drop is None and cfg.keep is None
-    keep = (list(range(n)) if only_decoder or not depth
-            else select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats))
+    keep = (
+        list(range(n))
+        if only_decoder or not depth
+        else select_layers(strategy, n, drop=cfg.drop, keep=cfg.keep, stats=stats)
+    )
     pruned = drop_layers(model, keep)
     decoder = None
     if cfg.keep_decoder is not None:
@@ -347,10 +402,18 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
         "model_type": model.config.model_type,
         "kept_layers": keep,
         "dropped_layers": [i for i in range(n) if i not in keep],
-        **({} if decoder is None else {"decoder_layers_before": adapter.stack("decoder").num_layers(model.config),
-                                       "kept_decoder_layers": decoder}),
+        **(
+            {}
+            if decoder is None
+            else {
+                "decoder_layers_before": adapter.stack("decoder").num_layers(model.config),
+                "kept_decoder_layers": decoder,
+            }
+        ),
         "calibration": cal_info,
-        "layer_scores": None if stats is None else {
+        "layer_scores": None
+        if stats is None
+        else {
             "contribution_cosine": [round(float(x), 6) for x in stats.contribution()],
             "angular_distance": [round(float(x), 6) for x in stats.block_angular(1)],
         },
@@ -387,7 +450,6 @@ def prune(cfg: PruneConfig, *, loaded: tuple | None = None, write: bool = True) 
         write_card(tmp, record, name=Path(cfg.output).name)
         write_record(Path(tmp) / RESULTS_FILE, record)
     return record, pruned
-
 
 
 def _prune_width(cfg: PruneConfig, model, tokenizer) -> tuple[object, dict]:

@@ -13,8 +13,9 @@ from lamina.workflows import RunContext, Workflow, record_kinds, register_workfl
 
 
 class ReportConfig(ReportSpec):
-    paths: list[str] = setting([], "Folders (searched recursively) or JSON files of lamina runs (in a recipe: its "
-                               "results).")
+    paths: list[str] = setting(
+        [], "Folders (searched recursively) or JSON files of lamina runs (in a recipe: its results)."
+    )
     output: str | None = setting(None, "Write report.md, report.csv and PNG plots into this folder.", flag="-o")
 
     def spec(self) -> ReportSpec:

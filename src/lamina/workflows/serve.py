@@ -10,8 +10,11 @@ from lamina.workflows import RunContext, Workflow, register_workflow
 
 
 class ServeConfig(Settings):
-    models: list[str] = setting(..., "Model folders (PyTorch classifiers or `lamina export` outputs), or NAME=PATH "
-                                "to name one.", missing="give at least one model folder")
+    models: list[str] = setting(
+        ...,
+        "Model folders (PyTorch classifiers or `lamina export` outputs), or NAME=PATH to name one.",
+        missing="give at least one model folder",
+    )
     host: str = setting("127.0.0.1", "Address to listen on (loopback by default).")
     port: int = setting(8000, "Port to listen on.", ge=1, le=65535)
     max_length: int = setting(128, "Tokens per text (truncation), as in lamina eval.", ge=2)
@@ -123,7 +126,9 @@ class Serve(Workflow):
         try:
             app = build_app(cfg, log=ctx.log)
             shown = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-            ctx.log(f"serving {len(cfg.models)} model(s) on http://{shown}:{cfg.port}/ (API schema: /docs; Ctrl-C stops)")
+            ctx.log(
+                f"serving {len(cfg.models)} model(s) on http://{shown}:{cfg.port}/ (API schema: /docs; Ctrl-C stops)"
+            )
             server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
             server.run(sockets=[sock])
         finally:

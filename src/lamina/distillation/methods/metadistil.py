@@ -78,23 +78,33 @@ def jvp(*args, **kwargs):
 class MetaDistilOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pilot_lr: float = Field(5e-5, ge=0, description="Step size of the pilot SGD update (the reference's "
-                            "assume_s_step_size; 0 gives the teachers no gradient).")
+    pilot_lr: float = Field(
+        5e-5,
+        ge=0,
+        description="Step size of the pilot SGD update (the reference's "
+        "assume_s_step_size; 0 gives the teachers no gradient).",
+    )
     teacher_lr: float = Field(1e-5, gt=0, description="Learning rate of the teachers' AdamW.")
     meta_every: int = Field(1, ge=1, description="One meta round every N student steps.")
     meta_grad: Literal["exact", "mixed", "fd"] = Field(
-        "exact", description="exact (second order, through the pilot step's backward graph), mixed (the same "
+        "exact",
+        description="exact (second order, through the pilot step's backward graph), mixed (the same "
         "gradient as a mixed product: a student Jacobian-vector product and one teacher backward, no second-order "
-        "graph; less memory, not faster) or fd (finite difference, first-order passes only).")
+        "graph; less memory, not faster) or fd (finite difference, first-order passes only).",
+    )
     quiz_size: int = Field(100, ge=1, description="Quiz examples held out of the training set.")
-    quiz_file: str | None = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], "
-                                     "label).")
+    quiz_file: str | None = Field(None, description="A quiz file instead (CSV/TSV/JSONL: text [, text_pair], label).")
     quiz_batch_size: int = Field(100, ge=1, description="Quiz examples per forward pass.")
-    held_batches: int = Field(0, ge=0, description="Quiz batches scored per meta round, taken in turn (the "
-                              "reference's num_held_batches); 0: the whole quiz set every round.")
+    held_batches: int = Field(
+        0,
+        ge=0,
+        description="Quiz batches scored per meta round, taken in turn (the "
+        "reference's num_held_batches); 0: the whole quiz set every round.",
+    )
     teacher_clip: float = Field(1.0, gt=0, description="Clip the teachers' meta-gradient to this norm.")
-    save_teacher: str | None = Field(None, description="Also write the meta-learned teacher(s) here as plain "
-                                        "HF folders.")
+    save_teacher: str | None = Field(
+        None, description="Also write the meta-learned teacher(s) here as plain HF folders."
+    )
 
 
 @dataclass
@@ -110,10 +120,16 @@ class PilotTape:
     replay: Callable[[dict], list[torch.Tensor]]
 
 
-def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Tensor],
-                  pilot_loss: Callable[[dict], torch.Tensor], quiz_loss: Callable[[dict], torch.Tensor], *,
-                  pilot_lr: float, mode: str = "exact",
-                  pilot_tape: Callable[[dict], PilotTape] | None = None) -> list[torch.Tensor]:
+def meta_gradient(
+    params: dict[str, torch.Tensor],
+    teacher_params: list[torch.Tensor],
+    pilot_loss: Callable[[dict], torch.Tensor],
+    quiz_loss: Callable[[dict], torch.Tensor],
+    *,
+    pilot_lr: float,
+    mode: str = "exact",
+    pilot_tape: Callable[[dict], PilotTape] | None = None,
+) -> list[torch.Tensor]:
     """The gradient of ``quiz_loss(θ_S − pilot_lr · ∇_S pilot_loss(θ_S))`` with respect to
     ``teacher_params`` (which must require grad; ``pilot_loss`` reaches them, ``quiz_loss`` does
     not). ``params`` are the student's parameters by name, as ``functional_call`` takes them.
@@ -145,8 +161,10 @@ def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Te
 
     def quiz_direction(grads) -> list[torch.Tensor]:
         """v: the quiz loss's gradient at the pilot weights θ' = θ_S − η g, without a graph."""
-        fast = {n: (v if g is None else v - pilot_lr * g).detach().requires_grad_(True)
-                for n, v, g in zip(names, values, grads)}
+        fast = {
+            n: (v if g is None else v - pilot_lr * g).detach().requires_grad_(True)
+            for n, v, g in zip(names, values, grads)
+        }
         got = torch.autograd.grad(quiz_loss(fast), [fast[n] for n in names], allow_unused=True)
         return [torch.zeros_like(v) if g is None else g.detach() for v, g in zip(values, got)]
 
@@ -158,12 +176,14 @@ def meta_gradient(params: dict[str, torch.Tensor], teacher_params: list[torch.Te
         else:
             tape = pilot_tape(params)
             read = [(i, leaf) for i, leaf in enumerate(tape.leaves) if leaf.requires_grad]
-            partials = torch.autograd.grad(tape.loss, [leaf for _, leaf in read], create_graph=True,
-                                           allow_unused=True)  # ∂L/∂s, differentiable in the teachers' outputs
+            partials = torch.autograd.grad(
+                tape.loss, [leaf for _, leaf in read], create_graph=True, allow_unused=True
+            )  # ∂L/∂s, differentiable in the teachers' outputs
             kept = [(i, d) for (i, _), d in zip(read, partials) if d is not None]
             outputs = [tape.outputs[i] for i, _ in kept]
-            grads = torch.autograd.grad(outputs, values, grad_outputs=[d.detach() for _, d in kept],
-                                        retain_graph=True, allow_unused=True)  # ∇_S L = Jᵀ ∂L/∂s
+            grads = torch.autograd.grad(
+                outputs, values, grad_outputs=[d.detach() for _, d in kept], retain_graph=True, allow_unused=True
+            )  # ∇_S L = Jᵀ ∂L/∂s
             direction = quiz_direction(grads)
             u = _student_jvp(tape, [i for i, _ in kept], outputs, names, values, direction)
             product = sum((d * ui).sum() for (_, d), ui in zip(kept, u))
@@ -197,16 +217,25 @@ def fd_step(dtype: torch.dtype) -> float:
     return float(torch.finfo(dtype).eps) ** (1 / 3)
 
 
-def _student_jvp(tape: PilotTape, index: list[int], outputs: list[torch.Tensor], names: list[str],
-                 values: list[torch.Tensor], direction: list[torch.Tensor]) -> list[torch.Tensor]:
+def _student_jvp(
+    tape: PilotTape,
+    index: list[int],
+    outputs: list[torch.Tensor],
+    names: list[str],
+    values: list[torch.Tensor],
+    direction: list[torch.Tensor],
+) -> list[torch.Tensor]:
     """``J v`` for the student's outputs ``tape.outputs[index]``: forward-mode AD on a replay of
     the student's forward pass, or, where an operation has no forward-mode formula, the double
     backward trick on the tape's own graph (``Jᵀw`` with ``w`` a variable, then its gradient in
     ``w`` along ``v``)."""
     try:
         with torch.no_grad():
-            _, u = jvp(lambda p: [tape.replay(p)[i] for i in index], ({n: v.detach() for n, v in zip(names, values)},),
-                       (dict(zip(names, direction)),))
+            _, u = jvp(
+                lambda p: [tape.replay(p)[i] for i in index],
+                ({n: v.detach() for n, v in zip(names, values)},),
+                (dict(zip(names, direction)),),
+            )
         return [t.detach() for t in u]
     except (NotImplementedError, RuntimeError):  # an operation without a forward-mode formula
         pass
@@ -254,8 +283,9 @@ class _Taped(_WithParameters):
         after = _rng_state()
         _set_rng_state(self.rng)
         try:
-            out = functional_call(self.module, {f"student.{n}": v for n, v in student_params.items()},
-                                  args=self.args, kwargs=self.kwargs)
+            out = functional_call(
+                self.module, {f"student.{n}": v for n, v in student_params.items()}, args=self.args, kwargs=self.kwargs
+            )
         finally:
             _set_rng_state(after)  # the RNG stream goes on as if there had been no replay
         return [t for t in tree_flatten(out)[0] if torch.is_tensor(t)]
@@ -279,8 +309,12 @@ def split_off(ds, n: int, seed: int):
     index = np.arange(len(ds))
     labels = np.asarray(ds["label"]) if "label" in ds.column_names else None
     try:
-        rest, held = train_test_split(index, test_size=n, random_state=seed,
-                                      stratify=labels if labels is not None and labels.dtype.kind in "iu" else None)
+        rest, held = train_test_split(
+            index,
+            test_size=n,
+            random_state=seed,
+            stratify=labels if labels is not None and labels.dtype.kind in "iu" else None,
+        )
     except ValueError:  # a class too rare to stratify on
         rest, held = train_test_split(index, test_size=n, random_state=seed)
     return ds.select(sorted(rest.tolist())), ds.select(sorted(held.tolist()))
@@ -328,12 +362,16 @@ class MetaDistil(DistillationTrainer):
         from lamina.tasks.objectives import objective_for
 
         if not objective_for(task).has("text", "classes"):
-            raise LaminaError(f"--method metadistil scores the pilot student on class labels; task '{task.name}' is "
-                              f"{task.objective.name}")
+            raise LaminaError(
+                f"--method metadistil scores the pilot student on class labels; task '{task.name}' is "
+                f"{task.objective.name}"
+            )
         reads_logits = [n for n, w in cfg.loss.items() if w > 0 and get_loss(n).needs([], 1, 1).teacher_logits]
         if not reads_logits:
-            raise LaminaError("--method metadistil needs a loss that reads the teachers' logits (kd or prob_mse): "
-                              f"the teachers learn only through them, and --loss {','.join(cfg.loss)} has none")
+            raise LaminaError(
+                "--method metadistil needs a loss that reads the teachers' logits (kd or prob_mse): "
+                f"the teachers learn only through them, and --loss {','.join(cfg.loss)} has none"
+            )
 
     @classmethod
     def split_training_set(cls, train, *, cfg, task, tokenizer, options, log):
@@ -342,8 +380,10 @@ class MetaDistil(DistillationTrainer):
             log(f"metadistil: quiz set {options.quiz_file} ({len(quiz)} examples)")
             return train, {"quiz": quiz}
         if options.quiz_size >= len(train):
-            raise LaminaError(f"--method-option quiz_size={options.quiz_size} leaves no training examples: the "
-                              f"training set has {len(train)}")
+            raise LaminaError(
+                f"--method-option quiz_size={options.quiz_size} leaves no training examples: the "
+                f"training set has {len(train)}"
+            )
         rest, quiz = split_off(train, options.quiz_size, cfg.seed)
         log(f"metadistil: {len(quiz)} quiz examples held out of the training set, {len(rest)} left to train on")
         return rest, {"quiz": quiz}
@@ -354,8 +394,9 @@ class MetaDistil(DistillationTrainer):
         self._quiz_batches = None
         self._meta_active = False
         self._log_parts = True
-        self.teacher_optimizer = torch.optim.AdamW(self._teacher_params(), lr=self.method_options.teacher_lr,
-                                                   weight_decay=0.0)
+        self.teacher_optimizer = torch.optim.AdamW(
+            self._teacher_params(), lr=self.method_options.teacher_lr, weight_decay=0.0
+        )
         self.meta_log: dict = {"rounds": 0, "last_grad_norm": None}
         self._norms: list[float] = []
 
@@ -403,8 +444,10 @@ class MetaDistil(DistillationTrainer):
             rows = [self.quiz[i] for i in range(len(self.quiz))]
             batches = []
             for start in range(0, len(rows), size):
-                feats = [{k: v for k, v in r.items() if k in ("input_ids", "attention_mask", "token_type_ids",
-                                                             "label")} for r in rows[start:start + size]]
+                feats = [
+                    {k: v for k, v in r.items() if k in ("input_ids", "attention_mask", "token_type_ids", "label")}
+                    for r in rows[start : start + size]
+                ]
                 batch = self.data_collator(feats)
                 batch.pop("idx", None)
                 batches.append(self._prepare_inputs(dict(batch)))
@@ -458,9 +501,15 @@ class MetaDistil(DistillationTrainer):
             p.requires_grad_(True)
         try:
             with sdpa_kernel([SDPBackend.MATH]):  # the one SDPA kernel with a double backward
-                grads = meta_gradient(params, teacher_params, pilot, lambda p: self.quiz_loss(student, p),
-                                      pilot_lr=self.method_options.pilot_lr, mode=self.method_options.meta_grad,
-                                      pilot_tape=pilot_tape)
+                grads = meta_gradient(
+                    params,
+                    teacher_params,
+                    pilot,
+                    lambda p: self.quiz_loss(student, p),
+                    pilot_lr=self.method_options.pilot_lr,
+                    mode=self.method_options.meta_grad,
+                    pilot_tape=pilot_tape,
+                )
         finally:
             for p in teacher_params:
                 p.requires_grad_(False)
@@ -496,14 +545,23 @@ class MetaDistil(DistillationTrainer):
 
     def method_record(self) -> dict:
         o = self.method_options
-        return {"quiz_examples": len(self.quiz), "quiz_source": o.quiz_file or "held out of the training set",
-                "meta_rounds": self.meta_log["rounds"], "last_teacher_grad_norm": self.meta_log["last_grad_norm"],
-                "meta_grad": o.meta_grad, "pilot_lr": o.pilot_lr, "teacher_lr": o.teacher_lr,
-                "meta_every": o.meta_every, "saved_teachers": self._teacher_folders() if o.save_teacher else None}
+        return {
+            "quiz_examples": len(self.quiz),
+            "quiz_source": o.quiz_file or "held out of the training set",
+            "meta_rounds": self.meta_log["rounds"],
+            "last_teacher_grad_norm": self.meta_log["last_grad_norm"],
+            "meta_grad": o.meta_grad,
+            "pilot_lr": o.pilot_lr,
+            "teacher_lr": o.teacher_lr,
+            "meta_every": o.meta_every,
+            "saved_teachers": self._teacher_folders() if o.save_teacher else None,
+        }
 
     def _teacher_folders(self) -> list[str]:
         root = Path(self.method_options.save_teacher)
-        return [str(root)] if len(self.teachers) == 1 else [str(root / f"teacher-{i}") for i in range(len(self.teachers))]
+        return (
+            [str(root)] if len(self.teachers) == 1 else [str(root / f"teacher-{i}") for i in range(len(self.teachers))]
+        )
 
     def after_training(self, tokenizers: list) -> None:
         if not self.method_options.save_teacher or not self.is_world_process_zero():
@@ -519,7 +577,9 @@ class MetaDistil(DistillationTrainer):
                     f"# {Path(folder).name}\n\nThe teacher `{spec.name}` after MetaDistil (lamina distill --method "
                     f"metadistil): {self.meta_log['rounds']} meta rounds, teacher lr {self.method_options.teacher_lr}, "
                     f"pilot lr {self.method_options.pilot_lr}. A plain Hugging Face folder: "
-                    "`AutoModelForSequenceClassification.from_pretrained` loads it.\n", encoding="utf-8")
+                    "`AutoModelForSequenceClassification.from_pretrained` loads it.\n",
+                    encoding="utf-8",
+                )
 
 
 def save_optimizer(optimizer: torch.optim.Optimizer, stem: Path) -> None:

@@ -71,8 +71,12 @@ def greater_is_better(metric: str) -> bool:
 
 def is_fraction(metric: str, value) -> bool:
     """A score on a 0..1 scale (accuracy, F1, correlations), shown ×100; losses, counts and BLEU are not."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1 \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and abs(value) <= 1
         and metric_of(metric).scale == "fraction"
+    )
 
 
 def shown(metric: str, value, digits: int = 2) -> float:

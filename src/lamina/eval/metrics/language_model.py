@@ -8,6 +8,7 @@ from lamina.eval.metrics import Metric, register_metric
 
 register_metric(Metric("loss", higher_is_better=False, scale="value", description="mean NLL per token (nats)"))
 register_metric(Metric("perplexity", higher_is_better=False, scale="value", description="exp of the loss"))
-register_metric(Metric("nll_teacher_beam", higher_is_better=False, scale="value",
-                       description="NLL of the teacher's beam output"))
+register_metric(
+    Metric("nll_teacher_beam", higher_is_better=False, scale="value", description="NLL of the teacher's beam output")
+)
 register_metric(Metric("p_teacher_beam", description="probability of the teacher's beam output"))

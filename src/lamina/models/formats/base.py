@@ -39,12 +39,16 @@ class ExportFormat:
         """Why the parity check failed (None when it passed)."""
         if self.parity_rule == "max_diff":
             if parity["max_abs_diff"] > max_diff:
-                return (f"fp32 ONNX logits differ from PyTorch by {parity['max_abs_diff']:.2e} "
-                        f"(> --max-diff {max_diff:g}) on {parity['texts']} texts")
+                return (
+                    f"fp32 ONNX logits differ from PyTorch by {parity['max_abs_diff']:.2e} "
+                    f"(> --max-diff {max_diff:g}) on {parity['texts']} texts"
+                )
             return None
         if parity["argmax_agreement"] < min_agreement:
-            return (f"{self.name} agrees with fp32 PyTorch on {100 * parity['argmax_agreement']:.2f}% of argmaxes "
-                    f"(< --min-agreement {100 * min_agreement:g}%) on {parity['texts']} texts")
+            return (
+                f"{self.name} agrees with fp32 PyTorch on {100 * parity['argmax_agreement']:.2f}% of argmaxes "
+                f"(< --min-agreement {100 * min_agreement:g}%) on {parity['texts']} texts"
+            )
         return None
 
     def parity_text(self, parity: dict) -> str:

@@ -29,6 +29,12 @@ class Onnx(ExportFormat):
     def usage(self, name: str, record: dict) -> list[str]:
         from lamina.models.card import onnx_usage
 
-        return ["With `onnxruntime` and `tokenizers` alone (`pip install onnxruntime tokenizers`; no torch):", "",
-                "```python", *onnx_usage(name, record["export"]["inputs"], record["config"].get("max_length", 128)),
-                "```", "", *super().usage(name, record)]
+        return [
+            "With `onnxruntime` and `tokenizers` alone (`pip install onnxruntime tokenizers`; no torch):",
+            "",
+            "```python",
+            *onnx_usage(name, record["export"]["inputs"], record["config"].get("max_length", 128)),
+            "```",
+            "",
+            *super().usage(name, record),
+        ]

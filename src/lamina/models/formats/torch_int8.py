@@ -30,5 +30,12 @@ class TorchInt8(ExportFormat):
         return ex.load_torch_int8(folder)
 
     def usage(self, name: str, record: dict) -> list[str]:
-        return ["With lamina (the int8 state dict needs the same quantised architecture):", "", "```bash",
-                f"lamina eval {name} --task {record.get('task') or 'TASK'}", f"lamina serve {name}", "```", ""]
+        return [
+            "With lamina (the int8 state dict needs the same quantised architecture):",
+            "",
+            "```bash",
+            f"lamina eval {name} --task {record.get('task') or 'TASK'}",
+            f"lamina serve {name}",
+            "```",
+            "",
+        ]

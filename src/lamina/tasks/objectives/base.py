@@ -143,8 +143,11 @@ class Objective:
         raise NotImplementedError
 
     def trainer_settings(self, task: Task) -> dict:
-        return {"metric_for_best_model": task.main_metric, "greater_is_better": greater_is_better(task.main_metric),
-                "prediction_loss_only": self.loss_only}
+        return {
+            "metric_for_best_model": task.main_metric,
+            "greater_is_better": greater_is_better(task.main_metric),
+            "prediction_loss_only": self.loss_only,
+        }
 
     def compute_metrics(self, task: Task):
         return None
@@ -184,8 +187,13 @@ def block_loss(trainer, dataset, *, shift: bool) -> dict:
 
     from lamina.eval.scoring import token_loss
 
-    return token_loss(trained_model(trainer), dataset, default_data_collator,
-                      batch_size=trainer.args.per_device_eval_batch_size, shift=shift)
+    return token_loss(
+        trained_model(trainer),
+        dataset,
+        default_data_collator,
+        batch_size=trainer.args.per_device_eval_batch_size,
+        shift=shift,
+    )
 
 
 def evaluate_splits(task: Task, trainer, evals) -> dict:

@@ -11,8 +11,10 @@ class CausalLM(TextBlocks):
     fixed evaluation set, lower is better."""
 
     capabilities = frozenset({"text", "tokens", "generates"})
-    cache_off_reason = ("token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
-                        "(--cache-top-k K caches the teacher's top K tokens instead)")
+    cache_off_reason = (
+        "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
+        "(--cache-top-k K caches the teacher's top K tokens instead)"
+    )
     caches_top_k = True
     auto_class = "AutoModelForCausalLM"
 
@@ -37,11 +39,22 @@ class CausalLM(TextBlocks):
         from lamina.data.corpus import lm_datasets
 
         train, dev, source = lm_datasets(
-            tokenizer, list(task.corpus), list(task.eval_corpus), block_size=settings.max_length,
-            eval_fraction=task.eval_fraction, seed=settings.seed, max_train_samples=settings.max_train_samples,
-            max_eval_samples=settings.max_eval_samples)
-        return Prepared(train=train, evals={"dev": dev}, raw_train=raw["train"] if raw is not None else None,
-                        collator=default_data_collator, info={"eval_source": source})
+            tokenizer,
+            list(task.corpus),
+            list(task.eval_corpus),
+            block_size=settings.max_length,
+            eval_fraction=task.eval_fraction,
+            seed=settings.seed,
+            max_train_samples=settings.max_train_samples,
+            max_eval_samples=settings.max_eval_samples,
+        )
+        return Prepared(
+            train=train,
+            evals={"dev": dev},
+            raw_train=raw["train"] if raw is not None else None,
+            collator=default_data_collator,
+            info={"eval_source": source},
+        )
 
     def scorer(self, task, tokenizer, settings, record):
         from transformers import default_data_collator
@@ -51,9 +64,14 @@ class CausalLM(TextBlocks):
 
         files = list(task.eval_corpus or task.corpus)
         blocks = lm_eval_blocks(files, tokenizer, settings.max_length, max_blocks=settings.max_samples)
-        record["examples"] = {"blocks": len(blocks), "tokens": len(blocks) * len(blocks[0]["input_ids"]),
-                              "source": ", ".join(files)}
-        return lambda model: token_loss(model, blocks, default_data_collator, batch_size=settings.batch_size, shift=True)
+        record["examples"] = {
+            "blocks": len(blocks),
+            "tokens": len(blocks) * len(blocks[0]["input_ids"]),
+            "source": ", ".join(files),
+        }
+        return lambda model: token_loss(
+            model, blocks, default_data_collator, batch_size=settings.batch_size, shift=True
+        )
 
     def evaluate(self, task, trainer, data):
         """Token-weighted, by the function ``lamina eval`` uses (the blocks have one length, so the Trainer's

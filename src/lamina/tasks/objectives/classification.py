@@ -30,12 +30,17 @@ class SequenceClassification(Objective):
 
         train = subset(raw["train"], settings.max_train_samples, settings.seed)
         evals = {s: subset(raw[s], settings.max_eval_samples, settings.seed) for s in task.eval_splits}
-        info = {} if task.is_regression else {"eval_labels": {s: label_distribution(task, d["label"])
-                                                              for s, d in evals.items()}}
+        info = (
+            {}
+            if task.is_regression
+            else {"eval_labels": {s: label_distribution(task, d["label"]) for s, d in evals.items()}}
+        )
         return Prepared(
             train=encode(train, tokenizer, settings.max_length),
             evals={s: encode(d, tokenizer, settings.max_length) for s, d in evals.items()},
-            collator=padding_collator(tokenizer, pad_to_max_length=settings.pad_to_max_length, max_length=settings.max_length),
+            collator=padding_collator(
+                tokenizer, pad_to_max_length=settings.pad_to_max_length, max_length=settings.max_length
+            ),
             raw_train=raw["train"],
             train_rows=train,
             info=info,

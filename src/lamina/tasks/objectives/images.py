@@ -24,15 +24,22 @@ class ImageClassification(Objective):
         if is_mlp_spec(spec):
             if not train:
                 raise LaminaError(f"'{spec}' is an untrained MLP spec: give a trained model folder")
-            return new_mlp(spec, input_size=task.input_size, num_labels=task.num_labels,
-                           id2label=task.id2label()), None, spec
+            return (
+                new_mlp(spec, input_size=task.input_size, num_labels=task.num_labels, id2label=task.id2label()),
+                None,
+                spec,
+            )
         config, source = load_config(spec)
         if not isinstance(config, MLPForImageClassification.config_class):
-            raise LaminaError(f"task '{task.name}' takes an MLP (a folder saved by lamina, or mlp:H1,H2), "
-                              f"not a {config.model_type} model")
+            raise LaminaError(
+                f"task '{task.name}' takes an MLP (a folder saved by lamina, or mlp:H1,H2), "
+                f"not a {config.model_type} model"
+            )
         if config.input_size != task.input_size or config.num_labels != task.num_labels:
-            raise LaminaError(f"'{spec}' reads {config.input_size} pixels into {config.num_labels} classes; task "
-                              f"'{task.name}' has {task.input_size} pixels and {task.num_labels} classes")
+            raise LaminaError(
+                f"'{spec}' reads {config.input_size} pixels into {config.num_labels} classes; task "
+                f"'{task.name}' has {task.input_size} pixels and {task.num_labels} classes"
+            )
         model = MLPForImageClassification.from_pretrained(source)
         return model, None, source
 
@@ -58,16 +65,28 @@ class ImageClassification(Objective):
 
         train = subset(raw["train"], settings.max_train_samples, settings.seed)
         evals = {s: subset(raw[s], settings.max_eval_samples, settings.seed) for s in task.eval_splits}
-        info = {"eval_labels": {s: label_distribution(task, d["label"]) for s, d in evals.items()},
-                "jitter": task.jitter, "omitted_label": task.omit_label}
-        return Prepared(train=ready(train, 1), evals={s: ready(d, 0) for s, d in evals.items()},
-                        collator=ImageCollator(task.side, task.jitter, task.max_pixel, seed=settings.seed),
-                        raw_train=raw["train"], train_rows=train, info=info)
+        info = {
+            "eval_labels": {s: label_distribution(task, d["label"]) for s, d in evals.items()},
+            "jitter": task.jitter,
+            "omitted_label": task.omit_label,
+        }
+        return Prepared(
+            train=ready(train, 1),
+            evals={s: ready(d, 0) for s, d in evals.items()},
+            collator=ImageCollator(task.side, task.jitter, task.max_pixel, seed=settings.seed),
+            raw_train=raw["train"],
+            train_rows=train,
+            info=info,
+        )
 
     def trainer_settings(self, task) -> dict:
-        return {"metric_for_best_model": task.main_metric, "greater_is_better": True,
-                "load_best_model_at_end": False, "train_sampling_strategy": "random",
-                "remove_unused_columns": False}
+        return {
+            "metric_for_best_model": task.main_metric,
+            "greater_is_better": True,
+            "load_best_model_at_end": False,
+            "train_sampling_strategy": "random",
+            "remove_unused_columns": False,
+        }
 
     def compute_metrics(self, task):
         from lamina.eval.metrics import trainer_metrics
@@ -151,6 +170,7 @@ def shift(image, dx: int, dy: int):
 
     out = torch.zeros_like(image)
     h, w = image.shape
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[max(-dy, 0):h + min(-dy, 0),
-                                                                      max(-dx, 0):w + min(-dx, 0)]
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out

@@ -27,12 +27,23 @@ class MaskedLM(TextBlocks):
         from lamina.data.corpus import mlm_collator, mlm_datasets
 
         train, dev, source = mlm_datasets(
-            tokenizer, list(task.corpus), list(task.eval_corpus), block_size=settings.max_length,
-            mlm_probability=task.mlm_probability, eval_fraction=task.eval_fraction, seed=settings.seed,
-            max_train_samples=settings.max_train_samples, max_eval_samples=settings.max_eval_samples)
-        return Prepared(train=train, evals={"dev": dev}, raw_train=raw["train"] if raw is not None else None,
-                        collator=mlm_collator(tokenizer, task.mlm_probability, seed=settings.seed),
-                        info={"eval_source": source})
+            tokenizer,
+            list(task.corpus),
+            list(task.eval_corpus),
+            block_size=settings.max_length,
+            mlm_probability=task.mlm_probability,
+            eval_fraction=task.eval_fraction,
+            seed=settings.seed,
+            max_train_samples=settings.max_train_samples,
+            max_eval_samples=settings.max_eval_samples,
+        )
+        return Prepared(
+            train=train,
+            evals={"dev": dev},
+            raw_train=raw["train"] if raw is not None else None,
+            collator=mlm_collator(tokenizer, task.mlm_probability, seed=settings.seed),
+            info={"eval_source": source},
+        )
 
     def scorer(self, task, tokenizer, settings, record):
         from transformers import default_data_collator
@@ -40,10 +51,18 @@ class MaskedLM(TextBlocks):
         from lamina.data.corpus import masked_eval_blocks
         from lamina.eval.scoring import token_loss
 
-        masked = masked_eval_blocks(list(task.corpus), tokenizer, settings.max_length, max_blocks=settings.max_samples,
-                                    mlm_probability=task.mlm_probability, seed=settings.seed)
+        masked = masked_eval_blocks(
+            list(task.corpus),
+            tokenizer,
+            settings.max_length,
+            max_blocks=settings.max_samples,
+            mlm_probability=task.mlm_probability,
+            seed=settings.seed,
+        )
         record["examples"] = {"blocks": len(masked)}
-        return lambda model: token_loss(model, masked, default_data_collator, batch_size=settings.batch_size, shift=False)
+        return lambda model: token_loss(
+            model, masked, default_data_collator, batch_size=settings.batch_size, shift=False
+        )
 
     def evaluate(self, task, trainer, data):
         """Token-weighted over the masked tokens of the dev blocks (their count varies per block, so the

@@ -28,8 +28,10 @@ class Seq2Seq(Objective):
     greedy (and beam) decoding, and the loss and perplexity of the references."""
 
     capabilities = frozenset({"text", "tokens", "generates", "pairs"})
-    cache_off_reason = ("token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
-                        "(--cache-top-k K caches the teacher's top K tokens instead)")
+    cache_off_reason = (
+        "token-level logits over the vocabulary (tokens × vocabulary per block) are computed online "
+        "(--cache-top-k K caches the teacher's top K tokens instead)"
+    )
     caches_top_k = True
     auto_class = "AutoModelForSeq2SeqLM"
     loss_only = True  # training-time evaluation: the loss of the references (generation at the end)
@@ -51,8 +53,9 @@ class Seq2Seq(Objective):
         if getattr(config, "is_encoder_decoder", False):
             return AutoModelForSeq2SeqLM.from_config(config)
         if not get_adapter(config).causal:
-            raise LaminaError(f"a seq2seq task needs an encoder-decoder or a decoder-only config, not "
-                              f"'{config.model_type}'")
+            raise LaminaError(
+                f"a seq2seq task needs an encoder-decoder or a decoder-only config, not '{config.model_type}'"
+            )
         return AutoModelForCausalLM.from_config(config)
 
     def trainer_settings(self, task):
@@ -61,15 +64,20 @@ class Seq2Seq(Objective):
         # its BLEU rises), so selecting by that loss kept 1- or 2-epoch Seq-KD / Seq-Inter students in
         # the P6 run (BLEU 0.6 instead of the final model's). Selecting by BLEU would decode the dev
         # set at every evaluation.
-        return {"metric_for_best_model": "loss", "greater_is_better": False, "prediction_loss_only": True,
-                "load_best_model_at_end": False}
+        return {
+            "metric_for_best_model": "loss",
+            "greater_is_better": False,
+            "prediction_loss_only": True,
+            "load_best_model_at_end": False,
+        }
 
     @staticmethod
     def _encode(data, tokenizer, max_length, task, start):
         from lamina.data.pairs import encode_pairs
 
-        return encode_pairs(data, tokenizer, max_length=max_length, max_target_length=task.max_new_tokens,
-                            decoder_only=start is None)
+        return encode_pairs(
+            data, tokenizer, max_length=max_length, max_target_length=task.max_new_tokens, decoder_only=start is None
+        )
 
     @staticmethod
     def check_positions(config, tokenizer, max_length: int, task) -> None:
@@ -79,11 +87,15 @@ class Seq2Seq(Objective):
 
         limit = max_positions(config, tokenizer)
         if not getattr(config, "is_encoder_decoder", False) and max_length + task.max_new_tokens > limit:
-            raise LaminaError(f"a prompt of up to --max-length {max_length} tokens plus --max-new-tokens "
-                              f"{task.max_new_tokens} is beyond the model's {limit} positions")
+            raise LaminaError(
+                f"a prompt of up to --max-length {max_length} tokens plus --max-new-tokens "
+                f"{task.max_new_tokens} is beyond the model's {limit} positions"
+            )
         if max(max_length, task.max_new_tokens) > limit:
-            raise LaminaError(f"--max-length {max_length} / --max-new-tokens {task.max_new_tokens} is beyond "
-                              f"the model's {limit} positions")
+            raise LaminaError(
+                f"--max-length {max_length} / --max-new-tokens {task.max_new_tokens} is beyond "
+                f"the model's {limit} positions"
+            )
 
     @staticmethod
     def _collator(tokenizer, start):
@@ -102,12 +114,20 @@ class Seq2Seq(Objective):
         start = decoder_start(model)
         train = subset(raw["train"], settings.max_train_samples, settings.seed, stratify=False)
         evals = {s: subset(raw[s], settings.max_eval_samples, settings.seed, stratify=False) for s in task.eval_splits}
-        state = {"references": {s: (list(d["source"]), list(d["target"])) for s, d in evals.items()},
-                 "start": start, "max_length": settings.max_length, "batch_size": settings.eval_batch_size}
-        return Prepared(train=self._encode(train, tokenizer, settings.max_length, task, start),
-                        evals={s: self._encode(d, tokenizer, settings.max_length, task, start) for s, d in evals.items()},
-                        collator=self._collator(tokenizer, start),
-                        raw_train=raw["train"].rename_column("source", "text"), train_rows=train, state=state)
+        state = {
+            "references": {s: (list(d["source"]), list(d["target"])) for s, d in evals.items()},
+            "start": start,
+            "max_length": settings.max_length,
+            "batch_size": settings.eval_batch_size,
+        }
+        return Prepared(
+            train=self._encode(train, tokenizer, settings.max_length, task, start),
+            evals={s: self._encode(d, tokenizer, settings.max_length, task, start) for s, d in evals.items()},
+            collator=self._collator(tokenizer, start),
+            raw_train=raw["train"].rename_column("source", "text"),
+            train_rows=train,
+            state=state,
+        )
 
     def _scores(self, model, tokenizer, task, split, encoded, state: dict) -> dict:
         """Generation scores of the split, and the references' loss and perplexity token-weighted over
@@ -117,11 +137,19 @@ class Seq2Seq(Objective):
         from lamina.eval.scoring import token_loss
 
         sources, targets = state["references"][split]
-        metrics = generation_scores(model, tokenizer, sources, targets, num_beams=task.num_beams,
-                                    max_new_tokens=task.max_new_tokens, max_length=state["max_length"],
-                                    batch_size=state["batch_size"])
-        metrics.update(token_loss(model, encoded, self._collator(tokenizer, state["start"]),
-                                  batch_size=state["batch_size"]))
+        metrics = generation_scores(
+            model,
+            tokenizer,
+            sources,
+            targets,
+            num_beams=task.num_beams,
+            max_new_tokens=task.max_new_tokens,
+            max_length=state["max_length"],
+            batch_size=state["batch_size"],
+        )
+        metrics.update(
+            token_loss(model, encoded, self._collator(tokenizer, state["start"]), batch_size=state["batch_size"])
+        )
         if task.beam_targets:
             metrics.update(self._teacher_beam_scores(model, tokenizer, task, split, state))
         return metrics
@@ -151,14 +179,19 @@ class Seq2Seq(Objective):
         sources = state["references"][split][0]
         missing = sum(s not in output for s in sources)
         if missing:
-            raise LaminaError(f"--beam-targets {task.beam_targets}: {missing} of the {len(sources)} {split} sources "
-                              f"were not decoded there (make it with `lamina generate-targets --split {split}`)")
+            raise LaminaError(
+                f"--beam-targets {task.beam_targets}: {missing} of the {len(sources)} {split} sources "
+                f"were not decoded there (make it with `lamina generate-targets --split {split}`)"
+            )
         pairs = datasets.Dataset.from_dict({"source": sources, "target": [output[s] for s in sources]})
         encoded = self._encode(pairs, tokenizer, state["max_length"], task, state["start"])
-        logp = sequence_log_probs(model, encoded, self._collator(tokenizer, state["start"]),
-                                  batch_size=state["batch_size"])
-        return {"p_teacher_beam": sum(math.exp(v) for v in logp) / len(logp),
-                "nll_teacher_beam": -sum(logp) / len(logp)}
+        logp = sequence_log_probs(
+            model, encoded, self._collator(tokenizer, state["start"]), batch_size=state["batch_size"]
+        )
+        return {
+            "p_teacher_beam": sum(math.exp(v) for v in logp) / len(logp),
+            "nll_teacher_beam": -sum(logp) / len(logp),
+        }
 
     def scorer(self, task, tokenizer, settings, record):
         from lamina.data.encode import subset
@@ -174,13 +207,18 @@ class Seq2Seq(Objective):
 
         def score(model):
             self.check_positions(model.config, tokenizer, settings.max_length, task)
-            state = {"references": references, "start": decoder_start(model), "max_length": settings.max_length,
-                     "batch_size": settings.batch_size}
+            state = {
+                "references": references,
+                "start": decoder_start(model),
+                "max_length": settings.max_length,
+                "batch_size": settings.batch_size,
+            }
             encoded = self._encode(data, tokenizer, settings.max_length, task, state["start"])
             return self._scores(model, tokenizer, task, split, encoded, state)
 
         return score
 
     def evaluate(self, task, trainer, data):
-        return self._scores(trained_model(trainer), trainer.processing_class, task, "dev", data.evals["dev"],
-                            data.state)
+        return self._scores(
+            trained_model(trainer), trainer.processing_class, task, "dev", data.evals["dev"], data.state
+        )
