@@ -95,3 +95,14 @@ def test_no_import_cycle_between_modules():
     for node in graph:
         if node not in state:
             visit(node, [node])
+
+
+def test_a_file_over_500_lines_says_why_in_its_docstring():
+    long = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 500:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one file of more than 500 lines:" not in doc:
+                long.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert not long, "files over 500 lines with no paragraph saying why: " + ", ".join(long)

@@ -55,6 +55,11 @@ removes what an interrupted build left behind. Stale means:
 
 Only folders holding nothing but the cache's own file names are removed, so a ``--cache-dir``
 that holds other things is safe. A sweep never fails a run.
+
+Why one file of more than 500 lines: an entry's life is one protocol (fingerprint, lock, build into
+a temporary folder, publish by rename, read memory-mapped, sweep what a killed build left), shared
+by the class-logit entries and the top-k token entries; splitting the entry kinds from the protocol
+would put the reader of a file in one module and the rules that make it safe to read in another.
 """
 
 from __future__ import annotations

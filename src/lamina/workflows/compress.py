@@ -40,6 +40,11 @@ against ``--time-budget`` (``progress.json``).
 
 Tasks: sequence classification and regression; causal LM, seq2seq, masked LM and image tasks are
 refused for now.
+
+Why one file of more than 500 lines: a command is one file (settings with the budget checks, the
+run, card, terminal table, report row, record section), and compress's run is one resumable sequence
+of phases whose state (search.json, ranking.json, progress.json) each phase reads back; the phases'
+own logic (shapes, speed, probe, report) is in :mod:`lamina.compression`.
 """
 
 from __future__ import annotations

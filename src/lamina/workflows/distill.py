@@ -5,6 +5,12 @@ The run is a sequence of phases, each in its own module: the task's objective re
 data and loads the models (:mod:`lamina.tasks.objectives`), :mod:`lamina.distillation.teachers`
 loads the teachers and decides the cache, :mod:`lamina.distillation.student` builds the student,
 the method (:mod:`lamina.distillation.methods`) trains, and :mod:`lamina.training.finish` writes.
+
+Why one file of more than 500 lines: a command is one file (its settings, its run, and what is shown
+of its records: card, terminal table, report row, record section), and distill has the most settings
+of any command (teachers, student from a config, a model or the teacher by depth and width, the loss
+mix, the cache, noise, LayerDrop, a method's options), each validated here where it is declared. The
+phases themselves live in the modules named above.
 """
 
 from __future__ import annotations

@@ -34,6 +34,11 @@ rounds; each round's Trainer is seeded afresh, so the ticket equals an uninterru
 The settings that decide the result are kept in ``OUT.work/run_settings.json``; resuming with
 others is refused. ``oneshot``/``random`` have one training: ``--resume`` only finishes a run
 whose training ended (else it is refused: start again with ``--overwrite``).
+
+Why one file of more than 500 lines: a command is one file (settings, run, card, terminal table,
+report row, record section), and lottery's run is one protocol (rounds, masks, rewinding, resume by
+finished rounds) whose parts read the same round state; the mask machinery itself is in
+:mod:`lamina.models.sparsity` and the masked training in :mod:`lamina.training.masks`.
 """
 
 from __future__ import annotations

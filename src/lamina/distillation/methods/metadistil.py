@@ -30,7 +30,7 @@ under ``sdpa_kernel(SDPBackend.MATH)``, and the ordinary steps keep the fast ker
 with eager attention need nothing. ``save_teacher=DIR`` also writes the meta-learned teacher(s) as plain HF
 folders.
 
-Why one file of over 500 lines: the module is one idea, the meta step, and its parts only make sense
+Why one file of more than 500 lines: the module is one idea, the meta step, and its parts only make sense
 together: the options, the quiz split, the pure ``meta_gradient`` (its three forms, tested against each
 other and against a finite difference), the pilot tape that the ``mixed`` form replays, and the
 trainer hooks that run a round and checkpoint the teachers' optimizer. Splitting the gradient forms
