@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BeforeValidator
+
+from lamina.config import parse_mapping
 from lamina.errors import LaminaError
 
 TEXT_METRICS = ("accuracy", "bleu")
@@ -182,3 +186,23 @@ def score(task: TextTask, answers: list[str]) -> tuple[float, list[bool] | None]
 def percent(metric: str, value: float) -> float:
     """``value`` on the 0-100 scale (accuracy is kept as a fraction, BLEU is 0-100 already)."""
     return 100 * value if metric == "accuracy" else value
+
+
+# ---------------------------------------------------------------- the command's task settings
+
+
+def _names(value):
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
+
+
+TaskList = Annotated[list[str], BeforeValidator(_names)]
+FileMap = Annotated[
+    dict[str, str],
+    BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-file", split_commas=False).items()}),
+]
+MetricMap = Annotated[
+    dict[str, str], BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-metric").items()})
+]

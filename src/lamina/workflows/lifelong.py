@@ -11,35 +11,18 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from lamina.config import parse_mapping, setting
+from lamina.config import setting
 from lamina.errors import LaminaError
 from lamina.lifelong_learning.methods import METHOD_NAMES, get_method
 from lamina.lifelong_learning.record import LifelongTopLevel
-from lamina.lifelong_learning.tasks import TEXT_METRICS
+from lamina.lifelong_learning.tasks import TEXT_METRICS, FileMap, MetricMap, TaskList
 from lamina.lifelong_learning.trainer import train_stage
 from lamina.training.settings import DataSettings, TrainSettings
 from lamina.workflows import RunContext, Workflow, register_workflow
-
-
-def _names(value):
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple)) else [value]
-    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
-
-
-TaskList = Annotated[list[str], BeforeValidator(_names)]
-FileMap = Annotated[
-    dict[str, str],
-    BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-file", split_commas=False).items()}),
-]
-MetricMap = Annotated[
-    dict[str, str], BeforeValidator(lambda v: {k: str(x) for k, x in parse_mapping(v, "--text-metric").items()})
-]
 
 
 class LifelongConfig(TrainSettings, DataSettings):
