@@ -212,7 +212,7 @@ def fd_step(dtype: torch.dtype) -> float:
     dtype's machine epsilon, the step that balances a central difference's truncation error (step²)
     against its rounding error (epsilon / step): 6.1e-6 in float64, 4.9e-3 in float32. DARTS' fixed
     0.01 was 2.8e-3 relative error from the exact meta-gradient on the float64 test models; this
-    step gives 1.3e-11 there, and 8.5e-6 from the exact one in float32 (``tests/unit/test_metadistil.py``
+    step gives 1.3e-11 there, and 8.5e-6 from the exact one in float32 (``tests/integration/test_metadistil.py``
     asserts below 1e-6 and 1e-3)."""
     return float(torch.finfo(dtype).eps) ** (1 / 3)
 

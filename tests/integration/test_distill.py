@@ -235,7 +235,7 @@ def other_vocab_student(tmp_path_factory):
 
 def test_bad_input(tiny_teacher, sst_like, tmp_path, other_vocab_student):
     base = ["distill", "--task", "sst2", "--data-dir", sst_like, "--max-steps", "1", "--no-cache"]
-    # across tokenizers only logit losses teach (tests/unit/test_metadistil.py trains one through kd)
+    # across tokenizers only logit losses teach (tests/integration/test_metadistil.py trains one through kd)
     _one_line_error(
         runner.invoke(
             app,

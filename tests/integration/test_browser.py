@@ -4,7 +4,7 @@ prediction per model.
 
 Skipped where /usr/bin/chromium or /usr/bin/chromedriver is missing, except under CI (CI=true), where
 .ci/run installs them and their absence is a failure. One command:
-``LAMINA_SCREENSHOT=benchmarks/results/serve/page.png python -m pytest -q tests/unit/test_browser.py``
+``LAMINA_SCREENSHOT=benchmarks/results/serve/page.png python -m pytest -q tests/integration/test_browser.py``
 (the screenshot is also written to the test's temporary folder)."""
 
 from __future__ import annotations
