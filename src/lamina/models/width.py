@@ -141,6 +141,14 @@ def model_shape(model_or_config) -> dict:
     return shape
 
 
+def model_sizes(model) -> dict:
+    """A results record's ``sizes`` of a model in memory: layers, parameters and shape."""
+    from lamina.eval.timing import parameter_count
+
+    shape = model_shape(model)
+    return {"layers": shape["layers"], "parameters": parameter_count(model), "shape": shape}
+
+
 def shape_text(shape: dict | None) -> str | None:
     """``layers×hidden×heads×FFN`` (``6×384×12×1536``), or the layers alone."""
     if not shape:

@@ -128,11 +128,9 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
     from transformers import Trainer, set_seed
 
     from lamina.data.encode import check_max_length
-    from lamina.eval.timing import parameter_count
-    from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.layerdrop import apply_layerdrop
-    from lamina.models.width import model_shape
+    from lamina.models.width import model_sizes
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import training_arguments
@@ -181,11 +179,7 @@ def run_finetune(cfg: FinetuneConfig, *, callbacks=None) -> dict:
         "source_path": source,
         **data.info,
     }
-    record["sizes"] = {
-        "layers": get_adapter(model).num_layers(model.config),
-        "parameters": parameter_count(model),
-        "shape": model_shape(model),
-    }
+    record["sizes"] = model_sizes(model)
 
     finish_run(
         cfg,

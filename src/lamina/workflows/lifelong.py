@@ -154,7 +154,6 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     import torch
     from transformers import set_seed
 
-    from lamina.eval.timing import parameter_count
     from lamina.io import atomic_output_dir, check_output_dir
     from lamina.lifelong_learning.card import write_card
     from lamina.lifelong_learning.format import add_task_tokens, encode_tasks
@@ -163,9 +162,8 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
     from lamina.lifelong_learning.stages import load_stage, new_state, new_task_rows, save_stage, score_seen
     from lamina.lifelong_learning.tasks import read_tasks
     from lamina.lifelong_learning.teachers import Teachers
-    from lamina.models.adapters import get_adapter
     from lamina.models.loading import load_causal_lm
-    from lamina.models.width import model_shape
+    from lamina.models.width import model_sizes
     from lamina.results import RESULTS_FILE, finish_record, new_record, write_record
     from lamina.training.workdir import begin_work, prepare_work_dir
 
@@ -226,11 +224,7 @@ def run_lifelong(cfg: LifelongConfig, *, log=print, callbacks=None) -> dict:
 
     split = teachers.split(state["final_right"]) if cfg.teacher_split else None
     fill_record(record, cfg, tasks, state, teachers, split)
-    record["sizes"] = {
-        "layers": get_adapter(model).num_layers(model.config),
-        "parameters": parameter_count(model),
-        "shape": model_shape(model),
-    }
+    record["sizes"] = model_sizes(model)
     with atomic_output_dir(cfg.output, overwrite=cfg.overwrite) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -303,9 +303,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
 
     from lamina.data.encode import check_max_length
     from lamina.errors import LaminaError
-    from lamina.eval.timing import parameter_count
     from lamina.io import write_json
-    from lamina.models.adapters import get_adapter
     from lamina.models.card import write_card
     from lamina.models.sparsity import (
         MaskCallback,
@@ -318,7 +316,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         schedule,
         sparsity_of,
     )
-    from lamina.models.width import model_shape
+    from lamina.models.width import model_sizes
     from lamina.results import new_record
     from lamina.tasks.objectives import PrepSettings, objective_for
     from lamina.training.arguments import total_steps, training_arguments
@@ -484,9 +482,7 @@ def run_lottery(cfg: LotteryConfig, *, callbacks=None, log=print) -> dict:
         "source_path": source,
     }
     record["sizes"] = {
-        "layers": get_adapter(model).num_layers(model.config),
-        "parameters": parameter_count(model),
-        "shape": model_shape(model),
+        **model_sizes(model),
         "nonzero_prunable": int(sum(int(m.sum()) for m in masks.values())),
     }
 
